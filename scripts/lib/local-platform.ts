@@ -1,0 +1,136 @@
+/**
+ * Starts the real platform locally: `wrangler dev` (workerd with local KV, D1 and Durable
+ * Objects) on a chosen port, with its own state directory, migrations applied and secrets passed
+ * on the command line. Shared by `npm run dev`, the end-to-end tests, the conformance run and
+ * the benchmarks, so all of them exercise the same thing.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
+
+export interface PlatformOptions {
+  port?: number;
+  /** Directory for local KV/D1/DO state (`--persist-to`). */
+  stateDir: string;
+  adminToken: string;
+  secret: string;
+  /** Echo wrangler's output (for `npm run dev`). */
+  inheritOutput?: boolean;
+  /** Extra `--var NAME:VALUE` settings. */
+  vars?: Record<string, string>;
+}
+
+export interface RunningPlatform {
+  url: string;
+  port: number;
+  adminToken: string;
+  process: ChildProcess;
+  /** The last lines wrangler printed, for failure messages. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      srv.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+const env = () => ({ ...process.env, WRANGLER_SEND_METRICS: 'false', CI: process.env.CI ?? '', NO_COLOR: '1', FORCE_COLOR: '0' });
+
+function run(args: string[], inherit = false): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(WRANGLER, args, { cwd: ROOT, env: env(), stdio: inherit ? 'inherit' : 'pipe' });
+    let out = '';
+    child.stdout?.on('data', (d) => (out += d));
+    child.stderr?.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`wrangler ${args.join(' ')} exited ${code}\n${out}`))));
+  });
+}
+
+/** Apply the D1 migrations to the local database in `stateDir`. */
+export function applyMigrations(stateDir: string): Promise<string> {
+  return run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir]);
+}
+
+/** Start `wrangler dev` and resolve once `/health` answers. */
+export async function startPlatform(opts: PlatformOptions): Promise<RunningPlatform> {
+  const port = opts.port ?? (await freePort());
+  const url = `http://localhost:${port}`;
+  await applyMigrations(opts.stateDir);
+  const vars = { SMCP_PUBLIC_URL: url, SMCP_ADMIN_TOKEN: opts.adminToken, SMCP_SECRET: opts.secret, ...opts.vars };
+  const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', opts.stateDir, '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false', '--log-level', 'warn'];
+  for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}:${value}`);
+  const child = spawn(WRANGLER, args, { cwd: ROOT, env: env(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let log = '';
+  const collect = (d: Buffer) => {
+    log = (log + d.toString()).slice(-20_000);
+    if (opts.inheritOutput) process.stdout.write(d);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      try {
+        process.kill(-child.pid!, 'SIGTERM');
+      } catch {
+        resolve();
+      }
+      setTimeout(() => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }, 5000).unref();
+    });
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited early (${child.exitCode}):\n${log}`);
+    try {
+      const res = await fetch(`${url}/health`);
+      if (res.ok) return { url, port, adminToken: opts.adminToken, process: child, output: () => log, stop };
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await stop();
+  throw new Error(`wrangler dev did not answer /health within 60 s:\n${log}`);
+}
+
+/** Call the admin API with the operator token; returns status and parsed body. */
+export async function admin(platform: { url: string; adminToken: string }, path: string, body: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${platform.url}/admin/api${path}`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${platform.adminToken}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+/** Create a tenant with one user; 409s (already seeded) are fine. */
+export async function seedTenant(
+  platform: { url: string; adminToken: string },
+  tenant: { id: string; name: string; servers: string[] },
+  user: { email: string; password: string; role: 'admin' | 'member' | 'read-only' },
+): Promise<void> {
+  for (const [path, body] of [['/tenants', tenant], [`/tenants/${tenant.id}/users`, user]] as const) {
+    const res = await admin(platform, path, body);
+    if (res.status !== 201 && res.status !== 409) throw new Error(`seeding ${path} failed: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+}

@@ -1,0 +1,138 @@
+import { AuthorizationError, CimdFetchError, type AuthRequest, type OAuthHelpers } from '@cloudflare/workers-oauth-provider';
+import { z } from 'zod';
+import { findServer, type HostedServerEntry } from '../../servers/registry';
+import { platformSecret, publicOrigin } from '../config';
+import { randomHex, safeEqual } from '../crypto/secrets';
+import type { GrantProps } from '../gate/mcp-gate';
+import { oauthSurface } from '../oauth/oauth-surface';
+import { EmailSchema } from '../tenancy/model';
+import { authenticate, getAccessRecord } from '../tenancy/tenant-store';
+import { consentPage, errorPage, signInPage } from './authorize-pages';
+import { openCookieValue, readCookie, sealCookieValue, setCookie } from './cookies';
+
+const SIGNIN_COOKIE = '__Host-smcp-signin';
+const CSRF_COOKIE = '__Host-smcp-csrf';
+const SIGNIN_TTL_SECONDS = 10 * 60;
+const SIGNIN_PURPOSE = 'authorize-signin';
+
+const SignInSchema = z.object({ userId: z.string(), tenantId: z.string(), email: z.string() });
+type SignIn = z.infer<typeof SignInSchema>;
+
+/**
+ * `/authorize`: sign the user in (email and password against the tenant directory), then ask for
+ * consent through the provider's consent helpers, then complete the authorization with the
+ * platform identity as the grant's props. The sign-in survives only ten minutes, in a signed
+ * cookie, long enough to answer the consent page.
+ */
+export async function handleAuthorize(request: Request, env: Env): Promise<Response> {
+  const secret = platformSecret(env);
+  if (!secret) return errorPage(503, 'Not configured', 'The platform secret SMCP_SECRET is not set.');
+  const oauth = oauthSurface(env).authorizationServer.getOAuthApi(env);
+  try {
+    const authRequest = await oauth.parseAuthRequest(request);
+    const server = serverFor(env, authRequest);
+    if (!server) return errorPage(400, 'Unknown server', 'This authorization request does not name a server hosted here.');
+    if (request.method === 'GET') {
+      const signedIn = SignInSchema.safeParse(await openCookieValue(secret, SIGNIN_PURPOSE, readCookie(request, SIGNIN_COOKIE)));
+      return signedIn.success ? await showConsent(request, env, oauth, authRequest, server, signedIn.data, new Headers()) : await showSignIn(request, oauth, authRequest, server);
+    }
+    if (request.method !== 'POST') return errorPage(405, 'Method not allowed', 'Use GET or POST.');
+    const form = await request.formData().catch(() => null);
+    if (!form) return errorPage(400, 'Bad request', 'The form could not be read.');
+    return form.has('decision')
+      ? await decide(request, env, oauth, form, secret)
+      : await signIn(request, env, oauth, authRequest, server, form, secret);
+  } catch (error) {
+    if (error instanceof AuthorizationError && error.redirectTo) return Response.redirect(error.redirectTo, 302);
+    if (error instanceof AuthorizationError) return errorPage(400, 'Authorization failed', error.description);
+    if (error instanceof CimdFetchError) return errorPage(400, 'Authorization failed', 'This app could not be verified.');
+    throw error;
+  }
+}
+
+/** The hosted server whose protected resource the request targets (resources are `<origin>/servers/<name>/<transport>`). */
+function serverFor(env: Env, req: AuthRequest): HostedServerEntry | undefined {
+  if (!req.resource) return undefined;
+  const url = new URL(req.resource);
+  const match = /^\/servers\/([^/]+)\/(mcp|sse)$/.exec(url.pathname);
+  return url.origin === publicOrigin(env) && match?.[1] ? findServer(match[1]) : undefined;
+}
+
+async function clientName(oauth: OAuthHelpers, req: AuthRequest): Promise<string> {
+  return (await oauth.describeConsent(req)).clientName;
+}
+
+async function showSignIn(request: Request, oauth: OAuthHelpers, req: AuthRequest, server: HostedServerEntry, error?: string, email?: string): Promise<Response> {
+  const csrf = randomHex(32);
+  const headers = new Headers({ 'Set-Cookie': setCookie(CSRF_COOKIE, csrf, SIGNIN_TTL_SECONDS) });
+  const url = new URL(request.url);
+  return signInPage({
+    action: url.pathname + url.search,
+    csrf,
+    serverTitle: server.title,
+    clientName: await clientName(oauth, req),
+    error,
+    email,
+    headers,
+    status: error ? 401 : 200,
+  });
+}
+
+async function signIn(request: Request, env: Env, oauth: OAuthHelpers, req: AuthRequest, server: HostedServerEntry, form: FormData, secret: string): Promise<Response> {
+  const csrfCookie = readCookie(request, CSRF_COOKIE);
+  const csrfField = form.get('csrf');
+  if (!csrfCookie || typeof csrfField !== 'string' || !(await safeEqual(csrfCookie, csrfField))) {
+    return errorPage(403, 'Sign-in expired', 'The sign-in form expired or was not sent from this site. Start again from your app.');
+  }
+  const email = EmailSchema.safeParse(form.get('email'));
+  const password = form.get('password');
+  const user = email.success && typeof password === 'string' && password.length <= 256 ? await authenticate(env.DB, email.data, password) : null;
+  if (!user) return showSignIn(request, oauth, req, server, 'Email or password is incorrect.', email.success ? email.data : undefined);
+  const session: SignIn = { userId: user.id, tenantId: user.tenantId, email: user.email };
+  const headers = new Headers();
+  headers.append('Set-Cookie', setCookie(SIGNIN_COOKIE, await sealCookieValue(secret, SIGNIN_PURPOSE, session, SIGNIN_TTL_SECONDS), SIGNIN_TTL_SECONDS));
+  headers.append('Set-Cookie', setCookie(CSRF_COOKIE, '', 0));
+  return showConsent(request, env, oauth, req, server, session, headers);
+}
+
+/** Refuses before consent when the tenant cannot use the server, so nobody approves a useless grant. */
+async function showConsent(request: Request, env: Env, oauth: OAuthHelpers, req: AuthRequest, server: HostedServerEntry, session: SignIn, headers: Headers): Promise<Response> {
+  const access = await getAccessRecord(env.DB, session.tenantId, session.userId);
+  if (!access || access.tenantStatus !== 'active' || !access.servers.includes(server.name)) {
+    return errorPage(403, 'Not available', `Your organization has not enabled ${server.title}, or its account is suspended.`);
+  }
+  const details = await oauth.describeConsent(req);
+  const consent = await oauth.beginConsent(req);
+  for (const cookie of consent.headers.getSetCookie()) headers.append('Set-Cookie', cookie);
+  const url = new URL(request.url);
+  return consentPage({ action: url.pathname + url.search, handle: consent.handle, details, serverTitle: server.title, email: session.email, headers });
+}
+
+async function decide(request: Request, env: Env, oauth: OAuthHelpers, form: FormData, secret: string): Promise<Response> {
+  const handle = String(form.get('handle') ?? '');
+  const session = SignInSchema.safeParse(await openCookieValue(secret, SIGNIN_PURPOSE, readCookie(request, SIGNIN_COOKIE)));
+  if (!session.success) return errorPage(403, 'Sign-in expired', 'Your sign-in expired. Start again from your app.');
+  if (form.get('decision') !== 'approve') {
+    const denied = await oauth.denyConsent(request, handle);
+    return new Response(null, { status: 302, headers: denied.headers });
+  }
+  const approved = await oauth.approveConsent(request, handle);
+  // The server comes from the stored request the handle names, never from the form or the URL.
+  const server = serverFor(env, approved.request);
+  if (!server) return errorPage(400, 'Unknown server', 'This authorization request does not name a server hosted here.');
+  const access = await getAccessRecord(env.DB, session.data.tenantId, session.data.userId);
+  if (!access || access.tenantStatus !== 'active' || !access.servers.includes(server.name)) {
+    return errorPage(403, 'Not available', `Your organization has not enabled ${server.title}, or its account is suspended.`);
+  }
+  const props: GrantProps = { ...session.data, role: access.role };
+  const { redirectTo } = await oauth.completeAuthorization({
+    request: approved.request,
+    userId: session.data.userId,
+    metadata: { tenantId: session.data.tenantId, server: server.name },
+    scope: approved.request.scope,
+    props,
+  });
+  approved.headers.set('Location', redirectTo);
+  approved.headers.append('Set-Cookie', setCookie(SIGNIN_COOKIE, '', 0));
+  return new Response(null, { status: 302, headers: approved.headers });
+}

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { RoleSchema } from '../tenancy/model';
+
+/**
+ * Who is calling: the identity the gate attaches to every MCP request it forwards. It is rebuilt
+ * from the token and the control plane on every request (never taken from stored session props),
+ * so a changed role or a disabled tenant applies to the very next call.
+ */
+export const PrincipalSchema = z.object({
+  tenantId: z.string().min(1),
+  userId: z.string().min(1),
+  role: RoleSchema,
+  /** OAuth client id, or the API key id for key-authenticated callers. */
+  clientId: z.string().min(1),
+  kind: z.enum(['oauth', 'api-key']),
+  server: z.string().min(1),
+});
+export type Principal = z.infer<typeof PrincipalSchema>;
+
+/**
+ * Internal header carrying the principal from the gate to the session's Durable Object. The gate
+ * deletes any copy a client sends, and only the Worker can reach the Durable Objects.
+ */
+export const PRINCIPAL_HEADER = 'x-smcp-principal';
+
+/** The session owner: sessions are bound to tenant, user and client (or key), not to a role. */
+export function ownerKey(p: Principal): string {
+  return [p.tenantId, p.kind, p.userId, p.clientId].join('|');
+}
+
+/** Header encoding: base64 of UTF-8 JSON, safe for any header value. */
+export function encodePrincipal(p: Principal): string {
+  const bytes = new TextEncoder().encode(JSON.stringify(p));
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
+
+/** Decode and validate the header; null for anything malformed (deny by default). */
+export function decodePrincipal(value: string | undefined | null): Principal | null {
+  if (!value) return null;
+  try {
+    const bytes = Uint8Array.from(atob(value), (c) => c.charCodeAt(0));
+    const parsed = PrincipalSchema.safeParse(JSON.parse(new TextDecoder().decode(bytes)));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,68 @@
+import { OAuthAuthorizationServer, OAuthResourceServer } from '@cloudflare/workers-oauth-provider';
+import { SERVERS } from '../../servers/registry';
+import { publicOrigin } from '../config';
+import { gateMcpRequest, type GateTarget, type GrantProps } from '../gate/mcp-gate';
+
+/** The one scope clients request; roles, not scopes, decide what a caller may do. */
+export const MCP_SCOPE = 'mcp';
+
+/** Paths of the OAuth endpoints the platform advertises. */
+export const OAUTH_PATHS = { authorize: '/authorize', token: '/oauth/token', register: '/oauth/register' } as const;
+
+/** The authorization server and one protected resource per MCP endpoint of every hosted server. */
+export interface OAuthSurface {
+  authorizationServer: OAuthAuthorizationServer<Env>;
+  /** Keyed by resource path, e.g. `/servers/notes/mcp`. */
+  resources: Map<string, { target: GateTarget; resource: string; host: OAuthResourceServer<Env, GrantProps> }>;
+}
+
+const surfaces = new Map<string, OAuthSurface>();
+
+/**
+ * Build (once per isolate and origin) the OAuth surface: each hosted server's Streamable HTTP and
+ * SSE endpoints are separate protected resources, so a token is bound to exactly one of them and
+ * refused everywhere else (RFC 8707 audiences, checked by the provider before the gate runs).
+ */
+export function oauthSurface(env: Env): OAuthSurface {
+  const origin = publicOrigin(env);
+  const cached = surfaces.get(origin);
+  if (cached) return cached;
+
+  const targets: GateTarget[] = SERVERS.flatMap((server) => [
+    { server, transport: 'mcp' as const },
+    { server, transport: 'sse' as const },
+  ]);
+  const resourceUrl = (t: GateTarget) => `${origin}/servers/${t.server.name}/${t.transport}`;
+
+  const authorizationServer = new OAuthAuthorizationServer<Env>({
+    issuer: origin,
+    resources: targets.map(resourceUrl),
+    authorizeEndpoint: OAUTH_PATHS.authorize,
+    tokenEndpoint: OAUTH_PATHS.token,
+    clientRegistrationEndpoint: OAUTH_PATHS.register,
+    scopesSupported: [MCP_SCOPE],
+  });
+
+  const resources: OAuthSurface['resources'] = new Map();
+  for (const target of targets) {
+    const resource = resourceUrl(target);
+    const host = new OAuthResourceServer<Env, GrantProps>({
+      resourceMetadata: {
+        resource,
+        authorization_servers: [origin],
+        bearer_methods_supported: ['header'],
+        resource_name: `${target.server.title} (${target.transport === 'mcp' ? 'Streamable HTTP' : 'SSE'})`,
+      },
+      requiredScopes: [MCP_SCOPE],
+      validateToken: (env) => (res, token) => authorizationServer.validateToken<GrantProps>(res, token, env),
+      handler: {
+        fetch: (request, env, ctx) => gateMcpRequest(request, env, ctx, target, ctx.props, ctx.auth.clientId ?? 'unknown-client'),
+      },
+    });
+    resources.set(new URL(resource).pathname, { target, resource, host });
+  }
+
+  const surface = { authorizationServer, resources };
+  surfaces.set(origin, surface);
+  return surface;
+}

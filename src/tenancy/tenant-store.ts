@@ -1,0 +1,108 @@
+import type { Role, Tenant, TenantStatus, User } from './model';
+import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from '../crypto/password';
+
+/**
+ * D1 access for tenants and users. Every query is parameterised and carries the tenant, so a
+ * caller can never read across tenants by forgetting a WHERE clause.
+ */
+
+interface TenantRow {
+  id: string;
+  name: string;
+  status: TenantStatus;
+  servers: string;
+  created_at: number;
+}
+
+interface UserRow {
+  id: string;
+  tenant_id: string;
+  email: string;
+  role: Role;
+  created_at: number;
+  password_hash: string;
+}
+
+function toTenant(row: TenantRow): Tenant {
+  return { id: row.id, name: row.name, status: row.status, servers: JSON.parse(row.servers) as string[], createdAt: row.created_at };
+}
+
+function toUser(row: UserRow): User {
+  return { id: row.id, tenantId: row.tenant_id, email: row.email, role: row.role, createdAt: row.created_at };
+}
+
+/** Thrown when an insert collides with an existing id or email. */
+export class ConflictError extends Error {}
+
+function isUniqueViolation(error: unknown): boolean {
+  return error instanceof Error && /UNIQUE constraint failed|PRIMARY KEY/i.test(error.message);
+}
+
+/** Create a tenant; throws ConflictError when the id is taken. */
+export async function createTenant(db: D1Database, t: { id: string; name: string; servers: string[] }): Promise<Tenant> {
+  const createdAt = Date.now();
+  try {
+    await db
+      .prepare('INSERT INTO tenants (id, name, status, servers, created_at) VALUES (?, ?, ?, ?, ?)')
+      .bind(t.id, t.name, 'active', JSON.stringify(t.servers), createdAt)
+      .run();
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new ConflictError('tenant exists');
+    throw error;
+  }
+  return { id: t.id, name: t.name, status: 'active', servers: t.servers, createdAt };
+}
+
+/** The tenant, or null. */
+export async function getTenant(db: D1Database, id: string): Promise<Tenant | null> {
+  const row = await db.prepare('SELECT * FROM tenants WHERE id = ?').bind(id).first<TenantRow>();
+  return row ? toTenant(row) : null;
+}
+
+/** Create a user in a tenant with a hashed password; throws ConflictError when the email is taken. */
+export async function createUser(
+  db: D1Database,
+  u: { tenantId: string; email: string; password: string; role: Role },
+): Promise<User> {
+  const id = `usr_${crypto.randomUUID().replaceAll('-', '')}`;
+  const createdAt = Date.now();
+  const hash = await hashPassword(u.password);
+  try {
+    await db
+      .prepare('INSERT INTO users (id, tenant_id, email, password_hash, role, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .bind(id, u.tenantId, u.email, hash, u.role, createdAt)
+      .run();
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new ConflictError('user exists');
+    throw error;
+  }
+  return { id, tenantId: u.tenantId, email: u.email, role: u.role, createdAt };
+}
+
+/**
+ * Check an email and password. Unknown emails still cost one PBKDF2 run, so the answer time does
+ * not tell an outsider whether an account exists.
+ */
+export async function authenticate(db: D1Database, email: string, password: string): Promise<User | null> {
+  const row = await db.prepare('SELECT * FROM users WHERE email = ?').bind(email).first<UserRow>();
+  const ok = await verifyPassword(password, row?.password_hash ?? DUMMY_PASSWORD_HASH);
+  return row && ok ? toUser(row) : null;
+}
+
+/** What the gate needs per request, in one query: the user's current role and the tenant's state. */
+export interface AccessRecord {
+  role: Role;
+  tenantStatus: TenantStatus;
+  servers: string[];
+}
+
+/** Current role and tenant state for a user, or null when the user or tenant is gone. */
+export async function getAccessRecord(db: D1Database, tenantId: string, userId: string): Promise<AccessRecord | null> {
+  const row = await db
+    .prepare(
+      'SELECT u.role AS role, t.status AS status, t.servers AS servers FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.id = ? AND u.tenant_id = ?',
+    )
+    .bind(userId, tenantId)
+    .first<{ role: Role; status: TenantStatus; servers: string }>();
+  return row ? { role: row.role, tenantStatus: row.status, servers: JSON.parse(row.servers) as string[] } : null;
+}
