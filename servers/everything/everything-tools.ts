@@ -68,7 +68,8 @@ function isLevelIgnored(server: McpServer, level: LoggingLevel, extra: ToolExtra
   const probe = (server.server as unknown as { isMessageIgnored?: unknown }).isMessageIgnored;
   if (typeof probe !== 'function') return false;
   const header = extra.requestInfo?.headers['mcp-session-id'];
-  const sessionId = extra.sessionId ?? (typeof header === 'string' ? header : undefined);
+  // Same lookup order as the SDK's logging/setLevel handler, so both agree on the session key.
+  const sessionId = extra.sessionId || (typeof header === 'string' ? header : undefined);
   return (probe as (level: LoggingLevel, sessionId?: string) => boolean)(level, sessionId) === true;
 }
 

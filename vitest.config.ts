@@ -1,0 +1,31 @@
+import { cloudflareTest } from '@cloudflare/vitest-plugin';
+import { defineConfig } from 'vitest/config';
+
+/**
+ * Two projects: `worker` runs inside workerd with the real bindings (D1, KV, Durable Objects)
+ * through @cloudflare/vitest-plugin; `e2e` runs in Node and drives `wrangler dev` with real
+ * clients (the official MCP SDK, the conformance suite).
+ */
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: './wrangler.jsonc' },
+            miniflare: {
+              bindings: {
+                SMCP_ADMIN_TOKEN: 'test-operator-token-0123456789',
+                SMCP_SECRET: 'test-secret-0123456789abcdef0123456789',
+              },
+            },
+          }),
+        ],
+        test: { name: 'worker', include: ['test/worker/**/*.test.ts'], setupFiles: ['test/worker/apply-migrations.ts'] },
+      },
+      {
+        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], environment: 'node', testTimeout: 120_000, hookTimeout: 180_000 },
+      },
+    ],
+  },
+});
