@@ -1,6 +1,7 @@
 import { findServer, SERVERS } from '../servers/registry';
 import { handleAdminApi } from './admin/admin-api';
 import { handleAuthorize } from './auth/authorize';
+import { refuseForeignOrigin } from './gate/origin-guard';
 import { STYLESHEET } from './http/html';
 import { json, restError, rpcError, RpcCode } from './http/responses';
 import { OAUTH_PATHS, oauthSurface } from './oauth/oauth-surface';
@@ -20,6 +21,8 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
   if (mcp) {
     const [, name, endpoint] = mcp as unknown as [string, string, string];
     if (!findServer(name)) return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${name}"`);
+    const refused = refuseForeignOrigin(request, env);
+    if (refused) return refused;
     const resourcePath = `/servers/${name}/${endpoint === 'mcp' ? 'mcp' : 'sse'}`;
     return oauthSurface(env).resources.get(resourcePath)!.host.fetch(request, env, ctx);
   }

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { McpAgent } from 'agents/mcp';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
 import { McpError, type ServerCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { installChokePoint, isGuarded, type HandlerExtra, type RawRequest } from './choke-point';
 import { decodePrincipal, ownerKey, PRINCIPAL_HEADER, type Principal } from './principal';
@@ -39,7 +40,7 @@ interface McpServerInternals {
  * (3) applies per-tool policy and filters `tools/list`, and (4) is the one place later hooks
  * (audit, metrics, limits) attach.
  */
-export abstract class HostedMcpAgent<E extends Env = Env> extends McpAgent<E, unknown, Principal> {
+export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
   // Assigned in init(); `declare` keeps the class field from resetting it.
   declare server: McpServer;
 
@@ -55,7 +56,12 @@ export abstract class HostedMcpAgent<E extends Env = Env> extends McpAgent<E, un
   /** @internal Builds the guarded server; authors implement `register` instead. */
   async init(): Promise<void> {
     const { name, version, title, instructions, capabilities } = this.info;
-    const server = new McpServer({ name, version, title }, { capabilities: capabilities ?? DEFAULT_CAPABILITIES, instructions });
+    const server = new McpServer({ name, version, title }, {
+      capabilities: capabilities ?? DEFAULT_CAPABILITIES,
+      instructions,
+      // Ajv compiles validators with eval, which workerd forbids; @cfworker/json-schema interprets.
+      jsonSchemaValidator: new CfWorkerJsonSchemaValidator(),
+    });
     installChokePoint(server, (method, request, extra, next) => this.guard(method, request, extra, next));
     this.server = server;
     await this.register(server);

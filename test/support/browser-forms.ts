@@ -6,6 +6,13 @@
 export class FormBrowser {
   private readonly cookies = new Map<string, string>();
 
+  private readonly fetcher: (input: string, init?: RequestInit) => Promise<Response>;
+
+  /** `fetcher` is the global fetch in Node, or `SELF.fetch` inside workerd. */
+  constructor(fetcher: (input: string, init?: RequestInit) => Promise<Response> = fetch) {
+    this.fetcher = fetcher;
+  }
+
   private absorb(res: Response): void {
     for (const line of res.headers.getSetCookie()) {
       const [pair] = line.split(';');
@@ -23,14 +30,14 @@ export class FormBrowser {
 
   /** GET a page, following nothing: redirects are returned to the caller. */
   async get(url: string): Promise<Response> {
-    const res = await fetch(url, { redirect: 'manual', headers: { cookie: this.cookieHeader() } });
+    const res = await this.fetcher(url, { redirect: 'manual', headers: { cookie: this.cookieHeader() } });
     this.absorb(res);
     return res;
   }
 
   /** POST an urlencoded form, as a browser submitting it from `origin` would. */
   async post(url: string, fields: Record<string, string>, origin = new URL(url).origin): Promise<Response> {
-    const res = await fetch(url, {
+    const res = await this.fetcher(url, {
       method: 'POST',
       redirect: 'manual',
       headers: { cookie: this.cookieHeader(), 'content-type': 'application/x-www-form-urlencoded', origin },
@@ -59,8 +66,12 @@ export function formAction(page: string, pageUrl: string): string {
  * Drive `/authorize` from the authorization URL to the redirect back to the client: sign in with
  * the given account, then approve (or deny) on the consent page. Returns the final redirect URL.
  */
-export async function signInAndConsent(authorizationUrl: string, account: { email: string; password: string }, decision: 'approve' | 'deny' = 'approve'): Promise<URL> {
-  const browser = new FormBrowser();
+export async function signInAndConsent(
+  authorizationUrl: string,
+  account: { email: string; password: string },
+  decision: 'approve' | 'deny' = 'approve',
+  browser = new FormBrowser(),
+): Promise<URL> {
   const signInRes = await browser.get(authorizationUrl);
   const signInPage = await signInRes.text();
   if (signInRes.status !== 200) throw new Error(`sign-in page: ${signInRes.status} ${signInPage.slice(0, 300)}`);

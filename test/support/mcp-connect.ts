@@ -2,7 +2,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { TestOAuthProvider } from './oauth-test-client';
+import type { TestOAuthProvider } from './oauth-test-client.ts';
 
 export type TransportKind = 'streamable-http' | 'sse';
 

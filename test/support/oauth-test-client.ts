@@ -1,6 +1,6 @@
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
-import { signInAndConsent } from './browser-forms';
+import { signInAndConsent } from './browser-forms.ts';
 
 /**
  * The official SDK's `OAuthClientProvider`, implemented the way a desktop MCP client does (in

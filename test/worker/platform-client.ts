@@ -1,0 +1,91 @@
+import { expect } from 'vitest';
+import { SELF } from 'cloudflare:test';
+import { obtainToken as obtainWith, registerClient as registerWith, type RegisteredClient } from '../support/oauth-flow';
+
+/**
+ * Helpers for tests inside workerd: every call goes through the real Worker (`SELF.fetch`) with
+ * the real bindings, and tokens come from the real OAuth flow (DCR, PKCE, sign-in, consent).
+ */
+
+export const ORIGIN = 'http://localhost:8787';
+export const OPERATOR = 'test-operator-token-0123456789';
+export const PASSWORD = 'Correct-Horse-Battery-9';
+
+const fetcher = (input: string, init?: RequestInit) => SELF.fetch(input, init);
+
+/** POST to the admin API as the operator. */
+export async function adminPost(path: string, body: unknown): Promise<Response> {
+  return SELF.fetch(`${ORIGIN}/admin/api${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+/** A fresh tenant (unique id) with one user per listed role; returns the accounts by role. */
+export async function seedTenant(servers: string[], roles: Array<'admin' | 'member' | 'read-only'> = ['member']) {
+  const id = `t-${crypto.randomUUID().slice(0, 8)}`;
+  expect((await adminPost('/tenants', { id, name: `Tenant ${id}`, servers })).status).toBe(201);
+  const accounts: Record<string, { email: string; password: string }> = {};
+  for (const role of roles) {
+    const email = `${role}-${crypto.randomUUID().slice(0, 8)}@${id}.test`;
+    expect((await adminPost(`/tenants/${id}/users`, { email, password: PASSWORD, role })).status).toBe(201);
+    accounts[role] = { email, password: PASSWORD };
+  }
+  return { id, accounts };
+}
+
+/** Register a public client by DCR through the Worker. */
+export const registerClient = (name?: string, redirect?: string) => registerWith(fetcher, ORIGIN, name, redirect);
+
+/** The full OAuth flow through the Worker: register, authorize with sign-in and consent, exchange. */
+export const obtainToken = (account: { email: string; password: string }, server: string, transport: 'mcp' | 'sse' = 'mcp', client?: RegisteredClient) =>
+  obtainWith(fetcher, ORIGIN, account, server, transport, client);
+
+/** JSON-RPC messages out of a Streamable HTTP answer (SSE stream or JSON body). */
+export async function rpcMessages(res: Response): Promise<any[]> {
+  const text = await res.text();
+  if (!res.headers.get('content-type')?.includes('text/event-stream')) return text ? [JSON.parse(text)] : [];
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('data: '))
+    .map((line) => JSON.parse(line.slice(6)));
+}
+
+/** One MCP POST to `/servers/<server>/mcp`. */
+export function mcpPost(server: string, token: string, message: unknown, sessionId?: string): Promise<Response> {
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${token}`,
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    'mcp-protocol-version': '2025-06-18',
+  };
+  if (sessionId) headers['mcp-session-id'] = sessionId;
+  return SELF.fetch(`${ORIGIN}/servers/${server}/mcp`, { method: 'POST', headers, body: JSON.stringify(message) });
+}
+
+/** Initialize a session and send `notifications/initialized`; returns the (sealed) session id. */
+export async function openSession(server: string, token: string): Promise<string> {
+  const res = await mcpPost(server, token, {
+    jsonrpc: '2.0',
+    id: 0,
+    method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'worker-test', version: '1' } },
+  });
+  expect(res.status).toBe(200);
+  const sessionId = res.headers.get('mcp-session-id');
+  expect(sessionId).toMatch(/^[0-9a-f]{64}\.[0-9a-f]{32}$/);
+  await rpcMessages(res);
+  const ack = await mcpPost(server, token, { jsonrpc: '2.0', method: 'notifications/initialized' }, sessionId!);
+  expect(ack.status).toBe(202);
+  return sessionId!;
+}
+
+let nextId = 1;
+/** Call a method in a session and return the JSON-RPC response message. */
+export async function call(server: string, token: string, sessionId: string, method: string, params: unknown = {}): Promise<{ status: number; message: any }> {
+  const id = nextId++;
+  const res = await mcpPost(server, token, { jsonrpc: '2.0', id, method, params }, sessionId);
+  const messages = await rpcMessages(res);
+  return { status: res.status, message: messages.find((m) => m.id === id) ?? messages[0] };
+}
