@@ -1,0 +1,134 @@
+import type { Role } from './model';
+import { safeEqual, toHex } from '../crypto/secrets';
+
+/**
+ * API keys: `smcp_<tenantId>_<secret>` with a 32-byte random secret. Only a SHA-256 of the secret
+ * is stored (a fast hash is right for high-entropy secrets), the key is shown once at creation,
+ * and a rotated key keeps working for a grace period so clients can be redeployed.
+ */
+
+export const KEY_PATTERN = /^smcp_([a-z0-9][a-z0-9-]{1,31})_([A-Za-z0-9_-]{43})$/;
+
+/** How long a rotated-out key keeps working unless the caller asks for another grace. */
+export const DEFAULT_ROTATION_GRACE_HOURS = 24;
+
+export interface ApiKey {
+  id: string;
+  tenantId: string;
+  name: string;
+  role: Role;
+  createdAt: number;
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+  replacedBy: string | null;
+}
+
+interface KeyRow {
+  id: string;
+  tenant_id: string;
+  name: string;
+  role: Role;
+  secret_hash: string;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+  revoked_at: number | null;
+  replaced_by: string | null;
+}
+
+function toKey(r: KeyRow): ApiKey {
+  return {
+    id: r.id,
+    tenantId: r.tenant_id,
+    name: r.name,
+    role: r.role,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    lastUsedAt: r.last_used_at,
+    revokedAt: r.revoked_at,
+    replacedBy: r.replaced_by,
+  };
+}
+
+function b64url(bytes: Uint8Array): string {
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+async function secretHash(secret: string): Promise<string> {
+  return toHex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`smcp-api-key\n${secret}`)));
+}
+
+/** Create a key; the returned `key` is the only time the secret exists outside the caller. */
+export async function createApiKey(
+  db: D1Database,
+  k: { tenantId: string; name: string; role: Role; expiresAt: number | null },
+): Promise<{ key: string; record: ApiKey }> {
+  const secret = b64url(crypto.getRandomValues(new Uint8Array(32)));
+  const id = `key_${crypto.randomUUID().replaceAll('-', '').slice(0, 20)}`;
+  const createdAt = Date.now();
+  await db
+    .prepare('INSERT INTO api_keys (id, tenant_id, name, role, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    .bind(id, k.tenantId, k.name, k.role, await secretHash(secret), createdAt, k.expiresAt)
+    .run();
+  const record: ApiKey = { id, tenantId: k.tenantId, name: k.name, role: k.role, createdAt, expiresAt: k.expiresAt, lastUsedAt: null, revokedAt: null, replacedBy: null };
+  return { key: `smcp_${k.tenantId}_${secret}`, record };
+}
+
+/** Why a presented key is not accepted; `null` means it is. */
+export type KeyRefusal = 'malformed' | 'unknown' | 'revoked' | 'expired';
+
+/**
+ * Resolve a presented key to its record. The hash is looked up by index and then compared in
+ * constant time; the tenant in the key must match the stored one. Records last use (best effort).
+ */
+export async function verifyApiKey(db: D1Database, presented: string, now = Date.now()): Promise<{ key: ApiKey } | { refusal: KeyRefusal }> {
+  const match = KEY_PATTERN.exec(presented);
+  if (!match) return { refusal: 'malformed' };
+  const [, tenantId, secret] = match as unknown as [string, string, string];
+  const hash = await secretHash(secret);
+  const row = await db.prepare('SELECT * FROM api_keys WHERE secret_hash = ? AND tenant_id = ?').bind(hash, tenantId).first<KeyRow>();
+  if (!row || !(await safeEqual(row.secret_hash, hash))) return { refusal: 'unknown' };
+  if (row.revoked_at !== null) return { refusal: 'revoked' };
+  if (row.expires_at !== null && row.expires_at <= now) return { refusal: 'expired' };
+  return { key: toKey(row) };
+}
+
+/** Stamp last use; called off the hot path through waitUntil. */
+export async function touchApiKey(db: D1Database, id: string): Promise<void> {
+  await db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?').bind(Date.now(), id).run();
+}
+
+/** The tenant's keys, newest first (never the secrets). */
+export async function listApiKeys(db: D1Database, tenantId: string): Promise<ApiKey[]> {
+  const { results } = await db.prepare('SELECT * FROM api_keys WHERE tenant_id = ? ORDER BY created_at DESC').bind(tenantId).all<KeyRow>();
+  return results.map(toKey);
+}
+
+/** One key of the tenant, or null (another tenant's key id is "not found" too). */
+export async function getApiKey(db: D1Database, tenantId: string, id: string): Promise<ApiKey | null> {
+  const row = await db.prepare('SELECT * FROM api_keys WHERE id = ? AND tenant_id = ?').bind(id, tenantId).first<KeyRow>();
+  return row ? toKey(row) : null;
+}
+
+/** Revoke now; false when the tenant has no such key. */
+export async function revokeApiKey(db: D1Database, tenantId: string, id: string): Promise<boolean> {
+  const res = await db.prepare('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND tenant_id = ?').bind(Date.now(), id, tenantId).run();
+  return res.meta.changes > 0;
+}
+
+/**
+ * Rotate: a new key with the same name, role and expiry; the old one stops working after
+ * `graceHours` (0 = at once). Refused for revoked or already rotated keys.
+ */
+export async function rotateApiKey(db: D1Database, tenantId: string, id: string, graceHours: number): Promise<{ key: string; record: ApiKey; oldExpiresAt: number } | null> {
+  const old = await getApiKey(db, tenantId, id);
+  if (!old || old.revokedAt !== null || old.replacedBy !== null || (old.expiresAt !== null && old.expiresAt <= Date.now())) return null;
+  const created = await createApiKey(db, { tenantId, name: old.name, role: old.role, expiresAt: old.expiresAt });
+  const graceEnd = Date.now() + graceHours * 3_600_000;
+  const oldExpiresAt = old.expiresAt === null ? graceEnd : Math.min(old.expiresAt, graceEnd);
+  await db.prepare('UPDATE api_keys SET expires_at = ?, replaced_by = ? WHERE id = ? AND tenant_id = ?').bind(oldExpiresAt, created.record.id, id, tenantId).run();
+  return { ...created, oldExpiresAt };
+}
