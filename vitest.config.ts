@@ -8,6 +8,8 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
+    // The platform's structured JSON log lines are for Workers Logs, not for test output.
+    onConsoleLog: (line) => !line.startsWith('{"level":'),
     projects: [
       {
         plugins: [

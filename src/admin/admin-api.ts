@@ -1,84 +1,56 @@
-import { z } from 'zod';
-import { SERVERS } from '../../servers/registry';
-import { adminToken } from '../config';
-import { safeEqual } from '../crypto/secrets';
-import { json, restError } from '../http/responses';
-import { EmailSchema, PasswordSchema, RoleSchema, TenantIdSchema } from '../tenancy/model';
-import { ConflictError, createTenant, createUser, getTenant } from '../tenancy/tenant-store';
+import { restError } from '../http/responses';
+import { logDenial } from '../observability/log';
+import { getTenant } from '../tenancy/tenant-store';
+import { authenticateAdmin, canActOn, type Actor } from './admin-auth';
+import { createKeyRoute, listKeysRoute, revokeKeyRoute, rotateKeyRoute } from './key-routes';
+import { createTenantRoute, deleteTenantRoute, getTenantRoute, listTenantsRoute, patchTenantRoute, tenantIdFrom } from './tenant-routes';
+import { createUserRoute, deleteUserRoute, listUsersRoute, patchUserRoute } from './user-routes';
 
-const serverNames = SERVERS.map((s) => s.name) as [string, ...string[]];
+type Handler = (request: Request, env: Env, actor: Actor, tenantId: string, id: string) => Promise<Response>;
 
-const CreateTenantSchema = z.strictObject({
-  id: TenantIdSchema,
-  name: z.string().trim().min(1).max(100),
-  servers: z.array(z.enum(serverNames)).max(SERVERS.length).default([]),
-});
+/** Routes under `/admin/api/tenants/<tenant>`, keyed by the rest of the path's shape and method. */
+const TENANT_ROUTES: Array<[method: string, pattern: RegExp, handler: Handler]> = [
+  ['GET', /^$/, (_r, env, _a, t) => getTenantRoute(env, t)],
+  ['PATCH', /^$/, (r, env, a, t) => patchTenantRoute(r, env, a, t)],
+  ['DELETE', /^$/, (_r, env, a, t) => deleteTenantRoute(env, a, t)],
+  ['POST', /^\/users$/, (r, env, a, t) => createUserRoute(r, env, a, t)],
+  ['GET', /^\/users$/, (_r, env, _a, t) => listUsersRoute(env, t)],
+  ['PATCH', /^\/users\/([^/]+)$/, (r, env, a, t, id) => patchUserRoute(r, env, a, t, id)],
+  ['DELETE', /^\/users\/([^/]+)$/, (_r, env, a, t, id) => deleteUserRoute(env, a, t, id)],
+  ['POST', /^\/keys$/, (r, env, a, t) => createKeyRoute(r, env, a, t)],
+  ['GET', /^\/keys$/, (_r, env, _a, t) => listKeysRoute(env, t)],
+  ['DELETE', /^\/keys\/([^/]+)$/, (_r, env, a, t, id) => revokeKeyRoute(env, a, t, id)],
+  ['POST', /^\/keys\/([^/]+)\/rotate$/, (r, env, a, t, id) => rotateKeyRoute(r, env, a, t, id)],
+];
 
-const CreateUserSchema = z.strictObject({ email: EmailSchema, password: PasswordSchema, role: RoleSchema });
-
-const MAX_ADMIN_BODY = 64 * 1024;
-
-async function readJson(request: Request): Promise<unknown | Response> {
-  if (!request.headers.get('content-type')?.includes('application/json')) {
-    return restError(415, 'unsupported_media_type', 'Content-Type must be application/json');
-  }
-  const text = await request.text();
-  if (text.length > MAX_ADMIN_BODY) return restError(413, 'payload_too_large', `Body limit is ${MAX_ADMIN_BODY} bytes`);
-  try {
-    return JSON.parse(text);
-  } catch {
-    return restError(400, 'invalid_json', 'Body is not valid JSON');
-  }
-}
-
-function validationError(error: z.ZodError): Response {
-  const first = error.issues[0];
-  const where = first?.path.length ? `${first.path.join('.')}: ` : '';
-  return restError(400, 'invalid_request', `${where}${first?.message ?? 'invalid body'}`);
-}
+const notFound = () => restError(404, 'not_found', 'Not found');
 
 /**
- * The operator's admin API: enough to bootstrap tenants and users. It exists only when
- * `SMCP_ADMIN_TOKEN` is set (404 otherwise, so an unconfigured deployment shows no admin
- * surface), and every call needs that token as a bearer, compared in constant time.
+ * The admin REST API. The operator may act on every tenant; a tenant admin (API key with role
+ * admin) only on its own, and any other tenant looks exactly like one that does not exist.
  */
 export async function handleAdminApi(request: Request, env: Env, path: string): Promise<Response> {
-  const token = adminToken(env);
-  if (!token) return restError(404, 'not_found', 'Not found');
-  const presented = /^Bearer (.+)$/i.exec(request.headers.get('authorization') ?? '')?.[1] ?? '';
-  if (!(await safeEqual(presented, token))) {
-    return restError(401, 'unauthorized', 'A valid operator token is required', { 'WWW-Authenticate': 'Bearer realm="smcp-admin"' });
-  }
+  const actor = await authenticateAdmin(request, env);
+  if (actor instanceof Response) return actor;
 
   if (path === '/admin/api/tenants') {
-    if (request.method !== 'POST') return restError(405, 'method_not_allowed', 'Use POST', { Allow: 'POST' });
-    const body = await readJson(request);
-    if (body instanceof Response) return body;
-    const parsed = CreateTenantSchema.safeParse(body);
-    if (!parsed.success) return validationError(parsed.error);
-    try {
-      return json(await createTenant(env.DB, parsed.data), 201);
-    } catch (error) {
-      if (error instanceof ConflictError) return restError(409, 'conflict', 'A tenant with this id already exists');
-      throw error;
-    }
+    if (request.method === 'POST') return createTenantRoute(request, env, actor);
+    if (request.method === 'GET') return listTenantsRoute(env, actor);
+    return restError(405, 'method_not_allowed', 'Use GET or POST', { Allow: 'GET, POST' });
   }
-
-  const users = /^\/admin\/api\/tenants\/([^/]+)\/users$/.exec(path);
-  if (users?.[1]) {
-    if (request.method !== 'POST') return restError(405, 'method_not_allowed', 'Use POST', { Allow: 'POST' });
-    const tenantId = TenantIdSchema.safeParse(users[1]);
-    if (!tenantId.success || !(await getTenant(env.DB, tenantId.data))) return restError(404, 'not_found', 'Tenant not found');
-    const body = await readJson(request);
-    if (body instanceof Response) return body;
-    const parsed = CreateUserSchema.safeParse(body);
-    if (!parsed.success) return validationError(parsed.error);
-    try {
-      return json(await createUser(env.DB, { tenantId: tenantId.data, ...parsed.data }), 201);
-    } catch (error) {
-      if (error instanceof ConflictError) return restError(409, 'conflict', 'A user with this email already exists');
-      throw error;
-    }
+  const match = /^\/admin\/api\/tenants\/([^/]+)(\/.*)?$/.exec(path);
+  if (!match) return notFound();
+  const tenantId = tenantIdFrom(match[1]!);
+  const rest = match[2] ?? '';
+  const routes = TENANT_ROUTES.filter(([, pattern]) => pattern.test(rest));
+  if (routes.length === 0) return notFound();
+  if (!tenantId || !canActOn(actor, tenantId)) {
+    if (tenantId) logDenial('tenant admin outside its tenant', { tenant: actor.kind === 'tenant-admin' ? actor.tenantId : undefined, path });
+    return restError(404, 'not_found', 'Tenant not found');
   }
-  return restError(404, 'not_found', 'Not found');
+  const route = routes.find(([method]) => method === request.method);
+  if (!route) return restError(405, 'method_not_allowed', `Use ${routes.map(([m]) => m).join(' or ')}`, { Allow: routes.map(([m]) => m).join(', ') });
+  if (!(await getTenant(env.DB, tenantId))) return restError(404, 'not_found', 'Tenant not found');
+  const [, pattern, handler] = route;
+  return handler(request, env, actor, tenantId, pattern.exec(rest)?.[1] ?? '');
 }

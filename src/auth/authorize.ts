@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { findServer, type HostedServerEntry } from '../../servers/registry';
 import { platformSecret, publicOrigin } from '../config';
 import { randomHex, safeEqual } from '../crypto/secrets';
-import type { GrantProps } from '../gate/mcp-gate';
+import type { GrantProps } from '../gate/principal-resolver';
 import { oauthSurface } from '../oauth/oauth-surface';
 import { EmailSchema } from '../tenancy/model';
 import { authenticate, getAccessRecord } from '../tenancy/tenant-store';

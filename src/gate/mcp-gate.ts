@@ -1,20 +1,16 @@
 import { McpAgent } from 'agents/mcp';
 import { JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
-import { z } from 'zod';
 import type { HostedServerEntry } from '../../servers/registry';
 import { platformSecret } from '../config';
 import { rpcError, RpcCode } from '../http/responses';
-import { encodePrincipal, ownerKey, PRINCIPAL_HEADER, type Principal } from '../hosted/principal';
-import { RoleSchema } from '../tenancy/model';
-import { getAccessRecord } from '../tenancy/tenant-store';
+import { encodePrincipal, ownerKey, PRINCIPAL_HEADER } from '../hosted/principal';
+import { logDenial } from '../observability/log';
+import { touchApiKey } from '../tenancy/api-keys';
+import { resolvePrincipal } from './principal-resolver';
 import { newSessionId, openSessionId, sealSessionId } from './session-id';
 
 /** Largest MCP request body accepted; larger ones get 413 before anything parses them. */
 export const MAX_BODY_BYTES = 1024 * 1024;
-
-/** What an OAuth grant stores about the signed-in user (the token's props). */
-export const GrantPropsSchema = z.object({ tenantId: z.string(), userId: z.string(), email: z.string(), role: RoleSchema });
-export type GrantProps = z.infer<typeof GrantPropsSchema>;
 
 /** One MCP endpoint of one hosted server. */
 export interface GateTarget {
@@ -38,7 +34,10 @@ function frameworkHandler(target: GateTarget): Forward {
   return handler;
 }
 
-const notFound = () => rpcError(404, RpcCode.SessionNotFound, 'Session not found');
+function notFound(s: SessionScope): Response {
+  logDenial('session id not issued to this caller', { server: s.server, principal: s.owner });
+  return rpcError(404, RpcCode.SessionNotFound, 'Session not found');
+}
 
 /**
  * The platform gate for MCP routes, after the token is validated: re-reads the caller's role and
@@ -49,15 +48,13 @@ const notFound = () => rpcError(404, RpcCode.SessionNotFound, 'Session not found
 export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionContext, target: GateTarget, grant: unknown, clientId: string): Promise<Response> {
   const secret = platformSecret(env);
   if (!secret) return rpcError(503, RpcCode.ServerError, 'Platform not configured: SMCP_SECRET is missing');
-  const props = GrantPropsSchema.safeParse(grant);
-  if (!props.success) return rpcError(403, RpcCode.Forbidden, 'Access denied: token does not carry a platform identity');
-  const access = await getAccessRecord(env.DB, props.data.tenantId, props.data.userId);
-  if (!access) return rpcError(403, RpcCode.Forbidden, 'Access denied: account no longer exists');
-  if (access.tenantStatus !== 'active') return rpcError(403, RpcCode.Forbidden, 'Access denied: tenant is suspended');
-  if (!access.servers.includes(target.server.name)) {
-    return rpcError(403, RpcCode.Forbidden, `Access denied: server "${target.server.name}" is not enabled for this tenant`);
+  const resolved = await resolvePrincipal(env, grant, clientId, target.server.name);
+  if ('refusal' in resolved) {
+    logDenial(resolved.refusal, { server: target.server.name, path: new URL(request.url).pathname });
+    return rpcError(403, RpcCode.Forbidden, resolved.refusal);
   }
-  const principal: Principal = { ...props.data, role: access.role, clientId, kind: 'oauth', server: target.server.name };
+  const principal = resolved;
+  if (principal.kind === 'api-key') ctx.waitUntil(touchApiKey(env.DB, principal.clientId).catch(() => undefined));
 
   const length = Number(request.headers.get('content-length') ?? '0');
   if (length > MAX_BODY_BYTES) return rpcError(413, RpcCode.InvalidRequest, `Request body too large: limit is ${MAX_BODY_BYTES} bytes`);
@@ -98,7 +95,7 @@ async function streamable(request: Request, headers: Headers, env: Env, ctx: Exe
   if (external === null && request.method !== 'POST') return rpcError(400, RpcCode.ServerError, 'Bad Request: Mcp-Session-Id header is required');
   if (external !== null) {
     const raw = await openSessionId(s.secret, s.server, s.owner, external);
-    if (!raw) return notFound();
+    if (!raw) return notFound(s);
     headers.set('mcp-session-id', raw);
   }
   const body = await readBody(request);
@@ -119,12 +116,12 @@ async function legacySse(request: Request, headers: Headers, env: Env, ctx: Exec
   const given = url.searchParams.get('sessionId');
   if (!isMessage) {
     if (request.method !== 'GET') return rpcError(405, RpcCode.InvalidRequest, 'Method not allowed: GET opens an SSE stream', { Allow: 'GET' });
-    if (given !== null && !(await openSessionId(s.secret, s.server, s.owner, given))) return notFound();
+    if (given !== null && !(await openSessionId(s.secret, s.server, s.owner, given))) return notFound(s);
     url.searchParams.set('sessionId', given ?? (await newSessionId(s.secret, s.server, s.owner)));
     return frameworkHandler(target).fetch(new Request(url, { method: 'GET', headers }), env, ctx);
   }
   if (request.method !== 'POST') return rpcError(405, RpcCode.InvalidRequest, 'Method not allowed: POST messages here', { Allow: 'POST' });
-  if (!(await openSessionId(s.secret, s.server, s.owner, given))) return notFound();
+  if (!(await openSessionId(s.secret, s.server, s.owner, given))) return notFound(s);
   if (!request.headers.get('content-type')?.includes('application/json')) {
     return rpcError(415, RpcCode.ServerError, 'Unsupported Media Type: Content-Type must be application/json');
   }

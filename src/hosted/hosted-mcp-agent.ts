@@ -7,6 +7,9 @@ import { installChokePoint, isGuarded, type HandlerExtra, type RawRequest } from
 import { decodePrincipal, ownerKey, PRINCIPAL_HEADER, type Principal } from './principal';
 import { denyReason, type ToolPolicySource } from './tool-policy';
 import { RpcCode } from '../http/responses';
+import { logDenial } from '../observability/log';
+import { TenantFiles } from '../storage/tenant-files';
+import { TenantKv } from '../storage/tenant-kv';
 
 /** What a hosted server says about itself at initialize. */
 export interface HostedServerInfo {
@@ -75,11 +78,22 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
     return p;
   }
 
+  /** KV confined to the calling principal's tenant (keys `tenant-<id>:<type>:<id>`). */
+  protected tenantKv(): TenantKv {
+    return new TenantKv(this.env.DATA_KV, this.principal().tenantId);
+  }
+
+  /** R2 confined to the calling principal's tenant (objects under `tenant-<id>/`). */
+  protected tenantFiles(): TenantFiles {
+    return new TenantFiles(this.env.FILES, this.principal().tenantId);
+  }
+
   private async guard(method: string, request: RawRequest, extra: HandlerExtra, next: () => Promise<unknown>): Promise<unknown> {
     const principal = decodePrincipal(headerValue(extra, PRINCIPAL_HEADER));
     if (!principal) {
       // The only request without transport info is the SDK replaying the stored initialize after a restart.
       if (method === 'initialize' && !extra.requestInfo) return next();
+      logDenial('no authenticated principal', { method });
       throw new McpError(RpcCode.Forbidden, 'Access denied: no authenticated principal');
     }
     await this.bindOwner(principal);
@@ -95,6 +109,7 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
       await this.ctx.storage.put(OWNER_KEY, key);
       this.owner = key;
     } else if (this.owner !== key) {
+      logDenial('session owned by another principal', { tenant: principal.tenantId, principal: key, server: principal.server });
       throw new McpError(RpcCode.SessionNotFound, 'Session not found');
     }
   }
@@ -106,7 +121,10 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
 
   private authorizeToolCall(principal: Principal, toolName: string): void {
     const reason = denyReason(principal, toolName, this.registeredTool(toolName));
-    if (reason) throw new McpError(RpcCode.Forbidden, reason);
+    if (reason) {
+      logDenial(reason, { tenant: principal.tenantId, principal: ownerKey(principal), server: principal.server, tool: toolName });
+      throw new McpError(RpcCode.Forbidden, reason);
+    }
   }
 
   private visibleTools(principal: Principal, result: unknown): unknown {

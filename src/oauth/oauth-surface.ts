@@ -1,7 +1,10 @@
 import { OAuthAuthorizationServer, OAuthResourceServer } from '@cloudflare/workers-oauth-provider';
 import { SERVERS } from '../../servers/registry';
 import { publicOrigin } from '../config';
-import { gateMcpRequest, type GateTarget, type GrantProps } from '../gate/mcp-gate';
+import { gateMcpRequest, type GateTarget } from '../gate/mcp-gate';
+import type { GrantProps, KeyProps } from '../gate/principal-resolver';
+import { logDenial } from '../observability/log';
+import { verifyApiKey } from '../tenancy/api-keys';
 
 /** The one scope clients request; roles, not scopes, decide what a caller may do. */
 export const MCP_SCOPE = 'mcp';
@@ -46,7 +49,7 @@ export function oauthSurface(env: Env): OAuthSurface {
   const resources: OAuthSurface['resources'] = new Map();
   for (const target of targets) {
     const resource = resourceUrl(target);
-    const host = new OAuthResourceServer<Env, GrantProps>({
+    const host = new OAuthResourceServer<Env, GrantProps | KeyProps>({
       resourceMetadata: {
         resource,
         authorization_servers: [origin],
@@ -54,7 +57,17 @@ export function oauthSurface(env: Env): OAuthSurface {
         resource_name: `${target.server.title} (${target.transport === 'mcp' ? 'Streamable HTTP' : 'SSE'})`,
       },
       requiredScopes: [MCP_SCOPE],
-      validateToken: (env) => (res, token) => authorizationServer.validateToken<GrantProps>(res, token, env),
+      validateToken: (env) => async (res, token) => {
+        if (!token.startsWith('smcp_')) return authorizationServer.validateToken<GrantProps>(res, token, env);
+        // API keys are tenant credentials, not bound to one resource: the gate checks the server is enabled.
+        const verified = await verifyApiKey(env.DB, token);
+        if ('refusal' in verified) {
+          logDenial(`api key ${verified.refusal}`, { path: new URL(res).pathname });
+          return null;
+        }
+        const { key } = verified;
+        return { props: { kind: 'api-key' as const, tenantId: key.tenantId, keyId: key.id, role: key.role }, audience: res, clientId: key.id };
+      },
       handler: {
         fetch: (request, env, ctx) => gateMcpRequest(request, env, ctx, target, ctx.props, ctx.auth.clientId ?? 'unknown-client'),
       },

@@ -106,3 +106,50 @@ export async function getAccessRecord(db: D1Database, tenantId: string, userId: 
     .first<{ role: Role; status: TenantStatus; servers: string }>();
   return row ? { role: row.role, tenantStatus: row.status, servers: JSON.parse(row.servers) as string[] } : null;
 }
+
+/** Every tenant, oldest first (operator view). */
+export async function listTenants(db: D1Database): Promise<Tenant[]> {
+  const { results } = await db.prepare('SELECT * FROM tenants ORDER BY created_at').all<TenantRow>();
+  return results.map(toTenant);
+}
+
+/** Apply a partial update; null when the tenant does not exist. */
+export async function updateTenant(db: D1Database, id: string, patch: { name?: string; status?: TenantStatus; servers?: string[] }): Promise<Tenant | null> {
+  const current = await getTenant(db, id);
+  if (!current) return null;
+  const next = { ...current, ...patch };
+  await db.prepare('UPDATE tenants SET name = ?, status = ?, servers = ? WHERE id = ?').bind(next.name, next.status, JSON.stringify(next.servers), id).run();
+  return next;
+}
+
+/** Delete a tenant with its users and keys (foreign keys cascade; deleted explicitly too, in one batch). */
+export async function deleteTenant(db: D1Database, id: string): Promise<boolean> {
+  const [, , tenant] = await db.batch([
+    db.prepare('DELETE FROM api_keys WHERE tenant_id = ?').bind(id),
+    db.prepare('DELETE FROM users WHERE tenant_id = ?').bind(id),
+    db.prepare('DELETE FROM tenants WHERE id = ?').bind(id),
+  ]);
+  return (tenant?.meta.changes ?? 0) > 0;
+}
+
+/** The tenant's users (never password hashes). */
+export async function listUsers(db: D1Database, tenantId: string): Promise<User[]> {
+  const { results } = await db.prepare('SELECT * FROM users WHERE tenant_id = ? ORDER BY created_at').bind(tenantId).all<UserRow>();
+  return results.map(toUser);
+}
+
+/** Change a user's role and/or password; null when the tenant has no such user. */
+export async function updateUser(db: D1Database, tenantId: string, id: string, patch: { role?: Role; password?: string }): Promise<User | null> {
+  const row = await db.prepare('SELECT * FROM users WHERE id = ? AND tenant_id = ?').bind(id, tenantId).first<UserRow>();
+  if (!row) return null;
+  const role = patch.role ?? row.role;
+  const hash = patch.password ? await hashPassword(patch.password) : row.password_hash;
+  await db.prepare('UPDATE users SET role = ?, password_hash = ? WHERE id = ? AND tenant_id = ?').bind(role, hash, id, tenantId).run();
+  return toUser({ ...row, role });
+}
+
+/** Delete a user of the tenant; false when there is none. */
+export async function deleteUser(db: D1Database, tenantId: string, id: string): Promise<boolean> {
+  const res = await db.prepare('DELETE FROM users WHERE id = ? AND tenant_id = ?').bind(id, tenantId).run();
+  return res.meta.changes > 0;
+}

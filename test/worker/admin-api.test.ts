@@ -64,7 +64,7 @@ describe('operator bootstrap admin API', () => {
     expect(raw.status).toBe(400);
     const text = await SELF.fetch(`${ORIGIN}/admin/api/tenants`, { method: 'POST', headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'text/plain' }, body: 'x' });
     expect(text.status).toBe(415);
-    const get = await SELF.fetch(`${ORIGIN}/admin/api/tenants`, { headers: { authorization: `Bearer ${OPERATOR}` } });
-    expect(get.status).toBe(405);
+    const put = await SELF.fetch(`${ORIGIN}/admin/api/tenants`, { method: 'PUT', headers: { authorization: `Bearer ${OPERATOR}` } });
+    expect(put.status).toBe(405);
   });
 });

@@ -89,3 +89,22 @@ export async function call(server: string, token: string, sessionId: string, met
   const messages = await rpcMessages(res);
   return { status: res.status, message: messages.find((m) => m.id === id) ?? messages[0] };
 }
+
+/** Any admin API call, as the operator by default or with another bearer (an API key). */
+export async function adminCall(method: string, path: string, body?: unknown, bearer = OPERATOR): Promise<{ status: number; body: any }> {
+  const init: RequestInit = { method, headers: { authorization: `Bearer ${bearer}` } };
+  if (body !== undefined) {
+    init.headers = { ...init.headers, 'content-type': 'application/json' };
+    init.body = JSON.stringify(body);
+  }
+  const res = await SELF.fetch(`${ORIGIN}/admin/api${path}`, init);
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+/** Create an API key through the admin API; returns the id and the secret key. */
+export async function createKey(tenantId: string, role: 'admin' | 'member' | 'read-only', extra: Record<string, unknown> = {}, bearer = OPERATOR): Promise<{ id: string; key: string }> {
+  const res = await adminCall('POST', `/tenants/${tenantId}/keys`, { name: `${role} key`, role, ...extra }, bearer);
+  expect(res.status).toBe(201);
+  return res.body;
+}

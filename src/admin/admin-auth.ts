@@ -1,0 +1,36 @@
+import { adminToken } from '../config';
+import { safeEqual } from '../crypto/secrets';
+import { restError } from '../http/responses';
+import { logDenial } from '../observability/log';
+import { verifyApiKey } from '../tenancy/api-keys';
+
+/** Who is calling the admin API: the operator (every tenant) or a tenant admin (its own tenant). */
+export type Actor = { kind: 'operator' } | { kind: 'tenant-admin'; tenantId: string; keyId: string };
+
+/**
+ * Authenticate an admin API call: the operator token (when `SMCP_ADMIN_TOKEN` is set) or an API key
+ * with role `admin`. Without an operator token configured, anything but a tenant admin key gets 404,
+ * so an unconfigured deployment shows no admin surface.
+ */
+export async function authenticateAdmin(request: Request, env: Env): Promise<Actor | Response> {
+  const operator = adminToken(env);
+  const presented = /^Bearer (.+)$/i.exec(request.headers.get('authorization') ?? '')?.[1] ?? '';
+  const path = new URL(request.url).pathname;
+  if (presented.startsWith('smcp_')) {
+    const verified = await verifyApiKey(env.DB, presented);
+    if ('key' in verified && verified.key.role === 'admin') return { kind: 'tenant-admin', tenantId: verified.key.tenantId, keyId: verified.key.id };
+    const reason = 'key' in verified ? 'api key without admin role' : `api key ${verified.refusal}`;
+    logDenial(reason, { path, tenant: 'key' in verified ? verified.key.tenantId : undefined });
+    if ('key' in verified) return restError(403, 'forbidden', 'This API key does not have the admin role');
+  } else if (operator && (await safeEqual(presented, operator))) {
+    return { kind: 'operator' };
+  }
+  if (!operator && !presented.startsWith('smcp_')) return restError(404, 'not_found', 'Not found');
+  if (!presented.startsWith('smcp_')) logDenial('bad operator token', { path });
+  return restError(401, 'unauthorized', 'A valid operator token or admin API key is required', { 'WWW-Authenticate': 'Bearer realm="smcp-admin"' });
+}
+
+/** Whether the actor may act on `tenantId`; tenant admins see other tenants as nonexistent. */
+export function canActOn(actor: Actor, tenantId: string): boolean {
+  return actor.kind === 'operator' || actor.tenantId === tenantId;
+}

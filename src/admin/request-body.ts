@@ -1,0 +1,24 @@
+import type { z } from 'zod';
+import { restError } from '../http/responses';
+
+const MAX_ADMIN_BODY = 64 * 1024;
+
+/** Read and validate a JSON body against `schema`; a Response when it is not acceptable. */
+export async function readBody<T>(request: Request, schema: z.ZodType<T>): Promise<T | Response> {
+  if (!request.headers.get('content-type')?.includes('application/json')) {
+    return restError(415, 'unsupported_media_type', 'Content-Type must be application/json');
+  }
+  const text = await request.text();
+  if (text.length > MAX_ADMIN_BODY) return restError(413, 'payload_too_large', `Body limit is ${MAX_ADMIN_BODY} bytes`);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return restError(400, 'invalid_json', 'Body is not valid JSON');
+  }
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const first = parsed.error.issues[0];
+  const where = first?.path.length ? `${first.path.join('.')}: ` : '';
+  return restError(400, 'invalid_request', `${where}${first?.message ?? 'invalid body'}`);
+}
