@@ -6,9 +6,6 @@ import { defineConfig } from 'vitest/config';
  * through @cloudflare/vitest-plugin; `e2e` runs in Node and drives `wrangler dev` with real
  * clients (the official MCP SDK, the conformance suite).
  */
-/** The platform's structured JSON log lines are for Workers Logs, not for test output. */
-const quietPlatformLogs = (line: string) => !line.startsWith('{"level":');
-
 export default defineConfig({
   test: {
     projects: [
@@ -25,7 +22,7 @@ export default defineConfig({
             },
           })),
         ],
-        test: { name: 'worker', onConsoleLog: quietPlatformLogs, include: ['test/worker/**/*.test.ts'], setupFiles: ['test/worker/apply-migrations.ts'] },
+        test: { name: 'worker', include: ['test/worker/**/*.test.ts'], setupFiles: ['test/worker/apply-migrations.ts'] },
       },
       {
         test: { name: 'node', include: ['test/node/**/*.test.ts'], environment: 'node', testTimeout: 120_000, hookTimeout: 180_000 },

@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, startPlatform, type RunningPlatform } from '../../scripts/lib/local-platform.ts';
+
+let platform: RunningPlatform;
+let stateDir: string;
+
+beforeAll(async () => {
+  stateDir = mkdtempSync(join(tmpdir(), 'smcp-cli-'));
+  platform = await startPlatform({ stateDir, adminToken: 'cli-operator-token-0123456789', secret: 'cli-secret-'.padEnd(48, 'y') });
+}, 120_000);
+
+afterAll(async () => {
+  await platform?.stop();
+  rmSync(stateDir, { recursive: true, force: true });
+});
+
+function smcp(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'scripts', 'smcp.ts'), '--url', platform.url, ...args], {
+      env: { ...process.env, SMCP_TOKEN: platform.adminToken, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+const initialize = (key: string) =>
+  fetch(`${platform.url}/servers/notes/mcp`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'cli-test', version: '1' } } }),
+  });
+
+describe('smcp CLI against wrangler dev', () => {
+  it('creates a tenant, adds a user, creates, uses and revokes a key', async () => {
+    const tenant = await smcp(['tenant', 'create', 'acme', '--servers', 'notes']);
+    expect(tenant.code, tenant.stderr).toBe(0);
+    expect(JSON.parse(tenant.stdout)).toMatchObject({ id: 'acme', name: 'acme', servers: ['notes'], status: 'active' });
+
+    const user = await smcp(['user', 'add', 'acme', 'ana@acme.test', '--role', 'admin'], { SMCP_PASSWORD: 'Correct-Horse-Battery-9' });
+    expect(user.code, user.stderr).toBe(0);
+    expect(JSON.parse(user.stdout)).toMatchObject({ email: 'ana@acme.test', role: 'admin' });
+
+    const created = await smcp(['key', 'create', 'acme', '--name', 'ci', '--role', 'member', '--expires-in-days', '7']);
+    expect(created.code, created.stderr).toBe(0);
+    const { id, key } = JSON.parse(created.stdout) as { id: string; key: string };
+    expect(created.stderr).toContain('shown once');
+    expect((await initialize(key)).status).toBe(200);
+
+    const revoked = await smcp(['key', 'revoke', 'acme', id]);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect((await initialize(key)).status).toBe(401);
+  });
+
+  it('lets a tenant admin key manage its own tenant only, and reports errors with a non-zero exit', async () => {
+    await smcp(['tenant', 'create', 'globex', '--servers', 'notes']);
+    const adminKey = JSON.parse((await smcp(['key', 'create', 'globex', '--role', 'admin'])).stdout).key as string;
+    const own = await smcp(['key', 'list', 'globex'], { SMCP_TOKEN: adminKey });
+    expect(own.code, own.stderr).toBe(0);
+    expect(JSON.parse(own.stdout).keys).toHaveLength(1);
+    const other = await smcp(['key', 'list', 'acme'], { SMCP_TOKEN: adminKey });
+    expect(other.code).toBe(1);
+    expect(other.stderr).toContain('error 404');
+    const bad = await smcp(['tenant', 'create', 'Not A Slug']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('invalid_request');
+    const noToken = await smcp(['tenant', 'list'], { SMCP_TOKEN: '' });
+    expect(noToken.code).toBe(2);
+  });
+});
