@@ -5,6 +5,7 @@ import { platformSecret, publicOrigin } from '../config';
 import { randomHex, safeEqual } from '../crypto/secrets';
 import type { GrantProps } from '../gate/principal-resolver';
 import { oauthSurface } from '../oauth/oauth-surface';
+import { log, logDenial } from '../observability/log';
 import { EmailSchema } from '../tenancy/model';
 import { authenticate, getAccessRecord } from '../tenancy/tenant-store';
 import { consentPage, errorPage, signInPage } from './authorize-pages';
@@ -82,12 +83,17 @@ async function signIn(request: Request, env: Env, oauth: OAuthHelpers, req: Auth
   const csrfCookie = readCookie(request, CSRF_COOKIE);
   const csrfField = form.get('csrf');
   if (!csrfCookie || typeof csrfField !== 'string' || !(await safeEqual(csrfCookie, csrfField))) {
+    logDenial('sign-in without a valid CSRF token', { path: '/authorize' });
     return errorPage(403, 'Sign-in expired', 'The sign-in form expired or was not sent from this site. Start again from your app.');
   }
   const email = EmailSchema.safeParse(form.get('email'));
   const password = form.get('password');
   const user = email.success && typeof password === 'string' && password.length <= 256 ? await authenticate(env.DB, email.data, password) : null;
-  if (!user) return showSignIn(request, oauth, req, server, 'Email or password is incorrect.', email.success ? email.data : undefined);
+  if (!user) {
+    logDenial('sign-in failed', { path: '/authorize', email: email.success ? email.data : undefined });
+    return showSignIn(request, oauth, req, server, 'Email or password is incorrect.', email.success ? email.data : undefined);
+  }
+  log('info', 'signin.ok', { tenant: user.tenantId, principal: user.id });
   const session: SignIn = { userId: user.id, tenantId: user.tenantId, email: user.email };
   const headers = new Headers();
   headers.append('Set-Cookie', setCookie(SIGNIN_COOKIE, await sealCookieValue(secret, SIGNIN_PURPOSE, session, SIGNIN_TTL_SECONDS), SIGNIN_TTL_SECONDS));
