@@ -1,4 +1,4 @@
-import { hmacHex, safeEqual } from '../crypto/secrets';
+import { base64url, hmacHex, safeEqual } from '../crypto/secrets';
 
 /**
  * Signed, short-lived cookies for the sign-in step of `/authorize`. Values are
@@ -7,10 +7,7 @@ import { hmacHex, safeEqual } from '../crypto/secrets';
  */
 
 function b64url(text: string): string {
-  const bytes = new TextEncoder().encode(text);
-  let binary = '';
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return base64url(new TextEncoder().encode(text));
 }
 
 function unb64url(value: string): string {

@@ -1,5 +1,5 @@
 import type { Role } from './model';
-import { safeEqual, toHex } from '../crypto/secrets';
+import { base64url, safeEqual, toHex } from '../crypto/secrets';
 
 /**
  * API keys: `smcp_<tenantId>_<secret>` with a 32-byte random secret. Only a SHA-256 of the secret
@@ -51,12 +51,6 @@ function toKey(r: KeyRow): ApiKey {
   };
 }
 
-function b64url(bytes: Uint8Array): string {
-  let binary = '';
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
 async function secretHash(secret: string): Promise<string> {
   return toHex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`smcp-api-key\n${secret}`)));
 }
@@ -66,7 +60,7 @@ export async function createApiKey(
   db: D1Database,
   k: { tenantId: string; name: string; role: Role; expiresAt: number | null },
 ): Promise<{ key: string; record: ApiKey }> {
-  const secret = b64url(crypto.getRandomValues(new Uint8Array(32)));
+  const secret = base64url(crypto.getRandomValues(new Uint8Array(32)));
   const id = `key_${crypto.randomUUID().replaceAll('-', '').slice(0, 20)}`;
   const createdAt = Date.now();
   await db
