@@ -1,26 +1,27 @@
 import { restError } from '../http/responses';
 import { logDenial } from '../observability/log';
+import type { Tenant } from '../tenancy/model';
 import { getTenant } from '../tenancy/tenant-store';
 import { authenticateAdmin, canActOn, type Actor } from './admin-auth';
 import { createKeyRoute, listKeysRoute, revokeKeyRoute, rotateKeyRoute } from './key-routes';
 import { createTenantRoute, deleteTenantRoute, getTenantRoute, listTenantsRoute, patchTenantRoute, tenantIdFrom } from './tenant-routes';
 import { createUserRoute, deleteUserRoute, listUsersRoute, patchUserRoute } from './user-routes';
 
-type Handler = (request: Request, env: Env, actor: Actor, tenantId: string, id: string) => Promise<Response>;
+type Handler = (request: Request, env: Env, actor: Actor, tenant: Tenant, id: string) => Promise<Response>;
 
 /** Routes under `/admin/api/tenants/<tenant>`, keyed by the rest of the path's shape and method. */
 const TENANT_ROUTES: Array<[method: string, pattern: RegExp, handler: Handler]> = [
-  ['GET', /^$/, (_r, env, _a, t) => getTenantRoute(env, t)],
+  ['GET', /^$/, (_r, _env, _a, t) => getTenantRoute(t)],
   ['PATCH', /^$/, (r, env, a, t) => patchTenantRoute(r, env, a, t)],
-  ['DELETE', /^$/, (_r, env, a, t) => deleteTenantRoute(env, a, t)],
-  ['POST', /^\/users$/, (r, env, a, t) => createUserRoute(r, env, a, t)],
-  ['GET', /^\/users$/, (_r, env, _a, t) => listUsersRoute(env, t)],
-  ['PATCH', /^\/users\/([^/]+)$/, (r, env, a, t, id) => patchUserRoute(r, env, a, t, id)],
-  ['DELETE', /^\/users\/([^/]+)$/, (_r, env, a, t, id) => deleteUserRoute(env, a, t, id)],
-  ['POST', /^\/keys$/, (r, env, a, t) => createKeyRoute(r, env, a, t)],
-  ['GET', /^\/keys$/, (_r, env, _a, t) => listKeysRoute(env, t)],
-  ['DELETE', /^\/keys\/([^/]+)$/, (_r, env, a, t, id) => revokeKeyRoute(env, a, t, id)],
-  ['POST', /^\/keys\/([^/]+)\/rotate$/, (r, env, a, t, id) => rotateKeyRoute(r, env, a, t, id)],
+  ['DELETE', /^$/, (_r, env, a, t) => deleteTenantRoute(env, a, t.id)],
+  ['POST', /^\/users$/, (r, env, a, t) => createUserRoute(r, env, a, t.id)],
+  ['GET', /^\/users$/, (_r, env, _a, t) => listUsersRoute(env, t.id)],
+  ['PATCH', /^\/users\/([^/]+)$/, (r, env, a, t, id) => patchUserRoute(r, env, a, t.id, id)],
+  ['DELETE', /^\/users\/([^/]+)$/, (_r, env, a, t, id) => deleteUserRoute(env, a, t.id, id)],
+  ['POST', /^\/keys$/, (r, env, a, t) => createKeyRoute(r, env, a, t.id)],
+  ['GET', /^\/keys$/, (_r, env, _a, t) => listKeysRoute(env, t.id)],
+  ['DELETE', /^\/keys\/([^/]+)$/, (_r, env, a, t, id) => revokeKeyRoute(env, a, t.id, id)],
+  ['POST', /^\/keys\/([^/]+)\/rotate$/, (r, env, a, t, id) => rotateKeyRoute(r, env, a, t.id, id)],
 ];
 
 const notFound = () => restError(404, 'not_found', 'Not found');
@@ -50,7 +51,8 @@ export async function handleAdminApi(request: Request, env: Env, path: string): 
   }
   const route = routes.find(([method]) => method === request.method);
   if (!route) return restError(405, 'method_not_allowed', `Use ${routes.map(([m]) => m).join(' or ')}`, { Allow: routes.map(([m]) => m).join(', ') });
-  if (!(await getTenant(env.DB, tenantId))) return restError(404, 'not_found', 'Tenant not found');
+  const tenant = await getTenant(env.DB, tenantId);
+  if (!tenant) return restError(404, 'not_found', 'Tenant not found');
   const [, pattern, handler] = route;
-  return handler(request, env, actor, tenantId, pattern.exec(rest)?.[1] ?? '');
+  return handler(request, env, actor, tenant, pattern.exec(rest)?.[1] ?? '');
 }

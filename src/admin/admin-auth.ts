@@ -16,18 +16,24 @@ export async function authenticateAdmin(request: Request, env: Env): Promise<Act
   const operator = adminToken(env);
   const presented = /^Bearer (.+)$/i.exec(request.headers.get('authorization') ?? '')?.[1] ?? '';
   const path = new URL(request.url).pathname;
+  const unauthorized = () =>
+    restError(401, 'unauthorized', 'A valid operator token or admin API key is required', { 'WWW-Authenticate': 'Bearer realm="smcp-admin"' });
   if (presented.startsWith('smcp_')) {
     const verified = await verifyApiKey(env.DB, presented);
-    if ('key' in verified && verified.key.role === 'admin') return { kind: 'tenant-admin', tenantId: verified.key.tenantId, keyId: verified.key.id };
-    const reason = 'key' in verified ? 'api key without admin role' : `api key ${verified.refusal}`;
-    logDenial(reason, { path, tenant: 'key' in verified ? verified.key.tenantId : undefined });
-    if ('key' in verified) return restError(403, 'forbidden', 'This API key does not have the admin role');
-  } else if (operator && (await safeEqual(presented, operator))) {
-    return { kind: 'operator' };
+    if ('refusal' in verified) {
+      logDenial(`api key ${verified.refusal}`, { path });
+      return unauthorized();
+    }
+    if (verified.key.role !== 'admin') {
+      logDenial('api key without admin role', { path, tenant: verified.key.tenantId });
+      return restError(403, 'forbidden', 'This API key does not have the admin role');
+    }
+    return { kind: 'tenant-admin', tenantId: verified.key.tenantId, keyId: verified.key.id };
   }
-  if (!operator && !presented.startsWith('smcp_')) return restError(404, 'not_found', 'Not found');
-  if (!presented.startsWith('smcp_')) logDenial('bad operator token', { path });
-  return restError(401, 'unauthorized', 'A valid operator token or admin API key is required', { 'WWW-Authenticate': 'Bearer realm="smcp-admin"' });
+  if (!operator) return restError(404, 'not_found', 'Not found');
+  if (await safeEqual(presented, operator)) return { kind: 'operator' };
+  logDenial('bad operator token', { path });
+  return unauthorized();
 }
 
 /** Whether the actor may act on `tenantId`; tenant admins see other tenants as nonexistent. */

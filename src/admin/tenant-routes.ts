@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { SERVERS } from '../../servers/registry';
 import { json, restError } from '../http/responses';
 import { log } from '../observability/log';
-import { TenantIdSchema } from '../tenancy/model';
-import { ConflictError, createTenant, deleteTenant, getTenant, listTenants, updateTenant } from '../tenancy/tenant-store';
+import { TenantIdSchema, type Tenant } from '../tenancy/model';
+import { ConflictError, createTenant, deleteTenant, listTenants, updateTenant } from '../tenancy/tenant-store';
 import type { Actor } from './admin-auth';
 import { readBody } from './request-body';
 
@@ -38,20 +38,18 @@ export async function listTenantsRoute(env: Env, actor: Actor): Promise<Response
   return json({ tenants: await listTenants(env.DB) });
 }
 
-/** `GET /admin/api/tenants/<id>`. */
-export async function getTenantRoute(env: Env, tenantId: string): Promise<Response> {
-  const tenant = await getTenant(env.DB, tenantId);
-  return tenant ? json(tenant) : restError(404, 'not_found', 'Tenant not found');
+/** `GET /admin/api/tenants/<id>` (the router has loaded the tenant and checked access). */
+export async function getTenantRoute(tenant: Tenant): Promise<Response> {
+  return json(tenant);
 }
 
 /** `PATCH /admin/api/tenants/<id>`: tenant admins may rename; status and servers are the operator's. */
-export async function patchTenantRoute(request: Request, env: Env, actor: Actor, tenantId: string): Promise<Response> {
+export async function patchTenantRoute(request: Request, env: Env, actor: Actor, current: Tenant): Promise<Response> {
   const body = await readBody(request, PatchTenant);
   if (body instanceof Response) return body;
   if (actor.kind !== 'operator' && (body.status !== undefined || body.servers !== undefined)) return operatorOnly();
-  const tenant = await updateTenant(env.DB, tenantId, body);
-  if (!tenant) return restError(404, 'not_found', 'Tenant not found');
-  log('info', 'admin.tenant.updated', { tenant: tenantId, actor: actor.kind, fields: Object.keys(body).join(',') });
+  const tenant = await updateTenant(env.DB, current, body);
+  log('info', 'admin.tenant.updated', { tenant: tenant.id, actor: actor.kind, fields: Object.keys(body).join(',') });
   return json(tenant);
 }
 

@@ -20,7 +20,7 @@ export async function resolvePrincipal(env: Env, props: unknown, clientId: strin
   const key = KeyPropsSchema.safeParse(props);
   if (key.success) {
     const tenant = await getTenant(env.DB, key.data.tenantId);
-    const refusal = tenantRefusal(tenant && { status: tenant.status, servers: tenant.servers }, server);
+    const refusal = tenantRefusal(tenant, server);
     if (refusal) return { refusal };
     return { tenantId: key.data.tenantId, userId: `key:${key.data.keyId}`, role: key.data.role, clientId: key.data.keyId, kind: 'api-key', server };
   }

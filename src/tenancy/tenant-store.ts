@@ -113,12 +113,10 @@ export async function listTenants(db: D1Database): Promise<Tenant[]> {
   return results.map(toTenant);
 }
 
-/** Apply a partial update; null when the tenant does not exist. */
-export async function updateTenant(db: D1Database, id: string, patch: { name?: string; status?: TenantStatus; servers?: string[] }): Promise<Tenant | null> {
-  const current = await getTenant(db, id);
-  if (!current) return null;
+/** Apply a partial update to a tenant the caller has loaded. */
+export async function updateTenant(db: D1Database, current: Tenant, patch: { name?: string; status?: TenantStatus; servers?: string[] }): Promise<Tenant> {
   const next = { ...current, ...patch };
-  await db.prepare('UPDATE tenants SET name = ?, status = ?, servers = ? WHERE id = ?').bind(next.name, next.status, JSON.stringify(next.servers), id).run();
+  await db.prepare('UPDATE tenants SET name = ?, status = ?, servers = ? WHERE id = ?').bind(next.name, next.status, JSON.stringify(next.servers), current.id).run();
   return next;
 }
 
