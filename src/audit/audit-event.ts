@@ -1,0 +1,51 @@
+import { z } from 'zod';
+
+/**
+ * The audit vocabulary: one event per MCP request, denial, rate limit, sign-in, consent, token and
+ * admin change. Shared by every producer (gate, hosted servers, auth, admin API, gateway) so the
+ * trail has one schema whatever wrote it.
+ */
+
+export const AUDIT_RESULTS = ['ok', 'error', 'denied', 'rate_limited'] as const;
+export type AuditResult = (typeof AUDIT_RESULTS)[number];
+export const AuditResultSchema = z.enum(AUDIT_RESULTS);
+
+/** What a producer knows about an event; id and time are added when it is recorded. */
+export interface AuditEventInput {
+  /** Tenant the event belongs to; null when the caller is not identified (bad token, unknown account). */
+  tenant: string | null;
+  /** `tools/call`, `initialize`, `auth.sign_in`, `admin.key.create`, `limit.tenant_rpm`, ... */
+  action: string;
+  result: AuditResult;
+  /** User id, or `key:<id>` for an API key, or the email tried at a failed sign-in. */
+  user?: string;
+  /** OAuth client id or API key id. */
+  client?: string;
+  session?: string;
+  server?: string;
+  /** Tool name, resource URI, prompt name, admin object id. */
+  resource?: string;
+  latencyMs?: number;
+  correlationId?: string;
+  ip?: string;
+  /** Free-form context; secrets are redacted before storage (see redact.ts). */
+  details?: Record<string, unknown>;
+}
+
+/** A recorded event as stored and returned by the query API. */
+export interface AuditEvent {
+  id: string;
+  time: number;
+  tenant: string | null;
+  action: string;
+  result: AuditResult;
+  user: string | null;
+  client: string | null;
+  session: string | null;
+  server: string | null;
+  resource: string | null;
+  latencyMs: number | null;
+  correlationId: string | null;
+  ip: string | null;
+  details: Record<string, unknown> | null;
+}
