@@ -22,3 +22,21 @@ export function adminToken(env: Env): string | undefined {
   const token = (env as { SMCP_ADMIN_TOKEN?: string }).SMCP_ADMIN_TOKEN;
   return token && token.length > 0 ? token : undefined;
 }
+
+/** Default idle time after which a session's Durable Object storage is deleted. */
+export const DEFAULT_SESSION_IDLE_MINUTES = 30;
+
+/**
+ * Idle time of an MCP session in milliseconds, from `SMCP_SESSION_IDLE_MINUTES` (fractions allowed,
+ * so tests can use seconds); anything missing or not a positive number means the default.
+ */
+export function sessionIdleMs(env: Env): number {
+  const minutes = Number((env as { SMCP_SESSION_IDLE_MINUTES?: string }).SMCP_SESSION_IDLE_MINUTES);
+  return Math.round((Number.isFinite(minutes) && minutes > 0 ? minutes : DEFAULT_SESSION_IDLE_MINUTES) * 60_000);
+}
+
+/** Browser origins allowed on MCP routes: the public origin plus `SMCP_ALLOWED_ORIGINS` (comma-separated). */
+export function allowedOrigins(env: Env): string[] {
+  const extra = ((env as { SMCP_ALLOWED_ORIGINS?: string }).SMCP_ALLOWED_ORIGINS ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+  return [publicOrigin(env), ...extra];
+}

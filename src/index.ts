@@ -2,6 +2,7 @@ import { route } from './router';
 import { restError } from './http/responses';
 
 export { NotesServer, EverythingServer } from '../servers/classes';
+export { TenantLimiter } from './limits/tenant-limiter';
 
 /**
  * Worker entry. Routing lives in `router.ts`; this layer only guarantees that no request ever

@@ -1,13 +1,19 @@
 import { findServer, SERVERS } from '../servers/registry';
 import { handleAdminApi } from './admin/admin-api';
+import { recordAudit } from './audit/audit-trail';
 import { handleAuthorize } from './auth/authorize';
 import { refuseForeignOrigin } from './gate/origin-guard';
+import { boundedRequest } from './http/bounded-body';
+import { preflight, withCors } from './http/cors';
 import { STYLESHEET } from './http/html';
 import { json, restError, rpcError, RpcCode } from './http/responses';
+import { BINDING_PERIOD_SECONDS, clientIp, restTooMany, withinIpRate } from './limits/limits';
 import { OAUTH_PATHS, oauthSurface } from './oauth/oauth-surface';
 
 const MCP_ROUTE = /^\/servers\/([^/]+)\/(mcp|sse|sse\/message)$/;
 const RESOURCE_METADATA = '/.well-known/oauth-protected-resource';
+/** Bodies of the provider's endpoints (client registration, token exchange) are small forms or JSON. */
+const MAX_OAUTH_BODY_BYTES = 64 * 1024;
 
 /**
  * The Worker's one router. Every path is matched exactly (no prefix matching, so `/servers/foo`
@@ -22,23 +28,30 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
     const [, name, endpoint] = mcp as unknown as [string, string, string];
     if (!findServer(name)) return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${name}"`);
     const refused = refuseForeignOrigin(request, env);
-    if (refused) return refused;
+    if (refused) {
+      ctx.waitUntil(recordAudit(env, { tenant: null, action: 'origin.refused', result: 'denied', server: name, ip: clientIp(request), details: { reason: refused.reason, origin: request.headers.get('origin') } }).catch(() => undefined));
+      return refused.response;
+    }
+    if (request.method === 'OPTIONS') return preflight(request, env, endpoint === 'mcp' ? 'GET, POST, DELETE, OPTIONS' : endpoint === 'sse' ? 'GET, OPTIONS' : 'POST, OPTIONS');
     const resourcePath = `/servers/${name}/${endpoint === 'mcp' ? 'mcp' : 'sse'}`;
-    return oauthSurface(env).resources.get(resourcePath)!.host.fetch(request, env, ctx);
+    return withCors(request, env, await oauthSurface(env).resources.get(resourcePath)!.host.fetch(request, env, ctx));
   }
 
   if (path.startsWith(`${RESOURCE_METADATA}/servers/`)) {
     const resource = oauthSurface(env).resources.get(path.slice(RESOURCE_METADATA.length));
-    return resource ? resource.host.fetch(request, env, ctx) : restError(404, 'not_found', 'Unknown protected resource');
+    if (!resource) return restError(404, 'not_found', 'Unknown protected resource');
+    if (request.method === 'OPTIONS') return preflight(request, env, 'GET, HEAD, OPTIONS');
+    return withCors(request, env, await resource.host.fetch(request, env, ctx));
   }
 
   switch (path) {
     case '/health':
       return json({ status: 'ok', servers: SERVERS.map((s) => s.name), time: new Date().toISOString() });
     case OAUTH_PATHS.authorize:
-      return handleAuthorize(request, env);
+      return handleAuthorize(request, env, ctx);
     case OAUTH_PATHS.token:
     case OAUTH_PATHS.register:
+      return oauthEndpoint(request, env, ctx, path === OAUTH_PATHS.token ? 'token' : 'register');
     case '/.well-known/oauth-authorization-server':
       return oauthSurface(env).authorizationServer.fetch(request, env, ctx);
     case '/assets/smcp.css':
@@ -47,4 +60,15 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
 
   if (path === '/admin/api' || path.startsWith('/admin/api/')) return handleAdminApi(request, env, path);
   return restError(404, 'not_found', `No route for ${path}`);
+}
+
+/** `/oauth/token` and `/oauth/register`: per-IP rate limit and a bounded body before the provider sees them. */
+async function oauthEndpoint(request: Request, env: Env, ctx: ExecutionContext, which: 'token' | 'register'): Promise<Response> {
+  if (request.method !== 'OPTIONS' && !(await withinIpRate(which === 'token' ? env.RL_IP_TOKEN : env.RL_IP_REGISTER, request))) {
+    const message = which === 'token' ? 'Too many token requests from this address; retry later' : 'Too many client registrations from this address; retry later';
+    return restTooMany(env, ctx, { which: `ip_${which}`, retryAfter: BINDING_PERIOD_SECONDS, message, tenant: null, ip: clientIp(request) });
+  }
+  const bounded = await boundedRequest(request, MAX_OAUTH_BODY_BYTES);
+  if (bounded === 'too_large') return restError(413, 'payload_too_large', `Body limit is ${MAX_OAUTH_BODY_BYTES} bytes`);
+  return oauthSurface(env).authorizationServer.fetch(bounded, env, ctx);
 }

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { readBounded } from '../http/bounded-body';
 import { restError } from '../http/responses';
 
 const MAX_ADMIN_BODY = 64 * 1024;
@@ -8,11 +9,11 @@ export async function readBody<T>(request: Request, schema: z.ZodType<T>): Promi
   if (!request.headers.get('content-type')?.includes('application/json')) {
     return restError(415, 'unsupported_media_type', 'Content-Type must be application/json');
   }
-  const text = await request.text();
-  if (text.length > MAX_ADMIN_BODY) return restError(413, 'payload_too_large', `Body limit is ${MAX_ADMIN_BODY} bytes`);
+  const bytes = await readBounded(request, MAX_ADMIN_BODY);
+  if (bytes === 'too_large') return restError(413, 'payload_too_large', `Body limit is ${MAX_ADMIN_BODY} bytes`);
   let body: unknown;
   try {
-    body = JSON.parse(text);
+    body = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     return restError(400, 'invalid_json', 'Body is not valid JSON');
   }

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { SERVERS } from '../../servers/registry';
+import { recordAudit } from '../audit/audit-trail';
 import { json, restError } from '../http/responses';
 import { log } from '../observability/log';
+import { LimitsPatchSchema } from '../limits/tenant-limits';
 import { TenantIdSchema, type Tenant } from '../tenancy/model';
 import { ConflictError, createTenant, deleteTenant, listTenants, updateTenant } from '../tenancy/tenant-store';
 import type { Actor } from './admin-auth';
@@ -12,7 +14,12 @@ const Servers = z.array(z.enum(serverNames)).max(SERVERS.length);
 
 const CreateTenant = z.strictObject({ id: TenantIdSchema, name: z.string().trim().min(1).max(100), servers: Servers.default([]) });
 const PatchTenant = z
-  .strictObject({ name: z.string().trim().min(1).max(100).optional(), status: z.enum(['active', 'suspended']).optional(), servers: Servers.optional() })
+  .strictObject({
+    name: z.string().trim().min(1).max(100).optional(),
+    status: z.enum(['active', 'suspended']).optional(),
+    servers: Servers.optional(),
+    limits: LimitsPatchSchema.optional(),
+  })
   .refine((p) => Object.keys(p).length > 0, { message: 'nothing to change' });
 
 const operatorOnly = () => restError(403, 'forbidden', 'Only the platform operator may do this');
@@ -43,13 +50,14 @@ export async function getTenantRoute(tenant: Tenant): Promise<Response> {
   return json(tenant);
 }
 
-/** `PATCH /admin/api/tenants/<id>`: tenant admins may rename; status and servers are the operator's. */
+/** `PATCH /admin/api/tenants/<id>`: tenant admins may rename; status, servers and limits are the operator's. */
 export async function patchTenantRoute(request: Request, env: Env, actor: Actor, current: Tenant): Promise<Response> {
   const body = await readBody(request, PatchTenant);
   if (body instanceof Response) return body;
-  if (actor.kind !== 'operator' && (body.status !== undefined || body.servers !== undefined)) return operatorOnly();
+  if (actor.kind !== 'operator' && (body.status !== undefined || body.servers !== undefined || body.limits !== undefined)) return operatorOnly();
   const tenant = await updateTenant(env.DB, current, body);
   log('info', 'admin.tenant.updated', { tenant: tenant.id, actor: actor.kind, fields: Object.keys(body).join(',') });
+  if (body.limits) await recordAudit(env, { tenant: tenant.id, action: 'admin.tenant.limits', result: 'ok', user: actor.kind, resource: tenant.id, details: { ...tenant.limits } });
   return json(tenant);
 }
 

@@ -53,6 +53,6 @@ ${loopback}
 }
 
 /** A local error page: used whenever redirecting back to the client would not be safe. */
-export function errorPage(status: number, title: string, message: string): Response {
-  return page(title, html`<h1>${title}</h1><p class="error" role="alert">${message}</p>`, { status });
+export function errorPage(status: number, title: string, message: string, headers?: Headers): Response {
+  return page(title, html`<h1>${title}</h1><p class="error" role="alert">${message}</p>`, { status, headers });
 }

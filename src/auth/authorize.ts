@@ -8,13 +8,17 @@ import { oauthSurface } from '../oauth/oauth-surface';
 import { log, logDenial } from '../observability/log';
 import { EmailSchema } from '../tenancy/model';
 import { authenticate, getAccessRecord } from '../tenancy/tenant-store';
+import { readBounded } from '../http/bounded-body';
 import { consentPage, errorPage, signInPage } from './authorize-pages';
+import { SignInGuard } from './sign-in-guard';
 import { openCookieValue, readCookie, sealCookieValue, setCookie } from './cookies';
 
 const SIGNIN_COOKIE = '__Host-smcp-signin';
 const CSRF_COOKIE = '__Host-smcp-csrf';
 const SIGNIN_TTL_SECONDS = 10 * 60;
 const SIGNIN_PURPOSE = 'authorize-signin';
+/** The sign-in and consent forms are a few hundred bytes; anything larger is refused unread. */
+const MAX_FORM_BYTES = 16 * 1024;
 
 const SignInSchema = z.object({ userId: z.string(), tenantId: z.string(), email: z.string() });
 type SignIn = z.infer<typeof SignInSchema>;
@@ -25,7 +29,7 @@ type SignIn = z.infer<typeof SignInSchema>;
  * platform identity as the grant's props. The sign-in survives only ten minutes, in a signed
  * cookie, long enough to answer the consent page.
  */
-export async function handleAuthorize(request: Request, env: Env): Promise<Response> {
+export async function handleAuthorize(request: Request, env: Env, ctx: Pick<ExecutionContext, 'waitUntil'>): Promise<Response> {
   const secret = platformSecret(env);
   if (!secret) return errorPage(503, 'Not configured', 'The platform secret SMCP_SECRET is not set.');
   const oauth = oauthSurface(env).authorizationServer.getOAuthApi(env);
@@ -38,17 +42,26 @@ export async function handleAuthorize(request: Request, env: Env): Promise<Respo
       return signedIn.success ? await showConsent(request, env, oauth, authRequest, server, signedIn.data, new Headers()) : await showSignIn(request, oauth, authRequest, server);
     }
     if (request.method !== 'POST') return errorPage(405, 'Method not allowed', 'Use GET or POST.');
-    const form = await request.formData().catch(() => null);
+    const form = await readForm(request);
+    if (form === 'too_large') return errorPage(413, 'Form too large', 'The form was larger than this page ever sends.');
     if (!form) return errorPage(400, 'Bad request', 'The form could not be read.');
     return form.has('decision')
       ? await decide(request, env, oauth, form, secret)
-      : await signIn(request, env, oauth, authRequest, server, form, secret);
+      : await signIn(request, env, ctx, oauth, authRequest, server, form, secret);
   } catch (error) {
     if (error instanceof AuthorizationError && error.redirectTo) return Response.redirect(error.redirectTo, 302);
     if (error instanceof AuthorizationError) return errorPage(400, 'Authorization failed', error.description);
     if (error instanceof CimdFetchError) return errorPage(400, 'Authorization failed', 'This app could not be verified.');
     throw error;
   }
+}
+
+/** The posted form, read within MAX_FORM_BYTES. */
+async function readForm(request: Request): Promise<FormData | null | 'too_large'> {
+  const body = await readBounded(request, MAX_FORM_BYTES);
+  if (body === 'too_large') return body;
+  const type = request.headers.get('content-type') ?? '';
+  return new Response(body, { headers: { 'content-type': type } }).formData().catch(() => null);
 }
 
 /** The hosted server whose protected resource the request targets (resources are `<origin>/servers/<name>/<transport>`). */
@@ -79,7 +92,7 @@ async function showSignIn(request: Request, oauth: OAuthHelpers, req: AuthReques
   });
 }
 
-async function signIn(request: Request, env: Env, oauth: OAuthHelpers, req: AuthRequest, server: HostedServerEntry, form: FormData, secret: string): Promise<Response> {
+async function signIn(request: Request, env: Env, ctx: Pick<ExecutionContext, 'waitUntil'>, oauth: OAuthHelpers, req: AuthRequest, server: HostedServerEntry, form: FormData, secret: string): Promise<Response> {
   const csrfCookie = readCookie(request, CSRF_COOKIE);
   const csrfField = form.get('csrf');
   if (!csrfCookie || typeof csrfField !== 'string' || !(await safeEqual(csrfCookie, csrfField))) {
@@ -88,11 +101,16 @@ async function signIn(request: Request, env: Env, oauth: OAuthHelpers, req: Auth
   }
   const email = EmailSchema.safeParse(form.get('email'));
   const password = form.get('password');
+  const guard = new SignInGuard(env, ctx, request, email.success ? email.data : null);
+  const throttled = await guard.refusal();
+  if (throttled) return throttled;
   const user = email.success && typeof password === 'string' && password.length <= 256 ? await authenticate(env.DB, email.data, password) : null;
   if (!user) {
+    await guard.failed();
     logDenial('sign-in failed', { path: '/authorize', email: email.success ? email.data : undefined });
     return showSignIn(request, oauth, req, server, 'Email or password is incorrect.', email.success ? email.data : undefined);
   }
+  await guard.succeeded();
   log('info', 'signin.ok', { tenant: user.tenantId, principal: user.id });
   const session: SignIn = { userId: user.id, tenantId: user.tenantId, email: user.email };
   const headers = new Headers();

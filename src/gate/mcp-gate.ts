@@ -1,11 +1,15 @@
 import { McpAgent } from 'agents/mcp';
-import { JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { HostedServerEntry } from '../../servers/registry';
-import { platformSecret } from '../config';
+import { recordAudit } from '../audit/audit-trail';
+import { platformSecret, sessionIdleMs } from '../config';
+import { readBounded } from '../http/bounded-body';
 import { rpcError, RpcCode } from '../http/responses';
-import { encodePrincipal, ownerKey, PRINCIPAL_HEADER } from '../hosted/principal';
+import { encodePrincipal, ownerKey, PRINCIPAL_HEADER, type Principal } from '../hosted/principal';
+import { limiter, rpcTooMany, tenantLimiterName, withinCredentialRate, BINDING_PERIOD_SECONDS } from '../limits/limits';
+import type { TenantLimits } from '../limits/tenant-limits';
 import { logDenial } from '../observability/log';
 import { touchApiKey } from '../tenancy/api-keys';
+import { opensSession, parseJsonRpcBody } from './jsonrpc-validation';
 import { resolvePrincipal } from './principal-resolver';
 import { newSessionId, openSessionId, sealSessionId } from './session-id';
 
@@ -34,16 +38,33 @@ function frameworkHandler(target: GateTarget): Forward {
   return handler;
 }
 
-function notFound(s: SessionScope): Response {
-  logDenial('session id not issued to this caller', { server: s.server, principal: s.owner });
+/** Everything the transport-specific paths need about one gated request. */
+interface Gated {
+  env: Env;
+  ctx: ExecutionContext;
+  target: GateTarget;
+  secret: string;
+  principal: Principal;
+  limits: TenantLimits;
+  owner: string;
+  /** Forwarded headers: credentials stripped, principal attached. */
+  headers: Headers;
+}
+
+function notFound(g: Gated): Response {
+  logDenial('session id not issued to this caller or expired', { server: g.target.server.name, principal: g.owner });
+  g.ctx.waitUntil(
+    recordAudit(g.env, { tenant: g.principal.tenantId, action: 'session.lookup', result: 'denied', user: g.principal.userId, client: g.principal.clientId, server: g.target.server.name, details: { reason: 'unknown or expired session' } }).catch(() => undefined),
+  );
   return rpcError(404, RpcCode.SessionNotFound, 'Session not found');
 }
 
 /**
  * The platform gate for MCP routes, after the token is validated: re-reads the caller's role and
- * tenant state, refuses servers the tenant has not enabled, bounds the body, binds sessions to their
- * owner through signed session ids, strips credentials, attaches the principal, then hands the
- * request to the framework's transport handler.
+ * tenant state, refuses servers the tenant has not enabled, applies the per-credential rate limit,
+ * bounds and validates the body, binds sessions to their owner through signed session ids, makes
+ * the one call to the tenant's limiter (rate, session quota, session liveness), strips
+ * credentials, attaches the principal, then hands the request to the framework's transport.
  */
 export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionContext, target: GateTarget, grant: unknown, clientId: string): Promise<Response> {
   const secret = platformSecret(env);
@@ -53,88 +74,145 @@ export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionC
     logDenial(resolved.refusal, { server: target.server.name, path: new URL(request.url).pathname });
     return rpcError(403, RpcCode.Forbidden, resolved.refusal);
   }
-  const principal = resolved;
+  const { principal, limits } = resolved;
   if (principal.kind === 'api-key') ctx.waitUntil(touchApiKey(env.DB, principal.clientId).catch(() => undefined));
-
-  const length = Number(request.headers.get('content-length') ?? '0');
-  if (length > MAX_BODY_BYTES) return rpcError(413, RpcCode.InvalidRequest, `Request body too large: limit is ${MAX_BODY_BYTES} bytes`);
+  if (!(await withinCredentialRate(env, principal))) {
+    const which = principal.kind === 'api-key' ? 'api_key' : 'user';
+    return rpcTooMany(env, ctx, {
+      which,
+      retryAfter: BINDING_PERIOD_SECONDS,
+      message: `Rate limit exceeded for this ${principal.kind === 'api-key' ? 'API key' : 'user'}; retry later`,
+      tenant: principal.tenantId,
+      user: principal.userId,
+      client: principal.clientId,
+      server: target.server.name,
+    });
+  }
 
   const headers = new Headers();
   for (const [name, value] of request.headers) {
     const lower = name.toLowerCase();
-    if (lower !== 'authorization' && lower !== 'cookie' && !lower.startsWith('x-smcp-')) headers.set(name, value);
+    if (lower !== 'authorization' && lower !== 'cookie' && lower !== 'content-length' && !lower.startsWith('x-smcp-')) headers.set(name, value);
   }
   headers.set(PRINCIPAL_HEADER, encodePrincipal(principal));
   const forwardCtx = { waitUntil: (p: Promise<unknown>) => ctx.waitUntil(p), passThroughOnException: () => ctx.passThroughOnException(), props: principal } as unknown as ExecutionContext;
-  const owner = ownerKey(principal);
-  const session = { secret, server: target.server.name, owner };
-
-  const response = target.transport === 'mcp'
-    ? await streamable(request, headers, env, forwardCtx, target, session)
-    : await legacySse(request, headers, env, forwardCtx, target, session);
+  const g: Gated = { env, ctx: forwardCtx, target, secret, principal, limits, owner: ownerKey(principal), headers };
+  const response = target.transport === 'mcp' ? await streamable(request, g) : await legacySse(request, g);
   return jsonErrors(response);
 }
 
-interface SessionScope {
-  secret: string;
-  server: string;
-  owner: string;
+async function readBody(request: Request): Promise<Uint8Array | Response> {
+  if (request.method !== 'POST') return new Uint8Array(0);
+  const body = await readBounded(request, MAX_BODY_BYTES);
+  return body === 'too_large' ? rpcError(413, RpcCode.InvalidRequest, `Request body too large: limit is ${MAX_BODY_BYTES} bytes`) : body;
 }
 
-async function readBody(request: Request): Promise<ArrayBuffer | Response> {
-  if (request.method !== 'POST') return new ArrayBuffer(0);
-  const body = await request.arrayBuffer();
-  return body.byteLength > MAX_BODY_BYTES ? rpcError(413, RpcCode.InvalidRequest, `Request body too large: limit is ${MAX_BODY_BYTES} bytes`) : body;
+type Admission = { reservation?: string } | Response;
+
+/** The one call to the tenant's limiter for this request. */
+async function admit(g: Gated, session: string | undefined, opening: boolean): Promise<Admission> {
+  const result = await limiter(g.env, tenantLimiterName(g.principal.tenantId)).admit({
+    user: g.principal.userId,
+    limits: g.limits,
+    session,
+    opening,
+    idleMs: sessionIdleMs(g.env),
+  });
+  if (result.ok) return { reservation: result.reservation };
+  if (result.limit === 'unknown_session') return notFound(g);
+  return rpcTooMany(g.env, g.ctx, {
+    which: result.limit,
+    retryAfter: result.retryAfter,
+    message: result.message,
+    tenant: g.principal.tenantId,
+    user: g.principal.userId,
+    client: g.principal.clientId,
+    server: g.target.server.name,
+  });
 }
 
-async function streamable(request: Request, headers: Headers, env: Env, ctx: ExecutionContext, target: GateTarget, s: SessionScope): Promise<Response> {
+/** After the framework answered an opening request: confirm the reserved slot, or give it back. */
+async function settle(g: Gated, reservation: string | undefined, session: string | null): Promise<void> {
+  if (!reservation) return;
+  const stub = limiter(g.env, tenantLimiterName(g.principal.tenantId));
+  if (session) await stub.register(reservation, session);
+  else await stub.release(reservation);
+}
+
+async function streamable(request: Request, g: Gated): Promise<Response> {
   if (!['POST', 'GET', 'DELETE'].includes(request.method)) {
     return rpcError(405, RpcCode.InvalidRequest, 'Method not allowed: use POST, GET or DELETE', { Allow: 'GET, POST, DELETE' });
   }
   const external = request.headers.get('mcp-session-id');
   if (external === null && request.method !== 'POST') return rpcError(400, RpcCode.ServerError, 'Bad Request: Mcp-Session-Id header is required');
+  let raw: string | null = null;
   if (external !== null) {
-    const raw = await openSessionId(s.secret, s.server, s.owner, external);
-    if (!raw) return notFound(s);
-    headers.set('mcp-session-id', raw);
+    raw = await openSessionId(g.secret, g.target.server.name, g.owner, external);
+    if (!raw) return notFound(g);
+    g.headers.set('mcp-session-id', raw);
+  }
+  if (request.method === 'POST' && !request.headers.get('content-type')?.includes('application/json')) {
+    return rpcError(415, RpcCode.ServerError, 'Unsupported Media Type: Content-Type must be application/json');
   }
   const body = await readBody(request);
   if (body instanceof Response) return body;
-  const forwarded = new Request(request.url, { method: request.method, headers, body: request.method === 'POST' ? body : undefined });
-  const response = await frameworkHandler(target).fetch(forwarded, env, ctx);
+  const messages = request.method === 'POST' ? parseJsonRpcBody(body) : [];
+  if (messages instanceof Response) return messages;
+  const opening = raw === null && opensSession(messages);
+  const admission = await admit(g, raw === null ? undefined : `streamable-http:${raw}`, opening);
+  if (admission instanceof Response) return admission;
+
+  const forwarded = new Request(request.url, { method: request.method, headers: g.headers, body: request.method === 'POST' ? body : undefined });
+  let response: Response;
+  try {
+    response = await frameworkHandler(g.target).fetch(forwarded, g.env, g.ctx);
+  } catch (error) {
+    await settle(g, admission.reservation, null);
+    throw error;
+  }
   const issued = response.headers.get('mcp-session-id');
+  if (opening) await settle(g, admission.reservation, response.ok && issued && raw === null ? `streamable-http:${issued}` : null);
+  if (request.method === 'DELETE' && response.ok && raw) {
+    await limiter(g.env, tenantLimiterName(g.principal.tenantId)).release(`streamable-http:${raw}`);
+  }
   if (!issued) return response;
-  const sealed = external ?? (await sealSessionId(s.secret, s.server, s.owner, issued));
+  const sealed = external ?? (await sealSessionId(g.secret, g.target.server.name, g.owner, issued));
   const out = new Response(response.body, response);
   out.headers.set('mcp-session-id', sealed);
   return out;
 }
 
-async function legacySse(request: Request, headers: Headers, env: Env, ctx: ExecutionContext, target: GateTarget, s: SessionScope): Promise<Response> {
+async function legacySse(request: Request, g: Gated): Promise<Response> {
   const url = new URL(request.url);
   const isMessage = url.pathname.endsWith('/message');
   const given = url.searchParams.get('sessionId');
+  const forward = (req: Request) => frameworkHandler(g.target).fetch(req, g.env, g.ctx);
   if (!isMessage) {
     if (request.method !== 'GET') return rpcError(405, RpcCode.InvalidRequest, 'Method not allowed: GET opens an SSE stream', { Allow: 'GET' });
-    if (given !== null && !(await openSessionId(s.secret, s.server, s.owner, given))) return notFound(s);
-    url.searchParams.set('sessionId', given ?? (await newSessionId(s.secret, s.server, s.owner)));
-    return frameworkHandler(target).fetch(new Request(url, { method: 'GET', headers }), env, ctx);
+    if (given !== null && !(await openSessionId(g.secret, g.target.server.name, g.owner, given))) return notFound(g);
+    const sessionId = given ?? (await newSessionId(g.secret, g.target.server.name, g.owner));
+    const admission = await admit(g, `sse:${sessionId}`, given === null);
+    if (admission instanceof Response) return admission;
+    url.searchParams.set('sessionId', sessionId);
+    const response = await forward(new Request(url, { method: 'GET', headers: g.headers })).catch(async (error: unknown) => {
+      await settle(g, admission.reservation, null);
+      throw error;
+    });
+    await settle(g, admission.reservation, response.ok ? `sse:${sessionId}` : null);
+    return response;
   }
   if (request.method !== 'POST') return rpcError(405, RpcCode.InvalidRequest, 'Method not allowed: POST messages here', { Allow: 'POST' });
-  if (!(await openSessionId(s.secret, s.server, s.owner, given))) return notFound(s);
+  if (!(await openSessionId(g.secret, g.target.server.name, g.owner, given))) return notFound(g);
   if (!request.headers.get('content-type')?.includes('application/json')) {
     return rpcError(415, RpcCode.ServerError, 'Unsupported Media Type: Content-Type must be application/json');
   }
   const body = await readBody(request);
   if (body instanceof Response) return body;
-  let message: unknown;
-  try {
-    message = JSON.parse(new TextDecoder().decode(body));
-  } catch {
-    return rpcError(400, RpcCode.ParseError, 'Parse error: Invalid JSON');
-  }
-  if (!JSONRPCMessageSchema.safeParse(message).success) return rpcError(400, RpcCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
-  return frameworkHandler(target).fetch(new Request(url, { method: 'POST', headers, body: JSON.stringify(message) }), env, ctx);
+  const messages = parseJsonRpcBody(body, false);
+  if (messages instanceof Response) return messages;
+  const admission = await admit(g, `sse:${given}`, false);
+  if (admission instanceof Response) return admission;
+  return forward(new Request(url, { method: 'POST', headers: g.headers, body }));
 }
 
 /**

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Principal } from '../hosted/principal';
+import type { TenantLimits } from '../limits/tenant-limits';
 import { RoleSchema } from '../tenancy/model';
 import { getAccessRecord, getTenant } from '../tenancy/tenant-store';
 
@@ -11,18 +12,26 @@ export type GrantProps = z.infer<typeof GrantPropsSchema>;
 export const KeyPropsSchema = z.object({ kind: z.literal('api-key'), tenantId: z.string(), keyId: z.string(), role: RoleSchema });
 export type KeyProps = z.infer<typeof KeyPropsSchema>;
 
+/** The caller of one MCP request with its tenant's current limits. */
+export interface ResolvedCaller {
+  principal: Principal;
+  limits: TenantLimits;
+}
+
 /**
  * Turn validated token props into the request's principal, from the control plane's current
  * state: the user's role now (not at grant time), the tenant's status and enabled servers. Returns
- * the refusal message instead when access must be denied.
+ * the refusal message instead when access must be denied. The tenant's limits come from the same
+ * query, so enforcing them costs no extra read.
  */
-export async function resolvePrincipal(env: Env, props: unknown, clientId: string, server: string): Promise<Principal | { refusal: string }> {
+export async function resolvePrincipal(env: Env, props: unknown, clientId: string, server: string): Promise<ResolvedCaller | { refusal: string }> {
   const key = KeyPropsSchema.safeParse(props);
   if (key.success) {
     const tenant = await getTenant(env.DB, key.data.tenantId);
     const refusal = tenantRefusal(tenant, server);
     if (refusal) return { refusal };
-    return { tenantId: key.data.tenantId, userId: `key:${key.data.keyId}`, role: key.data.role, clientId: key.data.keyId, kind: 'api-key', server };
+    const principal: Principal = { tenantId: key.data.tenantId, userId: `key:${key.data.keyId}`, role: key.data.role, clientId: key.data.keyId, kind: 'api-key', server };
+    return { principal, limits: tenant!.limits };
   }
   const grant = GrantPropsSchema.safeParse(props);
   if (!grant.success) return { refusal: 'Access denied: token does not carry a platform identity' };
@@ -30,7 +39,7 @@ export async function resolvePrincipal(env: Env, props: unknown, clientId: strin
   if (!access) return { refusal: 'Access denied: account no longer exists' };
   const refusal = tenantRefusal({ status: access.tenantStatus, servers: access.servers }, server);
   if (refusal) return { refusal };
-  return { tenantId: grant.data.tenantId, userId: grant.data.userId, role: access.role, clientId, kind: 'oauth', server };
+  return { principal: { tenantId: grant.data.tenantId, userId: grant.data.userId, role: access.role, clientId, kind: 'oauth', server }, limits: access.limits };
 }
 
 function tenantRefusal(tenant: { status: string; servers: string[] } | null, server: string): string | null {

@@ -6,7 +6,9 @@ import { McpError, type ServerCapabilities } from '@modelcontextprotocol/sdk/typ
 import { installChokePoint, isGuarded, type HandlerExtra, type RawRequest } from './choke-point';
 import { decodePrincipal, ownerKey, PRINCIPAL_HEADER, type Principal } from './principal';
 import { denyReason, type ToolPolicySource } from './tool-policy';
+import { sessionIdleMs } from '../config';
 import { RpcCode } from '../http/responses';
+import { limiter, tenantLimiterName } from '../limits/limits';
 import { logDenial } from '../observability/log';
 import { TenantFiles } from '../storage/tenant-files';
 import { TenantKv } from '../storage/tenant-kv';
@@ -29,6 +31,9 @@ const DEFAULT_CAPABILITIES: ServerCapabilities = {
 };
 
 const OWNER_KEY = 'smcp:owner';
+const EXPIRY_KEY = 'smcp:expiry-schedule';
+/** The scheduler callback that ends an idle session (a method name, as the Agents SDK requires). */
+const EXPIRE_CALLBACK = 'expireIdleSession';
 
 interface McpServerInternals {
   _registeredTools: Record<string, ToolPolicySource>;
@@ -55,6 +60,9 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
 
   private readonly calls = new AsyncLocalStorage<Principal>();
   private owner: string | null | undefined;
+  /** When the current expiry schedule fires (0 = unknown in this instance). */
+  private expiryDue = 0;
+  private expiryId: string | null | undefined;
 
   /** @internal Builds the guarded server; authors implement `register` instead. */
   async init(): Promise<void> {
@@ -97,9 +105,55 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
       throw new McpError(RpcCode.Forbidden, 'Access denied: no authenticated principal');
     }
     await this.bindOwner(principal);
+    await this.postponeExpiry();
     if (method === 'tools/call') this.authorizeToolCall(principal, String(request.params?.name ?? ''));
     const result = await this.calls.run(principal, next);
     return method === 'tools/list' ? this.visibleTools(principal, result) : result;
+  }
+
+  /**
+   * Called once before this session's storage is destroyed (idle expiry, or DELETE by its owner),
+   * while storage is still readable. A no-op here; platform layers override it to flush state they
+   * keep in the session (the audit outbox).
+   */
+  protected async beforeSessionEnd(): Promise<void> {}
+
+  /**
+   * Every request pushes the idle expiry back, through the Agents SDK scheduler (which owns the
+   * object's alarm). To keep the hot path cheap the schedule is only rewritten once the due time
+   * would move by more than a small slack, and it is set `idle + slack` ahead, so a session never
+   * ends before it has been idle for the configured time.
+   */
+  private async postponeExpiry(): Promise<void> {
+    const idle = sessionIdleMs(this.env);
+    const slack = Math.min(60_000, Math.ceil(idle / 10));
+    const due = Date.now() + idle + slack;
+    if (due - this.expiryDue < slack) return;
+    if (this.expiryId === undefined) this.expiryId = (await this.ctx.storage.get<string>(EXPIRY_KEY)) ?? null;
+    if (this.expiryId) await this.cancelSchedule(this.expiryId);
+    const schedule = await this.schedule(new Date(due), EXPIRE_CALLBACK);
+    await this.ctx.storage.put(EXPIRY_KEY, schedule.id);
+    this.expiryId = schedule.id;
+    this.expiryDue = due;
+  }
+
+  /** @internal Scheduler callback: the session has been idle for the configured time. */
+  async expireIdleSession(): Promise<void> {
+    await this.destroy();
+  }
+
+  /**
+   * Ends the session for good: the `beforeSessionEnd` hook, the tenant's session slot back, then
+   * the SDK's teardown (drops every table, clears the alarm, deletes all storage). Both ways a
+   * session ends run through here: idle expiry calls it directly, and the SDK's deferred teardown
+   * after a DELETE calls it from the alarm.
+   */
+  override async destroy(): Promise<void> {
+    await this.beforeSessionEnd();
+    const owner = this.owner ?? (await this.ctx.storage.get<string>(OWNER_KEY));
+    const tenant = owner?.split('|')[0];
+    if (tenant) await limiter(this.env, tenantLimiterName(tenant)).release(this.name);
+    await super.destroy();
   }
 
   private async bindOwner(principal: Principal): Promise<void> {

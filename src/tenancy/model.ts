@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { TenantLimits } from '../limits/tenant-limits';
 
 /**
  * The tenancy vocabulary shared by the control plane, the gate and the hosted servers, with the
@@ -15,6 +16,8 @@ export interface Tenant {
   name: string;
   status: TenantStatus;
   servers: string[];
+  /** Effective limits (platform defaults where the operator set none). */
+  limits: TenantLimits;
   createdAt: number;
 }
 

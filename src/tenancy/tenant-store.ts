@@ -1,12 +1,13 @@
 import type { Role, Tenant, TenantStatus, User } from './model';
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from '../crypto/password';
+import { columnsAfter, DEFAULT_TENANT_LIMITS, limitsFromRow, type LimitColumns, type LimitsPatch, type TenantLimits } from '../limits/tenant-limits';
 
 /**
  * D1 access for tenants and users. Every query is parameterised and carries the tenant, so a
  * caller can never read across tenants by forgetting a WHERE clause.
  */
 
-interface TenantRow {
+interface TenantRow extends Partial<LimitColumns> {
   id: string;
   name: string;
   status: TenantStatus;
@@ -24,7 +25,7 @@ interface UserRow {
 }
 
 function toTenant(row: TenantRow): Tenant {
-  return { id: row.id, name: row.name, status: row.status, servers: JSON.parse(row.servers) as string[], createdAt: row.created_at };
+  return { id: row.id, name: row.name, status: row.status, servers: JSON.parse(row.servers) as string[], limits: limitsFromRow(row), createdAt: row.created_at };
 }
 
 function toUser(row: UserRow): User {
@@ -50,7 +51,7 @@ export async function createTenant(db: D1Database, t: { id: string; name: string
     if (isUniqueViolation(error)) throw new ConflictError('tenant exists');
     throw error;
   }
-  return { id: t.id, name: t.name, status: 'active', servers: t.servers, createdAt };
+  return { id: t.id, name: t.name, status: 'active', servers: t.servers, limits: { ...DEFAULT_TENANT_LIMITS }, createdAt };
 }
 
 /** The tenant, or null. */
@@ -94,17 +95,18 @@ export interface AccessRecord {
   role: Role;
   tenantStatus: TenantStatus;
   servers: string[];
+  limits: TenantLimits;
 }
 
 /** Current role and tenant state for a user, or null when the user or tenant is gone. */
 export async function getAccessRecord(db: D1Database, tenantId: string, userId: string): Promise<AccessRecord | null> {
   const row = await db
     .prepare(
-      'SELECT u.role AS role, t.status AS status, t.servers AS servers FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.id = ? AND u.tenant_id = ?',
+      'SELECT u.role AS role, t.status AS status, t.servers AS servers, t.requests_per_minute, t.max_sessions, t.max_sessions_per_user FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.id = ? AND u.tenant_id = ?',
     )
     .bind(userId, tenantId)
-    .first<{ role: Role; status: TenantStatus; servers: string }>();
-  return row ? { role: row.role, tenantStatus: row.status, servers: JSON.parse(row.servers) as string[] } : null;
+    .first<{ role: Role; status: TenantStatus; servers: string } & LimitColumns>();
+  return row ? { role: row.role, tenantStatus: row.status, servers: JSON.parse(row.servers) as string[], limits: limitsFromRow(row) } : null;
 }
 
 /** Every tenant, oldest first (operator view). */
@@ -114,9 +116,18 @@ export async function listTenants(db: D1Database): Promise<Tenant[]> {
 }
 
 /** Apply a partial update to a tenant the caller has loaded. */
-export async function updateTenant(db: D1Database, current: Tenant, patch: { name?: string; status?: TenantStatus; servers?: string[] }): Promise<Tenant> {
-  const next = { ...current, ...patch };
-  await db.prepare('UPDATE tenants SET name = ?, status = ?, servers = ? WHERE id = ?').bind(next.name, next.status, JSON.stringify(next.servers), current.id).run();
+export async function updateTenant(
+  db: D1Database,
+  current: Tenant,
+  patch: { name?: string; status?: TenantStatus; servers?: string[]; limits?: LimitsPatch },
+): Promise<Tenant> {
+  const { limits: limitsPatch, ...rest } = patch;
+  const columns = columnsAfter(current.limits, limitsPatch ?? {});
+  const next: Tenant = { ...current, ...rest, limits: limitsFromRow(columns) };
+  await db
+    .prepare('UPDATE tenants SET name = ?, status = ?, servers = ?, requests_per_minute = ?, max_sessions = ?, max_sessions_per_user = ? WHERE id = ?')
+    .bind(next.name, next.status, JSON.stringify(next.servers), columns.requests_per_minute, columns.max_sessions, columns.max_sessions_per_user, current.id)
+    .run();
   return next;
 }
 

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { rpcError, RpcCode } from '../http/responses';
+
+/**
+ * The gate's shape check of MCP POST bodies, before anything reaches a session's Durable Object:
+ * JSON-RPC 2.0 messages (or a bounded batch) with string or integer ids, method names of a sane
+ * pattern and length, and params that are an object or an array when present. Hosted servers
+ * then only ever see well-formed messages; their tool arguments are validated against each tool's
+ * input schema by the MCP SDK.
+ */
+
+/** Most messages one POST may carry (JSON-RPC batch). */
+export const MAX_BATCH = 32;
+export const MAX_ID_LENGTH = 256;
+export const MAX_METHOD_LENGTH = 128;
+
+const Id = z.union([z.string().max(MAX_ID_LENGTH), z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER)]);
+const Method = z
+  .string()
+  .min(1)
+  .max(MAX_METHOD_LENGTH)
+  .regex(/^[A-Za-z0-9_$][A-Za-z0-9_$./:-]*$/, 'method name has characters outside [A-Za-z0-9_$./:-]');
+const Params = z.union([z.record(z.string(), z.unknown()), z.array(z.unknown())]);
+
+const RequestOrNotification = z.object({ jsonrpc: z.literal('2.0'), id: Id.optional(), method: Method, params: Params.optional() });
+const Result = z.object({ jsonrpc: z.literal('2.0'), id: Id, result: z.record(z.string(), z.unknown()) });
+const ErrorReply = z.object({
+  jsonrpc: z.literal('2.0'),
+  id: Id.nullable(),
+  error: z.object({ code: z.number().int(), message: z.string().max(10_000), data: z.unknown().optional() }),
+});
+
+export const JsonRpcMessageSchema = z.union([RequestOrNotification, Result, ErrorReply]);
+export const JsonRpcBodySchema = z.union([JsonRpcMessageSchema, z.array(JsonRpcMessageSchema).min(1).max(MAX_BATCH)]);
+export type JsonRpcMessage = z.infer<typeof JsonRpcMessageSchema>;
+
+/** The validated messages of a body, or the JSON-RPC error response to send instead. */
+export function parseJsonRpcBody(bytes: Uint8Array, allowBatch = true): JsonRpcMessage[] | Response {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes));
+  } catch {
+    return rpcError(400, RpcCode.ParseError, 'Parse error: the body is not valid UTF-8 JSON');
+  }
+  if (Array.isArray(value) && (!allowBatch || value.length > MAX_BATCH)) {
+    return rpcError(400, RpcCode.InvalidRequest, allowBatch ? `Invalid Request: a batch may hold at most ${MAX_BATCH} messages` : 'Invalid Request: batches are not accepted here');
+  }
+  const parsed = JsonRpcBodySchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+    return rpcError(400, RpcCode.InvalidRequest, `Invalid Request: not a valid JSON-RPC 2.0 message${where}`);
+  }
+  return Array.isArray(parsed.data) ? parsed.data : [parsed.data];
+}
+
+/** Whether the messages open a session (carry an `initialize` request). */
+export function opensSession(messages: JsonRpcMessage[]): boolean {
+  return messages.some((m) => 'method' in m && m.method === 'initialize' && m.id !== undefined);
+}

@@ -1,0 +1,86 @@
+import { recordAudit } from '../audit/audit-trail';
+import type { Principal } from '../hosted/principal';
+import { restError, rpcError, RpcCode } from '../http/responses';
+import { log } from '../observability/log';
+
+/**
+ * The Worker-side entry to every limit: the Rate Limiting bindings (approximate, per Cloudflare
+ * location) for per-credential and per-IP limits, the TenantLimiter Durable Object (exact) for
+ * per-tenant limits and sign-in back-off, and the one way a limit answers: 429 with Retry-After,
+ * audited as `limit.<which>`.
+ */
+
+/** The exact limiter of a tenant (or of a sign-in back-off key). */
+export function limiter(env: Env, name: string): DurableObjectStub<import('./tenant-limiter').TenantLimiter> {
+  return env.TENANT_LIMITER.get(env.TENANT_LIMITER.idFromName(name));
+}
+
+export const tenantLimiterName = (tenantId: string) => `tenant:${tenantId}`;
+
+/** Period of every Rate Limiting binding in wrangler.jsonc; what Retry-After says when one refuses. */
+export const BINDING_PERIOD_SECONDS = 60;
+
+/** Approximate per-credential limit on MCP routes: per API key, or per signed-in user. True when within it. */
+export async function withinCredentialRate(env: Env, p: Principal): Promise<boolean> {
+  const { success } = p.kind === 'api-key' ? await env.RL_API_KEY.limit({ key: p.clientId }) : await env.RL_USER.limit({ key: `${p.tenantId}/${p.userId}` });
+  return success;
+}
+
+/** Approximate per-IP limit on an unauthenticated endpoint. True when within it. */
+export async function withinIpRate(binding: RateLimit, request: Request): Promise<boolean> {
+  const { success } = await binding.limit({ key: clientIp(request) });
+  return success;
+}
+
+/** The caller's IP as Cloudflare reports it; requests without one (tests, internal) share one bucket. */
+export function clientIp(request: Request): string {
+  return request.headers.get('cf-connecting-ip') ?? 'unknown';
+}
+
+/** What was exceeded, for the 429 and its audit event. */
+export interface LimitHit {
+  /** Audited as `limit.<which>`: tenant_rpm, tenant_sessions, user_sessions, api_key, user, ip_register, ip_token, ip_signin, signin_account, signin_ip. */
+  which: string;
+  retryAfter: number;
+  message: string;
+  tenant?: string | null;
+  user?: string;
+  client?: string;
+  server?: string;
+  ip?: string;
+}
+
+function audit(env: Env, ctx: Pick<ExecutionContext, 'waitUntil'>, hit: LimitHit): void {
+  log('warn', 'rate_limited', { limit: hit.which, tenant: hit.tenant ?? undefined, server: hit.server, principal: hit.user });
+  ctx.waitUntil(
+    recordAudit(env, {
+      tenant: hit.tenant ?? null,
+      action: `limit.${hit.which}`,
+      result: 'rate_limited',
+      user: hit.user,
+      client: hit.client,
+      server: hit.server,
+      ip: hit.ip,
+      details: { retryAfter: hit.retryAfter },
+    }).catch(() => undefined),
+  );
+}
+
+const retryHeaders = (hit: LimitHit) => ({ 'Retry-After': String(Math.max(1, Math.ceil(hit.retryAfter))) });
+
+/** 429 with a JSON-RPC error body (MCP routes), audited. */
+export function rpcTooMany(env: Env, ctx: Pick<ExecutionContext, 'waitUntil'>, hit: LimitHit): Response {
+  audit(env, ctx, hit);
+  return rpcError(429, RpcCode.ServerError, hit.message, retryHeaders(hit));
+}
+
+/** 429 with the REST error body, audited. */
+export function restTooMany(env: Env, ctx: Pick<ExecutionContext, 'waitUntil'>, hit: LimitHit): Response {
+  audit(env, ctx, hit);
+  return restError(429, 'rate_limited', hit.message, retryHeaders(hit));
+}
+
+/** Audit a limit hit answered in another shape (the sign-in page). */
+export function auditLimit(env: Env, ctx: Pick<ExecutionContext, 'waitUntil'>, hit: LimitHit): void {
+  audit(env, ctx, hit);
+}
