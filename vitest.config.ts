@@ -6,24 +6,31 @@ import { defineConfig } from 'vitest/config';
  * through @cloudflare/vitest-plugin; `e2e` runs in Node and drives `wrangler dev` with real
  * clients (the official MCP SDK, the conformance suite).
  */
+const workerProject = (name: string, include: string[], exclude: string[], vars: Record<string, string> = {}) => ({
+  plugins: [
+    cloudflareTest(async () => ({
+      wrangler: { configPath: './wrangler.jsonc' },
+      miniflare: {
+        bindings: {
+          SMCP_ADMIN_TOKEN: 'test-operator-token-0123456789',
+          SMCP_SECRET: 'test-secret-0123456789abcdef0123456789',
+          TEST_MIGRATIONS: await readD1Migrations('./migrations'),
+          ...vars,
+        },
+      },
+    })),
+  ],
+  test: { name, include, exclude, setupFiles: ['test/worker/apply-migrations.ts'] },
+});
+
+// Idle expiry is tested with a 3-second idle time in its own workerd, so no other test's sessions expire.
+const EXPIRY_TESTS = ['test/worker/session-expiry.test.ts'];
+
 export default defineConfig({
   test: {
     projects: [
-      {
-        plugins: [
-          cloudflareTest(async () => ({
-            wrangler: { configPath: './wrangler.jsonc' },
-            miniflare: {
-              bindings: {
-                SMCP_ADMIN_TOKEN: 'test-operator-token-0123456789',
-                SMCP_SECRET: 'test-secret-0123456789abcdef0123456789',
-                TEST_MIGRATIONS: await readD1Migrations('./migrations'),
-              },
-            },
-          })),
-        ],
-        test: { name: 'worker', include: ['test/worker/**/*.test.ts'], setupFiles: ['test/worker/apply-migrations.ts'] },
-      },
+      workerProject('worker', ['test/worker/**/*.test.ts'], EXPIRY_TESTS),
+      workerProject('worker-expiry', EXPIRY_TESTS, [], { SMCP_SESSION_IDLE_MINUTES: '0.05' }),
       {
         test: { name: 'node', include: ['test/node/**/*.test.ts'], environment: 'node', testTimeout: 120_000, hookTimeout: 180_000 },
       },
