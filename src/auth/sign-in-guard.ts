@@ -12,7 +12,7 @@ export class SignInGuard {
   private readonly env: Env;
   private readonly ctx: Pick<ExecutionContext, 'waitUntil'>;
   private readonly request: Request;
-  private readonly ip: string;
+  private readonly ip: string | undefined;
   private readonly account: string | null;
 
   /** `email` is the normalised address tried, or null when the form had none. */
@@ -25,7 +25,7 @@ export class SignInGuard {
   }
 
   private ipLimiter() {
-    return limiter(this.env, `signin-ip:${this.ip}`);
+    return this.ip === undefined ? null : limiter(this.env, `signin-ip:${this.ip}`);
   }
 
   private accountLimiter() {
@@ -35,7 +35,7 @@ export class SignInGuard {
   /** A 429 page when this attempt may not even be checked, else null. */
   async refusal(): Promise<Response | null> {
     if (!(await withinIpRate(this.env.RL_IP_SIGNIN, this.request))) return this.tooMany('ip_signin', BINDING_PERIOD_SECONDS * 1000);
-    const [ipWait, accountWait] = await Promise.all([this.ipLimiter().backoffWait(), this.accountLimiter()?.backoffWait() ?? 0]);
+    const [ipWait, accountWait] = await Promise.all([this.ipLimiter()?.backoffWait() ?? 0, this.accountLimiter()?.backoffWait() ?? 0]);
     if (accountWait > 0 && accountWait >= ipWait) return this.tooMany('signin_account', accountWait);
     if (ipWait > 0) return this.tooMany('signin_ip', ipWait);
     return null;
@@ -43,7 +43,7 @@ export class SignInGuard {
 
   /** Record a failed attempt against the IP and the account. */
   async failed(): Promise<void> {
-    await Promise.all([this.ipLimiter().backoffFailure(FREE_ATTEMPTS.ip), this.accountLimiter()?.backoffFailure(FREE_ATTEMPTS.account)]);
+    await Promise.all([this.ipLimiter()?.backoffFailure(FREE_ATTEMPTS.ip), this.accountLimiter()?.backoffFailure(FREE_ATTEMPTS.account)]);
   }
 
   /** A successful sign-in clears the account's failures (not the IP's). */

@@ -28,13 +28,19 @@ export async function withinCredentialRate(env: Env, p: Principal): Promise<bool
 
 /** Approximate per-IP limit on an unauthenticated endpoint. True when within it. */
 export async function withinIpRate(binding: RateLimit, request: Request): Promise<boolean> {
-  const { success } = await binding.limit({ key: clientIp(request) });
+  const ip = clientIp(request);
+  if (ip === undefined) return true;
+  const { success } = await binding.limit({ key: ip });
   return success;
 }
 
-/** The caller's IP as Cloudflare reports it; requests without one (tests, internal) share one bucket. */
-export function clientIp(request: Request): string {
-  return request.headers.get('cf-connecting-ip') ?? 'unknown';
+/**
+ * The caller's IP as Cloudflare's edge reports it (`CF-Connecting-IP`, set by the edge and not
+ * spoofable through it). Requests without one never came through the edge (service bindings,
+ * the in-process test harness) and are not IP-limited.
+ */
+export function clientIp(request: Request): string | undefined {
+  return request.headers.get('cf-connecting-ip') ?? undefined;
 }
 
 /** What was exceeded, for the 429 and its audit event. */
