@@ -29,7 +29,7 @@ const EXPIRY_TESTS = ['test/worker/session-expiry.test.ts'];
 export default defineConfig({
   test: {
     projects: [
-      workerProject('worker', ['test/worker/**/*.test.ts'], EXPIRY_TESTS),
+      workerProject('worker', ['test/worker/**/*.test.ts'], EXPIRY_TESTS, { SMCP_ALLOWED_ORIGINS: 'http://inspector.test:6274' }),
       workerProject('worker-expiry', EXPIRY_TESTS, [], { SMCP_SESSION_IDLE_MINUTES: '0.05' }),
       {
         test: { name: 'node', include: ['test/node/**/*.test.ts'], environment: 'node', testTimeout: 120_000, hookTimeout: 180_000 },
