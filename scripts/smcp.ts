@@ -9,6 +9,7 @@ const USAGE = `usage: npm run smcp -- [--url URL] <command>
 
   tenant create <id> [--name NAME] [--servers a,b]   tenant list | get <id> | suspend <id> | resume <id> | delete <id>
   tenant servers <id> <a,b>                           (operator) set the enabled servers
+  tenant limits <id> [--rpm N] [--sessions N] [--user-sessions N]   (operator) set limits; "default" restores one
   user add <tenant> <email> [--role ROLE]             password from SMCP_PASSWORD
   user list <tenant> | set-role <tenant> <user-id> <role> | remove <tenant> <user-id>
   key create <tenant> [--name NAME] [--role ROLE] [--expires-in-days N]
@@ -25,6 +26,9 @@ const { values, positionals } = parseArgs({
     role: { type: 'string' },
     'expires-in-days': { type: 'string' },
     'grace-hours': { type: 'string' },
+    rpm: { type: 'string' },
+    sessions: { type: 'string' },
+    'user-sessions': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -59,6 +63,12 @@ function request(): [string, string, unknown?] {
       return ['PATCH', `/tenants/${t()}`, { status: 'active' }];
     case 'tenant servers':
       return ['PATCH', `/tenants/${t()}`, { servers: list(arg(1, 'server list')) }];
+    case 'tenant limits': {
+      const limit = (v: string | undefined) => (v === 'default' ? null : num(v));
+      const limits = { requestsPerMinute: limit(values.rpm), maxSessions: limit(values.sessions), maxSessionsPerUser: limit(values['user-sessions']) };
+      if (Object.values(limits).every((v) => v === undefined)) fail('tenant limits: give at least one of --rpm, --sessions, --user-sessions');
+      return ['PATCH', `/tenants/${t()}`, { limits }];
+    }
     case 'tenant delete':
       return ['DELETE', `/tenants/${t()}`];
     case 'user add': {

@@ -76,4 +76,24 @@ describe('smcp CLI against wrangler dev', () => {
     const noToken = await smcp(['tenant', 'list'], { SMCP_TOKEN: '' });
     expect(noToken.code).toBe(2);
   });
+
+  it('sets tenant limits (operator only) and the gate enforces them', async () => {
+    await smcp(['tenant', 'create', 'initech', '--servers', 'notes']);
+    const set = await smcp(['tenant', 'limits', 'initech', '--rpm', '500', '--sessions', '1']);
+    expect(set.code, set.stderr).toBe(0);
+    expect(JSON.parse(set.stdout).limits).toEqual({ requestsPerMinute: 500, maxSessions: 1, maxSessionsPerUser: 20 });
+    const key = JSON.parse((await smcp(['key', 'create', 'initech'])).stdout).key as string;
+    const first = await initialize(key);
+    expect(first.status).toBe(200);
+    await first.body?.cancel();
+    const second = await initialize(key);
+    expect(second.status).toBe(429);
+    expect(second.headers.get('retry-after')).toBeTruthy();
+    const reset = await smcp(['tenant', 'limits', 'initech', '--sessions', 'default']);
+    expect(JSON.parse(reset.stdout).limits.maxSessions).toBe(100);
+    const tenantAdmin = JSON.parse((await smcp(['key', 'create', 'initech', '--role', 'admin'])).stdout).key as string;
+    const refused = await smcp(['tenant', 'limits', 'initech', '--rpm', '99999'], { SMCP_TOKEN: tenantAdmin });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('error 403');
+  });
 });
