@@ -6,6 +6,7 @@ import { readBounded } from '../http/bounded-body';
 import { rpcError, RpcCode } from '../http/responses';
 import { encodePrincipal, ownerKey, PRINCIPAL_HEADER, type Principal } from '../hosted/principal';
 import { limiter, rpcTooMany, tenantLimiterName, withinCredentialRate, BINDING_PERIOD_SECONDS } from '../limits/limits';
+import { knownFullFor, rememberFull } from '../limits/deny-cache';
 import type { TenantLimits } from '../limits/tenant-limits';
 import { logDenial } from '../observability/log';
 import { touchApiKey } from '../tenancy/api-keys';
@@ -69,6 +70,11 @@ function notFound(g: Gated): Response {
 export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionContext, target: GateTarget, grant: unknown, clientId: string): Promise<Response> {
   const secret = platformSecret(env);
   if (!secret) return rpcError(503, RpcCode.ServerError, 'Platform not configured: SMCP_SECRET is missing');
+  const full = knownFullFor((grant as { tenantId?: unknown } | null)?.tenantId as string);
+  if (full > 0) {
+    const tenant = (grant as { tenantId: string }).tenantId;
+    return rpcTooMany(env, ctx, { which: 'tenant_rpm', retryAfter: full, message: 'Rate limit exceeded: this tenant has used its requests for this minute', tenant, server: target.server.name });
+  }
   const resolved = await resolvePrincipal(env, grant, clientId, target.server.name);
   if ('refusal' in resolved) {
     logDenial(resolved.refusal, { server: target.server.name, path: new URL(request.url).pathname });
@@ -120,6 +126,7 @@ async function admit(g: Gated, session: string | undefined, opening: boolean): P
   });
   if (result.ok) return { reservation: result.reservation };
   if (result.limit === 'unknown_session') return notFound(g);
+  if (result.limit === 'tenant_rpm') rememberFull(g.principal.tenantId, result.retryAfter);
   return rpcTooMany(g.env, g.ctx, {
     which: result.limit,
     retryAfter: result.retryAfter,
