@@ -79,7 +79,7 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
     await this.register(server);
     if (!isGuarded(server)) throw new Error(`${name}: request handlers were replaced after setup; refusing to serve unguarded`);
     // Events left by a previous incarnation (eviction, crash) ship as soon as the object is back.
-    if (this.outbox().pending() > 0) this.armShipping(0, 0);
+    if (this.outbox().pending() > 0) this.armShipping(0, 0, true);
   }
 
   /**
@@ -107,10 +107,11 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
     return (this.auditOutbox ??= new AuditOutbox(this.ctx.storage.sql));
   }
 
-  private armShipping(attempt: number, delaySeconds = SHIP_DELAY_SECONDS): void {
+  /** At startup the schedule is idempotent, so restarts do not pile up rows; elsewhere one shipment is armed at a time. */
+  private armShipping(attempt: number, delaySeconds = SHIP_DELAY_SECONDS, atStartup = false): void {
     if (this.shipArmed) return;
     this.shipArmed = true;
-    this.schedule(delaySeconds, 'shipAuditOutbox', { attempt }).catch((error) => {
+    this.schedule(delaySeconds, 'shipAuditOutbox', { attempt, atStartup }, { idempotent: atStartup }).catch((error) => {
       this.shipArmed = false;
       log('error', 'audit.schedule_failed', { error: String(error).slice(0, 200) });
     });
