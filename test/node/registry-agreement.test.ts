@@ -47,3 +47,10 @@ it('registry, wrangler.jsonc bindings and migrations, and exported classes agree
   }
   expect(problems, problems.join('\n')).toEqual([]);
 });
+
+// Hosted servers get auditing for free and cannot switch it off: only the benchmark's audit-off
+// variant (bench/, never deployed) may touch the internal switch.
+it('no hosted server turns off request auditing', () => {
+  const offenders = SERVERS.filter((s) => readFileSync(join(ROOT, 'servers', s.name, `${s.name}.server.ts`), 'utf8').includes('auditRequests'));
+  expect(offenders.map((s) => `servers/${s.name}/${s.name}.server.ts sets auditRequests: remove it`)).toEqual([]);
+});
