@@ -1,13 +1,14 @@
-import { findServer, SERVERS } from '../servers/registry';
+import { findServer } from '../servers/registry';
 import { handleAdminApi } from './admin/admin-api';
-import { recordAudit } from './audit/audit-trail';
 import { handleAuthorize } from './auth/authorize';
 import { refuseForeignOrigin } from './gate/origin-guard';
 import { boundedRequest } from './http/bounded-body';
 import { preflight, withCors } from './http/cors';
 import { STYLESHEET } from './http/html';
-import { json, restError, rpcError, RpcCode } from './http/responses';
+import { restError, rpcError, RpcCode } from './http/responses';
 import { BINDING_PERIOD_SECONDS, clientIp, restTooMany, withinIpRate } from './limits/limits';
+import { healthResponse } from './observability/health';
+import { auditedOAuthEndpoint } from './oauth/oauth-audit';
 import { OAUTH_PATHS, oauthSurface } from './oauth/oauth-surface';
 
 const MCP_ROUTE = /^\/servers\/([^/]+)\/(mcp|sse|sse\/message)$/;
@@ -28,10 +29,7 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
     const [, name, endpoint] = mcp as unknown as [string, string, string];
     if (!findServer(name)) return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${name}"`);
     const refused = refuseForeignOrigin(request, env);
-    if (refused) {
-      ctx.waitUntil(recordAudit(env, { tenant: null, action: 'origin.refused', result: 'denied', server: name, ip: clientIp(request), details: { reason: refused.reason, origin: request.headers.get('origin') } }).catch(() => undefined));
-      return refused.response;
-    }
+    if (refused) return refused.response; // logged and audited as a denial by the guard
     if (request.method === 'OPTIONS') return preflight(request, env, endpoint === 'mcp' ? 'GET, POST, DELETE, OPTIONS' : endpoint === 'sse' ? 'GET, OPTIONS' : 'POST, OPTIONS');
     const resourcePath = `/servers/${name}/${endpoint === 'mcp' ? 'mcp' : 'sse'}`;
     return withCors(request, env, await oauthSurface(env).resources.get(resourcePath)!.host.fetch(request, env, ctx));
@@ -46,7 +44,7 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
 
   switch (path) {
     case '/health':
-      return json({ status: 'ok', servers: SERVERS.map((s) => s.name), time: new Date().toISOString() });
+      return healthResponse(env);
     case OAUTH_PATHS.authorize:
       return handleAuthorize(request, env, ctx);
     case OAUTH_PATHS.token:
@@ -62,7 +60,7 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
   return restError(404, 'not_found', `No route for ${path}`);
 }
 
-/** `/oauth/token` and `/oauth/register`: per-IP rate limit and a bounded body before the provider sees them. */
+/** `/oauth/token` and `/oauth/register`: per-IP rate limit and a bounded body before the provider sees them; outcomes audited. */
 async function oauthEndpoint(request: Request, env: Env, ctx: ExecutionContext, which: 'token' | 'register'): Promise<Response> {
   if (request.method !== 'OPTIONS' && !(await withinIpRate(which === 'token' ? env.RL_IP_TOKEN : env.RL_IP_REGISTER, request))) {
     const message = which === 'token' ? 'Too many token requests from this address; retry later' : 'Too many client registrations from this address; retry later';
@@ -70,5 +68,5 @@ async function oauthEndpoint(request: Request, env: Env, ctx: ExecutionContext, 
   }
   const bounded = await boundedRequest(request, MAX_OAUTH_BODY_BYTES);
   if (bounded === 'too_large') return restError(413, 'payload_too_large', `Body limit is ${MAX_OAUTH_BODY_BYTES} bytes`);
-  return oauthSurface(env).authorizationServer.fetch(bounded, env, ctx);
+  return auditedOAuthEndpoint(bounded, env, () => oauthSurface(env).authorizationServer.fetch(bounded, env, ctx));
 }

@@ -1,14 +1,14 @@
 import { McpAgent } from 'agents/mcp';
 import type { HostedServerEntry } from '../../servers/registry';
-import { recordAudit } from '../audit/audit-trail';
 import { platformSecret, sessionIdleMs } from '../config';
 import { readBounded } from '../http/bounded-body';
 import { rpcError, RpcCode } from '../http/responses';
-import { encodePrincipal, ownerKey, PRINCIPAL_HEADER, type Principal } from '../hosted/principal';
+import { CLIENT_IP_FORWARD_HEADER, CORRELATION_FORWARD_HEADER, encodePrincipal, ownerKey, PRINCIPAL_HEADER, type Principal } from '../hosted/principal';
 import { limiter, rpcTooMany, tenantLimiterName, withinCredentialRate, BINDING_PERIOD_SECONDS } from '../limits/limits';
 import { knownFullFor, rememberFull } from '../limits/deny-cache';
 import type { TenantLimits } from '../limits/tenant-limits';
 import { logDenial } from '../observability/log';
+import { requestContext } from '../observability/request-context';
 import { touchApiKey } from '../tenancy/api-keys';
 import { opensSession, parseJsonRpcBody } from './jsonrpc-validation';
 import { resolvePrincipal } from './principal-resolver';
@@ -53,10 +53,7 @@ interface Gated {
 }
 
 function notFound(g: Gated): Response {
-  logDenial('session id not issued to this caller or expired', { server: g.target.server.name, principal: g.owner });
-  g.ctx.waitUntil(
-    recordAudit(g.env, { tenant: g.principal.tenantId, action: 'session.lookup', result: 'denied', user: g.principal.userId, client: g.principal.clientId, server: g.target.server.name, details: { reason: 'unknown or expired session' } }).catch(() => undefined),
-  );
+  logDenial('session id not issued to this caller, or expired', { tenant: g.principal.tenantId, server: g.target.server.name, principal: g.owner, action: 'session' });
   return rpcError(404, RpcCode.SessionNotFound, 'Session not found');
 }
 
@@ -77,7 +74,7 @@ export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionC
   }
   const resolved = await resolvePrincipal(env, grant, clientId, target.server.name);
   if ('refusal' in resolved) {
-    logDenial(resolved.refusal, { server: target.server.name, path: new URL(request.url).pathname });
+    logDenial(resolved.refusal, { tenant: resolved.tenant, server: target.server.name, path: new URL(request.url).pathname });
     return rpcError(403, RpcCode.Forbidden, resolved.refusal);
   }
   const { principal, limits } = resolved;
@@ -101,6 +98,9 @@ export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionC
     if (lower !== 'authorization' && lower !== 'cookie' && lower !== 'content-length' && !lower.startsWith('x-smcp-')) headers.set(name, value);
   }
   headers.set(PRINCIPAL_HEADER, encodePrincipal(principal));
+  const context = requestContext();
+  if (context) headers.set(CORRELATION_FORWARD_HEADER, context.correlationId);
+  if (context?.ip) headers.set(CLIENT_IP_FORWARD_HEADER, context.ip);
   const forwardCtx = { waitUntil: (p: Promise<unknown>) => ctx.waitUntil(p), passThroughOnException: () => ctx.passThroughOnException(), props: principal } as unknown as ExecutionContext;
   const g: Gated = { env, ctx: forwardCtx, target, secret, principal, limits, owner: ownerKey(principal), headers };
   const response = target.transport === 'mcp' ? await streamable(request, g) : await legacySse(request, g);

@@ -24,21 +24,21 @@ export interface ResolvedCaller {
  * the refusal message instead when access must be denied. The tenant's limits come from the same
  * query, so enforcing them costs no extra read.
  */
-export async function resolvePrincipal(env: Env, props: unknown, clientId: string, server: string): Promise<ResolvedCaller | { refusal: string }> {
+export async function resolvePrincipal(env: Env, props: unknown, clientId: string, server: string): Promise<ResolvedCaller | { refusal: string; tenant?: string }> {
   const key = KeyPropsSchema.safeParse(props);
   if (key.success) {
     const tenant = await getTenant(env.DB, key.data.tenantId);
     const refusal = tenantRefusal(tenant, server);
-    if (refusal) return { refusal };
+    if (refusal) return { refusal, tenant: key.data.tenantId };
     const principal: Principal = { tenantId: key.data.tenantId, userId: `key:${key.data.keyId}`, role: key.data.role, clientId: key.data.keyId, kind: 'api-key', server };
     return { principal, limits: tenant!.limits };
   }
   const grant = GrantPropsSchema.safeParse(props);
   if (!grant.success) return { refusal: 'Access denied: token does not carry a platform identity' };
   const access = await getAccessRecord(env.DB, grant.data.tenantId, grant.data.userId);
-  if (!access) return { refusal: 'Access denied: account no longer exists' };
+  if (!access) return { refusal: 'Access denied: account no longer exists', tenant: grant.data.tenantId };
   const refusal = tenantRefusal({ status: access.tenantStatus, servers: access.servers }, server);
-  if (refusal) return { refusal };
+  if (refusal) return { refusal, tenant: grant.data.tenantId };
   return { principal: { tenantId: grant.data.tenantId, userId: grant.data.userId, role: access.role, clientId, kind: 'oauth', server }, limits: access.limits };
 }
 
