@@ -20,7 +20,8 @@ const workerProject = (name: string, include: string[], exclude: string[], vars:
       },
     })),
   ],
-  test: { name, include, exclude, setupFiles: ['test/worker/apply-migrations.ts'] },
+  // Generous: the machine running the suite may be busy; no test asserts on timing.
+  test: { name, include, exclude, setupFiles: ['test/worker/apply-migrations.ts'], testTimeout: 60_000 },
 });
 
 // Idle expiry is tested with a 3-second idle time in its own workerd, so no other test's sessions expire.
