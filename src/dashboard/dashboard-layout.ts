@@ -69,6 +69,9 @@ export interface PageOptions {
 /** A complete dashboard page. */
 export function dashboardPage(opts: PageOptions): Response {
   const headers = securityHeaders([], { scripts: true });
+  // `no-referrer` makes Chromium send `Origin: null` on form posts, which would defeat the
+  // same-origin check on every dashboard form; `same-origin` still sends nothing to other sites.
+  headers.set('Referrer-Policy', 'same-origin');
   for (const cookie of opts.setCookies ?? []) headers.append('Set-Cookie', cookie);
   const chartAssets = opts.charts
     ? html`<link rel="stylesheet" href="/dashboard/assets/uplot.min.css"><script src="/dashboard/assets/uplot.iife.min.js" defer></script>`

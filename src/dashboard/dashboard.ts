@@ -126,7 +126,7 @@ async function checkedForm(request: Request, env: Env, viewer: Viewer): Promise<
   const field = form?.get('csrf');
   const sameOrigin = origin === null || origin === publicOrigin(env);
   if (!form || !sameOrigin || typeof field !== 'string' || !(await safeEqual(field, viewer.session.csrf))) {
-    await audited(env, viewer, request, null, 'csrf');
+    await audited(env, viewer, request, null, sameOrigin ? 'csrf token missing or wrong' : `cross-origin post from ${origin}`);
     return messagePage(viewer, 403, 'Form expired', 'This form expired or was not sent from this site. Go back, reload the page and try again.');
   }
   return form;

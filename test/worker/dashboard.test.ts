@@ -203,3 +203,70 @@ describe('dashboard pages and access', () => {
 });
 
 void adminPost;
+
+describe('dashboard audit viewer and metrics', () => {
+  /** Audit rows written straight into the real D1 table, as the outbox would ship them. */
+  async function seedEvents(tenant: string, n: number, extra: Partial<Record<string, unknown>> = {}): Promise<string[]> {
+    const ids: string[] = [];
+    const now = Date.now();
+    for (let i = 0; i < n; i++) {
+      const id = crypto.randomUUID();
+      ids.push(id);
+      await env.DB.prepare('INSERT INTO audit_events (id, time, tenant, action, result, user, server, resource, latency_ms, session, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .bind(id, now - i * 1000, tenant, extra.action ?? 'tools/call', i % 5 === 0 ? 'error' : 'ok', 'usr_x', 'notes', extra.resource ?? 'add_note', 10 + i, 'sess-1', JSON.stringify({ note: '<b>hi</b>' }))
+        .run();
+    }
+    return ids;
+  }
+
+  it('lists, filters, pages, exports and details only the tenant’s own events, escaped', async () => {
+    const a = await seedTenant(['notes'], ['admin']);
+    const b = await seedTenant(['notes'], ['admin']);
+    const ids = await seedEvents(a.id, 60, { resource: '<img src=x onerror=alert(1)>' });
+    await seedEvents(b.id, 3, { resource: 'other-tenant-secret' });
+    const { browser } = await signedIn(a.accounts.admin!);
+    const first = await (await browser.get(`${D}/t/${a.id}/audit?action=tools%2Fcall`)).text();
+    expect(first).not.toContain('other-tenant-secret');
+    expect(first).not.toContain('<img src=x');
+    expect(first).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    expect(first.match(/<tr>\n  <td><a href=/g)).toHaveLength(50);
+    const next = /href="([^"]+cursor=[^"]+)" rel="next"/.exec(first)![1]!.replaceAll('&amp;', '&');
+    const second = await (await browser.get(`${ORIGIN}${next}`)).text();
+    expect(second.match(/<tr>\n  <td><a href=/g)).toHaveLength(10);
+
+    const errors = await (await browser.get(`${D}/t/${a.id}/audit?action=tools%2Fcall&result=error`)).text();
+    expect(errors.match(/<tr>\n  <td><a href=/g)).toHaveLength(12);
+    expect((await browser.get(`${D}/t/${a.id}/audit?result=bogus`)).status).toBe(400);
+
+    const csv = await browser.get(`${D}/t/${a.id}/audit/export?format=csv&action=tools%2Fcall&result=error`);
+    expect(csv.headers.get('content-type')).toContain('text/csv');
+    expect((await csv.text()).trim().split('\r\n')).toHaveLength(13);
+
+    const row = await env.DB.prepare('SELECT time FROM audit_events WHERE id = ?').bind(ids[0]).first<{ time: number }>();
+    const detail = await browser.get(`${D}/t/${a.id}/audit/${ids[0]}?at=${row!.time}`);
+    const detailHtml = await detail.text();
+    expect(detail.status).toBe(200);
+    expect(detailHtml).toContain(ids[0]);
+    expect(detailHtml).toContain('&lt;b&gt;hi&lt;/b&gt;');
+    const foreign = await env.DB.prepare('SELECT id, time FROM audit_events WHERE tenant = ? LIMIT 1').bind(b.id).first<{ id: string; time: number }>();
+    expect((await browser.get(`${D}/t/${a.id}/audit/${foreign!.id}?at=${foreign!.time}`)).status).toBe(404);
+  });
+
+  it('renders metrics with chart data and per-server figures from the metrics API', async () => {
+    const { id, accounts } = await seedTenant(['notes'], ['admin']);
+    await seedEvents(id, 20);
+    const { browser } = await signedIn(accounts.admin!);
+    const res = await browser.get(`${D}/t/${id}/metrics`);
+    const html = await res.text();
+    expect(res.status).toBe(200);
+    expect(html).toContain('src="/dashboard/assets/uplot.iife.min.js"');
+    const data = JSON.parse(/data-metrics="([^"]+)"/.exec(html)![1]!.replaceAll('&quot;', '"').replaceAll('&amp;', '&'));
+    expect(data.servers).toEqual(["notes"]);
+    // Points sit on bucket boundaries (20 events within 20 s fall in one or two 5-minute buckets).
+    expect(data.series.length).toBeLessThanOrEqual(2);
+    for (const p of data.series) expect((p.start - data.from) % data.bucketMs).toBe(0);
+    expect(data.series.reduce((n: number, p: any) => n + p.requests, 0)).toBe(20);
+    expect(html).toMatch(/<td>notes<\/td><td class="num">20<\/td><td class="num">4<\/td>/);
+    expect(html).toContain('<strong id="active-sessions">1</strong>');
+  });
+});
