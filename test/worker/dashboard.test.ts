@@ -129,6 +129,32 @@ describe('dashboard pages and access', () => {
     expect((await initialize(key)).status).toBe(401);
   });
 
+  it('rotates a key with the chosen grace and records every change in the audit trail as a dashboard change', async () => {
+    const { id, accounts } = await seedTenant(['notes'], ['admin']);
+    const { browser, csrf } = await signedIn(accounts.admin!);
+    const page = await (await browser.post(`${D}/t/${id}/keys`, { csrf, name: 'deploy', role: 'member' })).text();
+    const oldKey = /<code id="new-key">(smcp_[^<]+)<\/code>/.exec(page)![1]!;
+    const keyId = /data-key-id="(key_[a-z0-9]+)"/.exec(page)![1]!;
+    const rotated = await browser.post(`${D}/t/${id}/keys/${keyId}/rotate`, { csrf, graceHours: '0' });
+    expect(rotated.status).toBe(201);
+    const newKey = /<code id="new-key">(smcp_[^<]+)<\/code>/.exec(await rotated.text())![1]!;
+    expect(newKey).not.toBe(oldKey);
+    expect((await initialize(newKey)).status).toBe(200);
+    expect((await initialize(oldKey)).status).toBe(401);
+    expect((await browser.post(`${D}/t/${id}/keys/${keyId}/rotate`, { csrf, graceHours: '0' })).status).toBe(404);
+
+    const userId = (await adminCall('GET', `/tenants/${id}/users`)).body.users[0].id;
+    let actions: string[] = [];
+    for (let i = 0; i < 50 && actions.length < 4; i++) {
+      const { results } = await env.DB.prepare("SELECT action, result FROM audit_events WHERE tenant = ? AND user = ? AND json_extract(details, '$.via') = 'dashboard' ORDER BY time")
+        .bind(id, userId)
+        .all<{ action: string; result: string }>();
+      actions = results.map((r) => `${r.action}:${r.result}`);
+      if (actions.length < 4) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(actions).toEqual(['auth.sign_in:ok', 'admin.key.create:ok', 'admin.key.rotate:ok', 'admin.key.rotate:denied']);
+  });
+
   it('refuses posts without the session CSRF token or from another origin, changing nothing', async () => {
     const { id, accounts } = await seedTenant(['notes'], ['admin']);
     const { browser, csrf } = await signedIn(accounts.admin!);
