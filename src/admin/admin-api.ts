@@ -38,13 +38,15 @@ async function audited(env: Env, actor: Actor, tenantId: string | null, action: 
   const response = await run();
   if (!action) return response;
   const status = response.status;
+  // A creation names what it created (the new user's or key's id), never its secret.
+  const created = status === 201 ? ((await response.clone().json().catch(() => null)) as { id?: unknown } | null)?.id : undefined;
   await recordAudit(env, {
     tenant: tenantId,
     action,
     result: status < 400 ? 'ok' : status === 401 || status === 403 || status === 404 ? 'denied' : 'error',
     user: actor.kind === 'operator' ? 'operator' : `key:${actor.keyId}`,
     client: actor.kind === 'operator' ? undefined : actor.keyId,
-    resource,
+    resource: typeof created === 'string' ? created : resource,
     details: { status },
   });
   return response;

@@ -60,6 +60,12 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
   /** Register tools, resources and prompts on the (already guarded) server. */
   protected abstract register(server: McpServer): void | Promise<void>;
 
+  /**
+   * @internal Only the benchmark's audit-off variant sets this to false, to measure what auditing
+   * costs; `test/node/registry-agreement.test.ts` fails if any hosted server under `servers/` does.
+   */
+  protected readonly auditRequests: boolean = true;
+
   private readonly calls = new AsyncLocalStorage<Principal>();
   private owner: string | null | undefined;
   private auditOutbox?: AuditOutbox;
@@ -79,7 +85,7 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
     await this.register(server);
     if (!isGuarded(server)) throw new Error(`${name}: request handlers were replaced after setup; refusing to serve unguarded`);
     // Events left by a previous incarnation (eviction, crash) ship as soon as the object is back.
-    if (this.outbox().pending() > 0) this.armShipping(0, 0);
+    if (this.outbox().pending() > 0) this.armShipping(0, 0, true);
   }
 
   /**
@@ -107,10 +113,11 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
     return (this.auditOutbox ??= new AuditOutbox(this.ctx.storage.sql));
   }
 
-  private armShipping(attempt: number, delaySeconds = SHIP_DELAY_SECONDS): void {
+  /** At startup the schedule is idempotent, so restarts do not pile up rows; elsewhere one shipment is armed at a time. */
+  private armShipping(attempt: number, delaySeconds = SHIP_DELAY_SECONDS, atStartup = false): void {
     if (this.shipArmed) return;
     this.shipArmed = true;
-    this.schedule(delaySeconds, 'shipAuditOutbox', { attempt }).catch((error) => {
+    this.schedule(delaySeconds, 'shipAuditOutbox', { attempt, atStartup }, { idempotent: atStartup }).catch((error) => {
       this.shipArmed = false;
       log('error', 'audit.schedule_failed', { error: String(error).slice(0, 200) });
     });
@@ -159,17 +166,19 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
       outcome = { error };
       throw error;
     } finally {
-      const tool = method === 'tools/call' ? this.registeredTool(String(request.params?.name ?? '')) : undefined;
-      this.record(
-        requestAuditEvent(method, request, principal, outcome, {
-          session: this.getSessionId(),
-          latencyMs: Date.now() - started,
-          correlationId: headerValue(extra, CORRELATION_FORWARD_HEADER),
-          ip: headerValue(extra, CLIENT_IP_FORWARD_HEADER),
-        }),
-        sensitiveNames(tool?._meta),
-      );
+      if (this.auditRequests) this.recordRequest(method, request, principal, outcome, extra, started);
     }
+  }
+
+  private recordRequest(method: string, request: RawRequest, principal: Principal, outcome: Outcome, extra: HandlerExtra, started: number): void {
+    const tool = method === 'tools/call' ? this.registeredTool(String(request.params?.name ?? '')) : undefined;
+    const event = requestAuditEvent(method, request, principal, outcome, {
+      session: this.getSessionId(),
+      latencyMs: Date.now() - started,
+      correlationId: headerValue(extra, CORRELATION_FORWARD_HEADER),
+      ip: headerValue(extra, CLIENT_IP_FORWARD_HEADER),
+    });
+    this.record(event, sensitiveNames(tool?._meta));
   }
 
   private async bindOwner(principal: Principal): Promise<void> {

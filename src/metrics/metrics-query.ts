@@ -70,9 +70,9 @@ export async function queryMetrics(env: Env, q: MetricsQuery): Promise<Metrics> 
   const to = q.now ?? Date.now();
   const from = to - q.windowMinutes * 60_000;
   const bucketMs = q.bucketMinutes * 60_000;
-  // ?3 is bound (to null) in the platform-wide case too: D1 refuses a binding the SQL does not use.
-  const scope = q.tenant === undefined ? '(tenant IS NOT NULL AND ?3 IS NULL)' : 'tenant = ?3';
-  const args = (...extra: unknown[]) => (q.tenant === undefined ? [from, to, null, ...extra] : [from, to, q.tenant, ...extra]);
+  // ?3 is the tenant, or NULL for every tenant's events (never the platform-level ones).
+  const scope = '(tenant = ?3 OR (?3 IS NULL AND tenant IS NOT NULL))';
+  const args = (...extra: unknown[]) => [from, to, q.tenant ?? null, ...extra];
   const inWindow = `time >= ?1 AND time < ?2 AND ${scope} AND server IS NOT NULL`;
   const db = env.DB;
 

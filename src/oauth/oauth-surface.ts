@@ -60,7 +60,11 @@ export function oauthSurface(env: Env): OAuthSurface {
       },
       requiredScopes: [MCP_SCOPE],
       validateToken: (env) => async (res, token) => {
-        if (!token.startsWith('smcp_')) return authorizationServer.validateToken<GrantProps>(res, token, env);
+        if (!token.startsWith('smcp_')) {
+          const validated = await authorizationServer.validateToken<GrantProps>(res, token, env);
+          if (!validated) logDenial('unknown, expired or revoked access token', { path: new URL(res).pathname, action: 'auth.token' });
+          return validated;
+        }
         // API keys are tenant credentials, not bound to one resource: the gate checks the server is enabled.
         const verified = await verifyApiKey(env.DB, token);
         if ('refusal' in verified) {

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { expect, it } from 'vitest';
@@ -46,4 +46,12 @@ it('registry, wrangler.jsonc bindings and migrations, and exported classes agree
     if (!SERVERS.some((s) => s.binding === b.name)) problems.push(`servers/registry.ts: add an entry for binding ${b.name} (class ${b.class_name}), or remove the binding`);
   }
   expect(problems, problems.join('\n')).toEqual([]);
+});
+
+// Hosted servers get auditing for free and cannot switch it off: only the benchmark's audit-off
+// variant (bench/, never deployed) may touch the internal switch.
+it('no hosted server turns off request auditing', () => {
+  const files = readdirSync(join(ROOT, 'servers'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+  const offenders = files.filter((f) => readFileSync(join(ROOT, 'servers', f), 'utf8').includes('auditRequests'));
+  expect(offenders.map((f) => `servers/${f} touches auditRequests: remove it`)).toEqual([]);
 });
