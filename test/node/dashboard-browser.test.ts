@@ -77,13 +77,13 @@ describe('dashboard in Chromium against wrangler dev', () => {
     await signIn(page, admin);
     const cookie = (await context.cookies()).find((c) => c.name === '__Host-smcp-dash')!;
     expect(cookie).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Strict', path: '/' });
-    expect(await page.evaluate(() => document.cookie)).not.toContain('smcp-dash');
+    expect(await page.evaluate('document.cookie')).not.toContain('smcp-dash');
     await expect(page.getByRole('heading', { name: 'Servers' })).toBeTruthy();
     const url = `${platform.url}/servers/notes/mcp`;
     expect(await page.locator('#snippet-notes-url').textContent()).toBe(url);
     await page.locator('button[data-copy="snippet-notes-claude"]').click();
     await page.waitForSelector('button[data-copy="snippet-notes-claude"][data-copied="true"]');
-    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    const copied = (await page.evaluate('navigator.clipboard.readText()')) as string;
     expect(JSON.parse(copied)).toEqual({ mcpServers: { 'smcp-notes': { command: 'npx', args: ['-y', 'mcp-remote', url] } } });
     await shot('servers');
   });
@@ -166,7 +166,7 @@ describe('dashboard in Chromium against wrangler dev', () => {
 
     // A same-site post with a tampered CSRF token is refused too.
     await page.goto(`${platform.url}/dashboard/t/acme/keys`);
-    await page.locator('form.row input[name="csrf"]').evaluate((el) => ((el as HTMLInputElement).value = 'tampered'));
+    await page.evaluate(`document.querySelector('form.row input[name="csrf"]').value = 'tampered'`);
     await page.getByLabel('Name').fill('should not exist');
     await page.getByRole('button', { name: 'Create key' }).click();
     await page.waitForSelector('text=Form expired');
@@ -192,9 +192,9 @@ describe('dashboard in Chromium against wrangler dev', () => {
   it('is usable from the keyboard: a skip link first, then the navigation', async () => {
     await page.goto(`${platform.url}/dashboard/t/acme/servers`);
     await page.keyboard.press('Tab');
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Skip to content');
     await page.keyboard.press('Enter');
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('content');
+    expect(await page.evaluate('document.activeElement?.id')).toBe('content');
   });
 
   it('signs out: the session is gone server-side', async () => {
@@ -218,7 +218,7 @@ describe('dashboard in Chromium against wrangler dev', () => {
     await page.waitForSelector('text=Tenant suspended.');
     expect(await acme.locator('.badge').textContent()).toBe('suspended');
     const suspended = await fetch(`${platform.url}/admin/api/tenants/acme`, { headers: { authorization: `Bearer ${platform.adminToken}` } });
-    expect((await suspended.json()).status).toBe('suspended');
+    expect(((await suspended.json()) as { status: string }).status).toBe('suspended');
     await acme.getByRole('button', { name: 'Resume Acme Corp' }).click();
     await page.waitForSelector('text=Tenant resumed.');
     expect(await acme.locator('.badge').textContent()).toBe('active');
