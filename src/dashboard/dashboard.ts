@@ -115,7 +115,7 @@ export async function handleDashboard(request: Request, env: Env, path: string):
   const [, pattern, handler, adminOnly] = routeEntry;
   const tenant = await getTenant(env.DB, tenantId);
   if (!tenant) return notFound(viewer);
-  if (adminOnly && viewer.kind === 'user' && viewer.role !== 'admin') return refuse(c, tenantId, 403, `role ${viewer.role}`, tenant);
+  if (adminOnly && viewer.kind === 'user' && viewer.role !== 'admin') return refuse(c, tenantId, 403, `role ${viewer.role}`);
   return handler({ ...c, tenant, id: pattern.exec(rest)?.[1] ?? '' });
 }
 
@@ -147,9 +147,8 @@ async function audited(env: Env, viewer: Viewer, request: Request, tenantId: str
 }
 
 /** Refuse and audit: 404 where existence must not leak (another tenant, operator pages), 403 for a role. */
-async function refuse(c: PageContext, tenantId: string | null, status: 403 | 404, reason: string, tenant?: Tenant): Promise<Response> {
+async function refuse(c: PageContext, tenantId: string | null, status: 403 | 404, reason: string): Promise<Response> {
   await audited(c.env, c.viewer, c.request, tenantId, reason);
   if (status === 404) return notFound(c.viewer);
-  void tenant;
   return messagePage(c.viewer, 403, 'Admins only', 'This page is for tenant admins. Ask an admin of your organization if you need access.');
 }

@@ -1,7 +1,7 @@
 import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { FormBrowser, inputValue } from '../support/browser-forms';
-import { adminCall, adminPost, mcpPost, ORIGIN, OPERATOR, seedTenant } from './platform-client';
+import { adminCall, mcpPost, ORIGIN, OPERATOR, seedTenant } from './platform-client';
 
 /**
  * The dashboard through the real Worker: sessions, CSRF, access rules, escaping and the shared
@@ -228,7 +228,6 @@ describe('dashboard pages and access', () => {
   });
 });
 
-void adminPost;
 
 describe('dashboard audit viewer and metrics', () => {
   /** Audit rows written straight into the real D1 table, as the outbox would ship them. */
