@@ -17,6 +17,19 @@ export interface HostedServerEntry {
 export const SERVERS: readonly HostedServerEntry[] = [
   { name: 'notes', binding: 'NOTES_SERVER', className: 'NotesServer', title: 'Notes' },
   { name: 'everything', binding: 'EVERYTHING_SERVER', className: 'EverythingServer', title: 'Everything (MCP conformance fixtures)' },
+  { name: 'storage', binding: 'STORAGE_SERVER', className: 'StorageServer', title: 'Tenant storage' },
+];
+
+/** A Durable Object class of the platform itself (not an MCP server): bound and migrated, exported by `src/index.ts`. */
+export interface PlatformObjectEntry {
+  readonly binding: string;
+  readonly className: string;
+  /** Module under `src/` that defines the class, for the export line in `src/index.ts`. */
+  readonly module: string;
+}
+
+export const PLATFORM_OBJECTS: readonly PlatformObjectEntry[] = [
+  { binding: 'TENANT_DATABASE', className: 'TenantDatabase', module: './storage/tenant-database' },
 ];
 
 /** Server names must be URL-safe slugs so they can be matched exactly in paths. */

@@ -1,7 +1,10 @@
 import { route } from './router';
 import { restError } from './http/responses';
 
-export { NotesServer, EverythingServer } from '../servers/classes';
+// Every hosted server class, by name (wrangler types reads these to type the bindings), and the
+// platform's own Durable Objects. `npm run new-server` adds to the first line.
+export { NotesServer, EverythingServer, StorageServer } from '../servers/classes';
+export { TenantDatabase } from './storage/tenant-database';
 
 /**
  * Worker entry. Routing lives in `router.ts`; this layer only guarantees that no request ever
