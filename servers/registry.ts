@@ -20,18 +20,6 @@ export const SERVERS: readonly HostedServerEntry[] = [
   { name: 'storage', binding: 'STORAGE_SERVER', className: 'StorageServer', title: 'Tenant storage' },
 ];
 
-/** A Durable Object class of the platform itself (not an MCP server): bound and migrated, exported by `src/index.ts`. */
-export interface PlatformObjectEntry {
-  readonly binding: string;
-  readonly className: string;
-  /** Module under `src/` that defines the class, for the export line in `src/index.ts`. */
-  readonly module: string;
-}
-
-export const PLATFORM_OBJECTS: readonly PlatformObjectEntry[] = [
-  { binding: 'TENANT_DATABASE', className: 'TenantDatabase', module: './storage/tenant-database' },
-];
-
 /** Server names must be URL-safe slugs so they can be matched exactly in paths. */
 export const SERVER_NAME_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
 

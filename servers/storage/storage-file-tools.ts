@@ -1,5 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
+import { SENSITIVE_META } from '../../src/hosted/request-audit';
 import type { TenantFiles } from '../../src/storage/tenant-files';
 import { dirProblem, LIMITS, pathProblem } from './storage-limits';
 import { ok, refuse } from './storage-results';
@@ -89,6 +90,7 @@ export function registerFileTools(server: McpServer, files: () => TenantFiles): 
         contentType: z.string().max(200).optional(),
       },
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+      _meta: { [SENSITIVE_META]: ['content'] },
     },
     async ({ path, content, encoding, contentType }) => {
       const problem = pathProblem(path);

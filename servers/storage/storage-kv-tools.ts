@@ -1,5 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
+import { SENSITIVE_META } from '../../src/hosted/request-audit';
 import type { TenantKv } from '../../src/storage/tenant-kv';
 import { keyProblem, LIMITS, utf8Bytes } from './storage-limits';
 import { ok, refuse } from './storage-results';
@@ -59,6 +60,8 @@ export function registerKvTools(server: McpServer, kv: () => TenantKv): void {
         ttlSeconds: z.number().int().min(60).max(365 * 24 * 3600).optional(),
       },
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+      // Tenant data stays out of the audit trail: the key is recorded, the value redacted.
+      _meta: { [SENSITIVE_META]: ['value'] },
     },
     async ({ key, value, ttlSeconds }) => {
       const problem = keyProblem(key);

@@ -1,6 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { Principal } from '../../src/hosted/principal';
+import { SENSITIVE_META } from '../../src/hosted/request-audit';
 import { MIN_ROLE_META } from '../../src/hosted/tool-policy';
 import { MAX_PARAMS, type SqlResult } from '../../src/storage/tenant-database';
 import { MAX_SQL_LENGTH } from '../../src/storage/sql-guard';
@@ -45,7 +46,7 @@ export function registerSqlTool(server: McpServer, env: Env, principal: () => Pr
         maxRows: z.number().int().min(1).max(LIMITS.sqlRows).default(LIMITS.sqlRows),
       },
       annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: false },
-      _meta: { [MIN_ROLE_META]: 'read-only' },
+      _meta: { [MIN_ROLE_META]: 'read-only', [SENSITIVE_META]: ['params'] },
     },
     async ({ sql, params, maxRows }) => {
       const caller = principal();

@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { expect, it } from 'vitest';
-import { PLATFORM_OBJECTS, SERVERS } from '../../servers/registry';
+import { SERVERS } from '../../servers/registry';
+import { PLATFORM_OBJECTS } from '../../src/platform-objects';
 import { ROOT } from '../../scripts/lib/local-platform.ts';
 
 interface WranglerConfig {
@@ -58,7 +59,7 @@ function agreementProblems(): string[] {
   const known = [...SERVERS, ...PLATFORM_OBJECTS];
   for (const b of bindings) {
     if (!known.some((k) => k.binding === b.name)) {
-      problems.push(`servers/registry.ts: add { binding: '${b.name}', className: '${b.class_name}', … } to SERVERS (an MCP server) or PLATFORM_OBJECTS, or remove the binding from wrangler.jsonc`);
+      problems.push(`wrangler.jsonc binding ${b.name} (class ${b.class_name}) is in no registry: add it to SERVERS in servers/registry.ts (an MCP server) or to PLATFORM_OBJECTS in src/platform-objects.ts, or remove the binding`);
     }
   }
   for (const [className, tag] of migrated) {
@@ -76,4 +77,12 @@ function agreementProblems(): string[] {
 it('registry, wrangler.jsonc bindings and migrations, and exported classes agree', () => {
   const problems = agreementProblems();
   expect(problems, `\n${problems.join('\n')}\n`).toEqual([]);
+});
+
+// Hosted servers get auditing for free and cannot switch it off: only the benchmark's audit-off
+// variant (bench/, never deployed) may touch the internal switch.
+it('no hosted server turns off request auditing', () => {
+  const files = readdirSync(join(ROOT, 'servers'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+  const offenders = files.filter((f) => readFileSync(join(ROOT, 'servers', f), 'utf8').includes('auditRequests'));
+  expect(offenders.map((f) => `servers/${f} touches auditRequests: remove it`)).toEqual([]);
 });

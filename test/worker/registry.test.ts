@@ -2,7 +2,8 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import * as entry from '../../src/index';
 import { HostedMcpAgent } from '../../src/hosted/hosted-mcp-agent';
-import { PLATFORM_OBJECTS, SERVERS, SERVER_NAME_PATTERN } from '../../servers/registry';
+import { SERVERS, SERVER_NAME_PATTERN } from '../../servers/registry';
+import { PLATFORM_OBJECTS } from '../../src/platform-objects';
 
 describe('server registry agrees with the Worker', () => {
   it.each(SERVERS.map((s) => [s.name, s] as const))('%s: class exported by the entry, extends HostedMcpAgent, bound as a Durable Object', (_name, server) => {
