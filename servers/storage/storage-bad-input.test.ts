@@ -2,6 +2,7 @@ import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from './storage-limits';
 import { startSession, type TestSession } from '../../test/kit/server-test-kit';
+import { waitForEvents } from '../../test/worker/audit-support';
 
 /**
  * Bad input to the storage server: every case is a clear tool error (`isError`) or a JSON-RPC
@@ -110,5 +111,24 @@ describe('storage server: SQL validation', () => {
     // Read mode is enforced by the object itself, not only by the tool.
     const write = await stub.query({ tenantId: s.tenantId, sql: "INSERT INTO keep VALUES ('x')", params: [], mode: 'read', maxRows: 10 });
     expect(write).toMatchObject({ ok: false });
+  });
+});
+
+describe('storage server: refusals are audited, tenant data is not', () => {
+  it('records refused calls as errors and denials, with values, content and SQL parameters redacted', async () => {
+    const a = await startSession('storage');
+    const reader = await startSession('storage', { tenant: a.tenantId, role: 'read-only' });
+    await a.callTool('kv_put', { key: 'private', value: 'very secret value' });
+    await a.callTool('files_put', { path: '../escape.txt', content: 'secret file body' });
+    await reader.callTool('sql_query', { sql: 'DELETE FROM t WHERE v = ?', params: ['secret param'] });
+    await reader.callTool('kv_put', { key: 'k', value: 'v' }).catch(() => undefined);
+    const events = await waitForEvents(a.tenantId, 'action=tools/call', (e) => e.length >= 4);
+    const byTool = (name: string) => events.filter((e: any) => e.resource === name);
+    expect(byTool('files_put')[0]).toMatchObject({ result: 'error' });
+    expect(byTool('sql_query')[0]).toMatchObject({ result: 'error' });
+    expect(byTool('kv_put').map((e: any) => e.result).sort()).toEqual(['denied', 'ok']);
+    const trail = JSON.stringify(events);
+    for (const secret of ['very secret value', 'secret file body', 'secret param']) expect(trail).not.toContain(secret);
+    expect(trail).toContain('../escape.txt');
   });
 });
