@@ -2,9 +2,10 @@ import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
 
 /**
- * Two projects: `worker` runs inside workerd with the real bindings (D1, KV, Durable Objects)
- * through @cloudflare/vitest-plugin; `e2e` runs in Node and drives `wrangler dev` with real
- * clients (the official MCP SDK, the conformance suite).
+ * Projects: `worker` runs inside workerd with the real bindings (D1, KV, Durable Objects)
+ * through @cloudflare/vitest-plugin (`worker-expiry` is the same with a 3-second session idle
+ * time); `node` runs in Node and drives `wrangler dev` with real clients (the official MCP SDK,
+ * the conformance suite, Chromium).
  */
 const workerProject = (name: string, include: string[], exclude: string[], vars: Record<string, string> = {}) => ({
   plugins: [
@@ -30,7 +31,7 @@ const EXPIRY_TESTS = ['test/worker/session-expiry.test.ts'];
 export default defineConfig({
   test: {
     projects: [
-      workerProject('worker', ['test/worker/**/*.test.ts'], EXPIRY_TESTS, { SMCP_ALLOWED_ORIGINS: 'http://inspector.test:6274' }),
+      workerProject('worker', ['test/worker/**/*.test.ts', 'servers/**/*.test.ts'], EXPIRY_TESTS, { SMCP_ALLOWED_ORIGINS: 'http://inspector.test:6274' }),
       workerProject('worker-expiry', EXPIRY_TESTS, [], { SMCP_SESSION_IDLE_MINUTES: '0.05' }),
       {
         test: { name: 'node', include: ['test/node/**/*.test.ts'], environment: 'node', testTimeout: 120_000, hookTimeout: 180_000 },

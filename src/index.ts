@@ -4,9 +4,12 @@ import { enforceRetention } from './audit/retention';
 import { CORRELATION_HEADER, requestContext, withRequestContext } from './observability/request-context';
 import { log } from './observability/log';
 
-export { NotesServer, EverythingServer } from '../servers/classes';
-export { TenantLimiter } from './limits/tenant-limiter';
+// Every hosted server class, by name (wrangler types reads these to type the bindings), and the
+// platform's own Durable Objects (src/platform-objects.ts). `npm run new-server` adds to the first line.
+export { NotesServer, EverythingServer, StorageServer } from '../servers/classes';
 export { AuditOutboxObject } from './audit/audit-outbox-object';
+export { TenantDatabase } from './storage/tenant-database';
+export { TenantLimiter } from './limits/tenant-limiter';
 
 /**
  * Worker entry. Routing lives in `router.ts`; this layer gives every request a correlation id
