@@ -22,6 +22,8 @@ export interface PlatformOptions {
   inheritOutput?: boolean;
   /** Extra `--var NAME:VALUE` settings. */
   vars?: Record<string, string>;
+  /** A wrangler config other than the project's `wrangler.jsonc` (the benchmark's, for instance). */
+  config?: string;
 }
 
 export interface RunningPlatform {
@@ -60,18 +62,20 @@ function run(args: string[], inherit = false): Promise<string> {
   });
 }
 
+const configArgs = (config?: string) => (config ? ['--config', config] : []);
+
 /** Apply the D1 migrations to the local database in `stateDir`. */
-export function applyMigrations(stateDir: string): Promise<string> {
-  return run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir]);
+export function applyMigrations(stateDir: string, config?: string): Promise<string> {
+  return run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir, ...configArgs(config)]);
 }
 
 /** Start `wrangler dev` and resolve once `/health` answers. */
 export async function startPlatform(opts: PlatformOptions): Promise<RunningPlatform> {
   const port = opts.port ?? (await freePort());
   const url = `http://localhost:${port}`;
-  await applyMigrations(opts.stateDir);
+  await applyMigrations(opts.stateDir, opts.config);
   const vars = { SMCP_PUBLIC_URL: url, SMCP_ADMIN_TOKEN: opts.adminToken, SMCP_SECRET: opts.secret, ...opts.vars };
-  const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', opts.stateDir, '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false', '--log-level', 'warn'];
+  const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', opts.stateDir, '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false', '--log-level', 'warn', ...configArgs(opts.config)];
   for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}:${value}`);
   const child = spawn(WRANGLER, args, { cwd: ROOT, env: env(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let log = '';
