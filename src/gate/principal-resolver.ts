@@ -1,26 +1,35 @@
 import { z } from 'zod';
 import type { Principal } from '../hosted/principal';
 import { RoleSchema } from '../tenancy/model';
-import { getAccessRecord, getTenant } from '../tenancy/tenant-store';
+import { getAccessRecord } from '../tenancy/tenant-store';
 
 /** What an OAuth grant stores about the signed-in user (the token's props). */
 export const GrantPropsSchema = z.object({ tenantId: z.string(), userId: z.string(), email: z.string(), role: RoleSchema });
 export type GrantProps = z.infer<typeof GrantPropsSchema>;
 
-/** What the API-key validator hands the gate. */
-export const KeyPropsSchema = z.object({ kind: z.literal('api-key'), tenantId: z.string(), keyId: z.string(), role: RoleSchema });
+/**
+ * What the API-key validator hands the gate: the key, and its tenant's status and servers as read
+ * in the same D1 query during this request (null when the tenant row is gone).
+ */
+export const KeyPropsSchema = z.object({
+  kind: z.literal('api-key'),
+  tenantId: z.string(),
+  keyId: z.string(),
+  role: RoleSchema,
+  tenant: z.object({ status: z.enum(['active', 'suspended']), servers: z.array(z.string()) }).nullable(),
+});
 export type KeyProps = z.infer<typeof KeyPropsSchema>;
 
 /**
  * Turn validated token props into the request's principal, from the control plane's current
- * state: the user's role now (not at grant time), the tenant's status and enabled servers. Returns
+ * state: the user's role now (not at grant time), the tenant's status and enabled servers (for API
+ * keys read by the validator in the same request, for OAuth grants read here). Returns
  * the refusal message instead when access must be denied.
  */
 export async function resolvePrincipal(env: Env, props: unknown, clientId: string, server: string): Promise<Principal | { refusal: string }> {
   const key = KeyPropsSchema.safeParse(props);
   if (key.success) {
-    const tenant = await getTenant(env.DB, key.data.tenantId);
-    const refusal = tenantRefusal(tenant, server);
+    const refusal = tenantRefusal(key.data.tenant, server);
     if (refusal) return { refusal };
     return { tenantId: key.data.tenantId, userId: `key:${key.data.keyId}`, role: key.data.role, clientId: key.data.keyId, kind: 'api-key', server };
   }

@@ -65,8 +65,8 @@ export function oauthSurface(env: Env): OAuthSurface {
           logDenial(`api key ${verified.refusal}`, { path: new URL(res).pathname });
           return null;
         }
-        const { key } = verified;
-        return { props: { kind: 'api-key' as const, tenantId: key.tenantId, keyId: key.id, role: key.role }, audience: res, clientId: key.id };
+        const { key, tenant } = verified;
+        return { props: { kind: 'api-key' as const, tenantId: key.tenantId, keyId: key.id, role: key.role, tenant }, audience: res, clientId: key.id };
       },
       handler: {
         fetch: (request, env, ctx) => gateMcpRequest(request, env, ctx, target, ctx.props, ctx.auth.clientId ?? 'unknown-client'),
