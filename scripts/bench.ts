@@ -5,7 +5,8 @@
  *
  * Sizes (env): BENCH_DURATION_MS (steady phase length per variant, default 5000),
  * BENCH_CONCURRENCY (default "1,10,100"), BENCH_COLD (cold sessions, default 30),
- * BENCH_SESSIONS (sessions in a row, default 1000), BENCH_VARIANTS (default all four),
+ * BENCH_SESSIONS (sessions in a row, default 1000), BENCH_ROUNDS (how many alternating rounds
+ * each phase is split into, default 4), BENCH_VARIANTS (default all four),
  * BENCH_WRITE_DOCS=0 to leave docs/performance.md alone.
  */
 import { spawn } from 'node:child_process';
@@ -28,8 +29,9 @@ const durationMs = num('BENCH_DURATION_MS', 5000);
 const concurrency = (process.env.BENCH_CONCURRENCY ?? '1,10,100').split(',').map(Number).filter((n) => n > 0);
 const coldSamples = num('BENCH_COLD', 30);
 const inARowCount = num('BENCH_SESSIONS', 1000);
+const rounds = Math.max(1, num('BENCH_ROUNDS', 4));
 const variants = (process.env.BENCH_VARIANTS?.split(',') ?? [...VARIANTS]).filter((v): v is Variant => (VARIANTS as readonly string[]).includes(v));
-const settings = `steady ${durationMs} ms per variant at concurrency ${concurrency.join(', ')}; ${coldSamples} cold sessions; ${inARowCount} sessions in a row; variants ${variants.join(', ')}`;
+const settings = `steady ${durationMs} ms per variant at concurrency ${concurrency.join(', ')}; ${coldSamples} cold sessions; ${inARowCount} sessions in a row; variants ${variants.join(', ')}, alternating in ${rounds} rounds`;
 
 const began = Date.now();
 const say = (line: string) => console.log(`[bench ${((Date.now() - began) / 1000).toFixed(0).padStart(4)}s] ${line}`);
@@ -44,10 +46,10 @@ const record = (r: PhaseResult) => {
 };
 
 try {
-  // Variants alternate within each phase, so drift on a shared machine hits all of them alike.
-  for (const c of concurrency) for (const v of variants) record(await steady(started.targets.get(v)!, c, durationMs));
-  if (coldSamples > 0) for (const v of variants) record(await cold(started.targets.get(v)!, coldSamples));
-  if (inARowCount > 0) for (const v of variants) record(await inARow(started.targets.get(v)!, inARowCount));
+  const lanes = variants.map((v) => started.targets.get(v)!);
+  for (const c of concurrency) (await steady(lanes, c, durationMs, rounds)).forEach(record);
+  if (coldSamples > 0) (await cold(lanes, coldSamples, rounds)).forEach(record);
+  if (inARowCount > 0) (await inARow(lanes, inARowCount, rounds)).forEach(record);
 } finally {
   sampler.stop();
   closeAgents();
