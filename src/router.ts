@@ -1,9 +1,11 @@
-import { findServer, SERVERS } from '../servers/registry';
+import { findServer } from '../servers/registry';
 import { handleAdminApi } from './admin/admin-api';
 import { handleAuthorize } from './auth/authorize';
 import { refuseForeignOrigin } from './gate/origin-guard';
 import { STYLESHEET } from './http/html';
-import { json, restError, rpcError, RpcCode } from './http/responses';
+import { restError, rpcError, RpcCode } from './http/responses';
+import { healthResponse } from './observability/health';
+import { auditedOAuthEndpoint } from './oauth/oauth-audit';
 import { OAUTH_PATHS, oauthSurface } from './oauth/oauth-surface';
 
 const MCP_ROUTE = /^\/servers\/([^/]+)\/(mcp|sse|sse\/message)$/;
@@ -34,11 +36,12 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
 
   switch (path) {
     case '/health':
-      return json({ status: 'ok', servers: SERVERS.map((s) => s.name), time: new Date().toISOString() });
+      return healthResponse(env);
     case OAUTH_PATHS.authorize:
       return handleAuthorize(request, env);
     case OAUTH_PATHS.token:
     case OAUTH_PATHS.register:
+      return auditedOAuthEndpoint(request, env, () => oauthSurface(env).authorizationServer.fetch(request, env, ctx));
     case '/.well-known/oauth-authorization-server':
       return oauthSurface(env).authorizationServer.fetch(request, env, ctx);
     case '/assets/smcp.css':

@@ -24,6 +24,10 @@ export interface PlatformOptions {
   vars?: Record<string, string>;
   /** A wrangler config other than the project's `wrangler.jsonc` (the benchmark's, for instance). */
   config?: string;
+  /** wrangler's `--log-level` (default `warn`); `log` shows the Worker's own console lines. */
+  logLevel?: 'warn' | 'info' | 'log' | 'debug';
+  /** How much of wrangler's output `output()` keeps (default the last 20,000 characters). */
+  outputLimit?: number;
 }
 
 export interface RunningPlatform {
@@ -75,12 +79,12 @@ export async function startPlatform(opts: PlatformOptions): Promise<RunningPlatf
   const url = `http://localhost:${port}`;
   await applyMigrations(opts.stateDir, opts.config);
   const vars = { SMCP_PUBLIC_URL: url, SMCP_ADMIN_TOKEN: opts.adminToken, SMCP_SECRET: opts.secret, ...opts.vars };
-  const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', opts.stateDir, '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false', '--log-level', 'warn', ...configArgs(opts.config)];
+  const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', opts.stateDir, '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false', '--log-level', opts.logLevel ?? 'warn', ...configArgs(opts.config)];
   for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}:${value}`);
   const child = spawn(WRANGLER, args, { cwd: ROOT, env: env(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let log = '';
   const collect = (d: Buffer) => {
-    log = (log + d.toString()).slice(-20_000);
+    log = (log + d.toString()).slice(-(opts.outputLimit ?? 20_000));
     if (opts.inheritOutput) process.stdout.write(d);
   };
   child.stdout?.on('data', collect);

@@ -26,19 +26,19 @@ export type KeyProps = z.infer<typeof KeyPropsSchema>;
  * keys read by the validator in the same request, for OAuth grants read here). Returns
  * the refusal message instead when access must be denied.
  */
-export async function resolvePrincipal(env: Env, props: unknown, clientId: string, server: string): Promise<Principal | { refusal: string }> {
+export async function resolvePrincipal(env: Env, props: unknown, clientId: string, server: string): Promise<Principal | { refusal: string; tenant?: string }> {
   const key = KeyPropsSchema.safeParse(props);
   if (key.success) {
     const refusal = tenantRefusal(key.data.tenant, server);
-    if (refusal) return { refusal };
+    if (refusal) return { refusal, tenant: key.data.tenantId };
     return { tenantId: key.data.tenantId, userId: `key:${key.data.keyId}`, role: key.data.role, clientId: key.data.keyId, kind: 'api-key', server };
   }
   const grant = GrantPropsSchema.safeParse(props);
   if (!grant.success) return { refusal: 'Access denied: token does not carry a platform identity' };
   const access = await getAccessRecord(env.DB, grant.data.tenantId, grant.data.userId);
-  if (!access) return { refusal: 'Access denied: account no longer exists' };
+  if (!access) return { refusal: 'Access denied: account no longer exists', tenant: grant.data.tenantId };
   const refusal = tenantRefusal({ status: access.tenantStatus, servers: access.servers }, server);
-  if (refusal) return { refusal };
+  if (refusal) return { refusal, tenant: grant.data.tenantId };
   return { tenantId: grant.data.tenantId, userId: grant.data.userId, role: access.role, clientId, kind: 'oauth', server };
 }
 

@@ -4,6 +4,7 @@ import { publicOrigin } from '../config';
 import { gateMcpRequest, type GateTarget } from '../gate/mcp-gate';
 import type { GrantProps, KeyProps } from '../gate/principal-resolver';
 import { logDenial } from '../observability/log';
+import { noteTokenSubject } from './oauth-audit';
 import { verifyApiKey } from '../tenancy/api-keys';
 
 /** The one scope clients request; roles, not scopes, decide what a caller may do. */
@@ -44,6 +45,7 @@ export function oauthSurface(env: Env): OAuthSurface {
     tokenEndpoint: OAUTH_PATHS.token,
     clientRegistrationEndpoint: OAUTH_PATHS.register,
     scopesSupported: [MCP_SCOPE],
+    tokenExchangeCallback: ({ props }) => noteTokenSubject(props),
   });
 
   const resources: OAuthSurface['resources'] = new Map();
@@ -58,11 +60,15 @@ export function oauthSurface(env: Env): OAuthSurface {
       },
       requiredScopes: [MCP_SCOPE],
       validateToken: (env) => async (res, token) => {
-        if (!token.startsWith('smcp_')) return authorizationServer.validateToken<GrantProps>(res, token, env);
+        if (!token.startsWith('smcp_')) {
+          const validated = await authorizationServer.validateToken<GrantProps>(res, token, env);
+          if (!validated) logDenial('unknown, expired or revoked access token', { path: new URL(res).pathname, action: 'auth.token' });
+          return validated;
+        }
         // API keys are tenant credentials, not bound to one resource: the gate checks the server is enabled.
         const verified = await verifyApiKey(env.DB, token);
         if ('refusal' in verified) {
-          logDenial(`api key ${verified.refusal}`, { path: new URL(res).pathname });
+          logDenial(`api key ${verified.refusal}`, { path: new URL(res).pathname, action: 'auth.api_key' });
           return null;
         }
         const { key, tenant } = verified;
