@@ -6,7 +6,7 @@
  * Sizes (env): BENCH_DURATION_MS (steady phase length per variant, default 5000),
  * BENCH_CONCURRENCY (default "1,10,100"), BENCH_COLD (cold sessions, default 30),
  * BENCH_SESSIONS (sessions in a row, default 1000), BENCH_ROUNDS (how many alternating rounds
- * each phase is split into, default 4), BENCH_VARIANTS (default all four),
+ * each phase is split into, default 4), BENCH_VARIANTS (default floor,bare,platform,peer; add platform-noaudit for the audit-off platform),
  * BENCH_WRITE_DOCS=0 to leave docs/performance.md alone.
  */
 import { spawn } from 'node:child_process';
@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { ROOT } from './lib/local-platform.ts';
 import { closeAgents } from './bench/mcp-http.ts';
 import { MemorySampler } from './bench/memory.ts';
-import { markdown, targets as checkTargets, VARIANTS, writeDocs, type Variant } from './bench/report.ts';
+import { DEFAULT_VARIANTS, markdown, targets as checkTargets, VARIANTS, writeDocs, type Variant } from './bench/report.ts';
 import type { PhaseResult } from './bench/stats.ts';
 import { startTargets } from './bench/targets.ts';
 import { cold, inARow, steady } from './bench/workloads.ts';
@@ -30,7 +30,7 @@ const concurrency = (process.env.BENCH_CONCURRENCY ?? '1,10,100').split(',').map
 const coldSamples = num('BENCH_COLD', 30);
 const inARowCount = num('BENCH_SESSIONS', 1000);
 const rounds = Math.max(1, num('BENCH_ROUNDS', 4));
-const variants = (process.env.BENCH_VARIANTS?.split(',') ?? [...VARIANTS]).filter((v): v is Variant => (VARIANTS as readonly string[]).includes(v));
+const variants = (process.env.BENCH_VARIANTS?.split(',') ?? [...DEFAULT_VARIANTS]).filter((v): v is Variant => (VARIANTS as readonly string[]).includes(v));
 const settings = `steady ${durationMs} ms per variant at concurrency ${concurrency.join(', ')}; ${coldSamples} cold sessions; ${inARowCount} sessions in a row; variants ${variants.join(', ')}, alternating in ${rounds} rounds`;
 
 const began = Date.now();
@@ -42,7 +42,7 @@ sampler.start();
 const results: PhaseResult[] = [];
 const record = (r: PhaseResult) => {
   results.push(r);
-  say(`${r.phase.padEnd(24)} ${r.variant.padEnd(8)} ${r.throughput.toFixed(0).padStart(6)} ops/s  p50 ${r.p50?.toFixed(2) ?? '–'} ms  p99 ${r.p99?.toFixed(2) ?? '–'} ms  errors ${r.errors}${r.errorSamples.length ? ` (${r.errorSamples[0]})` : ''}`);
+  say(`${r.phase.padEnd(24)} ${r.variant.padEnd(16)} ${r.throughput.toFixed(0).padStart(6)} ops/s  p50 ${r.p50?.toFixed(2) ?? '–'} ms  p99 ${r.p99?.toFixed(2) ?? '–'} ms  errors ${r.errors}${r.errorSamples.length ? ` (${r.errorSamples[0]})` : ''}`);
 };
 
 try {

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { ROOT } from '../lib/local-platform.ts';
 import { ratio, type PhaseResult } from './stats.ts';
 
-export const VARIANTS = ['floor', 'bare', 'platform', 'peer'] as const;
+/** Every variant, in report order; `platform-noaudit` runs only when asked for (BENCH_VARIANTS). */
+export const VARIANTS = ['floor', 'bare', 'platform', 'platform-noaudit', 'peer'] as const;
+export const DEFAULT_VARIANTS: readonly Variant[] = ['floor', 'bare', 'platform', 'peer'];
 export type Variant = (typeof VARIANTS)[number];
 
 const ms = (v: number | null) => (v === null ? '–' : v < 10 ? v.toFixed(2) : v.toFixed(1));

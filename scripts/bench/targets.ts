@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { admin, ROOT, startPlatform, type RunningPlatform } from '../lib/local-platform.ts';
-import { PLATFORM_SERVER, writeBenchConfig } from './bench-config.ts';
+import { NOAUDIT_SERVER, PLATFORM_SERVER, writeBenchConfig } from './bench-config.ts';
 import type { MemoryTarget } from './memory.ts';
 import type { Target } from './mcp-http.ts';
 import type { Variant } from './report.ts';
@@ -22,7 +22,7 @@ export interface Started {
 }
 
 async function seededKey(p: RunningPlatform): Promise<string> {
-  const tenant = await admin(p, '/tenants', { id: 'bench', name: 'Bench', servers: [PLATFORM_SERVER] });
+  const tenant = await admin(p, '/tenants', { id: 'bench', name: 'Bench', servers: [PLATFORM_SERVER, NOAUDIT_SERVER] });
   if (tenant.status !== 201) throw new Error(`seeding tenant: ${tenant.status} ${JSON.stringify(tenant.body)}`);
   const key = await admin(p, '/tenants/bench/keys', { name: 'bench', role: 'member' });
   if (key.status !== 201) throw new Error(`creating key: ${key.status} ${JSON.stringify(key.body)}`);
@@ -82,7 +82,7 @@ export async function startTargets(wanted: readonly Variant[]): Promise<Started>
   const memory: MemoryTarget[] = [];
   for (const [variant, p] of workers) {
     const token = variant === 'floor' ? null : await seededKey(p);
-    const path = { floor: '/bench/floor', bare: '/bench/bare/mcp', platform: `/servers/${PLATFORM_SERVER}/mcp` }[variant as 'floor' | 'bare' | 'platform'];
+    const path = { floor: '/bench/floor', bare: '/bench/bare/mcp', platform: `/servers/${PLATFORM_SERVER}/mcp`, 'platform-noaudit': `/servers/${NOAUDIT_SERVER}/mcp` }[variant as Exclude<Variant, 'peer'>];
     targets.set(variant, { name: variant, port: p.port, host: `localhost:${p.port}`, path, token, sessions: variant !== 'floor' });
     memory.push({ variant, pid: p.process.pid!, comm: 'workerd', group: true });
   }
