@@ -2,6 +2,8 @@ import { route } from './router';
 import { restError } from './http/responses';
 
 export { NotesServer, EverythingServer } from '../servers/classes';
+export { GatewayServer } from './gateway/gateway-server';
+export { UpstreamState } from './gateway/upstream-state';
 
 /**
  * Worker entry. Routing lives in `router.ts`; this layer only guarantees that no request ever

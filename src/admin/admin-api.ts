@@ -5,6 +5,8 @@ import { getTenant } from '../tenancy/tenant-store';
 import { authenticateAdmin, canActOn, type Actor } from './admin-auth';
 import { createKeyRoute, listKeysRoute, revokeKeyRoute, rotateKeyRoute } from './key-routes';
 import { createTenantRoute, deleteTenantRoute, getTenantRoute, listTenantsRoute, patchTenantRoute, tenantIdFrom } from './tenant-routes';
+import { rotateSecretsRoute } from './secret-routes';
+import { approveUpstreamRoute, createUpstreamRoute, deleteUpstreamRoute, getUpstreamRoute, listUpstreamsRoute, patchUpstreamRoute } from './upstream-routes';
 import { createUserRoute, deleteUserRoute, listUsersRoute, patchUserRoute } from './user-routes';
 
 type Handler = (request: Request, env: Env, actor: Actor, tenant: Tenant, id: string) => Promise<Response>;
@@ -22,6 +24,12 @@ const TENANT_ROUTES: Array<[method: string, pattern: RegExp, handler: Handler]> 
   ['GET', /^\/keys$/, (_r, env, _a, t) => listKeysRoute(env, t.id)],
   ['DELETE', /^\/keys\/([^/]+)$/, (_r, env, a, t, id) => revokeKeyRoute(env, a, t.id, id)],
   ['POST', /^\/keys\/([^/]+)\/rotate$/, (r, env, a, t, id) => rotateKeyRoute(r, env, a, t.id, id)],
+  ['POST', /^\/upstreams$/, (r, env, a, t) => createUpstreamRoute(r, env, a, t.id)],
+  ['GET', /^\/upstreams$/, (_r, env, _a, t) => listUpstreamsRoute(env, t.id)],
+  ['GET', /^\/upstreams\/([^/]+)$/, (_r, env, _a, t, name) => getUpstreamRoute(env, t.id, name)],
+  ['PATCH', /^\/upstreams\/([^/]+)$/, (r, env, a, t, name) => patchUpstreamRoute(r, env, a, t.id, name)],
+  ['DELETE', /^\/upstreams\/([^/]+)$/, (_r, env, a, t, name) => deleteUpstreamRoute(env, a, t.id, name)],
+  ['POST', /^\/upstreams\/([^/]+)\/approve$/, (_r, env, a, t, name) => approveUpstreamRoute(env, a, t.id, name)],
 ];
 
 const notFound = () => restError(404, 'not_found', 'Not found');
@@ -38,6 +46,9 @@ export async function handleAdminApi(request: Request, env: Env, path: string): 
     if (request.method === 'POST') return createTenantRoute(request, env, actor);
     if (request.method === 'GET') return listTenantsRoute(env, actor);
     return restError(405, 'method_not_allowed', 'Use GET or POST', { Allow: 'GET, POST' });
+  }
+  if (path === '/admin/api/secrets/rotate') {
+    return request.method === 'POST' ? rotateSecretsRoute(env, actor) : restError(405, 'method_not_allowed', 'Use POST', { Allow: 'POST' });
   }
   const match = /^\/admin\/api\/tenants\/([^/]+)(\/.*)?$/.exec(path);
   if (!match) return notFound();
