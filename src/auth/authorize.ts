@@ -112,7 +112,7 @@ async function signIn(request: Request, env: Env, oauth: OAuthHelpers, req: Auth
 /** Refuses before consent when the tenant cannot use the server, so nobody approves a useless grant. */
 async function showConsent(request: Request, env: Env, oauth: OAuthHelpers, req: AuthRequest, server: HostedServerEntry, session: SignIn, headers: Headers): Promise<Response> {
   const access = await getAccessRecord(env.DB, session.tenantId, session.userId);
-  if (!access || access.tenantStatus !== 'active' || !access.servers.includes(server.name)) {
+  if (!access || access.tenantStatus !== 'active' || !(await tenantOffers(env, session.tenantId, access.servers, server))) {
     return errorPage(403, 'Not available', `Your organization has not enabled ${server.title}, or its account is suspended.`);
   }
   const details = await oauth.describeConsent(req);

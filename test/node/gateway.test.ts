@@ -172,7 +172,8 @@ describe('gateway: upstream MCP servers behind the platform', () => {
     const seen = up.counts['tools/call'] ?? 0;
     await expect(client.callTool({ name: 'write', arguments: { value: 'fast' } })).rejects.toThrow(/circuit open/);
     expect(up.counts['tools/call'] ?? 0).toBe(seen); // failed fast: the upstream never saw it
-    expect((await (await fetch(`${h.platform.url}/health`)).json()).gateway.breakers.open).toBeGreaterThanOrEqual(1);
+    const health = (await (await fetch(`${h.platform.url}/health`)).json()) as { gateway: { breakers: { open: number } } };
+    expect(health.gateway.breakers.open).toBeGreaterThanOrEqual(1);
 
     up.behaviour.down = null;
     up.behaviour.hang = true;
@@ -199,7 +200,7 @@ describe('gateway: upstream MCP servers behind the platform', () => {
     up.behaviour.failNext.push({ method: 'tools/call', times: 1, kind: 'malformed' });
     await expect(client.callTool({ name: 'echo', arguments: { text: 'x' } })).rejects.toThrow(/malformed JSON/);
     const asked = await client.callTool({ name: 'ask', arguments: {} });
-    expect(asked.isError).toBe(true);
+    expect((asked as { isError?: boolean }).isError).toBe(true);
     expect(text(asked)).toMatch(/the client did not offer sampling/);
     await client.close();
   });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { expect, it } from 'vitest';
-import { SERVERS } from '../../servers/registry';
+import { PLATFORM_OBJECTS, SERVERS } from '../../servers/registry';
 import { ROOT } from '../../scripts/lib/local-platform.ts';
 
 interface WranglerConfig {
@@ -36,8 +36,14 @@ it('registry, wrangler.jsonc bindings and migrations, and exported classes agree
     if (!migrated.has(s.className)) problems.push(`wrangler.jsonc migrations: add a migration with "new_sqlite_classes": ["${s.className}"]`);
     if (!new RegExp(`export \\{ ${s.className} \\}`).test(classes)) problems.push(`servers/classes.ts: add export { ${s.className} } from './${s.name}/${s.name}.server'`);
   }
+  const entry = readFileSync(join(ROOT, 'src', 'index.ts'), 'utf8');
+  for (const o of PLATFORM_OBJECTS) {
+    if (!bindings.some((b) => b.name === o.binding && b.class_name === o.className)) problems.push(`wrangler.jsonc durable_objects.bindings: add { "name": "${o.binding}", "class_name": "${o.className}" }`);
+    if (!migrated.has(o.className)) problems.push(`wrangler.jsonc migrations: add a migration with "new_sqlite_classes": ["${o.className}"]`);
+    if (!new RegExp(`export \\{ ${o.className} \\}`).test(entry)) problems.push(`src/index.ts: export { ${o.className} }`);
+  }
   for (const b of bindings) {
-    if (!SERVERS.some((s) => s.binding === b.name)) problems.push(`servers/registry.ts: add an entry for binding ${b.name} (class ${b.class_name}), or remove the binding`);
+    if (!SERVERS.some((s) => s.binding === b.name) && !PLATFORM_OBJECTS.some((o) => o.binding === b.name)) problems.push(`servers/registry.ts: add an entry for binding ${b.name} (class ${b.class_name}), or remove the binding`);
   }
   expect(problems, problems.join('\n')).toEqual([]);
 });
