@@ -110,7 +110,7 @@ export async function startUpstream(init: Partial<FixtureBehaviour> = {}): Promi
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const body = req.method === 'POST' ? await readJson(req) : undefined;
-    if (process.env.FIXTURE_DEBUG) console.log("fixture", req.method, req.headers["mcp-session-id"], JSON.stringify(body)?.slice(0, 200));
+
     const methods = methodsOf(body);
     for (const m of methods) count(counts, m);
     if (req.headers.authorization) authorizations.push(req.headers.authorization);
