@@ -19,15 +19,6 @@ export const SERVERS: readonly HostedServerEntry[] = [
   { name: 'everything', binding: 'EVERYTHING_SERVER', className: 'EverythingServer', title: 'Everything (MCP conformance fixtures)' },
 ];
 
-/**
- * Durable Objects the platform itself owns (not hosted servers, so not reachable by name): bound in
- * `wrangler.jsonc` and exported by `src/index.ts` like the servers, and checked by the same test.
- */
-export const PLATFORM_OBJECTS: ReadonlyArray<{ readonly binding: string; readonly className: string }> = [
-  { binding: 'GATEWAY_SERVER', className: 'GatewayServer' },
-  { binding: 'UPSTREAM_STATE', className: 'UpstreamState' },
-];
-
 /** Server names must be URL-safe slugs so they can be matched exactly in paths. */
 export const SERVER_NAME_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
 

@@ -1,23 +1,40 @@
 import { route } from './router';
 import { restError } from './http/responses';
+import { enforceRetention } from './audit/retention';
+import { CORRELATION_HEADER, requestContext, withRequestContext } from './observability/request-context';
+import { log } from './observability/log';
 
 export { NotesServer, EverythingServer } from '../servers/classes';
 export { GatewayServer } from './gateway/gateway-server';
 export { UpstreamState } from './gateway/upstream-state';
+export { AuditOutboxObject } from './audit/audit-outbox-object';
 
 /**
- * Worker entry. Routing lives in `router.ts`; this layer only guarantees that no request ever
- * gets an unstructured 500: an unexpected failure is logged (without headers or body, which may
- * hold tokens) and answered with the REST error shape.
+ * Worker entry. Routing lives in `router.ts`; this layer gives every request a correlation id
+ * (returned as `X-Correlation-Id`, carried by logs and audit events) and guarantees that no request
+ * ever gets an unstructured 500: an unexpected failure is logged (without headers or body, which
+ * may hold tokens) and answered with the REST error shape.
  */
 export default {
-  async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
-    try {
-      return await route(request, env, ctx);
-    } catch (error) {
-      const correlationId = crypto.randomUUID();
-      console.error(JSON.stringify({ level: 'error', msg: 'unhandled', correlationId, path: new URL(request.url).pathname, error: String(error) }));
-      return restError(500, 'internal_error', `Internal error (correlation id ${correlationId})`);
-    }
+  fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+    return withRequestContext(request, env, ctx, async () => {
+      const correlationId = requestContext()!.correlationId;
+      let response: Response;
+      try {
+        response = await route(request, env, ctx);
+      } catch (error) {
+        log('error', 'unhandled', { path: new URL(request.url).pathname, error: String(error).slice(0, 300) });
+        response = restError(500, 'internal_error', `Internal error (correlation id ${correlationId})`);
+      }
+      if (response.webSocket) return response;
+      const out = new Response(response.body, response);
+      out.headers.set(CORRELATION_HEADER, correlationId);
+      return out;
+    });
+  },
+
+  /** Daily: delete audit events past each tenant's retention. */
+  async scheduled(_controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
+    ctx.waitUntil(enforceRetention(env.DB).then((deleted) => log('info', 'audit.retention', { deleted })));
   },
 } satisfies ExportedHandler<Env>;

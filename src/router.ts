@@ -1,12 +1,13 @@
-import { findServer, SERVER_NAME_PATTERN, SERVERS } from '../servers/registry';
+import { findServer, SERVER_NAME_PATTERN } from '../servers/registry';
 import { handleAdminApi } from './admin/admin-api';
 import { handleAuthorize } from './auth/authorize';
 import { refuseForeignOrigin } from './gate/origin-guard';
 import { STYLESHEET } from './http/html';
-import { json, restError, rpcError, RpcCode } from './http/responses';
+import { restError, rpcError, RpcCode } from './http/responses';
+import { healthResponse } from './observability/health';
+import { auditedOAuthEndpoint } from './oauth/oauth-audit';
 import { OAUTH_PATHS, oauthSurface, serverNameOf } from './oauth/oauth-surface';
-import { keyringConfigured } from './crypto/sealed-secrets';
-import { breakerCounts, upstreamNameExists } from './gateway/upstream-store';
+import { upstreamNameExists } from './gateway/upstream-store';
 
 const MCP_ROUTE = /^\/servers\/([^/]+)\/(mcp|sse|sse\/message)$/;
 const RESOURCE_METADATA = '/.well-known/oauth-protected-resource';
@@ -41,12 +42,13 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
 
   switch (path) {
     case '/health':
-      return health(env);
+      return healthResponse(env);
     case OAUTH_PATHS.authorize:
       return handleAuthorize(request, env);
     case OAUTH_PATHS.token:
       return (await oauthSurface(env, await tokenResourceName(request))).authorizationServer.fetch(request, env, ctx);
     case OAUTH_PATHS.register:
+      return auditedOAuthEndpoint(request, env, async () => (await oauthSurface(env)).authorizationServer.fetch(request, env, ctx));
     case '/.well-known/oauth-authorization-server':
       return (await oauthSurface(env)).authorizationServer.fetch(request, env, ctx);
     case '/assets/smcp.css':
@@ -68,15 +70,4 @@ async function tokenResourceName(request: Request): Promise<string | undefined> 
   const form = await request.clone().formData().catch(() => null);
   const resource = form?.get('resource');
   return typeof resource === 'string' ? serverNameOf(resource) : undefined;
-}
-
-/** Liveness plus gateway counts (no tenant data): upstreams per breaker state, and whether secrets can be opened. */
-async function health(env: Env): Promise<Response> {
-  const [breakers, sealing] = await Promise.all([breakerCounts(env.DB).catch(() => null), keyringConfigured(env)]);
-  return json({
-    status: 'ok',
-    servers: SERVERS.map((s) => s.name),
-    gateway: breakers ? { upstreams: breakers.closed + breakers.open + breakers['half-open'], breakers, secretsAtRest: sealing ? 'configured' : 'missing' } : { error: 'unavailable' },
-    time: new Date().toISOString(),
-  });
 }

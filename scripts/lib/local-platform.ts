@@ -24,6 +24,10 @@ export interface PlatformOptions {
   inheritOutput?: boolean;
   /** Extra `--var NAME:VALUE` settings. */
   vars?: Record<string, string>;
+  /** wrangler's `--log-level` (default `warn`); `log` shows the Worker's own console lines. */
+  logLevel?: 'warn' | 'info' | 'log' | 'debug';
+  /** How much of wrangler's output `output()` keeps (default the last 20,000 characters). */
+  outputLimit?: number;
 }
 
 export interface RunningPlatform {
@@ -77,12 +81,12 @@ export async function startPlatform(opts: PlatformOptions): Promise<RunningPlatf
   await applyMigrations(opts.stateDir);
   // Local platforms allow loopback upstreams: the gateway tests and demos run them on 127.0.0.1.
   const vars = { SMCP_PUBLIC_URL: url, SMCP_ADMIN_TOKEN: opts.adminToken, SMCP_SECRET: opts.secret, SMCP_ENCRYPTION_KEYS: opts.encryptionKeys ?? TEST_ENCRYPTION_KEYS, SMCP_ALLOW_PRIVATE_UPSTREAMS: 'true', ...opts.vars };
-  const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', opts.stateDir, '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false', '--log-level', 'warn'];
+  const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', opts.stateDir, '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false', '--log-level', opts.logLevel ?? 'warn'];
   for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}:${value}`);
   const child = spawn(WRANGLER, args, { cwd: ROOT, env: env(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let log = '';
   const collect = (d: Buffer) => {
-    log = (log + d.toString()).slice(-20_000);
+    log = (log + d.toString()).slice(-(opts.outputLimit ?? 20_000));
     if (opts.inheritOutput) process.stdout.write(d);
   };
   child.stdout?.on('data', collect);

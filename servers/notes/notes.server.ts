@@ -41,6 +41,8 @@ export class NotesServer extends HostedMcpAgent {
         description: 'Store a note in this session.',
         inputSchema: { title: z.string().min(1).max(MAX_TITLE), body: z.string().max(MAX_BODY).default('') },
         annotations: { readOnlyHint: false, destructiveHint: false },
+        // Note bodies are private: the audit trail keeps the title and redacts the body.
+        _meta: { 'smcp/sensitive': ['body'] },
       },
       ({ title, body }) => {
         const [row] = this.sql<NoteRow>`INSERT INTO notes (title, body, created_at) VALUES (${title}, ${body}, ${Date.now()}) RETURNING *`;

@@ -1,8 +1,10 @@
+import { recordAudit } from '../audit/audit-trail';
 import { restError } from '../http/responses';
 import { logDenial } from '../observability/log';
 import type { Tenant } from '../tenancy/model';
 import { getTenant } from '../tenancy/tenant-store';
 import { authenticateAdmin, canActOn, type Actor } from './admin-auth';
+import { getRetentionRoute, platformAuditRoute, platformMetricsRoute, putRetentionRoute, tenantAuditRoute, tenantMetricsRoute } from './audit-routes';
 import { createKeyRoute, listKeysRoute, revokeKeyRoute, rotateKeyRoute } from './key-routes';
 import { createTenantRoute, deleteTenantRoute, getTenantRoute, listTenantsRoute, patchTenantRoute, tenantIdFrom } from './tenant-routes';
 import { rotateSecretsRoute } from './secret-routes';
@@ -11,26 +13,52 @@ import { createUserRoute, deleteUserRoute, listUsersRoute, patchUserRoute } from
 
 type Handler = (request: Request, env: Env, actor: Actor, tenant: Tenant, id: string) => Promise<Response>;
 
-/** Routes under `/admin/api/tenants/<tenant>`, keyed by the rest of the path's shape and method. */
-const TENANT_ROUTES: Array<[method: string, pattern: RegExp, handler: Handler]> = [
+/** Routes under `/admin/api/tenants/<tenant>`, keyed by the rest of the path's shape and method; changes name their audit action. */
+const TENANT_ROUTES: Array<[method: string, pattern: RegExp, handler: Handler, action?: string]> = [
   ['GET', /^$/, (_r, _env, _a, t) => getTenantRoute(t)],
-  ['PATCH', /^$/, (r, env, a, t) => patchTenantRoute(r, env, a, t)],
-  ['DELETE', /^$/, (_r, env, a, t) => deleteTenantRoute(env, a, t.id)],
-  ['POST', /^\/users$/, (r, env, a, t) => createUserRoute(r, env, a, t.id)],
+  ['PATCH', /^$/, (r, env, a, t) => patchTenantRoute(r, env, a, t), 'admin.tenant.update'],
+  ['DELETE', /^$/, (_r, env, a, t) => deleteTenantRoute(env, a, t.id), 'admin.tenant.delete'],
+  ['POST', /^\/users$/, (r, env, a, t) => createUserRoute(r, env, a, t.id), 'admin.user.create'],
   ['GET', /^\/users$/, (_r, env, _a, t) => listUsersRoute(env, t.id)],
-  ['PATCH', /^\/users\/([^/]+)$/, (r, env, a, t, id) => patchUserRoute(r, env, a, t.id, id)],
-  ['DELETE', /^\/users\/([^/]+)$/, (_r, env, a, t, id) => deleteUserRoute(env, a, t.id, id)],
-  ['POST', /^\/keys$/, (r, env, a, t) => createKeyRoute(r, env, a, t.id)],
+  ['PATCH', /^\/users\/([^/]+)$/, (r, env, a, t, id) => patchUserRoute(r, env, a, t.id, id), 'admin.user.update'],
+  ['DELETE', /^\/users\/([^/]+)$/, (_r, env, a, t, id) => deleteUserRoute(env, a, t.id, id), 'admin.user.delete'],
+  ['POST', /^\/keys$/, (r, env, a, t) => createKeyRoute(r, env, a, t.id), 'admin.key.create'],
   ['GET', /^\/keys$/, (_r, env, _a, t) => listKeysRoute(env, t.id)],
-  ['DELETE', /^\/keys\/([^/]+)$/, (_r, env, a, t, id) => revokeKeyRoute(env, a, t.id, id)],
-  ['POST', /^\/keys\/([^/]+)\/rotate$/, (r, env, a, t, id) => rotateKeyRoute(r, env, a, t.id, id)],
-  ['POST', /^\/upstreams$/, (r, env, a, t) => createUpstreamRoute(r, env, a, t.id)],
+  ['DELETE', /^\/keys\/([^/]+)$/, (_r, env, a, t, id) => revokeKeyRoute(env, a, t.id, id), 'admin.key.revoke'],
+  ['POST', /^\/keys\/([^/]+)\/rotate$/, (r, env, a, t, id) => rotateKeyRoute(r, env, a, t.id, id), 'admin.key.rotate'],
+  ['GET', /^\/audit$/, (r, env, _a, t) => tenantAuditRoute(r, env, t)],
+  ['GET', /^\/audit\/retention$/, (_r, env, _a, t) => getRetentionRoute(env, t)],
+  ['PUT', /^\/audit\/retention$/, (r, env, _a, t) => putRetentionRoute(r, env, t), 'admin.audit_retention.update'],
+  ['GET', /^\/metrics$/, (r, env, _a, t) => tenantMetricsRoute(r, env, t)],
+  ['POST', /^\/upstreams$/, (r, env, a, t) => createUpstreamRoute(r, env, a, t.id), 'admin.upstream.create'],
   ['GET', /^\/upstreams$/, (_r, env, _a, t) => listUpstreamsRoute(env, t.id)],
   ['GET', /^\/upstreams\/([^/]+)$/, (_r, env, _a, t, name) => getUpstreamRoute(env, t.id, name)],
-  ['PATCH', /^\/upstreams\/([^/]+)$/, (r, env, a, t, name) => patchUpstreamRoute(r, env, a, t.id, name)],
-  ['DELETE', /^\/upstreams\/([^/]+)$/, (_r, env, a, t, name) => deleteUpstreamRoute(env, a, t.id, name)],
-  ['POST', /^\/upstreams\/([^/]+)\/approve$/, (_r, env, a, t, name) => approveUpstreamRoute(env, a, t.id, name)],
+  ['PATCH', /^\/upstreams\/([^/]+)$/, (r, env, a, t, name) => patchUpstreamRoute(r, env, a, t.id, name), 'admin.upstream.update'],
+  ['DELETE', /^\/upstreams\/([^/]+)$/, (_r, env, a, t, name) => deleteUpstreamRoute(env, a, t.id, name), 'admin.upstream.delete'],
+  ['POST', /^\/upstreams\/([^/]+)\/approve$/, (_r, env, a, t, name) => approveUpstreamRoute(env, a, t.id, name), 'admin.upstream.approve'],
 ];
+
+/**
+ * Record an admin change with its outcome before the answer goes out, so a change the caller saw
+ * succeed is always in the trail (reads are not audited).
+ */
+async function audited(env: Env, actor: Actor, tenantId: string | null, action: string | undefined, resource: string, run: () => Promise<Response>): Promise<Response> {
+  const response = await run();
+  if (!action) return response;
+  const status = response.status;
+  // A creation names what it created (the new user's or key's id), never its secret.
+  const created = status === 201 ? ((await response.clone().json().catch(() => null)) as { id?: unknown } | null)?.id : undefined;
+  await recordAudit(env, {
+    tenant: tenantId,
+    action,
+    result: status < 400 ? 'ok' : status === 401 || status === 403 || status === 404 ? 'denied' : 'error',
+    user: actor.kind === 'operator' ? 'operator' : `key:${actor.keyId}`,
+    client: actor.kind === 'operator' ? undefined : actor.keyId,
+    resource: typeof created === 'string' ? created : resource,
+    details: { status },
+  });
+  return response;
+}
 
 const notFound = () => restError(404, 'not_found', 'Not found');
 
@@ -42,8 +70,14 @@ export async function handleAdminApi(request: Request, env: Env, path: string): 
   const actor = await authenticateAdmin(request, env);
   if (actor instanceof Response) return actor;
 
+  if (path === '/admin/api/audit' && request.method === 'GET') return platformAuditRoute(request, env, actor);
+  if (path === '/admin/api/metrics' && request.method === 'GET') return platformMetricsRoute(request, env, actor);
   if (path === '/admin/api/tenants') {
-    if (request.method === 'POST') return createTenantRoute(request, env, actor);
+    if (request.method === 'POST') {
+      const id = ((await request.clone().json().catch(() => null)) as { id?: unknown } | null)?.id;
+      const tenantId = typeof id === 'string' ? tenantIdFrom(id) : null;
+      return audited(env, actor, tenantId, 'admin.tenant.create', tenantId ?? '', () => createTenantRoute(request, env, actor));
+    }
     if (request.method === 'GET') return listTenantsRoute(env, actor);
     return restError(405, 'method_not_allowed', 'Use GET or POST', { Allow: 'GET, POST' });
   }
@@ -64,6 +98,7 @@ export async function handleAdminApi(request: Request, env: Env, path: string): 
   if (!route) return restError(405, 'method_not_allowed', `Use ${routes.map(([m]) => m).join(' or ')}`, { Allow: routes.map(([m]) => m).join(', ') });
   const tenant = await getTenant(env.DB, tenantId);
   if (!tenant) return restError(404, 'not_found', 'Tenant not found');
-  const [, pattern, handler] = route;
-  return handler(request, env, actor, tenant, pattern.exec(rest)?.[1] ?? '');
+  const [, pattern, handler, action] = route;
+  const id = pattern.exec(rest)?.[1] ?? '';
+  return audited(env, actor, tenant.id, action, id || tenant.id, () => handler(request, env, actor, tenant, id));
 }

@@ -1,5 +1,4 @@
 import { findServer } from '../../servers/registry';
-import { recordAudit } from '../audit/audit-trail';
 import { publicOrigin } from '../config';
 import { KeyringError } from '../crypto/sealed-secrets';
 import { sealCredentials } from '../gateway/upstream-credentials';
@@ -14,10 +13,10 @@ import { readBody } from './request-body';
 /**
  * Upstream registration for a tenant (`/admin/api/tenants/<t>/upstreams`): the operator or the
  * tenant's own admins. Credentials are sealed (AES-256-GCM) before they reach D1 and are never
- * returned: views carry only `hasCredentials` and `credentialKind`.
+ * returned: views carry only `hasCredentials` and `credentialKind`. Changes are audited by the
+ * admin router (`admin.upstream.create|update|delete|approve`).
  */
 
-const actorName = (a: Actor) => (a.kind === 'operator' ? 'operator' : `key:${a.keyId}`);
 const notFound = () => restError(404, 'not_found', 'Upstream not found');
 
 function urlRefusal(env: Env, url: string, creds?: Credentials | null): Response | null {
@@ -38,12 +37,8 @@ async function sealed(env: Env, tenantId: string, name: string, creds: Credentia
   }
 }
 
-async function audit(env: Env, actor: Actor, tenant: string, action: string, name: string, details?: Record<string, unknown>): Promise<void> {
-  await recordAudit(env, { tenant, action, result: 'ok', user: actorName(actor), resource: name, details });
-}
-
 /** `POST .../upstreams`: register an upstream; 409 when the name is taken (by this tenant or a hosted server). */
-export async function createUpstreamRoute(request: Request, env: Env, actor: Actor, tenantId: string): Promise<Response> {
+export async function createUpstreamRoute(request: Request, env: Env, _actor: Actor, tenantId: string): Promise<Response> {
   const body = await readBody(request, CreateUpstreamSchema);
   if (body instanceof Response) return body;
   if (findServer(body.name)) return restError(409, 'conflict', `"${body.name}" is a hosted server's name; choose another`);
@@ -63,7 +58,6 @@ export async function createUpstreamRoute(request: Request, env: Env, actor: Act
   if (!(await insertUpstream(env.DB, tenantId, body.name, write))) return restError(409, 'conflict', `This tenant already has an upstream named "${body.name}"`);
   // A fresh registration starts from a clean state object (a previous upstream of this name is forgotten).
   await upstreamStub(env, { tenant: tenantId, name: body.name }).reset();
-  await audit(env, actor, tenantId, 'admin.upstream.create', body.name, { url: body.url, credentialKind: write.credentialKind });
   return json(upstreamView((await getUpstream(env.DB, tenantId, body.name))!, publicOrigin(env)), 201);
 }
 
@@ -82,7 +76,7 @@ export async function getUpstreamRoute(env: Env, tenantId: string, name: string)
 }
 
 /** `PATCH .../upstreams/<name>`: any subset; `credentials: null` removes them. Sessions reconnect with the new config. */
-export async function patchUpstreamRoute(request: Request, env: Env, actor: Actor, tenantId: string, name: string): Promise<Response> {
+export async function patchUpstreamRoute(request: Request, env: Env, _actor: Actor, tenantId: string, name: string): Promise<Response> {
   const body = await readBody(request, PatchUpstreamSchema);
   if (body instanceof Response) return body;
   const current = await getUpstream(env.DB, tenantId, name);
@@ -108,25 +102,22 @@ export async function patchUpstreamRoute(request: Request, env: Env, actor: Acto
   });
   const key = { tenant: tenantId, name };
   await upstreamStub(env, key).configChanged(key);
-  await audit(env, actor, tenantId, 'admin.upstream.update', name, { fields: Object.keys(body).join(',') });
   return json(upstreamView((await getUpstream(env.DB, tenantId, name))!, publicOrigin(env)));
 }
 
 /** `DELETE .../upstreams/<name>`: the registration and its state (pins, cache, breaker). */
-export async function deleteUpstreamRoute(env: Env, actor: Actor, tenantId: string, name: string): Promise<Response> {
+export async function deleteUpstreamRoute(env: Env, _actor: Actor, tenantId: string, name: string): Promise<Response> {
   if (!(await deleteUpstream(env.DB, tenantId, name))) return notFound();
   await upstreamStub(env, { tenant: tenantId, name }).reset();
-  await audit(env, actor, tenantId, 'admin.upstream.delete', name);
   return new Response(null, { status: 204 });
 }
 
 /** `POST .../upstreams/<name>/approve`: pin the upstream's current tool definitions (ends drift blocks). */
-export async function approveUpstreamRoute(env: Env, actor: Actor, tenantId: string, name: string): Promise<Response> {
+export async function approveUpstreamRoute(env: Env, _actor: Actor, tenantId: string, name: string): Promise<Response> {
   if (!(await getUpstream(env.DB, tenantId, name))) return notFound();
   const key = { tenant: tenantId, name };
   try {
     const state = await upstreamStub(env, key).approve(key);
-    await audit(env, actor, tenantId, 'admin.upstream.approve', name);
     return json({ name, state });
   } catch (error) {
     return restError(502, 'upstream_unavailable', `Could not fetch the upstream's tools to approve them: ${String(error instanceof Error ? error.message : error).slice(0, 200)}`);

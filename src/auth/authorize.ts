@@ -6,6 +6,7 @@ import { randomHex, safeEqual } from '../crypto/secrets';
 import type { GrantProps } from '../gate/principal-resolver';
 import { oauthSurface, serverNameOf, upstreamEntry } from '../oauth/oauth-surface';
 import { getUpstream, upstreamNameExists } from '../gateway/upstream-store';
+import { recordAudit } from '../audit/audit-trail';
 import { log, logDenial } from '../observability/log';
 import { EmailSchema } from '../tenancy/model';
 import { authenticate, getAccessRecord } from '../tenancy/tenant-store';
@@ -91,17 +92,18 @@ async function signIn(request: Request, env: Env, oauth: OAuthHelpers, req: Auth
   const csrfCookie = readCookie(request, CSRF_COOKIE);
   const csrfField = form.get('csrf');
   if (!csrfCookie || typeof csrfField !== 'string' || !(await safeEqual(csrfCookie, csrfField))) {
-    logDenial('sign-in without a valid CSRF token', { path: '/authorize' });
+    logDenial('sign-in without a valid CSRF token', { path: '/authorize', action: 'auth.sign_in' });
     return errorPage(403, 'Sign-in expired', 'The sign-in form expired or was not sent from this site. Start again from your app.');
   }
   const email = EmailSchema.safeParse(form.get('email'));
   const password = form.get('password');
   const user = email.success && typeof password === 'string' && password.length <= 256 ? await authenticate(env.DB, email.data, password) : null;
   if (!user) {
-    logDenial('sign-in failed', { path: '/authorize', email: email.success ? email.data : undefined });
+    logDenial('sign-in failed', { path: '/authorize', action: 'auth.sign_in', principal: email.success ? email.data : undefined, resource: server.name });
     return showSignIn(request, oauth, req, server, 'Email or password is incorrect.', email.success ? email.data : undefined);
   }
   log('info', 'signin.ok', { tenant: user.tenantId, principal: user.id });
+  await recordAudit(env, { tenant: user.tenantId, action: 'auth.sign_in', result: 'ok', user: user.id, resource: server.name });
   const session: SignIn = { userId: user.id, tenantId: user.tenantId, email: user.email };
   const headers = new Headers();
   headers.append('Set-Cookie', setCookie(SIGNIN_COOKIE, await sealCookieValue(secret, SIGNIN_PURPOSE, session, SIGNIN_TTL_SECONDS), SIGNIN_TTL_SECONDS));
@@ -128,6 +130,7 @@ async function decide(request: Request, env: Env, oauth: OAuthHelpers, form: For
   if (!session.success) return errorPage(403, 'Sign-in expired', 'Your sign-in expired. Start again from your app.');
   if (form.get('decision') !== 'approve') {
     const denied = await oauth.denyConsent(request, handle);
+    await recordAudit(env, { tenant: session.data.tenantId, action: 'auth.consent', result: 'denied', user: session.data.userId, details: { decision: 'deny' } });
     return new Response(null, { status: 302, headers: denied.headers });
   }
   const approved = await oauth.approveConsent(request, handle);
@@ -146,6 +149,7 @@ async function decide(request: Request, env: Env, oauth: OAuthHelpers, form: For
     scope: approved.request.scope,
     props,
   });
+  await recordAudit(env, { tenant: session.data.tenantId, action: 'auth.consent', result: 'ok', user: session.data.userId, client: approved.request.clientId, resource: server.name });
   approved.headers.set('Location', redirectTo);
   approved.headers.append('Set-Cookie', setCookie(SIGNIN_COOKIE, '', 0));
   return new Response(null, { status: 302, headers: approved.headers });

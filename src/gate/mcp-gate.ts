@@ -3,8 +3,9 @@ import { JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { HostedServerEntry } from '../../servers/registry';
 import { platformSecret } from '../config';
 import { rpcError, RpcCode } from '../http/responses';
-import { encodePrincipal, ownerKey, PRINCIPAL_HEADER } from '../hosted/principal';
+import { CLIENT_IP_FORWARD_HEADER, CORRELATION_FORWARD_HEADER, encodePrincipal, ownerKey, PRINCIPAL_HEADER } from '../hosted/principal';
 import { logDenial } from '../observability/log';
+import { requestContext } from '../observability/request-context';
 import { touchApiKey } from '../tenancy/api-keys';
 import { resolvePrincipal } from './principal-resolver';
 import { getUpstream } from '../gateway/upstream-store';
@@ -38,7 +39,7 @@ function frameworkHandler(target: GateTarget): Forward {
 }
 
 function notFound(s: SessionScope): Response {
-  logDenial('session id not issued to this caller', { server: s.server, principal: s.owner });
+  logDenial('session id not issued to this caller', { tenant: s.tenant, server: s.server, principal: s.owner, action: 'session' });
   return rpcError(404, RpcCode.SessionNotFound, 'Session not found');
 }
 
@@ -53,7 +54,7 @@ export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionC
   if (!secret) return rpcError(503, RpcCode.ServerError, 'Platform not configured: SMCP_SECRET is missing');
   const resolved = await resolvePrincipal(env, grant, clientId, target.server.name, target.upstream);
   if ('refusal' in resolved) {
-    logDenial(resolved.refusal, { server: target.server.name, path: new URL(request.url).pathname });
+    logDenial(resolved.refusal, { tenant: resolved.tenant, server: target.server.name, path: new URL(request.url).pathname });
     return rpcError(403, RpcCode.Forbidden, resolved.refusal);
   }
   const principal = resolved;
@@ -76,9 +77,12 @@ export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionC
     if (lower !== 'authorization' && lower !== 'cookie' && !lower.startsWith('x-smcp-')) headers.set(name, value);
   }
   headers.set(PRINCIPAL_HEADER, encodePrincipal(principal));
+  const context = requestContext();
+  if (context) headers.set(CORRELATION_FORWARD_HEADER, context.correlationId);
+  if (context?.ip) headers.set(CLIENT_IP_FORWARD_HEADER, context.ip);
   const forwardCtx = { waitUntil: (p: Promise<unknown>) => ctx.waitUntil(p), passThroughOnException: () => ctx.passThroughOnException(), props: principal } as unknown as ExecutionContext;
   const owner = ownerKey(principal);
-  const session = { secret, server: target.server.name, owner };
+  const session = { secret, server: target.server.name, owner, tenant: principal.tenantId };
 
   const response = target.transport === 'mcp'
     ? await streamable(request, headers, env, forwardCtx, target, session)
@@ -87,6 +91,7 @@ export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionC
 }
 
 interface SessionScope {
+  tenant: string;
   secret: string;
   server: string;
   owner: string;

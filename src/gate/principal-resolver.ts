@@ -16,20 +16,20 @@ export type KeyProps = z.infer<typeof KeyPropsSchema>;
  * state: the user's role now (not at grant time), the tenant's status and enabled servers. Returns
  * the refusal message instead when access must be denied.
  */
-export async function resolvePrincipal(env: Env, props: unknown, clientId: string, server: string, upstream = false): Promise<Principal | { refusal: string }> {
+export async function resolvePrincipal(env: Env, props: unknown, clientId: string, server: string, upstream = false): Promise<Principal | { refusal: string; tenant?: string }> {
   const key = KeyPropsSchema.safeParse(props);
   if (key.success) {
     const tenant = await getTenant(env.DB, key.data.tenantId);
     const refusal = tenantRefusal(tenant, server, upstream);
-    if (refusal) return { refusal };
+    if (refusal) return { refusal, tenant: key.data.tenantId };
     return { tenantId: key.data.tenantId, userId: `key:${key.data.keyId}`, role: key.data.role, clientId: key.data.keyId, kind: 'api-key', server };
   }
   const grant = GrantPropsSchema.safeParse(props);
   if (!grant.success) return { refusal: 'Access denied: token does not carry a platform identity' };
   const access = await getAccessRecord(env.DB, grant.data.tenantId, grant.data.userId);
-  if (!access) return { refusal: 'Access denied: account no longer exists' };
+  if (!access) return { refusal: 'Access denied: account no longer exists', tenant: grant.data.tenantId };
   const refusal = tenantRefusal({ status: access.tenantStatus, servers: access.servers }, server, upstream);
-  if (refusal) return { refusal };
+  if (refusal) return { refusal, tenant: grant.data.tenantId };
   return { tenantId: grant.data.tenantId, userId: grant.data.userId, role: access.role, clientId, kind: 'oauth', server };
 }
 

@@ -4,10 +4,14 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
 import { McpError, type ServerCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { installChokePoint, isGuarded, type HandlerExtra, type RawRequest } from './choke-point';
-import { decodePrincipal, ownerKey, PRINCIPAL_HEADER, type Principal } from './principal';
+import { CLIENT_IP_FORWARD_HEADER, CORRELATION_FORWARD_HEADER, decodePrincipal, ownerKey, PRINCIPAL_HEADER, type Principal } from './principal';
 import { denyReason, type ToolPolicySource } from './tool-policy';
+import { requestAuditEvent, sensitiveNames, type Outcome } from './request-audit';
+import type { AuditEventInput } from '../audit/audit-event';
+import { AuditOutbox, retryDelayMs } from '../audit/audit-outbox';
+import { toAuditEvent } from '../audit/audit-record';
 import { RpcCode } from '../http/responses';
-import { logDenial } from '../observability/log';
+import { log, logDenial } from '../observability/log';
 import { TenantFiles } from '../storage/tenant-files';
 import { TenantKv } from '../storage/tenant-kv';
 
@@ -29,9 +33,11 @@ const DEFAULT_CAPABILITIES: ServerCapabilities = {
 };
 
 const OWNER_KEY = 'smcp:owner';
+/** Seconds between an audit event and its shipment to D1: batches bursts without delaying the call. */
+const SHIP_DELAY_SECONDS = 1;
 
 interface McpServerInternals {
-  _registeredTools: Record<string, ToolPolicySource>;
+  _registeredTools: Record<string, ToolPolicySource & { _meta?: Record<string, unknown> }>;
 }
 
 /**
@@ -40,8 +46,9 @@ interface McpServerInternals {
  * Server authors implement `info` and `register(server)`; they never see an unguarded server. Every
  * request handler runs behind `guard`, which (1) requires the principal the gate attached, (2) checks
  * the session belongs to that principal (defence in depth behind the gate's signed session ids),
- * (3) applies per-tool policy and filters `tools/list`, and (4) is the one place later hooks
- * (audit, metrics, limits) attach.
+ * (3) applies per-tool policy and filters `tools/list`, and (4) records one audit event per request
+ * in the session's own SQLite (the outbox), shipped to D1 by the scheduler. Metrics are computed
+ * from those events, so the hot path makes no extra network call for them.
  */
 export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
   // Assigned in init(); `declare` keeps the class field from resetting it.
@@ -53,8 +60,16 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
   /** Register tools, resources and prompts on the (already guarded) server. */
   protected abstract register(server: McpServer): void | Promise<void>;
 
+  /**
+   * @internal Only the benchmark's audit-off variant sets this to false, to measure what auditing
+   * costs; `test/node/registry-agreement.test.ts` fails if any hosted server under `servers/` does.
+   */
+  protected readonly auditRequests: boolean = true;
+
   private readonly calls = new AsyncLocalStorage<Principal>();
   private owner: string | null | undefined;
+  private auditOutbox?: AuditOutbox;
+  private shipArmed = false;
 
   /** @internal Builds the guarded server; authors implement `register` instead. */
   async init(): Promise<void> {
@@ -69,6 +84,48 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
     this.server = server;
     await this.register(server);
     if (!isGuarded(server)) throw new Error(`${name}: request handlers were replaced after setup; refusing to serve unguarded`);
+    // Events left by a previous incarnation (eviction, crash) ship as soon as the object is back.
+    if (this.outbox().pending() > 0) this.armShipping(0, 0, true);
+  }
+
+  /**
+   * Runs before the session's storage is destroyed (idle expiry, DELETE): ships the audit outbox
+   * to D1 and throws when it cannot, so the caller keeps the storage and tries again later.
+   */
+  protected async beforeSessionEnd(): Promise<void> {
+    await this.outbox().ship(this.env.DB);
+  }
+
+  /** @internal Scheduler callback: ship the audit outbox, or re-arm with backoff while D1 fails. */
+  async shipAuditOutbox(payload?: { attempt?: number }): Promise<void> {
+    this.shipArmed = false;
+    try {
+      await this.outbox().ship(this.env.DB);
+      if (this.outbox().pending() > 0) this.armShipping(0);
+    } catch (error) {
+      const attempt = (payload?.attempt ?? 0) + 1;
+      log('warn', 'audit.ship_failed', { attempt, pending: this.outbox().pending(), error: String(error).slice(0, 200) });
+      this.armShipping(attempt, retryDelayMs(attempt) / 1000);
+    }
+  }
+
+  private outbox(): AuditOutbox {
+    return (this.auditOutbox ??= new AuditOutbox(this.ctx.storage.sql));
+  }
+
+  /** At startup the schedule is idempotent, so restarts do not pile up rows; elsewhere one shipment is armed at a time. */
+  private armShipping(attempt: number, delaySeconds = SHIP_DELAY_SECONDS, atStartup = false): void {
+    if (this.shipArmed) return;
+    this.shipArmed = true;
+    this.schedule(delaySeconds, 'shipAuditOutbox', { attempt, atStartup }, { idempotent: atStartup }).catch((error) => {
+      this.shipArmed = false;
+      log('error', 'audit.schedule_failed', { error: String(error).slice(0, 200) });
+    });
+  }
+
+  private record(event: AuditEventInput, sensitive?: ReadonlySet<string>): void {
+    this.outbox().append(toAuditEvent(event, sensitive));
+    this.armShipping(0);
   }
 
   /** The caller of the request being handled. Throws outside a request (deny by default). */
@@ -94,12 +151,34 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
       // The only request without transport info is the SDK replaying the stored initialize after a restart.
       if (method === 'initialize' && !extra.requestInfo) return next();
       logDenial('no authenticated principal', { method });
+      this.record({ tenant: null, action: method, result: 'denied', details: { reason: 'no authenticated principal' } });
       throw new McpError(RpcCode.Forbidden, 'Access denied: no authenticated principal');
     }
-    await this.bindOwner(principal);
-    if (method === 'tools/call') await this.authorizeToolCall(principal, String(request.params?.name ?? ''));
-    const result = await this.calls.run(principal, next);
-    return method === 'tools/list' ? this.calls.run(principal, () => this.visibleTools(principal, result)) : result;
+    const started = Date.now();
+    let outcome: Outcome = { error: new Error('handler did not complete') };
+    try {
+      await this.bindOwner(principal);
+      if (method === 'tools/call') await this.authorizeToolCall(principal, String(request.params?.name ?? ''));
+      const result = await this.calls.run(principal, next);
+      outcome = { value: method === 'tools/list' ? await this.calls.run(principal, () => this.visibleTools(principal, result)) : result };
+      return outcome.value;
+    } catch (error) {
+      outcome = { error };
+      throw error;
+    } finally {
+      if (this.auditRequests) this.recordRequest(method, request, principal, outcome, extra, started);
+    }
+  }
+
+  private recordRequest(method: string, request: RawRequest, principal: Principal, outcome: Outcome, extra: HandlerExtra, started: number): void {
+    const tool = method === 'tools/call' ? this.registeredTool(String(request.params?.name ?? '')) : undefined;
+    const event = requestAuditEvent(method, request, principal, outcome, {
+      session: this.getSessionId(),
+      latencyMs: Date.now() - started,
+      correlationId: headerValue(extra, CORRELATION_FORWARD_HEADER),
+      ip: headerValue(extra, CLIENT_IP_FORWARD_HEADER),
+    });
+    this.record(event, sensitiveNames(tool?._meta));
   }
 
   private async bindOwner(principal: Principal): Promise<void> {
@@ -120,6 +199,10 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
    * this so the same role policy applies; runs inside the call, so `principal()` is available.
    */
   protected toolPolicy(name: string): ToolPolicySource | undefined | Promise<ToolPolicySource | undefined> {
+    return this.registeredTool(name);
+  }
+
+  private registeredTool(name: string): (ToolPolicySource & { _meta?: Record<string, unknown> }) | undefined {
     const tools = (this.server as unknown as McpServerInternals)._registeredTools;
     return Object.hasOwn(tools, name) ? tools[name] : undefined;
   }

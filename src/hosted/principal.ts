@@ -22,6 +22,9 @@ export type Principal = z.infer<typeof PrincipalSchema>;
  * deletes any copy a client sends, and only the Worker can reach the Durable Objects.
  */
 export const PRINCIPAL_HEADER = 'x-smcp-principal';
+/** Internal headers set next to the principal, for the session's audit events (also stripped from clients). */
+export const CORRELATION_FORWARD_HEADER = 'x-smcp-correlation-id';
+export const CLIENT_IP_FORWARD_HEADER = 'x-smcp-client-ip';
 
 /** The session owner: sessions are bound to tenant, user and client (or key), not to a role. */
 export function ownerKey(p: Principal): string {

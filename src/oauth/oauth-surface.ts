@@ -4,6 +4,7 @@ import { publicOrigin } from '../config';
 import { gateMcpRequest, type GateTarget } from '../gate/mcp-gate';
 import type { GrantProps, KeyProps } from '../gate/principal-resolver';
 import { logDenial } from '../observability/log';
+import { noteTokenSubject } from './oauth-audit';
 import { verifyApiKey } from '../tenancy/api-keys';
 import { upstreamNames } from '../gateway/upstream-store';
 
@@ -89,6 +90,7 @@ function buildSurface(origin: string, upstreams: string[]): OAuthSurface {
     tokenEndpoint: OAUTH_PATHS.token,
     clientRegistrationEndpoint: OAUTH_PATHS.register,
     scopesSupported: [MCP_SCOPE],
+    tokenExchangeCallback: ({ props }) => noteTokenSubject(props),
   });
 
   const resources: OAuthSurface['resources'] = new Map();
@@ -103,11 +105,15 @@ function buildSurface(origin: string, upstreams: string[]): OAuthSurface {
       },
       requiredScopes: [MCP_SCOPE],
       validateToken: (env) => async (res, token) => {
-        if (!token.startsWith('smcp_')) return authorizationServer.validateToken<GrantProps>(res, token, env);
+        if (!token.startsWith('smcp_')) {
+          const validated = await authorizationServer.validateToken<GrantProps>(res, token, env);
+          if (!validated) logDenial('unknown, expired or revoked access token', { path: new URL(res).pathname, action: 'auth.token' });
+          return validated;
+        }
         // API keys are tenant credentials, not bound to one resource: the gate checks the server is enabled.
         const verified = await verifyApiKey(env.DB, token);
         if ('refusal' in verified) {
-          logDenial(`api key ${verified.refusal}`, { path: new URL(res).pathname });
+          logDenial(`api key ${verified.refusal}`, { path: new URL(res).pathname, action: 'auth.api_key' });
           return null;
         }
         const { key } = verified;

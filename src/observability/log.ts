@@ -1,6 +1,10 @@
+import { auditInBackground } from '../audit/audit-trail';
+import { requestContext } from './request-context';
+
 /**
  * Structured JSON logs, one object per line, so Workers Logs can filter on fields. Callers pass
- * identifiers, never credentials: there is no field here for a token, key or password.
+ * identifiers, never credentials: there is no field here for a token, key or password. Each line
+ * carries the request's correlation id when there is one.
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -16,16 +20,27 @@ export interface LogFields {
 
 /** Write one structured event. */
 export function log(level: LogLevel, event: string, fields: LogFields = {}): void {
-  const line = JSON.stringify({ level, event, time: new Date().toISOString(), ...fields });
+  const correlationId = fields.correlationId ?? requestContext()?.correlationId;
+  const line = JSON.stringify({ level, event, time: new Date().toISOString(), correlationId, ...fields });
   if (level === 'error') console.error(line);
   else if (level === 'warn') console.warn(line);
   else console.log(line);
 }
 
 /**
- * Record a refusal (authentication, authorization, ownership). Until the audit store lands these
- * are the audit trail of denials: one `denied` event each, with the reason and who was refused.
+ * Record a refusal (authentication, authorization, ownership, Host/Origin): a `denied` log line
+ * and, in Worker code, a `denied` audit event written in the background. `action` names what was
+ * refused (defaults to `access`); `resource` what it was aimed at.
  */
-export function logDenial(reason: string, fields: LogFields = {}): void {
+export function logDenial(reason: string, fields: LogFields & { action?: string; resource?: string } = {}): void {
   log('warn', 'denied', { reason, ...fields });
+  auditInBackground({
+    tenant: fields.tenant ?? null,
+    action: fields.action ?? 'access',
+    result: 'denied',
+    server: fields.server,
+    resource: fields.resource ?? fields.tool?.toString() ?? fields.path,
+    user: fields.principal,
+    details: { reason },
+  });
 }

@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { expect, it } from 'vitest';
-import { PLATFORM_OBJECTS, SERVERS } from '../../servers/registry';
+import { SERVERS } from '../../servers/registry';
+import { PLATFORM_OBJECTS } from '../../src/platform-objects';
 import { ROOT } from '../../scripts/lib/local-platform.ts';
 
 interface WranglerConfig {
@@ -43,7 +44,16 @@ it('registry, wrangler.jsonc bindings and migrations, and exported classes agree
     if (!new RegExp(`export \\{ ${o.className} \\}`).test(entry)) problems.push(`src/index.ts: export { ${o.className} }`);
   }
   for (const b of bindings) {
-    if (!SERVERS.some((s) => s.binding === b.name) && !PLATFORM_OBJECTS.some((o) => o.binding === b.name)) problems.push(`servers/registry.ts: add an entry for binding ${b.name} (class ${b.class_name}), or remove the binding`);
+    if (PLATFORM_OBJECTS.some((o) => o.binding === b.name)) continue;
+    if (!SERVERS.some((s) => s.binding === b.name)) problems.push(`servers/registry.ts: add an entry for binding ${b.name} (class ${b.class_name}), or remove the binding`);
   }
   expect(problems, problems.join('\n')).toEqual([]);
+});
+
+// Hosted servers get auditing for free and cannot switch it off: only the benchmark's audit-off
+// variant (bench/, never deployed) may touch the internal switch.
+it('no hosted server turns off request auditing', () => {
+  const files = readdirSync(join(ROOT, 'servers'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+  const offenders = files.filter((f) => readFileSync(join(ROOT, 'servers', f), 'utf8').includes('auditRequests'));
+  expect(offenders.map((f) => `servers/${f} touches auditRequests: remove it`)).toEqual([]);
 });
