@@ -46,9 +46,10 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
     case OAUTH_PATHS.authorize:
       return handleAuthorize(request, env);
     case OAUTH_PATHS.token:
-      return (await oauthSurface(env, await tokenResourceName(request))).authorizationServer.fetch(request, env, ctx);
-    case OAUTH_PATHS.register:
-      return auditedOAuthEndpoint(request, env, async () => (await oauthSurface(env)).authorizationServer.fetch(request, env, ctx));
+    case OAUTH_PATHS.register: {
+      const surface = await oauthSurface(env, path === OAUTH_PATHS.token ? await tokenResourceName(request) : undefined);
+      return auditedOAuthEndpoint(request, env, () => surface.authorizationServer.fetch(request, env, ctx));
+    }
     case '/.well-known/oauth-authorization-server':
       return (await oauthSurface(env)).authorizationServer.fetch(request, env, ctx);
     case '/assets/smcp.css':

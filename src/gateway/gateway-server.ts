@@ -61,6 +61,12 @@ export class GatewayServer extends HostedMcpAgent {
     low.setRequestHandler(CompleteRequestSchema, (req, extra) => this.relay('completion/complete', extra, true, (c, o) => c.complete(req.params, o)));
   }
 
+  /** The session is ending: close the upstream connection too (the upstream session is deleted). */
+  protected override async beforeSessionEnd(): Promise<void> {
+    this.dropConnection();
+    await super.beforeSessionEnd();
+  }
+
   /** Tool policy from the upstream's tool (annotations) and the tenant's per-tool override. */
   protected override async toolPolicy(name: string): Promise<ToolPolicySource | undefined> {
     if (!this.exposed.has(name)) await this.listTools().catch(() => undefined);
