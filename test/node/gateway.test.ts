@@ -128,6 +128,11 @@ describe('gateway: upstream MCP servers behind the platform', () => {
     expect((await first.listTools()).tools.map((t) => t.name)).not.toContain('echo');
     expect(text(await first.callTool({ name: 'add', arguments: { a: 2, b: 3 } }))).toBe('5'); // other tools keep working
     expect((await state('acme', 'pinned')).state.pins).toMatchObject({ drifted: ['echo'] });
+    await eventually(async () => {
+      const audit = await adminCall(h.platform, 'GET', '/tenants/acme/audit?server=pinned&limit=200');
+      const seen = new Set((audit.body.events as Array<{ action: string }>).map((e) => e.action));
+      return seen.has('gateway.tool_drift') && seen.has('gateway.drift_blocked');
+    }, 'drift events in the audit trail');
 
     const approve = await smcp(['upstream', 'approve', 'acme', 'pinned']);
     expect(approve.code, approve.stderr).toBe(0);
@@ -187,6 +192,13 @@ describe('gateway: upstream MCP servers behind the platform', () => {
     const closed = await state('acme', 'flaky');
     expect(closed.state.breaker).toMatchObject({ state: 'closed', consecutiveFailures: 0 });
     expect(text(await client.callTool({ name: 'write', arguments: { value: 'ok' } }))).toBe('wrote ok');
+    // Every transition and fast failure is in the tenant's audit trail.
+    const actions = await eventually(async () => {
+      const audit = await adminCall(h.platform, 'GET', '/tenants/acme/audit?server=flaky&limit=200');
+      const seen = new Set((audit.body.events as Array<{ action: string }>).map((e) => e.action));
+      return ['gateway.breaker_open', 'gateway.breaker_half_open', 'gateway.breaker_closed', 'gateway.fail_fast', 'gateway.upstream_error'].every((a) => seen.has(a)) && seen;
+    }, 'breaker events in the audit trail');
+    expect(actions.size).toBeGreaterThanOrEqual(5);
     await client.close();
   });
 
