@@ -25,7 +25,7 @@ export default defineConfig({
             },
           })),
         ],
-        test: { name: 'worker', include: ['test/worker/**/*.test.ts'], setupFiles: ['test/worker/apply-migrations.ts'] },
+        test: { name: 'worker', include: ['test/worker/**/*.test.ts', 'servers/**/*.test.ts'], setupFiles: ['test/worker/apply-migrations.ts'] },
       },
       {
         test: { name: 'node', include: ['test/node/**/*.test.ts'], environment: 'node', testTimeout: 120_000, hookTimeout: 180_000 },

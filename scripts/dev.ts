@@ -51,6 +51,14 @@ console.log(`Starting SMCP on http://localhost:${port} …`);
 const platform = await startPlatform({ port, stateDir: join(ROOT, '.wrangler', 'state'), adminToken: vars.SMCP_ADMIN_TOKEN, secret: vars.SMCP_SECRET, encryptionKeys: vars.SMCP_ENCRYPTION_KEYS, inheritOutput: true });
 const demo = { email: 'demo@example.com', password: demoPassword };
 await seedTenant(platform, { id: 'demo', name: 'Demo Tenant', servers: SERVERS.map((s) => s.name) }, { ...demo, role: 'admin' });
+// Every registered server (storage, and any added since the state was first seeded with
+// `npm run new-server`) is enabled for the demo tenant on each start.
+const enabled = await fetch(`${platform.url}/admin/api/tenants/demo`, {
+  method: 'PATCH',
+  headers: { Authorization: `Bearer ${platform.adminToken}`, 'Content-Type': 'application/json' },
+  body: JSON.stringify({ servers: SERVERS.map((s) => s.name) }),
+});
+if (!enabled.ok) console.error(`Could not enable every server for the demo tenant: ${enabled.status} ${await enabled.text()}`);
 
 console.log(`
 SMCP is running at ${platform.url}

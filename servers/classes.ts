@@ -4,3 +4,4 @@
  */
 export { NotesServer } from './notes/notes.server';
 export { EverythingServer } from './everything/everything.server';
+export { StorageServer } from './storage/storage.server';

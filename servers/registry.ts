@@ -17,6 +17,7 @@ export interface HostedServerEntry {
 export const SERVERS: readonly HostedServerEntry[] = [
   { name: 'notes', binding: 'NOTES_SERVER', className: 'NotesServer', title: 'Notes' },
   { name: 'everything', binding: 'EVERYTHING_SERVER', className: 'EverythingServer', title: 'Everything (MCP conformance fixtures)' },
+  { name: 'storage', binding: 'STORAGE_SERVER', className: 'StorageServer', title: 'Tenant storage' },
 ];
 
 /** Server names must be URL-safe slugs so they can be matched exactly in paths. */

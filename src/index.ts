@@ -4,10 +4,13 @@ import { enforceRetention } from './audit/retention';
 import { CORRELATION_HEADER, requestContext, withRequestContext } from './observability/request-context';
 import { log } from './observability/log';
 
-export { NotesServer, EverythingServer } from '../servers/classes';
+// Every hosted server class, by name (wrangler types reads these to type the bindings), and the
+// platform's own Durable Objects (src/platform-objects.ts). `npm run new-server` adds to the first line.
+export { NotesServer, EverythingServer, StorageServer } from '../servers/classes';
 export { GatewayServer } from './gateway/gateway-server';
 export { UpstreamState } from './gateway/upstream-state';
 export { AuditOutboxObject } from './audit/audit-outbox-object';
+export { TenantDatabase } from './storage/tenant-database';
 
 /**
  * Worker entry. Routing lives in `router.ts`; this layer gives every request a correlation id

@@ -1,10 +1,21 @@
+/** A Durable Object class of the platform itself (not a hosted MCP server). */
+export interface PlatformObjectEntry {
+  /** Binding in `wrangler.jsonc`. */
+  readonly binding: string;
+  readonly className: string;
+  /** Module (relative to `src/`) that defines the class, for the export line in `src/index.ts`. */
+  readonly module: string;
+}
+
 /**
  * Durable Object classes the platform itself uses (not hosted MCP servers). Listed so the
- * registry-agreement check knows every binding in wrangler.jsonc belongs to someone.
+ * registry-agreement check knows every binding in wrangler.jsonc belongs to someone, and can say
+ * which export line `src/index.ts` needs.
  */
-export const PLATFORM_OBJECTS = [
-  { binding: 'AUDIT_OUTBOX', className: 'AuditOutboxObject' },
+export const PLATFORM_OBJECTS: readonly PlatformObjectEntry[] = [
+  { binding: 'AUDIT_OUTBOX', className: 'AuditOutboxObject', module: './audit/audit-outbox-object' },
+  { binding: 'TENANT_DATABASE', className: 'TenantDatabase', module: './storage/tenant-database' },
   // Gateway (src/gateway): session objects for tenant upstreams, and one state object per upstream.
-  { binding: 'GATEWAY_SERVER', className: 'GatewayServer' },
-  { binding: 'UPSTREAM_STATE', className: 'UpstreamState' },
-] as const;
+  { binding: 'GATEWAY_SERVER', className: 'GatewayServer', module: './gateway/gateway-server' },
+  { binding: 'UPSTREAM_STATE', className: 'UpstreamState', module: './gateway/upstream-state' },
+];

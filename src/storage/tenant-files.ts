@@ -3,6 +3,13 @@ import { StorageKeyError } from './tenant-kv';
 
 const MAX_PATH = 1024;
 
+/** One listed object, with its path relative to the tenant's prefix. */
+export interface TenantObjectInfo {
+  path: string;
+  size: number;
+  uploaded: string;
+}
+
 /** Check a relative object path: no empty, `.` or `..` segments, no leading slash, no backslashes or control characters. */
 export function checkObjectPath(path: string): void {
   if (path.length === 0 || path.length > MAX_PATH) throw new StorageKeyError(`path must be 1-${MAX_PATH} characters`);
@@ -37,7 +44,7 @@ export class TenantFiles {
     return this.bucket.get(this.key(path));
   }
 
-  put(path: string, value: ReadableStream | ArrayBuffer | string, options?: R2PutOptions): Promise<R2Object> {
+  put(path: string, value: ReadableStream | ArrayBuffer | ArrayBufferView | string, options?: R2PutOptions): Promise<R2Object> {
     return this.bucket.put(this.key(path), value, options);
   }
 
@@ -45,12 +52,16 @@ export class TenantFiles {
     return this.bucket.delete(this.key(path));
   }
 
-  /** Relative paths under an optional directory prefix (which must end in `/` or be empty). */
-  async list(opts: { dir?: string; limit?: number; cursor?: string } = {}): Promise<{ paths: string[]; cursor?: string }> {
+  /**
+   * Relative paths (and sizes) under an optional directory prefix (which must end in `/` or be
+   * empty). A cursor from another tenant's listing cannot widen this one: R2 still filters by prefix.
+   */
+  async list(opts: { dir?: string; limit?: number; cursor?: string } = {}): Promise<{ paths: string[]; objects: TenantObjectInfo[]; cursor?: string }> {
     const dir = opts.dir ?? '';
     if (dir !== '' && !dir.endsWith('/')) throw new StorageKeyError('dir must end with "/"');
     if (dir !== '') checkObjectPath(dir.slice(0, -1));
     const res = await this.bucket.list({ prefix: this.prefix + dir, limit: opts.limit, cursor: opts.cursor });
-    return { paths: res.objects.map((o) => o.key.slice(this.prefix.length)), cursor: res.truncated ? res.cursor : undefined };
+    const objects = res.objects.map((o) => ({ path: o.key.slice(this.prefix.length), size: o.size, uploaded: o.uploaded.toISOString() }));
+    return { paths: objects.map((o) => o.path), objects, cursor: res.truncated ? res.cursor : undefined };
   }
 }

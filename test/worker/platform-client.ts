@@ -22,16 +22,25 @@ export async function adminPost(path: string, body: unknown): Promise<Response> 
   });
 }
 
-/** A fresh tenant (unique id) with one user per listed role; returns the accounts by role. */
-export async function seedTenant(servers: string[], roles: Array<'admin' | 'member' | 'read-only'> = ['member']) {
+/** Create a tenant with a fresh unique id and the given servers enabled; returns the id. */
+export async function createTenant(servers: string[]): Promise<string> {
   const id = `t-${crypto.randomUUID().slice(0, 8)}`;
   expect((await adminPost('/tenants', { id, name: `Tenant ${id}`, servers })).status).toBe(201);
+  return id;
+}
+
+/** Add a user with a fresh email and the test password to a tenant; returns the account. */
+export async function addUser(tenantId: string, role: 'admin' | 'member' | 'read-only'): Promise<{ email: string; password: string }> {
+  const email = `${role}-${crypto.randomUUID().slice(0, 8)}@${tenantId}.test`;
+  expect((await adminPost(`/tenants/${tenantId}/users`, { email, password: PASSWORD, role })).status).toBe(201);
+  return { email, password: PASSWORD };
+}
+
+/** A fresh tenant (unique id) with one user per listed role; returns the accounts by role. */
+export async function seedTenant(servers: string[], roles: Array<'admin' | 'member' | 'read-only'> = ['member']) {
+  const id = await createTenant(servers);
   const accounts: Record<string, { email: string; password: string }> = {};
-  for (const role of roles) {
-    const email = `${role}-${crypto.randomUUID().slice(0, 8)}@${id}.test`;
-    expect((await adminPost(`/tenants/${id}/users`, { email, password: PASSWORD, role })).status).toBe(201);
-    accounts[role] = { email, password: PASSWORD };
-  }
+  for (const role of roles) accounts[role] = await addUser(id, role);
   return { id, accounts };
 }
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import * as entry from '../../src/index';
 import { HostedMcpAgent } from '../../src/hosted/hosted-mcp-agent';
 import { SERVERS, SERVER_NAME_PATTERN } from '../../servers/registry';
+import { PLATFORM_OBJECTS } from '../../src/platform-objects';
 
 describe('server registry agrees with the Worker', () => {
   it.each(SERVERS.map((s) => [s.name, s] as const))('%s: class exported by the entry, extends HostedMcpAgent, bound as a Durable Object', (_name, server) => {
@@ -13,6 +14,12 @@ describe('server registry agrees with the Worker', () => {
     const binding = (env as unknown as Record<string, unknown>)[server.binding];
     expect(binding, `wrangler.jsonc durable_objects.bindings needs { "name": "${server.binding}", "class_name": "${server.className}" }`).toBeDefined();
     expect(typeof (binding as DurableObjectNamespace).idFromName).toBe('function');
+  });
+
+  it.each(PLATFORM_OBJECTS.map((o) => [o.className, o] as const))('%s: platform Durable Object exported by the entry and bound', (_name, object) => {
+    expect((entry as Record<string, unknown>)[object.className], `export { ${object.className} } from '${object.module}' in src/index.ts`).toBeTypeOf('function');
+    const binding = (env as unknown as Record<string, unknown>)[object.binding];
+    expect(typeof (binding as DurableObjectNamespace | undefined)?.idFromName).toBe('function');
   });
 
   it('has unique names, bindings and classes', () => {

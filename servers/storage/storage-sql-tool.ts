@@ -1,0 +1,61 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import type { Principal } from '../../src/hosted/principal';
+import { SENSITIVE_META } from '../../src/hosted/request-audit';
+import { MIN_ROLE_META } from '../../src/hosted/tool-policy';
+import { MAX_PARAMS, type SqlResult } from '../../src/storage/tenant-database';
+import { MAX_SQL_LENGTH } from '../../src/storage/sql-guard';
+import { LIMITS } from './storage-limits';
+import { ok, refuse } from './storage-results';
+
+const TIMED_OUT = Symbol('timed out');
+
+/** Run the query on the caller's tenant database, giving up waiting after the time limit. */
+async function runWithDeadline(env: Env, tenantId: string, request: Parameters<TenantDatabaseStub['query']>[0]): Promise<SqlResult | typeof TIMED_OUT> {
+  const stub: TenantDatabaseStub = env.TENANT_DATABASE.get(env.TENANT_DATABASE.idFromName(tenantId));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), LIMITS.sqlTimeMs)));
+  try {
+    return await Promise.race([stub.query(request), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+type TenantDatabaseStub = DurableObjectStub<import('../../src/storage/tenant-database').TenantDatabase>;
+
+/**
+ * sql_query over the caller's tenant database (one `TenantDatabase` Durable Object per tenant,
+ * addressed by the principal's tenant, never by input). Visible to every role: `read-only`
+ * principals may only read (checked by the database object, the authority), members and admins
+ * may also write. Hence an explicit `smcp/minRole` instead of `readOnlyHint`, which would be
+ * untrue for writers.
+ */
+export function registerSqlTool(server: McpServer, env: Env, principal: () => Principal): void {
+  server.registerTool(
+    'sql_query',
+    {
+      title: 'Run SQL',
+      description:
+        `Run one SQLite statement on your tenant's own database. Read-only users may run SELECT, VALUES and WITH … SELECT; members and admins may also ` +
+        `INSERT, UPDATE, DELETE, REPLACE, CREATE, DROP and ALTER. ATTACH, DETACH, PRAGMA, VACUUM, transactions and recursive CTEs are refused. ` +
+        `Bind values with ? and params. At most ${LIMITS.sqlRows} rows (maxRows lowers it), ${LIMITS.sqlTimeMs / 1000} s.`,
+      inputSchema: {
+        sql: z.string().max(MAX_SQL_LENGTH),
+        params: z.array(z.union([z.string(), z.number(), z.boolean(), z.null()])).max(MAX_PARAMS).default([]),
+        maxRows: z.number().int().min(1).max(LIMITS.sqlRows).default(LIMITS.sqlRows),
+      },
+      annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: false },
+      _meta: { [MIN_ROLE_META]: 'read-only', [SENSITIVE_META]: ['params'] },
+    },
+    async ({ sql, params, maxRows }) => {
+      const caller = principal();
+      const mode = caller.role === 'read-only' ? 'read' : 'write';
+      const result = await runWithDeadline(env, caller.tenantId, { tenantId: caller.tenantId, sql, params, mode, maxRows });
+      if (result === TIMED_OUT) return refuse(`Query exceeded the time limit of ${LIMITS.sqlTimeMs} ms`);
+      if (!result.ok) return refuse(`Refused: ${result.error}`);
+      const { columns, rows, rowCount, truncated, rowsWritten } = result;
+      return ok({ columns, rows, rowCount, truncated, rowsWritten });
+    },
+  );
+}

@@ -1,0 +1,100 @@
+import { DurableObject } from 'cloudflare:workers';
+import { TENANT_ID_PATTERN } from '../tenancy/model';
+import { checkStatement } from './sql-guard';
+
+/** Rows returned when the caller does not ask for fewer; also the most a caller may ask for. */
+export const DEFAULT_ROW_LIMIT = 1000;
+/** A result stops growing once its rows reach this many bytes of JSON (marked `truncated`). */
+export const MAX_RESULT_BYTES = 512 * 1024;
+/** Writes are refused once a tenant's database holds this many bytes. */
+export const MAX_DATABASE_BYTES = 100 * 1024 * 1024;
+/** At most this many bound parameters per statement. */
+export const MAX_PARAMS = 100;
+
+export type SqlParam = string | number | boolean | null;
+
+export interface SqlRequest {
+  /** The tenant the caller belongs to; the object refuses any other tenant once bound. */
+  tenantId: string;
+  sql: string;
+  params: SqlParam[];
+  /** `read`: only statements that read, inside a transaction rolled back if anything was written. */
+  mode: 'read' | 'write';
+  maxRows: number;
+}
+
+export type SqlResult =
+  | { ok: true; columns: string[]; rows: unknown[][]; rowCount: number; truncated: boolean; rowsWritten: number }
+  | { ok: false; error: string };
+
+const TENANT_KEY = 'smcp:tenant';
+
+class RefusedWrite extends Error {}
+
+/**
+ * One tenant's SQL database: a SQLite-backed Durable Object addressed by `idFromName(tenantId)`,
+ * so two tenants never share a database file and nothing in a statement can name another one (the
+ * tenant comes from the caller's principal, not from input). As defence in depth the object binds
+ * itself to the first tenant that uses it and refuses any other, re-validates every statement
+ * (it is the authority, not its callers), runs reads in a transaction that is rolled back if the
+ * statement wrote anything, and bounds rows, result bytes and database size.
+ */
+export class TenantDatabase extends DurableObject<Env> {
+  /** Run one validated statement; never throws for a bad statement, answers `{ ok: false }`. */
+  async query(request: SqlRequest): Promise<SqlResult> {
+    if (!TENANT_ID_PATTERN.test(request.tenantId)) return { ok: false, error: 'invalid tenant' };
+    const bound = this.ctx.storage.kv.get<string>(TENANT_KEY);
+    if (bound === undefined) this.ctx.storage.kv.put(TENANT_KEY, request.tenantId);
+    else if (bound !== request.tenantId) return { ok: false, error: 'this database belongs to another tenant' };
+
+    const verdict = checkStatement(request.sql);
+    if (!verdict.ok) return { ok: false, error: verdict.reason };
+    if (verdict.kind === 'write' && request.mode === 'read') {
+      return { ok: false, error: `${verdict.verb} writes; your role may only run statements that read (SELECT, VALUES, WITH … SELECT)` };
+    }
+    if (verdict.kind === 'write' && this.ctx.storage.sql.databaseSize >= MAX_DATABASE_BYTES) {
+      return { ok: false, error: `database is full (${MAX_DATABASE_BYTES} bytes); delete data before writing more` };
+    }
+    if (request.params.length > MAX_PARAMS) return { ok: false, error: `at most ${MAX_PARAMS} parameters` };
+    const maxRows = Math.min(Math.max(1, Math.floor(request.maxRows)), DEFAULT_ROW_LIMIT);
+    const params = request.params.map((p) => (typeof p === 'boolean' ? Number(p) : p));
+
+    try {
+      return this.ctx.storage.transactionSync(() => {
+        const cursor = this.ctx.storage.sql.exec(verdict.statement, ...params);
+        const rows: unknown[][] = [];
+        let bytes = 0;
+        let truncated = false;
+        const raw = cursor.raw();
+        for (let next = raw.next(); !next.done; next = raw.next()) {
+          const out = next.value.map((v) => (v instanceof ArrayBuffer ? { base64: toBase64(v) } : v));
+          bytes += JSON.stringify(out).length;
+          if (rows.length >= maxRows || bytes > MAX_RESULT_BYTES) {
+            truncated = true;
+            // A write (INSERT … RETURNING) still runs to completion; a read just stops here.
+            if (verdict.kind === 'write') while (!raw.next().done);
+            break;
+          }
+          rows.push(out);
+        }
+        // Backstop for the guard: a read that wrote anything is rolled back by throwing.
+        if (request.mode === 'read' && cursor.rowsWritten > 0) throw new RefusedWrite('statement wrote data; your role may only read');
+        return { ok: true as const, columns: cursor.columnNames, rows, rowCount: rows.length, truncated, rowsWritten: cursor.rowsWritten };
+      });
+    } catch (error) {
+      return { ok: false, error: error instanceof RefusedWrite ? error.message : `SQL error: ${cleanSqliteMessage(error)}` };
+    }
+  }
+}
+
+function toBase64(buffer: ArrayBuffer): string {
+  let binary = '';
+  for (const b of new Uint8Array(buffer)) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
+
+/** SQLite's message without the wrapper noise, and never longer than a line or two. */
+function cleanSqliteMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/^Error:\s*/, '').slice(0, 500);
+}
