@@ -1,6 +1,7 @@
 import { findServer, SERVER_NAME_PATTERN } from '../servers/registry';
 import { handleAdminApi } from './admin/admin-api';
 import { handleAuthorize } from './auth/authorize';
+import { handleDashboard } from './dashboard/dashboard';
 import { refuseForeignOrigin } from './gate/origin-guard';
 import { STYLESHEET } from './http/html';
 import { restError, rpcError, RpcCode } from './http/responses';
@@ -57,6 +58,7 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
   }
 
   if (path === '/admin/api' || path.startsWith('/admin/api/')) return handleAdminApi(request, env, path);
+  if (path === '/dashboard' || path.startsWith('/dashboard/')) return handleDashboard(request, env, path);
   return restError(404, 'not_found', `No route for ${path}`);
 }
 
