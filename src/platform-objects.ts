@@ -15,4 +15,7 @@ export interface PlatformObjectEntry {
 export const PLATFORM_OBJECTS: readonly PlatformObjectEntry[] = [
   { binding: 'AUDIT_OUTBOX', className: 'AuditOutboxObject', module: './audit/audit-outbox-object' },
   { binding: 'TENANT_DATABASE', className: 'TenantDatabase', module: './storage/tenant-database' },
+  // Gateway (src/gateway): session objects for tenant upstreams, and one state object per upstream.
+  { binding: 'GATEWAY_SERVER', className: 'GatewayServer', module: './gateway/gateway-server' },
+  { binding: 'UPSTREAM_STATE', className: 'UpstreamState', module: './gateway/upstream-state' },
 ];

@@ -1,12 +1,14 @@
-import { findServer } from '../servers/registry';
+import { findServer, SERVER_NAME_PATTERN } from '../servers/registry';
 import { handleAdminApi } from './admin/admin-api';
 import { handleAuthorize } from './auth/authorize';
+import { handleDashboard } from './dashboard/dashboard';
 import { refuseForeignOrigin } from './gate/origin-guard';
 import { STYLESHEET } from './http/html';
 import { restError, rpcError, RpcCode } from './http/responses';
 import { healthResponse } from './observability/health';
 import { auditedOAuthEndpoint } from './oauth/oauth-audit';
-import { OAUTH_PATHS, oauthSurface } from './oauth/oauth-surface';
+import { OAUTH_PATHS, oauthSurface, serverNameOf } from './oauth/oauth-surface';
+import { upstreamNameExists } from './gateway/upstream-store';
 
 const MCP_ROUTE = /^\/servers\/([^/]+)\/(mcp|sse|sse\/message)$/;
 const RESOURCE_METADATA = '/.well-known/oauth-protected-resource';
@@ -22,15 +24,20 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
   const mcp = MCP_ROUTE.exec(path);
   if (mcp) {
     const [, name, endpoint] = mcp as unknown as [string, string, string];
-    if (!findServer(name)) return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${name}"`);
+    // Unknown names get a JSON 404 before any token is read or any object is created.
+    if (!(await knownServer(env, name))) return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${name}"`);
     const refused = refuseForeignOrigin(request, env);
     if (refused) return refused;
     const resourcePath = `/servers/${name}/${endpoint === 'mcp' ? 'mcp' : 'sse'}`;
-    return oauthSurface(env).resources.get(resourcePath)!.host.fetch(request, env, ctx);
+    const resource = (await oauthSurface(env, name)).resources.get(resourcePath);
+    if (!resource) return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${name}"`);
+    return resource.host.fetch(request, env, ctx);
   }
 
   if (path.startsWith(`${RESOURCE_METADATA}/servers/`)) {
-    const resource = oauthSurface(env).resources.get(path.slice(RESOURCE_METADATA.length));
+    const resourcePath = path.slice(RESOURCE_METADATA.length);
+    const name = serverNameOf(`${url.origin}${resourcePath}`);
+    const resource = name && (await knownServer(env, name)) ? (await oauthSurface(env, name)).resources.get(resourcePath) : undefined;
     return resource ? resource.host.fetch(request, env, ctx) : restError(404, 'not_found', 'Unknown protected resource');
   }
 
@@ -40,14 +47,30 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
     case OAUTH_PATHS.authorize:
       return handleAuthorize(request, env);
     case OAUTH_PATHS.token:
-    case OAUTH_PATHS.register:
-      return auditedOAuthEndpoint(request, env, () => oauthSurface(env).authorizationServer.fetch(request, env, ctx));
+    case OAUTH_PATHS.register: {
+      const surface = await oauthSurface(env, path === OAUTH_PATHS.token ? await tokenResourceName(request) : undefined);
+      return auditedOAuthEndpoint(request, env, () => surface.authorizationServer.fetch(request, env, ctx));
+    }
     case '/.well-known/oauth-authorization-server':
-      return oauthSurface(env).authorizationServer.fetch(request, env, ctx);
+      return (await oauthSurface(env)).authorizationServer.fetch(request, env, ctx);
     case '/assets/smcp.css':
       return new Response(STYLESHEET, { headers: { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=3600', 'X-Content-Type-Options': 'nosniff' } });
   }
 
   if (path === '/admin/api' || path.startsWith('/admin/api/')) return handleAdminApi(request, env, path);
+  if (path === '/dashboard' || path.startsWith('/dashboard/')) return handleDashboard(request, env, path);
   return restError(404, 'not_found', `No route for ${path}`);
+}
+
+/** A hosted server, or an upstream some tenant registered (which tenant is checked after the token). */
+async function knownServer(env: Env, name: string): Promise<boolean> {
+  return findServer(name) !== undefined || (SERVER_NAME_PATTERN.test(name) && (await upstreamNameExists(env.DB, name)));
+}
+
+/** The server a token request's `resource` names, so a just-registered upstream is known to this isolate. */
+async function tokenResourceName(request: Request): Promise<string | undefined> {
+  if (request.method !== 'POST' || !request.headers.get('content-type')?.includes('application/x-www-form-urlencoded')) return undefined;
+  const form = await request.clone().formData().catch(() => null);
+  const resource = form?.get('resource');
+  return typeof resource === 'string' ? serverNameOf(resource) : undefined;
 }

@@ -4,8 +4,13 @@ import { restError } from '../http/responses';
 import { logDenial } from '../observability/log';
 import { verifyApiKey } from '../tenancy/api-keys';
 
-/** Who is calling the admin API: the operator (every tenant) or a tenant admin (its own tenant). */
-export type Actor = { kind: 'operator' } | { kind: 'tenant-admin'; tenantId: string; keyId: string };
+/**
+ * Who is changing the control plane: the operator (every tenant) or a tenant admin (its own
+ * tenant), through an admin API key or a dashboard sign-in. `via` says which surface, for the audit trail.
+ */
+export type Actor =
+  | { kind: 'operator'; via?: 'api' | 'dashboard' }
+  | { kind: 'tenant-admin'; tenantId: string; keyId?: string; userId?: string; via?: 'api' | 'dashboard' };
 
 /**
  * Authenticate an admin API call: the operator token (when `SMCP_ADMIN_TOKEN` is set) or an API key

@@ -1,19 +1,13 @@
 import { z } from 'zod';
-import { SERVERS } from '../../servers/registry';
 import { json, restError } from '../http/responses';
 import { log } from '../observability/log';
 import { TenantIdSchema, type Tenant } from '../tenancy/model';
-import { ConflictError, createTenant, deleteTenant, listTenants, updateTenant } from '../tenancy/tenant-store';
+import { ConflictError, createTenant, deleteTenant, listTenants } from '../tenancy/tenant-store';
 import type { Actor } from './admin-auth';
+import { mayPatchTenant, PatchTenantInput, patchTenantOp, ServersInput } from './admin-operations';
 import { readBody } from './request-body';
 
-const serverNames = SERVERS.map((s) => s.name) as [string, ...string[]];
-const Servers = z.array(z.enum(serverNames)).max(SERVERS.length);
-
-const CreateTenant = z.strictObject({ id: TenantIdSchema, name: z.string().trim().min(1).max(100), servers: Servers.default([]) });
-const PatchTenant = z
-  .strictObject({ name: z.string().trim().min(1).max(100).optional(), status: z.enum(['active', 'suspended']).optional(), servers: Servers.optional() })
-  .refine((p) => Object.keys(p).length > 0, { message: 'nothing to change' });
+const CreateTenant = z.strictObject({ id: TenantIdSchema, name: z.string().trim().min(1).max(100), servers: ServersInput.default([]) });
 
 const operatorOnly = () => restError(403, 'forbidden', 'Only the platform operator may do this');
 
@@ -45,12 +39,10 @@ export async function getTenantRoute(tenant: Tenant): Promise<Response> {
 
 /** `PATCH /admin/api/tenants/<id>`: tenant admins may rename; status and servers are the operator's. */
 export async function patchTenantRoute(request: Request, env: Env, actor: Actor, current: Tenant): Promise<Response> {
-  const body = await readBody(request, PatchTenant);
+  const body = await readBody(request, PatchTenantInput);
   if (body instanceof Response) return body;
-  if (actor.kind !== 'operator' && (body.status !== undefined || body.servers !== undefined)) return operatorOnly();
-  const tenant = await updateTenant(env.DB, current, body);
-  log('info', 'admin.tenant.updated', { tenant: tenant.id, actor: actor.kind, fields: Object.keys(body).join(',') });
-  return json(tenant);
+  if (!mayPatchTenant(actor, body)) return operatorOnly();
+  return json(await patchTenantOp(env, actor, current, body));
 }
 
 /** `DELETE /admin/api/tenants/<id>` (operator): the tenant, its users and keys. */

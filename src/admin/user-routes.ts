@@ -1,24 +1,15 @@
-import { z } from 'zod';
 import { json, restError } from '../http/responses';
-import { log } from '../observability/log';
-import { EmailSchema, PasswordSchema, RoleSchema } from '../tenancy/model';
-import { ConflictError, createUser, deleteUser, listUsers, updateUser } from '../tenancy/tenant-store';
+import { ConflictError, listUsers } from '../tenancy/tenant-store';
 import type { Actor } from './admin-auth';
+import { CreateUserInput, createUserOp, deleteUserOp, PatchUserInput, updateUserOp } from './admin-operations';
 import { readBody } from './request-body';
-
-const CreateUser = z.strictObject({ email: EmailSchema, password: PasswordSchema, role: RoleSchema });
-const PatchUser = z
-  .strictObject({ role: RoleSchema.optional(), password: PasswordSchema.optional() })
-  .refine((p) => p.role !== undefined || p.password !== undefined, { message: 'nothing to change' });
 
 /** `POST /admin/api/tenants/<t>/users`. */
 export async function createUserRoute(request: Request, env: Env, actor: Actor, tenantId: string): Promise<Response> {
-  const body = await readBody(request, CreateUser);
+  const body = await readBody(request, CreateUserInput);
   if (body instanceof Response) return body;
   try {
-    const user = await createUser(env.DB, { tenantId, ...body });
-    log('info', 'admin.user.created', { tenant: tenantId, actor: actor.kind, user: user.id, role: user.role });
-    return json(user, 201);
+    return json(await createUserOp(env, actor, tenantId, body), 201);
   } catch (error) {
     if (error instanceof ConflictError) return restError(409, 'conflict', 'A user with this email already exists');
     throw error;
@@ -32,17 +23,15 @@ export async function listUsersRoute(env: Env, tenantId: string): Promise<Respon
 
 /** `PATCH /admin/api/tenants/<t>/users/<id>`: role and/or password. Applies to open sessions at once. */
 export async function patchUserRoute(request: Request, env: Env, actor: Actor, tenantId: string, userId: string): Promise<Response> {
-  const body = await readBody(request, PatchUser);
+  const body = await readBody(request, PatchUserInput);
   if (body instanceof Response) return body;
-  const user = await updateUser(env.DB, tenantId, userId, body);
+  const user = await updateUserOp(env, actor, tenantId, userId, body);
   if (!user) return restError(404, 'not_found', 'User not found');
-  log('info', 'admin.user.updated', { tenant: tenantId, actor: actor.kind, user: userId, fields: Object.keys(body).join(',') });
   return json(user);
 }
 
 /** `DELETE /admin/api/tenants/<t>/users/<id>`: the user's tokens stop working on their next request. */
 export async function deleteUserRoute(env: Env, actor: Actor, tenantId: string, userId: string): Promise<Response> {
-  if (!(await deleteUser(env.DB, tenantId, userId))) return restError(404, 'not_found', 'User not found');
-  log('info', 'admin.user.deleted', { tenant: tenantId, actor: actor.kind, user: userId });
+  if (!(await deleteUserOp(env, actor, tenantId, userId))) return restError(404, 'not_found', 'User not found');
   return new Response(null, { status: 204 });
 }

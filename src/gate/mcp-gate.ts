@@ -8,6 +8,7 @@ import { logDenial } from '../observability/log';
 import { requestContext } from '../observability/request-context';
 import { touchApiKey } from '../tenancy/api-keys';
 import { resolvePrincipal } from './principal-resolver';
+import { getUpstream } from '../gateway/upstream-store';
 import { newSessionId, openSessionId, sealSessionId } from './session-id';
 
 /** Largest MCP request body accepted; larger ones get 413 before anything parses them. */
@@ -17,6 +18,8 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export interface GateTarget {
   server: HostedServerEntry;
   transport: 'mcp' | 'sse';
+  /** A tenant upstream served by the gateway (the name is only meaningful within a tenant). */
+  upstream?: boolean;
 }
 
 type Forward = { fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> };
@@ -49,12 +52,20 @@ function notFound(s: SessionScope): Response {
 export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionContext, target: GateTarget, grant: unknown, clientId: string): Promise<Response> {
   const secret = platformSecret(env);
   if (!secret) return rpcError(503, RpcCode.ServerError, 'Platform not configured: SMCP_SECRET is missing');
-  const resolved = await resolvePrincipal(env, grant, clientId, target.server.name);
+  const resolved = await resolvePrincipal(env, grant, clientId, target.server.name, target.upstream);
   if ('refusal' in resolved) {
     logDenial(resolved.refusal, { tenant: resolved.tenant, server: target.server.name, path: new URL(request.url).pathname });
     return rpcError(403, RpcCode.Forbidden, resolved.refusal);
   }
   const principal = resolved;
+  if (target.upstream) {
+    // Another tenant's upstream of the same name looks exactly like no server at all; no object is created.
+    const upstream = await getUpstream(env.DB, principal.tenantId, target.server.name);
+    if (!upstream?.enabled) {
+      logDenial(upstream ? 'upstream disabled' : 'no such upstream for this tenant', { tenant: principal.tenantId, server: target.server.name });
+      return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${target.server.name}"`);
+    }
+  }
   if (principal.kind === 'api-key') ctx.waitUntil(touchApiKey(env.DB, principal.clientId).catch(() => undefined));
 
   const length = Number(request.headers.get('content-length') ?? '0');

@@ -26,10 +26,10 @@ export type KeyProps = z.infer<typeof KeyPropsSchema>;
  * keys read by the validator in the same request, for OAuth grants read here). Returns
  * the refusal message instead when access must be denied.
  */
-export async function resolvePrincipal(env: Env, props: unknown, clientId: string, server: string): Promise<Principal | { refusal: string; tenant?: string }> {
+export async function resolvePrincipal(env: Env, props: unknown, clientId: string, server: string, upstream = false): Promise<Principal | { refusal: string; tenant?: string }> {
   const key = KeyPropsSchema.safeParse(props);
   if (key.success) {
-    const refusal = tenantRefusal(key.data.tenant, server);
+    const refusal = tenantRefusal(key.data.tenant, server, upstream);
     if (refusal) return { refusal, tenant: key.data.tenantId };
     return { tenantId: key.data.tenantId, userId: `key:${key.data.keyId}`, role: key.data.role, clientId: key.data.keyId, kind: 'api-key', server };
   }
@@ -37,14 +37,15 @@ export async function resolvePrincipal(env: Env, props: unknown, clientId: strin
   if (!grant.success) return { refusal: 'Access denied: token does not carry a platform identity' };
   const access = await getAccessRecord(env.DB, grant.data.tenantId, grant.data.userId);
   if (!access) return { refusal: 'Access denied: account no longer exists', tenant: grant.data.tenantId };
-  const refusal = tenantRefusal({ status: access.tenantStatus, servers: access.servers }, server);
+  const refusal = tenantRefusal({ status: access.tenantStatus, servers: access.servers }, server, upstream);
   if (refusal) return { refusal, tenant: grant.data.tenantId };
   return { tenantId: grant.data.tenantId, userId: grant.data.userId, role: access.role, clientId, kind: 'oauth', server };
 }
 
-function tenantRefusal(tenant: { status: string; servers: string[] } | null, server: string): string | null {
+/** Upstreams are enabled per tenant by registering them; the gate checks the tenant has this one. */
+function tenantRefusal(tenant: { status: string; servers: string[] } | null, server: string, upstream: boolean): string | null {
   if (!tenant) return 'Access denied: tenant no longer exists';
   if (tenant.status !== 'active') return 'Access denied: tenant is suspended';
-  if (!tenant.servers.includes(server)) return `Access denied: server "${server}" is not enabled for this tenant`;
+  if (!upstream && !tenant.servers.includes(server)) return `Access denied: server "${server}" is not enabled for this tenant`;
   return null;
 }

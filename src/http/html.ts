@@ -30,12 +30,16 @@ export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeH
   return new SafeHtml(out);
 }
 
-/** The headers every HTML page gets; `formTargets` widens form-action for a consent redirect. */
-export function securityHeaders(formTargets: string[] = []): Headers {
+/**
+ * The headers every HTML page gets; `formTargets` widens form-action for a consent redirect, and
+ * `scripts` allows script files served by this Worker (never inline script) for pages that need them.
+ */
+export function securityHeaders(formTargets: string[] = [], opts: { scripts?: boolean } = {}): Headers {
   const formAction = ["'self'", ...formTargets].join(' ');
+  const scripts = opts.scripts ? " script-src 'self';" : '';
   return new Headers({
     'Content-Type': 'text/html; charset=utf-8',
-    'Content-Security-Policy': `default-src 'none'; style-src 'self'; img-src 'self'; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`,
+    'Content-Security-Policy': `default-src 'none';${scripts} style-src 'self'; img-src 'self'; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`,
     'X-Frame-Options': 'DENY',
     'X-Content-Type-Options': 'nosniff',
     'Referrer-Policy': 'no-referrer',

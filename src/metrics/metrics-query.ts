@@ -86,7 +86,7 @@ export async function queryMetrics(env: Env, q: MetricsQuery): Promise<Metrics> 
         FROM audit_events WHERE ${inWindow} AND latency_ms IS NOT NULL AND result IN ('ok', 'error'))
       SELECT tenant, server, ${PERCENTILES} FROM ranked GROUP BY tenant, server`).bind(...args()),
     db.prepare(`WITH b AS (
-        SELECT server, result, latency_ms, (time - ?1) / ${bucketMs} AS bucket FROM audit_events WHERE ${inWindow}),
+        SELECT server, result, latency_ms, CAST(time - ?1 AS INTEGER) / ${bucketMs} AS bucket FROM audit_events WHERE ${inWindow}),
       ranked AS (
         SELECT bucket, server, latency_ms, ROW_NUMBER() OVER (PARTITION BY bucket, server ORDER BY latency_ms) AS rn,
           COUNT(*) OVER (PARTITION BY bucket, server) AS n

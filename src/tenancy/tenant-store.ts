@@ -151,3 +151,16 @@ export async function deleteUser(db: D1Database, tenantId: string, id: string): 
   const res = await db.prepare('DELETE FROM users WHERE id = ? AND tenant_id = ?').bind(id, tenantId).run();
   return res.meta.changes > 0;
 }
+
+/** Users and API keys per tenant, in two grouped queries (operator view); tenants without any are absent. */
+export async function countUsersAndKeys(db: D1Database): Promise<Map<string, { users: number; keys: number }>> {
+  const [users, keys] = await db.batch<{ tenant_id: string; n: number }>([
+    db.prepare('SELECT tenant_id, COUNT(*) AS n FROM users GROUP BY tenant_id'),
+    db.prepare('SELECT tenant_id, COUNT(*) AS n FROM api_keys WHERE revoked_at IS NULL GROUP BY tenant_id'),
+  ]);
+  const counts = new Map<string, { users: number; keys: number }>();
+  const entry = (id: string) => counts.get(id) ?? counts.set(id, { users: 0, keys: 0 }).get(id)!;
+  for (const r of users?.results ?? []) entry(r.tenant_id).users = r.n;
+  for (const r of keys?.results ?? []) entry(r.tenant_id).keys = r.n;
+  return counts;
+}

@@ -1,0 +1,154 @@
+import type { Actor } from '../admin/admin-auth';
+import { recordAudit } from '../audit/audit-trail';
+import { publicOrigin } from '../config';
+import { safeEqual } from '../crypto/secrets';
+import { logDenial } from '../observability/log';
+import { TenantIdSchema, type Tenant } from '../tenancy/model';
+import { getAccessRecord, getTenant } from '../tenancy/tenant-store';
+import { auditEventPage, auditExport, auditPage } from './audit-page';
+import { redirect, showSignIn, signInOperator, signInUser, signOut } from './dashboard-auth';
+import { messagePage, tenantUrl, type Viewer } from './dashboard-layout';
+import { destroySession, loadSession } from './dashboard-session';
+import { createKey, keysPage, revokeKey, rotateKey } from './keys-page';
+import { metricsPage } from './metrics-page';
+import { operatorPage, setTenantStatus } from './operator-page';
+import { serversPage } from './servers-page';
+import { serveAsset } from './static-assets';
+import { changeRole, createUser, deleteUser, usersPage } from './users-page';
+
+/** Everything a dashboard handler needs about the request it answers. */
+export interface PageContext {
+  request: Request;
+  env: Env;
+  url: URL;
+  viewer: Viewer;
+  actor: Actor;
+  /** The posted form (POST only; CSRF already checked). */
+  form: FormData | null;
+}
+export interface TenantContext extends PageContext {
+  tenant: Tenant;
+  /** The id captured from the path (key id, user id, event id), or ''. */
+  id: string;
+}
+
+type TenantHandler = (c: TenantContext) => Promise<Response> | Response;
+/** Tenant pages: method, path after `/dashboard/t/<tenant>/`, handler, whether it needs an admin. */
+const TENANT_ROUTES: Array<[string, RegExp, TenantHandler, boolean]> = [
+  ['GET', /^servers$/, serversPage, false],
+  ['GET', /^keys$/, keysPage, true],
+  ['POST', /^keys$/, createKey, true],
+  ['POST', /^keys\/(key_[a-z0-9]{1,40})\/revoke$/, revokeKey, true],
+  ['POST', /^keys\/(key_[a-z0-9]{1,40})\/rotate$/, rotateKey, true],
+  ['GET', /^users$/, usersPage, true],
+  ['POST', /^users$/, createUser, true],
+  ['POST', /^users\/(usr_[a-z0-9]{1,40})\/role$/, changeRole, true],
+  ['POST', /^users\/(usr_[a-z0-9]{1,40})\/delete$/, deleteUser, true],
+  ['GET', /^audit$/, auditPage, true],
+  ['GET', /^audit\/export$/, auditExport, true],
+  ['GET', /^audit\/([A-Za-z0-9_-]{1,80})$/, auditEventPage, true],
+  ['GET', /^metrics$/, metricsPage, true],
+];
+
+const notFound = (viewer: Viewer | null) => messagePage(viewer, 404, 'Not found', 'There is no such page.');
+
+/**
+ * `/dashboard/*`: the web console for tenant admins and the operator. Sessions, CSRF and access
+ * are checked here, once, before any page handler runs: a tenant user reaches only its own
+ * tenant's pages (another tenant looks like one that does not exist), non-admins only the
+ * servers page, and only the operator the operator view. Every refusal is audited.
+ */
+export async function handleDashboard(request: Request, env: Env, path: string): Promise<Response> {
+  const url = new URL(request.url);
+  if (path.startsWith('/dashboard/assets/')) return (request.method === 'GET' && serveAsset(path.slice('/dashboard/assets/'.length))) || notFound(null);
+  if (path === '/dashboard/sign-in' || path === '/dashboard/operator/sign-in') {
+    const kind = path === '/dashboard/sign-in' ? 'user' : 'operator';
+    if (request.method === 'GET') return (await loadSession(env, request)) ? redirect('/dashboard') : showSignIn(kind, env);
+    if (request.method === 'POST') return kind === 'user' ? signInUser(request, env) : signInOperator(request, env);
+    return messagePage(null, 405, 'Method not allowed', 'Use GET or POST.');
+  }
+
+  const session = await loadSession(env, request);
+  if (!session) {
+    if (request.method === 'GET') return redirect('/dashboard/sign-in');
+    return messagePage(null, 403, 'Signed out', 'Your session has ended. Sign in again.');
+  }
+  let viewer: Viewer;
+  if (session.kind === 'operator') viewer = { kind: 'operator', session };
+  else {
+    const access = await getAccessRecord(env.DB, session.tenantId, session.userId);
+    if (!access) return redirect('/dashboard/sign-in', [await destroySession(env, request)]);
+    viewer = { kind: 'user', session, tenantId: session.tenantId, userId: session.userId, email: session.email, role: access.role };
+  }
+  const actor: Actor = viewer.kind === 'operator' ? { kind: 'operator', via: 'dashboard' } : { kind: 'tenant-admin', tenantId: viewer.tenantId, userId: viewer.userId, via: 'dashboard' };
+
+  let form: FormData | null = null;
+  if (request.method === 'POST') {
+    const checked = await checkedForm(request, env, viewer);
+    if (checked instanceof Response) return checked;
+    form = checked;
+  } else if (request.method !== 'GET') return messagePage(viewer, 405, 'Method not allowed', 'Use GET or POST.');
+
+  const c: PageContext = { request, env, url, viewer, actor, form };
+  if (path === '/dashboard' || path === '/dashboard/') {
+    return redirect(viewer.kind === 'operator' ? '/dashboard/operator' : tenantUrl(viewer.tenantId, 'servers'));
+  }
+  if (path === '/dashboard/sign-out' && form) return signOut(request, env, viewer);
+
+  const operatorRoute = /^\/dashboard\/operator(?:\/tenants\/([^/]+)\/status)?$/.exec(path);
+  if (operatorRoute) {
+    if (viewer.kind !== 'operator') return refuse(c, null, 404, 'not the operator');
+    if (!operatorRoute[1] && request.method === 'GET') return operatorPage(c);
+    const tenant = operatorRoute[1] && TenantIdSchema.safeParse(operatorRoute[1]).success ? await getTenant(env.DB, operatorRoute[1]) : null;
+    if (operatorRoute[1] && form && tenant) return setTenantStatus({ ...c, tenant, id: tenant.id });
+    return notFound(viewer);
+  }
+
+  const tenantRoute = /^\/dashboard\/t\/([^/]+)\/(.+)$/.exec(path);
+  if (!tenantRoute) return notFound(viewer);
+  const [, tenantId, rest] = tenantRoute as unknown as [string, string, string];
+  if (!TenantIdSchema.safeParse(tenantId).success) return notFound(viewer);
+  if (viewer.kind === 'user' && viewer.tenantId !== tenantId) return refuse(c, tenantId, 404, 'outside its tenant');
+  const routes = TENANT_ROUTES.filter(([method, pattern]) => method === request.method && pattern.test(rest));
+  const routeEntry = routes[0];
+  if (!routeEntry) return notFound(viewer);
+  const [, pattern, handler, adminOnly] = routeEntry;
+  const tenant = await getTenant(env.DB, tenantId);
+  if (!tenant) return notFound(viewer);
+  if (adminOnly && viewer.kind === 'user' && viewer.role !== 'admin') return refuse(c, tenantId, 403, `role ${viewer.role}`);
+  return handler({ ...c, tenant, id: pattern.exec(rest)?.[1] ?? '' });
+}
+
+/** Read a posted form and check it came from this session's page: same origin and the session's CSRF token. */
+async function checkedForm(request: Request, env: Env, viewer: Viewer): Promise<FormData | Response> {
+  const origin = request.headers.get('origin');
+  const form = await request.formData().catch(() => null);
+  const field = form?.get('csrf');
+  const sameOrigin = origin === null || origin === publicOrigin(env);
+  if (!form || !sameOrigin || typeof field !== 'string' || !(await safeEqual(field, viewer.session.csrf))) {
+    await audited(env, viewer, request, null, sameOrigin ? 'csrf token missing or wrong' : `cross-origin post from ${origin}`);
+    return messagePage(viewer, 403, 'Form expired', 'This form expired or was not sent from this site. Go back, reload the page and try again.');
+  }
+  return form;
+}
+
+async function audited(env: Env, viewer: Viewer, request: Request, tenantId: string | null, reason: string): Promise<void> {
+  const path = new URL(request.url).pathname;
+  logDenial(`dashboard: ${reason}`, { path, tenant: viewer.kind === 'user' ? viewer.tenantId : undefined });
+  await recordAudit(env, {
+    tenant: viewer.kind === 'user' ? viewer.tenantId : tenantId,
+    action: 'dashboard.access',
+    result: 'denied',
+    user: viewer.kind === 'user' ? viewer.userId : 'operator',
+    resource: path,
+    ip: request.headers.get('cf-connecting-ip') ?? undefined,
+    details: { via: 'dashboard', reason, method: request.method, ...(tenantId ? { targetTenant: tenantId } : {}) },
+  });
+}
+
+/** Refuse and audit: 404 where existence must not leak (another tenant, operator pages), 403 for a role. */
+async function refuse(c: PageContext, tenantId: string | null, status: 403 | 404, reason: string): Promise<Response> {
+  await audited(c.env, c.viewer, c.request, tenantId, reason);
+  if (status === 404) return notFound(c.viewer);
+  return messagePage(c.viewer, 403, 'Admins only', 'This page is for tenant admins. Ask an admin of your organization if you need access.');
+}
