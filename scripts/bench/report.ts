@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { ROOT } from '../lib/local-platform.ts';
 import { ratio, type PhaseResult } from './stats.ts';
 
-/** Every variant, in report order; `platform-noaudit` runs only when asked for (BENCH_VARIANTS). */
+/** Every variant, in report order; all run by default (BENCH_VARIANTS picks a subset). */
 export const VARIANTS = ['floor', 'bare', 'platform', 'platform-noaudit', 'peer'] as const;
-export const DEFAULT_VARIANTS: readonly Variant[] = ['floor', 'bare', 'platform', 'peer'];
+export const DEFAULT_VARIANTS: readonly Variant[] = VARIANTS;
 export type Variant = (typeof VARIANTS)[number];
 
 const ms = (v: number | null) => (v === null ? '–' : v < 10 ? v.toFixed(2) : v.toFixed(1));
@@ -65,13 +65,13 @@ function figures(r: Report): string {
 
 function ratios(r: Report): string {
   const rows = [
-    '| phase | p50 platform/bare | p50 platform/floor | p50 platform/peer | throughput platform/bare | throughput platform/floor | throughput platform/peer |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| phase | p50 platform/bare | p50 platform/floor | p50 platform/peer | p50 audit on/off | throughput platform/bare | throughput platform/floor | throughput platform/peer | throughput audit on/off |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const phase of phases(r.results)) {
     const p = find(r.results, phase, 'platform');
     const cell = (v: Variant, key: 'p50' | 'throughput') => x(ratio(p?.[key], find(r.results, phase, v)?.[key]));
-    rows.push(`| ${phase} | ${cell('bare', 'p50')} | ${cell('floor', 'p50')} | ${cell('peer', 'p50')} | ${cell('bare', 'throughput')} | ${cell('floor', 'throughput')} | ${cell('peer', 'throughput')} |`);
+    rows.push(`| ${phase} | ${cell('bare', 'p50')} | ${cell('floor', 'p50')} | ${cell('peer', 'p50')} | ${cell('platform-noaudit', 'p50')} | ${cell('bare', 'throughput')} | ${cell('floor', 'throughput')} | ${cell('peer', 'throughput')} | ${cell('platform-noaudit', 'throughput')} |`);
   }
   return rows.join('\n');
 }
@@ -93,6 +93,10 @@ export function targets(r: Report): { lines: string[]; met: boolean } {
   for (const phase of phases(r.results)) {
     const q = ratio(find(r.results, phase, 'platform')?.p50, find(r.results, phase, 'bare')?.p50);
     if (q !== null) check(q <= 1.1, `platform/bare p50 ≤ 1.10 in "${phase}": ${x(q)}`);
+  }
+  for (const phase of phases(r.results)) {
+    const q = ratio(find(r.results, phase, 'platform')?.p50, find(r.results, phase, 'platform-noaudit')?.p50);
+    if (q !== null) check(q < 1.1, `audit + metrics p50 overhead < 10% in "${phase}" (platform/platform-noaudit): ${x(q)}`);
   }
   const errors = r.results.reduce((n, f) => n + f.errors, 0);
   check(errors === 0, `zero errors: ${errors} in total${errors ? ` (${r.results.filter((f) => f.errors).map((f) => `${f.variant} ${f.phase}: ${f.errors}`).join('; ')})` : ''}`);
