@@ -15,6 +15,9 @@ const workerProject = (name: string, include: string[], exclude: string[], vars:
         bindings: {
           SMCP_ADMIN_TOKEN: 'test-operator-token-0123456789',
           SMCP_SECRET: 'test-secret-0123456789abcdef0123456789',
+          // 32 bytes of 0x07: a fixed test keyring for secrets at rest. SMCP_ALLOW_PRIVATE_UPSTREAMS
+          // stays unset here, so worker tests see production URL rules.
+          SMCP_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
           TEST_MIGRATIONS: await readD1Migrations('./migrations'),
           ...vars,
         },

@@ -22,6 +22,7 @@ function devVars(): Record<string, string> {
         `SMCP_ADMIN_TOKEN=${token(24)}`,
         `SMCP_SECRET=${token(32)}`,
         `SMCP_DEMO_PASSWORD=Demo-${token(9)}-1`,
+        `SMCP_ENCRYPTION_KEYS=k1:${randomBytes(32).toString('base64')}`,
         '',
       ].join('\n'),
       { mode: 0o600 },
@@ -40,9 +41,14 @@ if (!vars.SMCP_ADMIN_TOKEN || !vars.SMCP_SECRET || (vars.SMCP_SECRET?.length ?? 
   console.error('.dev.vars needs SMCP_ADMIN_TOKEN and SMCP_SECRET (32+ characters); delete it to regenerate.');
   process.exit(1);
 }
+if (!vars.SMCP_ENCRYPTION_KEYS) {
+  // .dev.vars from before the gateway: add a keyring once, keep everything else.
+  vars.SMCP_ENCRYPTION_KEYS = `k1:${randomBytes(32).toString('base64')}`;
+  writeFileSync(DEV_VARS, `${readFileSync(DEV_VARS, 'utf8').trimEnd()}\nSMCP_ENCRYPTION_KEYS=${vars.SMCP_ENCRYPTION_KEYS}\n`, { mode: 0o600 });
+}
 const demoPassword = vars.SMCP_DEMO_PASSWORD ?? 'Demo-Password-2026!';
 console.log(`Starting SMCP on http://localhost:${port} …`);
-const platform = await startPlatform({ port, stateDir: join(ROOT, '.wrangler', 'state'), adminToken: vars.SMCP_ADMIN_TOKEN, secret: vars.SMCP_SECRET, inheritOutput: true });
+const platform = await startPlatform({ port, stateDir: join(ROOT, '.wrangler', 'state'), adminToken: vars.SMCP_ADMIN_TOKEN, secret: vars.SMCP_SECRET, encryptionKeys: vars.SMCP_ENCRYPTION_KEYS, inheritOutput: true });
 const demo = { email: 'demo@example.com', password: demoPassword };
 await seedTenant(platform, { id: 'demo', name: 'Demo Tenant', servers: SERVERS.map((s) => s.name) }, { ...demo, role: 'admin' });
 // Every registered server (storage, and any added since the state was first seeded with

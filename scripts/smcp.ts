@@ -14,8 +14,13 @@ const USAGE = `usage: npm run smcp -- [--url URL] <command>
   user list <tenant> | set-role <tenant> <user-id> <role> | remove <tenant> <user-id>
   key create <tenant> [--name NAME] [--role ROLE] [--expires-in-days N]
   key list <tenant> | revoke <tenant> <key-id> | rotate <tenant> <key-id> [--grace-hours H]
+  upstream add <tenant> <name> <url> [--transport sse] [--auth bearer|header:<Name>|oauth --token-url U --client-id ID [--scope S]]
+               [--allow a,b | --deny a,b] [--prefix P] [--rename from=to,...] [--min-role tool=role,...] [--settings JSON]
+                                                      secret (token, header value, client secret) from SMCP_UPSTREAM_SECRET
+  upstream list <tenant> | get <tenant> <name> | approve <tenant> <name> | enable|disable <tenant> <name> | remove <tenant> <name>
+  secrets rotate                                      (operator) re-seal stored secrets under the current key
 
-environment: SMCP_TOKEN (required), SMCP_URL, SMCP_PASSWORD (for user add)`;
+environment: SMCP_TOKEN (required), SMCP_URL, SMCP_PASSWORD (for user add), SMCP_UPSTREAM_SECRET (for upstream add --auth)`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -29,6 +34,17 @@ const { values, positionals } = parseArgs({
     rpm: { type: 'string' },
     sessions: { type: 'string' },
     'user-sessions': { type: 'string' },
+    transport: { type: 'string' },
+    auth: { type: 'string' },
+    'token-url': { type: 'string' },
+    'client-id': { type: 'string' },
+    scope: { type: 'string' },
+    allow: { type: 'string' },
+    deny: { type: 'string' },
+    prefix: { type: 'string' },
+    rename: { type: 'string' },
+    'min-role': { type: 'string' },
+    settings: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -89,9 +105,59 @@ function request(): [string, string, unknown?] {
       return ['DELETE', `/tenants/${t()}/keys/${encodeURIComponent(arg(1, 'key id'))}`];
     case 'key rotate':
       return ['POST', `/tenants/${t()}/keys/${encodeURIComponent(arg(1, 'key id'))}/rotate`, { graceHours: num(values['grace-hours']) }];
+    case 'upstream add':
+      return ['POST', `/tenants/${t()}/upstreams`, upstreamBody()];
+    case 'upstream list':
+      return ['GET', `/tenants/${t()}/upstreams`];
+    case 'upstream get':
+      return ['GET', `/tenants/${t()}/upstreams/${encodeURIComponent(arg(1, 'upstream name'))}`];
+    case 'upstream approve':
+      return ['POST', `/tenants/${t()}/upstreams/${encodeURIComponent(arg(1, 'upstream name'))}/approve`];
+    case 'upstream enable':
+    case 'upstream disable':
+      return ['PATCH', `/tenants/${t()}/upstreams/${encodeURIComponent(arg(1, 'upstream name'))}`, { enabled: verb === 'enable' }];
+    case 'upstream remove':
+      return ['DELETE', `/tenants/${t()}/upstreams/${encodeURIComponent(arg(1, 'upstream name'))}`];
+    case 'secrets rotate':
+      return ['POST', '/secrets/rotate'];
     default:
       return fail(`unknown command: ${noun} ${verb}\n\n${USAGE}`);
   }
+}
+
+/** `a=b,c=d` → { a: 'b', c: 'd' }. */
+function pairs(v: string | undefined): Record<string, string> | undefined {
+  if (v === undefined) return undefined;
+  return Object.fromEntries(list(v).map((p) => {
+    const at = p.indexOf('=');
+    return at > 0 ? [p.slice(0, at), p.slice(at + 1)] : fail(`expected name=value, got ${p}`);
+  }));
+}
+
+/** The upstream registration body; the secret comes from SMCP_UPSTREAM_SECRET, never the command line. */
+function upstreamBody(): Record<string, unknown> {
+  const secret = () => process.env.SMCP_UPSTREAM_SECRET || fail('SMCP_UPSTREAM_SECRET is not set: --auth reads the secret from the environment');
+  const auth = values.auth;
+  let credentials: Record<string, unknown> | undefined;
+  if (auth === 'bearer') credentials = { kind: 'bearer', token: secret() };
+  else if (auth?.startsWith('header:')) credentials = { kind: 'header', name: auth.slice(7), value: secret() };
+  else if (auth === 'oauth') {
+    credentials = { kind: 'oauth-client-credentials', tokenUrl: values['token-url'] ?? fail('--auth oauth needs --token-url'), clientId: values['client-id'] ?? fail('--auth oauth needs --client-id'), clientSecret: secret(), scope: values.scope };
+  } else if (auth !== undefined) fail(`--auth must be bearer, header:<Name> or oauth`);
+  let settings: unknown;
+  try {
+    settings = values.settings ? JSON.parse(values.settings) : undefined;
+  } catch {
+    fail('--settings must be JSON');
+  }
+  const policy = {
+    allow: values.allow ? list(values.allow) : undefined,
+    deny: values.deny ? list(values.deny) : undefined,
+    prefix: values.prefix,
+    renames: pairs(values.rename),
+    minRoles: pairs(values['min-role']),
+  };
+  return { name: arg(1, 'upstream name'), url: arg(2, 'upstream url'), transport: values.transport, credentials, policy, settings };
 }
 
 const [method, path, body] = request();

@@ -7,6 +7,8 @@ import { log } from './observability/log';
 // Every hosted server class, by name (wrangler types reads these to type the bindings), and the
 // platform's own Durable Objects (src/platform-objects.ts). `npm run new-server` adds to the first line.
 export { NotesServer, EverythingServer, StorageServer } from '../servers/classes';
+export { GatewayServer } from './gateway/gateway-server';
+export { UpstreamState } from './gateway/upstream-state';
 export { AuditOutboxObject } from './audit/audit-outbox-object';
 export { TenantDatabase } from './storage/tenant-database';
 export { TenantLimiter } from './limits/tenant-limiter';

@@ -1,4 +1,4 @@
-import { findServer } from '../servers/registry';
+import { findServer, SERVER_NAME_PATTERN } from '../servers/registry';
 import { handleAdminApi } from './admin/admin-api';
 import { handleAuthorize } from './auth/authorize';
 import { handleDashboard } from './dashboard/dashboard';
@@ -10,7 +10,8 @@ import { restError, rpcError, RpcCode } from './http/responses';
 import { BINDING_PERIOD_SECONDS, clientIp, restTooMany, withinIpRate } from './limits/limits';
 import { healthResponse } from './observability/health';
 import { auditedOAuthEndpoint } from './oauth/oauth-audit';
-import { OAUTH_PATHS, oauthSurface } from './oauth/oauth-surface';
+import { OAUTH_PATHS, oauthSurface, serverNameOf } from './oauth/oauth-surface';
+import { upstreamNameExists } from './gateway/upstream-store';
 
 const MCP_ROUTE = /^\/servers\/([^/]+)\/(mcp|sse|sse\/message)$/;
 const RESOURCE_METADATA = '/.well-known/oauth-protected-resource';
@@ -19,7 +20,8 @@ const MAX_OAUTH_BODY_BYTES = 64 * 1024;
 
 /**
  * The Worker's one router. Every path is matched exactly (no prefix matching, so `/servers/foo`
- * never catches `/servers/foobar/mcp`); anything not listed is a JSON 404.
+ * never catches `/servers/foobar/mcp`); anything not listed is a JSON 404. CORS on MCP and
+ * resource-metadata routes is the platform's (src/http/cors.ts), never the provider's.
  */
 export async function route(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   const url = new URL(request.url);
@@ -28,16 +30,21 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
   const mcp = MCP_ROUTE.exec(path);
   if (mcp) {
     const [, name, endpoint] = mcp as unknown as [string, string, string];
-    if (!findServer(name)) return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${name}"`);
+    // Unknown names get a JSON 404 before any token is read or any object is created.
+    if (!(await knownServer(env, name))) return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${name}"`);
     const refused = refuseForeignOrigin(request, env);
     if (refused) return refused.response; // logged and audited as a denial by the guard
     if (request.method === 'OPTIONS') return preflight(request, env, endpoint === 'mcp' ? 'GET, POST, DELETE, OPTIONS' : endpoint === 'sse' ? 'GET, OPTIONS' : 'POST, OPTIONS');
     const resourcePath = `/servers/${name}/${endpoint === 'mcp' ? 'mcp' : 'sse'}`;
-    return withCors(request, env, await oauthSurface(env).resources.get(resourcePath)!.host.fetch(request, env, ctx));
+    const resource = (await oauthSurface(env, name)).resources.get(resourcePath);
+    if (!resource) return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${name}"`);
+    return withCors(request, env, await resource.host.fetch(request, env, ctx));
   }
 
   if (path.startsWith(`${RESOURCE_METADATA}/servers/`)) {
-    const resource = oauthSurface(env).resources.get(path.slice(RESOURCE_METADATA.length));
+    const resourcePath = path.slice(RESOURCE_METADATA.length);
+    const name = serverNameOf(`${url.origin}${resourcePath}`);
+    const resource = name && (await knownServer(env, name)) ? (await oauthSurface(env, name)).resources.get(resourcePath) : undefined;
     if (!resource) return restError(404, 'not_found', 'Unknown protected resource');
     if (request.method === 'OPTIONS') return preflight(request, env, 'GET, HEAD, OPTIONS');
     return withCors(request, env, await resource.host.fetch(request, env, ctx));
@@ -52,7 +59,7 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
     case OAUTH_PATHS.register:
       return oauthEndpoint(request, env, ctx, path === OAUTH_PATHS.token ? 'token' : 'register');
     case '/.well-known/oauth-authorization-server':
-      return oauthSurface(env).authorizationServer.fetch(request, env, ctx);
+      return (await oauthSurface(env)).authorizationServer.fetch(request, env, ctx);
     case '/assets/smcp.css':
       return new Response(STYLESHEET, { headers: { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=3600', 'X-Content-Type-Options': 'nosniff' } });
   }
@@ -70,5 +77,19 @@ async function oauthEndpoint(request: Request, env: Env, ctx: ExecutionContext, 
   }
   const bounded = await boundedRequest(request, MAX_OAUTH_BODY_BYTES);
   if (bounded === 'too_large') return restError(413, 'payload_too_large', `Body limit is ${MAX_OAUTH_BODY_BYTES} bytes`);
-  return auditedOAuthEndpoint(bounded, env, () => oauthSurface(env).authorizationServer.fetch(bounded, env, ctx));
+  const surface = await oauthSurface(env, which === 'token' ? await tokenResourceName(bounded) : undefined);
+  return auditedOAuthEndpoint(bounded, env, () => surface.authorizationServer.fetch(bounded, env, ctx));
+}
+
+/** A hosted server, or an upstream some tenant registered (which tenant is checked after the token). */
+async function knownServer(env: Env, name: string): Promise<boolean> {
+  return findServer(name) !== undefined || (SERVER_NAME_PATTERN.test(name) && (await upstreamNameExists(env.DB, name)));
+}
+
+/** The server a token request's `resource` names, so a just-registered upstream is known to this isolate. */
+async function tokenResourceName(request: Request): Promise<string | undefined> {
+  if (request.method !== 'POST' || !request.headers.get('content-type')?.includes('application/x-www-form-urlencoded')) return undefined;
+  const form = await request.clone().formData().catch(() => null);
+  const resource = form?.get('resource');
+  return typeof resource === 'string' ? serverNameOf(resource) : undefined;
 }

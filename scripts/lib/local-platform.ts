@@ -18,10 +18,14 @@ export interface PlatformOptions {
   stateDir: string;
   adminToken: string;
   secret: string;
+  /** `SMCP_ENCRYPTION_KEYS` (secrets at rest); a fixed test keyring when omitted. */
+  encryptionKeys?: string;
   /** Echo wrangler's output (for `npm run dev`). */
   inheritOutput?: boolean;
   /** Extra `--var NAME:VALUE` settings. */
   vars?: Record<string, string>;
+  /** A wrangler config other than the project's `wrangler.jsonc` (the benchmark's, for instance). */
+  config?: string;
   /** wrangler's `--log-level` (default `warn`); `log` shows the Worker's own console lines. */
   logLevel?: 'warn' | 'info' | 'log' | 'debug';
   /** How much of wrangler's output `output()` keeps (default the last 20,000 characters). */
@@ -37,6 +41,9 @@ export interface RunningPlatform {
   output(): string;
   stop(): Promise<void>;
 }
+
+/** A fixed keyring for local test platforms (never used outside tests). */
+export const TEST_ENCRYPTION_KEYS = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
 
 /** A free TCP port on loopback. */
 export function freePort(): Promise<number> {
@@ -64,18 +71,21 @@ function run(args: string[], inherit = false): Promise<string> {
   });
 }
 
+const configArgs = (config?: string) => (config ? ['--config', config] : []);
+
 /** Apply the D1 migrations to the local database in `stateDir`. */
-export function applyMigrations(stateDir: string): Promise<string> {
-  return run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir]);
+export function applyMigrations(stateDir: string, config?: string): Promise<string> {
+  return run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir, ...configArgs(config)]);
 }
 
 /** Start `wrangler dev` and resolve once `/health` answers. */
 export async function startPlatform(opts: PlatformOptions): Promise<RunningPlatform> {
   const port = opts.port ?? (await freePort());
   const url = `http://localhost:${port}`;
-  await applyMigrations(opts.stateDir);
-  const vars = { SMCP_PUBLIC_URL: url, SMCP_ADMIN_TOKEN: opts.adminToken, SMCP_SECRET: opts.secret, ...opts.vars };
-  const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', opts.stateDir, '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false', '--log-level', opts.logLevel ?? 'warn'];
+  await applyMigrations(opts.stateDir, opts.config);
+  // Local platforms allow loopback upstreams: the gateway tests and demos run them on 127.0.0.1.
+  const vars = { SMCP_PUBLIC_URL: url, SMCP_ADMIN_TOKEN: opts.adminToken, SMCP_SECRET: opts.secret, SMCP_ENCRYPTION_KEYS: opts.encryptionKeys ?? TEST_ENCRYPTION_KEYS, SMCP_ALLOW_PRIVATE_UPSTREAMS: 'true', ...opts.vars };
+  const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', opts.stateDir, '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false', '--log-level', opts.logLevel ?? 'warn', ...configArgs(opts.config)];
   for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}:${value}`);
   const child = spawn(WRANGLER, args, { cwd: ROOT, env: env(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let log = '';

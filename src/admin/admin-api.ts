@@ -7,6 +7,8 @@ import { authenticateAdmin, canActOn, type Actor } from './admin-auth';
 import { getRetentionRoute, platformAuditRoute, platformMetricsRoute, putRetentionRoute, tenantAuditRoute, tenantMetricsRoute } from './audit-routes';
 import { createKeyRoute, listKeysRoute, revokeKeyRoute, rotateKeyRoute } from './key-routes';
 import { createTenantRoute, deleteTenantRoute, getTenantRoute, listTenantsRoute, patchTenantRoute, tenantIdFrom } from './tenant-routes';
+import { rotateSecretsRoute } from './secret-routes';
+import { approveUpstreamRoute, createUpstreamRoute, deleteUpstreamRoute, getUpstreamRoute, listUpstreamsRoute, patchUpstreamRoute } from './upstream-routes';
 import { createUserRoute, deleteUserRoute, listUsersRoute, patchUserRoute } from './user-routes';
 
 type Handler = (request: Request, env: Env, actor: Actor, tenant: Tenant, id: string) => Promise<Response>;
@@ -28,6 +30,12 @@ const TENANT_ROUTES: Array<[method: string, pattern: RegExp, handler: Handler, a
   ['GET', /^\/audit\/retention$/, (_r, env, _a, t) => getRetentionRoute(env, t)],
   ['PUT', /^\/audit\/retention$/, (r, env, _a, t) => putRetentionRoute(r, env, t), 'admin.audit_retention.update'],
   ['GET', /^\/metrics$/, (r, env, _a, t) => tenantMetricsRoute(r, env, t)],
+  ['POST', /^\/upstreams$/, (r, env, a, t) => createUpstreamRoute(r, env, a, t.id), 'admin.upstream.create'],
+  ['GET', /^\/upstreams$/, (_r, env, _a, t) => listUpstreamsRoute(env, t.id)],
+  ['GET', /^\/upstreams\/([^/]+)$/, (_r, env, _a, t, name) => getUpstreamRoute(env, t.id, name)],
+  ['PATCH', /^\/upstreams\/([^/]+)$/, (r, env, a, t, name) => patchUpstreamRoute(r, env, a, t.id, name), 'admin.upstream.update'],
+  ['DELETE', /^\/upstreams\/([^/]+)$/, (_r, env, a, t, name) => deleteUpstreamRoute(env, a, t.id, name), 'admin.upstream.delete'],
+  ['POST', /^\/upstreams\/([^/]+)\/approve$/, (_r, env, a, t, name) => approveUpstreamRoute(env, a, t.id, name), 'admin.upstream.approve'],
 ];
 
 /**
@@ -72,6 +80,9 @@ export async function handleAdminApi(request: Request, env: Env, path: string): 
     }
     if (request.method === 'GET') return listTenantsRoute(env, actor);
     return restError(405, 'method_not_allowed', 'Use GET or POST', { Allow: 'GET, POST' });
+  }
+  if (path === '/admin/api/secrets/rotate') {
+    return request.method === 'POST' ? rotateSecretsRoute(env, actor) : restError(405, 'method_not_allowed', 'Use POST', { Allow: 'POST' });
   }
   const match = /^\/admin\/api\/tenants\/([^/]+)(\/.*)?$/.exec(path);
   if (!match) return notFound();

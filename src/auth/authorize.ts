@@ -4,7 +4,8 @@ import { findServer, type HostedServerEntry } from '../../servers/registry';
 import { platformSecret, publicOrigin } from '../config';
 import { randomHex, safeEqual } from '../crypto/secrets';
 import type { GrantProps } from '../gate/principal-resolver';
-import { oauthSurface } from '../oauth/oauth-surface';
+import { oauthSurface, serverNameOf, upstreamEntry } from '../oauth/oauth-surface';
+import { getUpstream, upstreamNameExists } from '../gateway/upstream-store';
 import { recordAudit } from '../audit/audit-trail';
 import { log, logDenial } from '../observability/log';
 import { EmailSchema } from '../tenancy/model';
@@ -33,10 +34,10 @@ type SignIn = z.infer<typeof SignInSchema>;
 export async function handleAuthorize(request: Request, env: Env, ctx: Pick<ExecutionContext, 'waitUntil'>): Promise<Response> {
   const secret = platformSecret(env);
   if (!secret) return errorPage(503, 'Not configured', 'The platform secret SMCP_SECRET is not set.');
-  const oauth = oauthSurface(env).authorizationServer.getOAuthApi(env);
+  const oauth = (await oauthSurface(env, serverNameOf(new URL(request.url).searchParams.get('resource')))).authorizationServer.getOAuthApi(env);
   try {
     const authRequest = await oauth.parseAuthRequest(request);
-    const server = serverFor(env, authRequest);
+    const server = await serverFor(env, authRequest);
     if (!server) return errorPage(400, 'Unknown server', 'This authorization request does not name a server hosted here.');
     if (request.method === 'GET') {
       const signedIn = SignInSchema.safeParse(await openCookieValue(secret, SIGNIN_PURPOSE, readCookie(request, SIGNIN_COOKIE)));
@@ -65,12 +66,19 @@ async function readForm(request: Request): Promise<FormData | null | 'too_large'
   return new Response(body, { headers: { 'content-type': type } }).formData().catch(() => null);
 }
 
-/** The hosted server whose protected resource the request targets (resources are `<origin>/servers/<name>/<transport>`). */
-function serverFor(env: Env, req: AuthRequest): HostedServerEntry | undefined {
-  if (!req.resource) return undefined;
-  const url = new URL(req.resource);
-  const match = /^\/servers\/([^/]+)\/(mcp|sse)$/.exec(url.pathname);
-  return url.origin === publicOrigin(env) && match?.[1] ? findServer(match[1]) : undefined;
+/** The hosted server or tenant upstream whose protected resource the request targets (`<origin>/servers/<name>/<transport>`). */
+async function serverFor(env: Env, req: AuthRequest): Promise<HostedServerEntry | undefined> {
+  const resource = Array.isArray(req.resource) ? req.resource[0] : req.resource;
+  if (!resource || new URL(resource).origin !== publicOrigin(env)) return undefined;
+  const name = serverNameOf(resource);
+  if (!name) return undefined;
+  return findServer(name) ?? ((await upstreamNameExists(env.DB, name)) ? upstreamEntry(name) : undefined);
+}
+
+/** Whether the user's tenant offers this server: enabled hosted server, or its own enabled upstream. */
+async function tenantOffers(env: Env, tenantId: string, enabled: string[], server: HostedServerEntry): Promise<boolean> {
+  if (findServer(server.name)) return enabled.includes(server.name);
+  return (await getUpstream(env.DB, tenantId, server.name))?.enabled === true;
 }
 
 async function clientName(oauth: OAuthHelpers, req: AuthRequest): Promise<string> {
@@ -124,7 +132,7 @@ async function signIn(request: Request, env: Env, ctx: Pick<ExecutionContext, 'w
 /** Refuses before consent when the tenant cannot use the server, so nobody approves a useless grant. */
 async function showConsent(request: Request, env: Env, oauth: OAuthHelpers, req: AuthRequest, server: HostedServerEntry, session: SignIn, headers: Headers): Promise<Response> {
   const access = await getAccessRecord(env.DB, session.tenantId, session.userId);
-  if (!access || access.tenantStatus !== 'active' || !access.servers.includes(server.name)) {
+  if (!access || access.tenantStatus !== 'active' || !(await tenantOffers(env, session.tenantId, access.servers, server))) {
     return errorPage(403, 'Not available', `Your organization has not enabled ${server.title}, or its account is suspended.`);
   }
   const details = await oauth.describeConsent(req);
@@ -145,10 +153,10 @@ async function decide(request: Request, env: Env, oauth: OAuthHelpers, form: For
   }
   const approved = await oauth.approveConsent(request, handle);
   // The server comes from the stored request the handle names, never from the form or the URL.
-  const server = serverFor(env, approved.request);
+  const server = await serverFor(env, approved.request);
   if (!server) return errorPage(400, 'Unknown server', 'This authorization request does not name a server hosted here.');
   const access = await getAccessRecord(env.DB, session.data.tenantId, session.data.userId);
-  if (!access || access.tenantStatus !== 'active' || !access.servers.includes(server.name)) {
+  if (!access || access.tenantStatus !== 'active' || !(await tenantOffers(env, session.data.tenantId, access.servers, server))) {
     return errorPage(403, 'Not available', `Your organization has not enabled ${server.title}, or its account is suspended.`);
   }
   const props: GrantProps = { ...session.data, role: access.role };

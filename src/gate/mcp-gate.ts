@@ -12,6 +12,7 @@ import { requestContext } from '../observability/request-context';
 import { touchApiKey } from '../tenancy/api-keys';
 import { opensSession, parseJsonRpcBody } from './jsonrpc-validation';
 import { resolvePrincipal } from './principal-resolver';
+import { getUpstream } from '../gateway/upstream-store';
 import { newSessionId, openSessionId, sealSessionId } from './session-id';
 
 /** Largest MCP request body accepted; larger ones get 413 before anything parses them. */
@@ -21,6 +22,8 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export interface GateTarget {
   server: HostedServerEntry;
   transport: 'mcp' | 'sse';
+  /** A tenant upstream served by the gateway (the name is only meaningful within a tenant). */
+  upstream?: boolean;
 }
 
 type Forward = { fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> };
@@ -72,12 +75,20 @@ export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionC
     const tenant = (grant as { tenantId: string }).tenantId;
     return rpcTooMany(env, ctx, { which: 'tenant_rpm', retryAfter: full, message: 'Rate limit exceeded: this tenant has used its requests for this minute', tenant, server: target.server.name });
   }
-  const resolved = await resolvePrincipal(env, grant, clientId, target.server.name);
+  const resolved = await resolvePrincipal(env, grant, clientId, target.server.name, target.upstream);
   if ('refusal' in resolved) {
     logDenial(resolved.refusal, { tenant: resolved.tenant, server: target.server.name, path: new URL(request.url).pathname });
     return rpcError(403, RpcCode.Forbidden, resolved.refusal);
   }
   const { principal, limits } = resolved;
+  if (target.upstream) {
+    // Another tenant's upstream of the same name looks exactly like no server at all; no object is created.
+    const upstream = await getUpstream(env.DB, principal.tenantId, target.server.name);
+    if (!upstream?.enabled) {
+      logDenial(upstream ? 'upstream disabled' : 'no such upstream for this tenant', { tenant: principal.tenantId, server: target.server.name });
+      return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${target.server.name}"`);
+    }
+  }
   if (principal.kind === 'api-key') ctx.waitUntil(touchApiKey(env.DB, principal.clientId).catch(() => undefined));
   if (!(await withinCredentialRate(env, principal))) {
     const which = principal.kind === 'api-key' ? 'api_key' : 'user';

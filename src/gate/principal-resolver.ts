@@ -1,15 +1,28 @@
 import { z } from 'zod';
 import type { Principal } from '../hosted/principal';
-import type { TenantLimits } from '../limits/tenant-limits';
+import { DEFAULT_TENANT_LIMITS, type TenantLimits } from '../limits/tenant-limits';
 import { RoleSchema } from '../tenancy/model';
-import { getAccessRecord, getTenant } from '../tenancy/tenant-store';
+import { getAccessRecord } from '../tenancy/tenant-store';
 
 /** What an OAuth grant stores about the signed-in user (the token's props). */
 export const GrantPropsSchema = z.object({ tenantId: z.string(), userId: z.string(), email: z.string(), role: RoleSchema });
 export type GrantProps = z.infer<typeof GrantPropsSchema>;
 
-/** What the API-key validator hands the gate. */
-export const KeyPropsSchema = z.object({ kind: z.literal('api-key'), tenantId: z.string(), keyId: z.string(), role: RoleSchema });
+const LimitsSchema = z.object({ requestsPerMinute: z.number(), maxSessions: z.number(), maxSessionsPerUser: z.number() });
+
+/**
+ * What the API-key validator hands the gate: the key, and its tenant's status, servers and limits
+ * as read in the same D1 query during this request (null when the tenant row is gone).
+ */
+export const KeyPropsSchema = z.object({
+  kind: z.literal('api-key'),
+  tenantId: z.string(),
+  keyId: z.string(),
+  role: RoleSchema,
+  tenant: z
+    .object({ status: z.enum(['active', 'suspended']), servers: z.array(z.string()), limits: LimitsSchema.default({ ...DEFAULT_TENANT_LIMITS }) })
+    .nullable(),
+});
 export type KeyProps = z.infer<typeof KeyPropsSchema>;
 
 /** The caller of one MCP request with its tenant's current limits. */
@@ -20,31 +33,31 @@ export interface ResolvedCaller {
 
 /**
  * Turn validated token props into the request's principal, from the control plane's current
- * state: the user's role now (not at grant time), the tenant's status and enabled servers. Returns
- * the refusal message instead when access must be denied. The tenant's limits come from the same
- * query, so enforcing them costs no extra read.
+ * state: the user's role now (not at grant time), the tenant's status, enabled servers and limits
+ * (for API keys read by the validator in the same request, for OAuth grants read here, in one
+ * query either way). Returns the refusal message instead when access must be denied.
  */
-export async function resolvePrincipal(env: Env, props: unknown, clientId: string, server: string): Promise<ResolvedCaller | { refusal: string; tenant?: string }> {
+export async function resolvePrincipal(env: Env, props: unknown, clientId: string, server: string, upstream = false): Promise<ResolvedCaller | { refusal: string; tenant?: string }> {
   const key = KeyPropsSchema.safeParse(props);
   if (key.success) {
-    const tenant = await getTenant(env.DB, key.data.tenantId);
-    const refusal = tenantRefusal(tenant, server);
+    const refusal = tenantRefusal(key.data.tenant, server, upstream);
     if (refusal) return { refusal, tenant: key.data.tenantId };
     const principal: Principal = { tenantId: key.data.tenantId, userId: `key:${key.data.keyId}`, role: key.data.role, clientId: key.data.keyId, kind: 'api-key', server };
-    return { principal, limits: tenant!.limits };
+    return { principal, limits: key.data.tenant!.limits };
   }
   const grant = GrantPropsSchema.safeParse(props);
   if (!grant.success) return { refusal: 'Access denied: token does not carry a platform identity' };
   const access = await getAccessRecord(env.DB, grant.data.tenantId, grant.data.userId);
   if (!access) return { refusal: 'Access denied: account no longer exists', tenant: grant.data.tenantId };
-  const refusal = tenantRefusal({ status: access.tenantStatus, servers: access.servers }, server);
+  const refusal = tenantRefusal({ status: access.tenantStatus, servers: access.servers }, server, upstream);
   if (refusal) return { refusal, tenant: grant.data.tenantId };
   return { principal: { tenantId: grant.data.tenantId, userId: grant.data.userId, role: access.role, clientId, kind: 'oauth', server }, limits: access.limits };
 }
 
-function tenantRefusal(tenant: { status: string; servers: string[] } | null, server: string): string | null {
+/** Upstreams are enabled per tenant by registering them; the gate checks the tenant has this one. */
+function tenantRefusal(tenant: { status: string; servers: string[] } | null, server: string, upstream: boolean): string | null {
   if (!tenant) return 'Access denied: tenant no longer exists';
   if (tenant.status !== 'active') return 'Access denied: tenant is suspended';
-  if (!tenant.servers.includes(server)) return `Access denied: server "${server}" is not enabled for this tenant`;
+  if (!upstream && !tenant.servers.includes(server)) return `Access denied: server "${server}" is not enabled for this tenant`;
   return null;
 }

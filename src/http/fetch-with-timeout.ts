@@ -31,9 +31,11 @@ export async function withTimeout<T>(what: string, ms: number, work: (signal: Ab
 }
 
 /**
- * `fetch` with a deadline covering the response headers and, through the same signal, the body
- * read. Every outbound HTTP call the platform makes goes through here (webhooks, upstream MCP
- * servers, metadata documents); a caller's own signal still works alongside the timeout.
+ * `fetch` with a deadline on the response headers: a host that accepts the connection and never
+ * answers cannot hold a request or a Durable Object. The body is the caller's to bound (streams
+ * such as SSE are long-lived by design; the gateway bounds its reads by size and by the MCP SDK's
+ * request timeouts). Every outbound HTTP call the platform makes goes through here (the gateway's
+ * upstream fetch); a caller's own signal still works alongside the timeout.
  */
 export function fetchWithTimeout(input: RequestInfo | URL, init: RequestInit = {}, ms = DEFAULT_OUTBOUND_TIMEOUT_MS): Promise<Response> {
   const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;

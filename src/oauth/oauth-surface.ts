@@ -1,11 +1,12 @@
 import { OAuthAuthorizationServer, OAuthResourceServer } from '@cloudflare/workers-oauth-provider';
-import { SERVERS } from '../../servers/registry';
+import { findServer, SERVERS, type HostedServerEntry } from '../../servers/registry';
 import { publicOrigin } from '../config';
 import { gateMcpRequest, type GateTarget } from '../gate/mcp-gate';
 import type { GrantProps, KeyProps } from '../gate/principal-resolver';
 import { logDenial } from '../observability/log';
 import { noteTokenSubject } from './oauth-audit';
 import { verifyApiKey } from '../tenancy/api-keys';
+import { upstreamNames } from '../gateway/upstream-store';
 
 /** The one scope clients request; roles, not scopes, decide what a caller may do. */
 export const MCP_SCOPE = 'mcp';
@@ -20,21 +21,65 @@ export interface OAuthSurface {
   resources: Map<string, { target: GateTarget; resource: string; host: OAuthResourceServer<Env, GrantProps> }>;
 }
 
-const surfaces = new Map<string, OAuthSurface>();
+interface CachedSurface {
+  surface: OAuthSurface;
+  names: string[];
+  loadedAt: number;
+}
+
+const surfaces = new Map<string, CachedSurface>();
+
+/** How long an isolate trusts its list of upstream names before re-reading it (new names force a re-read). */
+const NAMES_TTL_MS = 10_000;
 
 /**
- * Build (once per isolate and origin) the OAuth surface: each hosted server's Streamable HTTP and
- * SSE endpoints are separate protected resources, so a token is bound to exactly one of them and
- * refused everywhere else (RFC 8707 audiences, checked by the provider before the gate runs).
+ * The OAuth surface for the current set of servers: hosted servers from the registry plus every
+ * upstream name any tenant registered (each its own protected resource, so audience binding holds
+ * for upstreams too). The provider fixes its resource list at construction, so the surface is
+ * rebuilt when the set of upstream names changes: at most every few seconds, or at once when a
+ * request names an upstream this isolate has not seen (`need`).
  */
-export function oauthSurface(env: Env): OAuthSurface {
+export async function oauthSurface(env: Env, need?: string): Promise<OAuthSurface> {
   const origin = publicOrigin(env);
   const cached = surfaces.get(origin);
-  if (cached) return cached;
+  const fresh = cached && Date.now() - cached.loadedAt < NAMES_TTL_MS;
+  const missing = need !== undefined && !findServer(need) && !cached?.names.includes(need);
+  if (cached && fresh && !missing) return cached.surface;
+  const names = await upstreamNames(env.DB).catch(() => cached?.names ?? []);
+  if (cached && names.join('\n') === cached.names.join('\n')) {
+    cached.loadedAt = Date.now();
+    return cached.surface;
+  }
+  const surface = buildSurface(origin, names);
+  surfaces.set(origin, { surface, names, loadedAt: Date.now() });
+  return surface;
+}
 
-  const targets: GateTarget[] = SERVERS.flatMap((server) => [
-    { server, transport: 'mcp' as const },
-    { server, transport: 'sse' as const },
+/** The server name a resource URL (`<origin>/servers/<name>/<transport>`) points at, if any. */
+export function serverNameOf(resource: string | null | undefined): string | undefined {
+  if (!resource) return undefined;
+  try {
+    return /^\/servers\/([^/]+)\/(mcp|sse)$/.exec(new URL(resource).pathname)?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pseudo registry entry for a tenant upstream: served by the gateway class. */
+export function upstreamEntry(name: string): HostedServerEntry {
+  return { name, binding: 'GATEWAY_SERVER', className: 'GatewayServer', title: name };
+}
+
+/**
+ * Build the surface: each server's Streamable HTTP and SSE endpoints are separate protected
+ * resources, so a token is bound to exactly one of them and refused everywhere else (RFC 8707
+ * audiences, checked by the provider before the gate runs).
+ */
+function buildSurface(origin: string, upstreams: string[]): OAuthSurface {
+  const entries = [...SERVERS.map((server) => ({ server, upstream: false })), ...upstreams.filter((n) => !findServer(n)).map((n) => ({ server: upstreamEntry(n), upstream: true }))];
+  const targets: GateTarget[] = entries.flatMap(({ server, upstream }) => [
+    { server, transport: 'mcp' as const, upstream },
+    { server, transport: 'sse' as const, upstream },
   ]);
   const resourceUrl = (t: GateTarget) => `${origin}/servers/${t.server.name}/${t.transport}`;
 
@@ -56,7 +101,7 @@ export function oauthSurface(env: Env): OAuthSurface {
         resource,
         authorization_servers: [origin],
         bearer_methods_supported: ['header'],
-        resource_name: `${target.server.title} (${target.transport === 'mcp' ? 'Streamable HTTP' : 'SSE'})`,
+        resource_name: `${target.upstream ? `Upstream ${target.server.name}` : target.server.title} (${target.transport === 'mcp' ? 'Streamable HTTP' : 'SSE'})`,
       },
       requiredScopes: [MCP_SCOPE],
       validateToken: (env) => async (res, token) => {
@@ -71,8 +116,8 @@ export function oauthSurface(env: Env): OAuthSurface {
           logDenial(`api key ${verified.refusal}`, { path: new URL(res).pathname, action: 'auth.api_key' });
           return null;
         }
-        const { key } = verified;
-        return { props: { kind: 'api-key' as const, tenantId: key.tenantId, keyId: key.id, role: key.role }, audience: res, clientId: key.id };
+        const { key, tenant } = verified;
+        return { props: { kind: 'api-key' as const, tenantId: key.tenantId, keyId: key.id, role: key.role, tenant }, audience: res, clientId: key.id };
       },
       handler: {
         fetch: (request, env, ctx) => gateMcpRequest(request, env, ctx, target, ctx.props, ctx.auth.clientId ?? 'unknown-client'),
@@ -81,7 +126,5 @@ export function oauthSurface(env: Env): OAuthSurface {
     resources.set(new URL(resource).pathname, { target, resource, host });
   }
 
-  const surface = { authorizationServer, resources };
-  surfaces.set(origin, surface);
-  return surface;
+  return { authorizationServer, resources };
 }

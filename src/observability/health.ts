@@ -1,5 +1,6 @@
 import { SERVERS } from '../../servers/registry';
 import { json } from '../http/responses';
+import { gatewayHealth } from '../gateway/gateway-health';
 
 /** A dependency check gives up after this long and reports the dependency as down. */
 const CHECK_TIMEOUT_MS = 2000;
@@ -28,15 +29,16 @@ async function timed(probe: () => Promise<unknown>): Promise<Check> {
  * keys and objects, never tenant data, so the endpoint can stay public for load balancers.
  */
 export async function healthResponse(env: Env): Promise<Response> {
-  const [kv, d1, durableObjects] = await Promise.all([
+  const [kv, d1, durableObjects, gateway] = await Promise.all([
     timed(() => env.OAUTH_KV.get('smcp:health-probe')),
     timed(() => env.DB.prepare('SELECT 1').first()),
     timed(() => env.AUDIT_OUTBOX.get(env.AUDIT_OUTBOX.idFromName('_health')).pending()),
+    gatewayHealth(env),
   ]);
   const dependencies = { kv, d1, durableObjects };
   const healthy = Object.values(dependencies).every((c) => c.status === 'ok');
   return json(
-    { status: healthy ? 'ok' : 'degraded', dependencies, servers: SERVERS.map((s) => s.name), time: new Date().toISOString() },
+    { status: healthy ? 'ok' : 'degraded', dependencies, servers: SERVERS.map((s) => s.name), gateway, time: new Date().toISOString() },
     healthy ? 200 : 503,
   );
 }

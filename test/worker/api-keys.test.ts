@@ -2,6 +2,7 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { adminCall, call, createKey, mcpPost, openSession, seedTenant, ORIGIN } from './platform-client';
 import { SELF } from 'cloudflare:test';
+import { TOUCH_INTERVAL_MS, touchApiKey } from '../../src/tenancy/api-keys';
 
 const ping = (key: string, session: string) => mcpPost('notes', key, { jsonrpc: '2.0', id: 1, method: 'ping' }, session);
 
@@ -76,5 +77,33 @@ describe('API keys', () => {
       const res = await mcpPost('notes', bad, { jsonrpc: '2.0', id: 1, method: 'ping' });
       expect(res.status, bad.slice(0, 20)).toBe(401);
     }
+  });
+
+  it('see a suspended tenant or a disabled server on the very next request of an open session', async () => {
+    const { id: tenantId } = await seedTenant(['notes']);
+    const { key } = await createKey(tenantId, 'member');
+    const session = await openSession('notes', key);
+    expect((await ping(key, session)).status).toBe(200);
+    await env.DB.prepare("UPDATE tenants SET status = 'suspended' WHERE id = ?").bind(tenantId).run();
+    const suspended = await ping(key, session);
+    expect(suspended.status).toBe(403);
+    expect(await suspended.json()).toMatchObject({ error: { message: 'Access denied: tenant is suspended' } });
+    await env.DB.prepare("UPDATE tenants SET status = 'active', servers = '[]' WHERE id = ?").bind(tenantId).run();
+    const disabled = await ping(key, session);
+    expect(disabled.status).toBe(403);
+    expect(await disabled.json()).toMatchObject({ error: { message: 'Access denied: server "notes" is not enabled for this tenant' } });
+  });
+
+  it('stamp last use at most once a minute per isolate (one D1 write, not one per request)', async () => {
+    const { id: tenantId } = await seedTenant(['notes']);
+    const { id } = await createKey(tenantId, 'member');
+    const lastUsed = async () => (await env.DB.prepare('SELECT last_used_at FROM api_keys WHERE id = ?').bind(id).first<{ last_used_at: number | null }>())!.last_used_at;
+    const t0 = 1_900_000_000_000;
+    await touchApiKey(env.DB, id, t0);
+    expect(await lastUsed()).toBe(t0);
+    await touchApiKey(env.DB, id, t0 + TOUCH_INTERVAL_MS - 1);
+    expect(await lastUsed()).toBe(t0);
+    await touchApiKey(env.DB, id, t0 + TOUCH_INTERVAL_MS);
+    expect(await lastUsed()).toBe(t0 + TOUCH_INTERVAL_MS);
   });
 });

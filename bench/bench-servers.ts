@@ -1,0 +1,37 @@
+import { McpAgent } from 'agents/mcp';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
+import { HostedMcpAgent, type HostedServerInfo } from '../src/hosted/hosted-mcp-agent';
+import { registerTrivialTool } from './trivial-tool';
+
+/**
+ * The benchmark's two Durable Object servers. Both serve exactly the trivial tool; only the
+ * hosting differs. Bench-only: they are bound in the generated bench config, never in
+ * `wrangler.jsonc`.
+ */
+
+/** The platform variant: a `HostedMcpAgent`, so every platform hook runs on every request. */
+export class BenchPlatformServer extends HostedMcpAgent {
+  protected readonly info: HostedServerInfo = { name: 'bench', version: '1.0.0', capabilities: { tools: {} } };
+
+  protected register(server: McpServer): void {
+    registerTrivialTool(server);
+  }
+}
+
+/**
+ * Optional variant `platform-noaudit`: the platform with per-request auditing switched off, to
+ * show what the audit outbox costs (everything else identical).
+ */
+export class BenchPlatformNoAuditServer extends BenchPlatformServer {
+  protected override readonly auditRequests: boolean = false;
+}
+
+/** The bare variant: a plain `McpAgent` as the Agents SDK documents it, no platform code. */
+export class BenchBareServer extends McpAgent<Env> {
+  server = new McpServer({ name: 'bench', version: '1.0.0' }, { capabilities: { tools: {} }, jsonSchemaValidator: new CfWorkerJsonSchemaValidator() });
+
+  async init(): Promise<void> {
+    registerTrivialTool(this.server);
+  }
+}

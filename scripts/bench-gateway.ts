@@ -1,0 +1,64 @@
+/**
+ * `npm run bench:gateway`: added latency of the gateway. The same official SDK client calls the
+ * same upstream tool (a real SDK server on loopback) directly and through the platform
+ * (`/servers/<name>/mcp` on `wrangler dev`, API key, choke point, breaker admission), sequentially,
+ * after a warm-up, and prints percentiles and the difference. Figures are local (workerd under
+ * wrangler dev on this machine), not production.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { admin, startPlatform } from './lib/local-platform.ts';
+import { startUpstream } from '../test/support/upstream-fixture.ts';
+
+const CALLS = Number(process.env.BENCH_CALLS ?? 300);
+const WARMUP = 30;
+
+async function measure(client: Client, tool = 'echo'): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < WARMUP + CALLS; i++) {
+    const start = performance.now();
+    await client.callTool({ name: tool, arguments: tool === 'echo' ? { text: `call ${i}` } : {} });
+    if (i >= WARMUP) times.push(performance.now() - start);
+  }
+  return times.sort((a, b) => a - b);
+}
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const row = (label: string, t: number[]) => `${label.padEnd(22)} p50 ${pct(t, 50).toFixed(2).padStart(7)} ms   p95 ${pct(t, 95).toFixed(2).padStart(7)} ms   p99 ${pct(t, 99).toFixed(2).padStart(7)} ms`;
+
+const stateDir = mkdtempSync(join(tmpdir(), 'smcp-bench-gw-'));
+const platform = await startPlatform({ stateDir, adminToken: 'bench-operator-token-0123456789', secret: 'bench-secret-'.padEnd(48, 'b') });
+const upstream = await startUpstream();
+try {
+  await admin(platform, '/tenants', { id: 'bench', name: 'bench', servers: ['notes'] });
+  const key = (await admin(platform, '/tenants/bench/keys', { name: 'bench', role: 'member' })).body.key as string;
+  const reg = await admin(platform, '/tenants/bench/upstreams', { name: 'echo-upstream', url: upstream.url });
+  if (reg.status !== 201) throw new Error(`register: ${reg.status} ${JSON.stringify(reg.body)}`);
+
+  const direct = new Client({ name: 'bench-direct', version: '1' });
+  await direct.connect(new StreamableHTTPClientTransport(new URL(upstream.url)));
+  const gateway = new Client({ name: 'bench-gateway', version: '1' });
+  await gateway.connect(new StreamableHTTPClientTransport(new URL(`${platform.url}/servers/echo-upstream/mcp`), { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
+  await gateway.listTools();
+  // A hosted server through the same platform path, for what the platform costs without the gateway.
+  const hosted = new Client({ name: 'bench-hosted', version: '1' });
+  await hosted.connect(new StreamableHTTPClientTransport(new URL(`${platform.url}/servers/notes/mcp`), { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
+
+  const d = await measure(direct);
+  const g = await measure(gateway);
+  const n = await measure(hosted, 'list_notes');
+  console.log(`gateway added latency: ${CALLS} sequential tools/call (echo), after ${WARMUP} warm-up calls each\n`);
+  console.log(row('direct to upstream', d));
+  console.log(row('through the gateway', g));
+  console.log(row('hosted server (notes)', n));
+  console.log(`\nadded by the platform + gateway at p50: ${(pct(g, 50) - pct(d, 50)).toFixed(2)} ms (ratio ${(pct(g, 50) / pct(d, 50)).toFixed(1)}x; p99 ratio ${(pct(g, 99) / pct(d, 99)).toFixed(1)}x)`);
+  console.log(`of which the gateway's own share (gateway p50 - hosted p50): ${(pct(g, 50) - pct(n, 50)).toFixed(2)} ms`);
+  await Promise.all([direct.close(), gateway.close(), hosted.close()]);
+} finally {
+  await upstream.close();
+  await platform.stop();
+  rmSync(stateDir, { recursive: true, force: true });
+}

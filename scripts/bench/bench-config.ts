@@ -1,0 +1,63 @@
+/**
+ * The benchmark's wrangler config, generated from the production `wrangler.jsonc` on every run so
+ * it always carries the same bindings (KV, D1, R2, every Durable Object the platform adds) and
+ * differs only in what the benchmark needs: the bench Worker entry, the bare McpAgent's binding,
+ * the `everything` route's namespace pointed at `BenchPlatformServer` and the `notes` route's at
+ * `BenchPlatformNoAuditServer`. Production config is
+ * never touched.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ts from 'typescript';
+import { ROOT } from '../lib/local-platform.ts';
+
+/** The hosted-server route the platform variant uses (its binding is re-pointed below). */
+export const PLATFORM_SERVER = 'everything';
+const PLATFORM_BINDING = 'EVERYTHING_SERVER';
+/** The route of the optional audit-off platform variant. */
+export const NOAUDIT_SERVER = 'notes';
+const NOAUDIT_BINDING = 'NOTES_SERVER';
+
+interface DoBinding {
+  name: string;
+  class_name: string;
+  [k: string]: unknown;
+}
+interface WranglerConfig {
+  main: string;
+  d1_databases?: Array<{ migrations_dir?: string; [k: string]: unknown }>;
+  durable_objects?: { bindings?: DoBinding[] };
+  migrations?: Array<{ tag: string; [k: string]: unknown }>;
+  [k: string]: unknown;
+}
+
+/** Write `bench/.generated/wrangler.bench.json` and return its path. */
+export function writeBenchConfig(): string {
+  const source = join(ROOT, 'wrangler.jsonc');
+  const parsed = ts.parseConfigFileTextToJson(source, readFileSync(source, 'utf8'));
+  if (parsed.error) throw new Error('wrangler.jsonc does not parse');
+  const config = parsed.config as WranglerConfig;
+  const bindings = config.durable_objects?.bindings ?? [];
+  const platform = bindings.find((b) => b.name === PLATFORM_BINDING);
+  if (!platform) throw new Error(`wrangler.jsonc has no ${PLATFORM_BINDING} binding for the platform variant`);
+  platform.class_name = 'BenchPlatformServer';
+  const noAudit = bindings.find((b) => b.name === NOAUDIT_BINDING);
+  if (!noAudit) throw new Error(`wrangler.jsonc has no ${NOAUDIT_BINDING} binding for the platform-noaudit variant`);
+  noAudit.class_name = 'BenchPlatformNoAuditServer';
+  bindings.push({ name: 'BENCH_BARE', class_name: 'BenchBareServer' });
+
+  const dir = join(ROOT, 'bench', '.generated');
+  mkdirSync(dir, { recursive: true });
+  const bench: WranglerConfig = {
+    ...config,
+    name: 'smcp-bench',
+    main: '../bench-worker.ts',
+    d1_databases: (config.d1_databases ?? []).map((d) => ({ ...d, migrations_dir: d.migrations_dir ? join('..', '..', d.migrations_dir) : undefined })),
+    durable_objects: { ...config.durable_objects, bindings },
+    migrations: [...(config.migrations ?? []), { tag: 'bench-v1', new_sqlite_classes: ['BenchPlatformServer', 'BenchBareServer', 'BenchPlatformNoAuditServer'] }],
+  };
+  delete bench.$schema;
+  const file = join(dir, 'wrangler.bench.json');
+  writeFileSync(file, `${JSON.stringify(bench, null, 2)}\n`);
+  return file;
+}

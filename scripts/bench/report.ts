@@ -1,0 +1,148 @@
+/**
+ * Turning benchmark results into tables: the per-phase figures, the ratios the issue asks for
+ * (platform/bare, platform/floor, platform/peer), the targets, and the machine. The same markdown
+ * is printed and written between the markers in docs/performance.md.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from '../lib/local-platform.ts';
+import { ratio, type PhaseResult } from './stats.ts';
+
+/** Every variant, in report order; all run by default (BENCH_VARIANTS picks a subset). */
+export const VARIANTS = ['floor', 'bare', 'platform', 'platform-noaudit', 'peer'] as const;
+export const DEFAULT_VARIANTS: readonly Variant[] = VARIANTS;
+export type Variant = (typeof VARIANTS)[number];
+
+const ms = (v: number | null) => (v === null ? '–' : v < 10 ? v.toFixed(2) : v.toFixed(1));
+const x = (v: number | null) => (v === null ? '–' : `${v.toFixed(2)}×`);
+const mib = (v: number | null | undefined) => (v == null ? '–' : `${(v / 1024 / 1024).toFixed(0)} MiB`);
+
+function version(pkg: string): string {
+  try {
+    return (JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '?';
+  }
+}
+
+/** The machine the figures come from. */
+export function machine(): string {
+  const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
+  return [
+    `- date: ${new Date().toISOString()}`,
+    `- CPU: ${cpu}, ${availableParallelism()} logical cores (nproc)`,
+    `- RAM: ${(totalmem() / 1024 ** 3).toFixed(1)} GiB`,
+    `- OS: ${process.platform} ${release()}, Node ${process.version}`,
+    `- wrangler ${version('wrangler')}, workerd ${version('workerd')}, agents ${version('agents')}, @modelcontextprotocol/sdk ${version('@modelcontextprotocol/sdk')}`,
+  ].join('\n');
+}
+
+export interface Report {
+  results: PhaseResult[];
+  peaks: Map<string, number | null>;
+  settings: string;
+}
+
+function phases(results: PhaseResult[]): string[] {
+  return [...new Set(results.map((r) => r.phase))];
+}
+
+function find(results: PhaseResult[], phase: string, variant: string): PhaseResult | undefined {
+  return results.find((r) => r.phase === phase && r.variant === variant);
+}
+
+function figures(r: Report): string {
+  const rows = ['| phase | variant | throughput (ops/s) | p50 (ms) | p99 (ms) | ops | errors |', '|---|---|---:|---:|---:|---:|---:|'];
+  for (const phase of phases(r.results)) {
+    for (const v of VARIANTS) {
+      const f = find(r.results, phase, v);
+      if (f) rows.push(`| ${phase} | ${v} | ${f.throughput.toFixed(0)} | ${ms(f.p50)} | ${ms(f.p99)} | ${f.ops} | ${f.errors} |`);
+    }
+  }
+  return rows.join('\n');
+}
+
+function ratios(r: Report): string {
+  const rows = [
+    '| phase | p50 platform/bare | p50 platform/floor | p50 platform/peer | p50 audit on/off | throughput platform/bare | throughput platform/floor | throughput platform/peer | throughput audit on/off |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const phase of phases(r.results)) {
+    const p = find(r.results, phase, 'platform');
+    const cell = (v: Variant, key: 'p50' | 'throughput') => x(ratio(p?.[key], find(r.results, phase, v)?.[key]));
+    rows.push(`| ${phase} | ${cell('bare', 'p50')} | ${cell('floor', 'p50')} | ${cell('peer', 'p50')} | ${cell('platform-noaudit', 'p50')} | ${cell('bare', 'throughput')} | ${cell('floor', 'throughput')} | ${cell('peer', 'throughput')} | ${cell('platform-noaudit', 'throughput')} |`);
+  }
+  return rows.join('\n');
+}
+
+function memory(r: Report): string {
+  const rows = ['| variant | peak RSS of the server processes |', '|---|---:|'];
+  for (const v of VARIANTS) if (r.peaks.has(v)) rows.push(`| ${v} | ${mib(r.peaks.get(v))} |`);
+  return rows.join('\n');
+}
+
+/** Each target checked against every phase where it applies; `met` is false if any phase misses. */
+export function targets(r: Report): { lines: string[]; met: boolean } {
+  const lines: string[] = [];
+  let met = true;
+  const check = (ok: boolean, text: string) => {
+    met &&= ok;
+    lines.push(`- ${ok ? 'met' : 'NOT met'}: ${text}`);
+  };
+  for (const phase of phases(r.results)) {
+    const q = ratio(find(r.results, phase, 'platform')?.p50, find(r.results, phase, 'bare')?.p50);
+    if (q !== null) check(q <= 1.1, `platform/bare p50 ≤ 1.10 in "${phase}": ${x(q)}`);
+  }
+  for (const phase of phases(r.results)) {
+    const q = ratio(find(r.results, phase, 'platform')?.p50, find(r.results, phase, 'platform-noaudit')?.p50);
+    if (q !== null) check(q < 1.1, `audit + metrics p50 overhead < 10% in "${phase}" (platform/platform-noaudit): ${x(q)}`);
+  }
+  const errors = r.results.reduce((n, f) => n + f.errors, 0);
+  check(errors === 0, `zero errors: ${errors} in total${errors ? ` (${r.results.filter((f) => f.errors).map((f) => `${f.variant} ${f.phase}: ${f.errors}`).join('; ')})` : ''}`);
+  for (const phase of phases(r.results).filter((p) => p.startsWith('steady'))) {
+    const p = find(r.results, phase, 'platform');
+    const peer = find(r.results, phase, 'peer');
+    if (p && peer) check(p.throughput >= peer.throughput, `platform throughput ≥ peer in "${phase}": ${p.throughput.toFixed(0)} vs ${peer.throughput.toFixed(0)} ops/s`);
+  }
+  return { lines, met };
+}
+
+/** The whole report as markdown. */
+export function markdown(r: Report): string {
+  const t = targets(r);
+  const errorNotes = r.results.filter((f) => f.errorSamples.length).map((f) => `- ${f.variant}, ${f.phase}: ${f.errorSamples.join(' | ')}`);
+  return [
+    '### Machine',
+    machine(),
+    '',
+    `Settings: ${r.settings}`,
+    '',
+    '### Figures',
+    figures(r),
+    '',
+    '### Ratios',
+    ratios(r),
+    '',
+    '### Memory',
+    memory(r),
+    '',
+    '### Targets',
+    ...t.lines,
+    ...(errorNotes.length ? ['', '### Error samples', ...errorNotes] : []),
+  ].join('\n');
+}
+
+const BEGIN = '<!-- bench:begin (written by npm run bench) -->';
+const END = '<!-- bench:end -->';
+
+/** Replace the generated section of docs/performance.md, keeping the hand-written text around it. */
+export function writeDocs(section: string): string {
+  const file = join(ROOT, 'docs', 'performance.md');
+  const current = existsSync(file) ? readFileSync(file, 'utf8') : `# Performance\n\n${BEGIN}\n${END}\n`;
+  const start = current.indexOf(BEGIN);
+  const end = current.indexOf(END);
+  const next = start >= 0 && end > start ? `${current.slice(0, start + BEGIN.length)}\n${section}\n${current.slice(end)}` : `${current.trimEnd()}\n\n${BEGIN}\n${section}\n${END}\n`;
+  writeFileSync(file, next);
+  return file;
+}

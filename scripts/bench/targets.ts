@@ -1,0 +1,95 @@
+/**
+ * Starting the four benchmark targets on this machine: three `wrangler dev` instances of the
+ * bench Worker (one per variant, so each has its own workerd and its memory can be told apart)
+ * and the Node SDK peer. Platform and bare get a member API key for a seeded tenant, through the
+ * admin API.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { admin, ROOT, startPlatform, type RunningPlatform } from '../lib/local-platform.ts';
+import { NOAUDIT_SERVER, PLATFORM_SERVER, writeBenchConfig } from './bench-config.ts';
+import type { MemoryTarget } from './memory.ts';
+import type { Target } from './mcp-http.ts';
+import type { Variant } from './report.ts';
+
+export interface Started {
+  targets: Map<Variant, Target>;
+  memory: MemoryTarget[];
+  stop(): Promise<void>;
+}
+
+async function seededKey(p: RunningPlatform): Promise<string> {
+  const tenant = await admin(p, '/tenants', { id: 'bench', name: 'Bench', servers: [PLATFORM_SERVER, NOAUDIT_SERVER] });
+  if (tenant.status !== 201) throw new Error(`seeding tenant: ${tenant.status} ${JSON.stringify(tenant.body)}`);
+  const key = await admin(p, '/tenants/bench/keys', { name: 'bench', role: 'member' });
+  if (key.status !== 201) throw new Error(`creating key: ${key.status} ${JSON.stringify(key.body)}`);
+  return key.body.key as string;
+}
+
+function startPeer(token: string): Promise<{ child: ChildProcess; port: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'scripts', 'bench', 'peer-server.ts')], {
+      cwd: ROOT,
+      env: { ...process.env, PEER_PORT: '0', PEER_TOKEN: token },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d;
+      const m = /listening (\d+)/.exec(out);
+      if (m) resolve({ child, port: Number(m[1]) });
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => reject(new Error(`peer server exited ${code}: ${out}`)));
+  });
+}
+
+/** Start the variants named in `wanted` (all four by default). */
+export async function startTargets(wanted: readonly Variant[]): Promise<Started> {
+  const config = writeBenchConfig();
+  const dirs: string[] = [];
+  const secret = randomBytes(32).toString('hex');
+  const launch = async (variant: Variant) => {
+    const stateDir = mkdtempSync(join(tmpdir(), `smcp-bench-${variant}-`));
+    dirs.push(stateDir);
+    return startPlatform({ stateDir, config, adminToken: `bench-operator-${randomBytes(16).toString('hex')}`, secret });
+  };
+  const workers = new Map<Variant, RunningPlatform>();
+  const needed = wanted.filter((v) => v !== 'peer');
+  const started = await Promise.allSettled(needed.map(async (v) => workers.set(v, await launch(v))));
+  const peerToken = randomBytes(24).toString('base64url');
+  let peer: { child: ChildProcess; port: number } | null = null;
+
+  const stop = async () => {
+    await Promise.all([...workers.values()].map((p) => p.stop()));
+    if (peer && peer.child.exitCode === null) {
+      const exited = new Promise((r) => peer!.child.once('exit', r));
+      peer.child.kill('SIGTERM');
+      await exited;
+    }
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  };
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) {
+    await stop();
+    throw (failed as PromiseRejectedResult).reason;
+  }
+
+  const targets = new Map<Variant, Target>();
+  const memory: MemoryTarget[] = [];
+  for (const [variant, p] of workers) {
+    const token = variant === 'floor' ? null : await seededKey(p);
+    const path = { floor: '/bench/floor', bare: '/bench/bare/mcp', platform: `/servers/${PLATFORM_SERVER}/mcp`, 'platform-noaudit': `/servers/${NOAUDIT_SERVER}/mcp` }[variant as Exclude<Variant, 'peer'>];
+    targets.set(variant, { name: variant, port: p.port, host: `localhost:${p.port}`, path, token, sessions: variant !== 'floor' });
+    memory.push({ variant, pid: p.process.pid!, comm: 'workerd', group: true });
+  }
+  if (wanted.includes('peer')) {
+    peer = await startPeer(peerToken);
+    targets.set('peer', { name: 'peer', port: peer.port, host: `127.0.0.1:${peer.port}`, path: '/mcp', token: peerToken, sessions: true });
+    memory.push({ variant: 'peer', pid: peer.child.pid!, group: false });
+  }
+  return { targets, memory, stop };
+}

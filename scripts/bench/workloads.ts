@@ -1,0 +1,113 @@
+/**
+ * The benchmark's workloads. Each runs every variant in alternating rounds (floor, bare,
+ * platform, peer, floor, …) and pools each variant's samples, so slow drift on a shared machine
+ * (other processes, thermal, GC) lands on all variants alike instead of on whichever ran last.
+ *
+ * - steady: N sessions initialize, then each calls the trivial tool back to back;
+ * - cold: one new session at a time, timed from initialize to the first tool result;
+ * - in a row: sessions opened one after another (initialize + initialized), kept open to the end.
+ */
+import { performance } from 'node:perf_hooks';
+import { callTool, closeSession, openSession, type Target } from './mcp-http.ts';
+import { Recorder, type PhaseResult } from './stats.ts';
+
+/** One variant's state through a phase. */
+interface Lane {
+  target: Target;
+  rec: Recorder;
+  wallMs: number;
+  /** Sessions to close when the phase ends. */
+  ids: Array<string | null>;
+}
+
+/** Run `fn` over `items` with at most `limit` in flight. */
+async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}
+
+async function timed(lane: Lane, work: () => Promise<void>): Promise<void> {
+  const start = performance.now();
+  await work();
+  lane.wallMs += performance.now() - start;
+}
+
+/** Run `slice` for every lane, `rounds` times, alternating; then close sessions and report. */
+async function interleaved(targets: Target[], phase: string, rounds: number, setup: (lane: Lane) => Promise<void>, slice: (lane: Lane, round: number) => Promise<void>): Promise<PhaseResult[]> {
+  const lanes: Lane[] = targets.map((target) => ({ target, rec: new Recorder(), wallMs: 0, ids: [] }));
+  for (const lane of lanes) await setup(lane);
+  for (let r = 0; r < rounds; r++) for (const lane of lanes) await timed(lane, () => slice(lane, r));
+  for (const lane of lanes) await pool(lane.ids, 10, (id) => closeSession(lane.target, id).catch(() => undefined));
+  return lanes.map((lane) => lane.rec.result(lane.target.name, phase, lane.wallMs));
+}
+
+/** Share of `total` for round `r` of `rounds` (the remainder goes to the first rounds). */
+const share = (total: number, rounds: number, r: number) => Math.floor(total / rounds) + (r < total % rounds ? 1 : 0);
+
+/** `sessions` concurrent sessions per variant calling the tool in a loop, `durationMs` in all per variant. */
+export function steady(targets: Target[], sessions: number, durationMs: number, rounds: number): Promise<PhaseResult[]> {
+  return interleaved(
+    targets,
+    `steady c=${sessions}`,
+    rounds,
+    async (lane) => {
+      const opened = await Promise.all(Array.from({ length: sessions }, () => openSession(lane.target)));
+      for (const s of opened) {
+        if ('error' in s) lane.rec.fail(`open: ${s.error}`);
+        else lane.ids.push(s.sessionId);
+      }
+      // Warm-up, unmeasured: every session's first calls (Durable Object start, JIT).
+      await Promise.all(lane.ids.map(async (id) => {
+        for (let i = 0; i < 3; i++) await callTool(lane.target, id);
+      }));
+    },
+    async (lane) => {
+      const stopAt = performance.now() + durationMs / rounds;
+      await Promise.all(lane.ids.map(async (id) => {
+        while (performance.now() < stopAt) {
+          const began = performance.now();
+          const out = await callTool(lane.target, id);
+          if (out.ok) lane.rec.ok(performance.now() - began);
+          else lane.rec.fail(out.error ?? 'call failed');
+        }
+      }));
+    },
+  );
+}
+
+/** `samples` cold sessions per variant, one at a time: initialize → initialized → first tools/call result. */
+export function cold(targets: Target[], samples: number, rounds: number): Promise<PhaseResult[]> {
+  return interleaved(targets, 'cold session', rounds, async () => undefined, async (lane, r) => {
+    for (let i = 0; i < share(samples, rounds, r); i++) {
+      const began = performance.now();
+      const s = await openSession(lane.target);
+      if ('error' in s) {
+        lane.rec.fail(`open: ${s.error}`);
+        continue;
+      }
+      lane.ids.push(s.sessionId);
+      const out = await callTool(lane.target, s.sessionId);
+      if (out.ok) lane.rec.ok(performance.now() - began);
+      else lane.rec.fail(out.error ?? 'call failed');
+    }
+  });
+}
+
+/** `count` sessions per variant opened one after another; latency per open, throughput in sessions/s. */
+export function inARow(targets: Target[], count: number, rounds: number): Promise<PhaseResult[]> {
+  return interleaved(targets, `${count} sessions in a row`, rounds, async () => undefined, async (lane, r) => {
+    for (let i = 0; i < share(count, rounds, r); i++) {
+      const began = performance.now();
+      const s = await openSession(lane.target);
+      if ('error' in s) lane.rec.fail(`open: ${s.error}`);
+      else {
+        lane.rec.ok(performance.now() - began);
+        lane.ids.push(s.sessionId);
+      }
+    }
+  });
+}

@@ -1,0 +1,125 @@
+import { findServer } from '../../servers/registry';
+import { publicOrigin } from '../config';
+import { KeyringError } from '../crypto/sealed-secrets';
+import { sealCredentials } from '../gateway/upstream-credentials';
+import { CreateUpstreamSchema, DEFAULT_SETTINGS, PatchUpstreamSchema, upstreamView, type Credentials, type UpstreamRecord } from '../gateway/upstream-model';
+import { upstreamStub } from '../gateway/upstream-state';
+import { deleteUpstream, getUpstream, insertUpstream, listUpstreams, updateUpstream } from '../gateway/upstream-store';
+import { privateUpstreamsAllowed, upstreamUrlProblem } from '../gateway/upstream-url';
+import { json, restError } from '../http/responses';
+import type { Actor } from './admin-auth';
+import { readBody } from './request-body';
+
+/**
+ * Upstream registration for a tenant (`/admin/api/tenants/<t>/upstreams`): the operator or the
+ * tenant's own admins. Credentials are sealed (AES-256-GCM) before they reach D1 and are never
+ * returned: views carry only `hasCredentials` and `credentialKind`. Changes are audited by the
+ * admin router (`admin.upstream.create|update|delete|approve`).
+ */
+
+const notFound = () => restError(404, 'not_found', 'Upstream not found');
+
+function urlRefusal(env: Env, url: string, creds?: Credentials | null): Response | null {
+  const allow = privateUpstreamsAllowed(env);
+  const problem = upstreamUrlProblem(url, allow);
+  if (problem) return restError(400, 'url_refused', `url: ${problem}`);
+  const tokenProblem = creds?.kind === 'oauth-client-credentials' ? upstreamUrlProblem(creds.tokenUrl, allow) : null;
+  return tokenProblem ? restError(400, 'url_refused', `credentials.tokenUrl: ${tokenProblem}`) : null;
+}
+
+async function sealed(env: Env, tenantId: string, name: string, creds: Credentials | null | undefined): Promise<string | null | Response> {
+  if (!creds) return null;
+  try {
+    return await sealCredentials(env, tenantId, name, creds);
+  } catch (error) {
+    if (error instanceof KeyringError) return restError(503, 'not_configured', 'Credentials cannot be stored: SMCP_ENCRYPTION_KEYS is missing or invalid');
+    throw error;
+  }
+}
+
+/** `POST .../upstreams`: register an upstream; 409 when the name is taken (by this tenant or a hosted server). */
+export async function createUpstreamRoute(request: Request, env: Env, _actor: Actor, tenantId: string): Promise<Response> {
+  const body = await readBody(request, CreateUpstreamSchema);
+  if (body instanceof Response) return body;
+  if (findServer(body.name)) return restError(409, 'conflict', `"${body.name}" is a hosted server's name; choose another`);
+  const refused = urlRefusal(env, body.url, body.credentials);
+  if (refused) return refused;
+  const sealedCreds = await sealed(env, tenantId, body.name, body.credentials);
+  if (sealedCreds instanceof Response) return sealedCreds;
+  const write = {
+    url: body.url,
+    transport: body.transport,
+    credentialKind: body.credentials?.kind ?? ('none' as const),
+    sealedCredentials: sealedCreds,
+    policy: body.policy,
+    settings: { ...DEFAULT_SETTINGS, ...body.settings },
+    enabled: body.enabled,
+  };
+  if (!(await insertUpstream(env.DB, tenantId, body.name, write))) return restError(409, 'conflict', `This tenant already has an upstream named "${body.name}"`);
+  // A fresh registration starts from a clean state object (a previous upstream of this name is forgotten).
+  await upstreamStub(env, { tenant: tenantId, name: body.name }).reset();
+  return json(upstreamView((await getUpstream(env.DB, tenantId, body.name))!, publicOrigin(env)), 201);
+}
+
+/** `GET .../upstreams`. */
+export async function listUpstreamsRoute(env: Env, tenantId: string): Promise<Response> {
+  const origin = publicOrigin(env);
+  return json({ upstreams: (await listUpstreams(env.DB, tenantId)).map((u) => upstreamView(u, origin)) });
+}
+
+/** `GET .../upstreams/<name>`: the view plus live state (breaker, health, cache, pins). */
+export async function getUpstreamRoute(env: Env, tenantId: string, name: string): Promise<Response> {
+  const upstream = await getUpstream(env.DB, tenantId, name);
+  if (!upstream) return notFound();
+  const key = { tenant: tenantId, name };
+  return json({ ...upstreamView(upstream, publicOrigin(env)), state: await upstreamStub(env, key).status(key) });
+}
+
+/** `PATCH .../upstreams/<name>`: any subset; `credentials: null` removes them. Sessions reconnect with the new config. */
+export async function patchUpstreamRoute(request: Request, env: Env, _actor: Actor, tenantId: string, name: string): Promise<Response> {
+  const body = await readBody(request, PatchUpstreamSchema);
+  if (body instanceof Response) return body;
+  const current = await getUpstream(env.DB, tenantId, name);
+  if (!current) return notFound();
+  const refused = urlRefusal(env, body.url ?? current.url, body.credentials);
+  if (refused) return refused;
+  let sealedCreds: string | null = current.sealedCredentials;
+  let credentialKind: UpstreamRecord['credentialKind'] = current.credentialKind;
+  if (body.credentials !== undefined) {
+    const next = await sealed(env, tenantId, name, body.credentials);
+    if (next instanceof Response) return next;
+    sealedCreds = next;
+    credentialKind = body.credentials?.kind ?? 'none';
+  }
+  await updateUpstream(env.DB, tenantId, name, {
+    url: body.url ?? current.url,
+    transport: body.transport ?? current.transport,
+    credentialKind,
+    sealedCredentials: sealedCreds,
+    policy: body.policy ?? current.policy,
+    settings: { ...current.settings, ...body.settings },
+    enabled: body.enabled ?? current.enabled,
+  });
+  const key = { tenant: tenantId, name };
+  await upstreamStub(env, key).configChanged(key);
+  return json(upstreamView((await getUpstream(env.DB, tenantId, name))!, publicOrigin(env)));
+}
+
+/** `DELETE .../upstreams/<name>`: the registration and its state (pins, cache, breaker). */
+export async function deleteUpstreamRoute(env: Env, _actor: Actor, tenantId: string, name: string): Promise<Response> {
+  if (!(await deleteUpstream(env.DB, tenantId, name))) return notFound();
+  await upstreamStub(env, { tenant: tenantId, name }).reset();
+  return new Response(null, { status: 204 });
+}
+
+/** `POST .../upstreams/<name>/approve`: pin the upstream's current tool definitions (ends drift blocks). */
+export async function approveUpstreamRoute(env: Env, _actor: Actor, tenantId: string, name: string): Promise<Response> {
+  if (!(await getUpstream(env.DB, tenantId, name))) return notFound();
+  const key = { tenant: tenantId, name };
+  try {
+    const state = await upstreamStub(env, key).approve(key);
+    return json({ name, state });
+  } catch (error) {
+    return restError(502, 'upstream_unavailable', `Could not fetch the upstream's tools to approve them: ${String(error instanceof Error ? error.message : error).slice(0, 200)}`);
+  }
+}

@@ -1,0 +1,200 @@
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import {
+  CallToolRequestSchema,
+  CompleteRequestSchema,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListToolsRequestSchema,
+  McpError,
+  ReadResourceRequestSchema,
+  type ServerNotification,
+} from '@modelcontextprotocol/sdk/types.js';
+import { recordAudit } from '../audit/audit-trail';
+import { HostedMcpAgent, type HostedServerInfo } from '../hosted/hosted-mcp-agent';
+import type { HandlerExtra } from '../hosted/choke-point';
+import type { ToolPolicySource } from '../hosted/tool-policy';
+import { log } from '../observability/log';
+import { withRetries } from './retry';
+import type { ExposedTool } from './tool-view';
+import { asFault, connectUpstream, isUpstreamFault } from './upstream-connection';
+import { GatewayCode } from './upstream-fetch';
+import { upstreamStub, type AdmitResult, type UpstreamKey } from './upstream-state';
+
+interface Connection {
+  version: number;
+  client: Promise<Client>;
+}
+
+/**
+ * The gateway: one Durable Object per MCP session on a tenant's upstream (`/servers/<name>/mcp`
+ * where `<name>` is an upstream the tenant registered). Each session connects to the upstream with
+ * the official SDK client and relays tools, resources and prompts through the platform's choke
+ * point, so role policy, owner binding and audit apply exactly as for hosted servers. Everything
+ * shared by the upstream's sessions (breaker, tools cache, pins, OAuth token, health) lives in the
+ * upstream's one `UpstreamState` object, asked before every call.
+ */
+export class GatewayServer extends HostedMcpAgent {
+  protected readonly info: HostedServerInfo = {
+    name: 'smcp-gateway',
+    version: '0.1.0',
+    capabilities: { tools: { listChanged: true }, resources: { listChanged: true }, prompts: { listChanged: true }, logging: {}, completions: {} },
+  };
+
+  private connection: Connection | null = null;
+  private exposed = new Map<string, ExposedTool>();
+  /** The downstream requests in flight, so upstream logging, sampling and elicitation go back on the right stream. */
+  private readonly active = new Set<HandlerExtra>();
+
+  protected register(server: McpServer): void {
+    const low = server.server;
+    low.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await this.listTools() }));
+    low.setRequestHandler(CallToolRequestSchema, (req, extra) => this.callTool(req.params, extra));
+    low.setRequestHandler(ListResourcesRequestSchema, (req, extra) => this.relay('resources/list', extra, true, (c, o) => c.listResources(req.params, o)));
+    low.setRequestHandler(ListResourceTemplatesRequestSchema, (req, extra) => this.relay('resources/templates/list', extra, true, (c, o) => c.listResourceTemplates(req.params, o)));
+    low.setRequestHandler(ReadResourceRequestSchema, (req, extra) => this.relay('resources/read', extra, true, (c, o) => c.readResource(req.params, o)));
+    low.setRequestHandler(ListPromptsRequestSchema, (req, extra) => this.relay('prompts/list', extra, true, (c, o) => c.listPrompts(req.params, o)));
+    low.setRequestHandler(GetPromptRequestSchema, (req, extra) => this.relay('prompts/get', extra, true, (c, o) => c.getPrompt(req.params, o)));
+    low.setRequestHandler(CompleteRequestSchema, (req, extra) => this.relay('completion/complete', extra, true, (c, o) => c.complete(req.params, o)));
+  }
+
+  /** The session is ending: close the upstream connection too (the upstream session is deleted). */
+  protected override async beforeSessionEnd(): Promise<void> {
+    this.dropConnection();
+    await super.beforeSessionEnd();
+  }
+
+  /** Tool policy from the upstream's tool (annotations) and the tenant's per-tool override. */
+  protected override async toolPolicy(name: string): Promise<ToolPolicySource | undefined> {
+    if (!this.exposed.has(name)) await this.listTools().catch(() => undefined);
+    const tool = this.exposed.get(name);
+    return tool ? { annotations: tool.annotations, _meta: tool._meta } : undefined;
+  }
+
+  private key(): UpstreamKey {
+    const p = this.principal();
+    // The session serves the upstream it was created for; the gate signs session ids per server name.
+    const origin = this.props as { tenantId?: string; server?: string } | undefined;
+    if (origin?.server && (origin.server !== p.server || origin.tenantId !== p.tenantId)) throw new McpError(GatewayCode.Unavailable, 'Session belongs to another upstream');
+    return { tenant: p.tenantId, name: p.server };
+  }
+
+  private async listTools(): Promise<Record<string, unknown>[]> {
+    let tools: ExposedTool[];
+    try {
+      tools = await upstreamStub(this.env, this.key()).tools(this.key());
+    } catch (error) {
+      throw new McpError(GatewayCode.Unavailable, `Upstream "${this.key().name}" is unavailable: ${asFault(error, 'tools/list').message}`);
+    }
+    this.exposed = new Map(tools.map((t) => [t.name, t]));
+    return tools.map((t) => t.definition);
+  }
+
+  private async callTool(params: { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> }, extra: HandlerExtra) {
+    return this.relay('tools/call', extra, (tool) => tool?.annotations?.idempotentHint === true, (client, options, tool) =>
+      client.callTool({ name: tool!.upstreamName, arguments: params.arguments }, undefined, options), params.name);
+  }
+
+  /**
+   * One upstream operation: ask the upstream's state object (breaker, pins), then call with the
+   * configured timeouts, relaying progress; retry only idempotent operations, only on upstream
+   * faults, with backoff and jitter; report the outcome back to the breaker.
+   */
+  private async relay<T>(
+    op: string,
+    extra: HandlerExtra,
+    idempotent: boolean | ((tool?: ExposedTool) => boolean),
+    run: (client: Client, options: RequestOptions, tool?: ExposedTool) => Promise<T>,
+    toolName?: string,
+  ): Promise<T> {
+    const key = this.key();
+    const state = upstreamStub(this.env, key);
+    const admitted = (await state.admit(key, op, toolName)) as AdmitResult;
+    if (!admitted.ok) throw new McpError(admitted.code, admitted.message);
+    const { settings, tool } = admitted;
+    const token = (extra as { _meta?: { progressToken?: string | number } })._meta?.progressToken;
+    const options: RequestOptions = {
+      timeout: settings.requestTimeoutMs,
+      maxTotalTimeout: settings.responseTimeoutMs,
+      resetTimeoutOnProgress: true,
+      signal: extra.signal,
+      onprogress: token === undefined ? undefined : (p) => void extra.sendNotification({ method: 'notifications/progress', params: { ...p, progressToken: token } }).catch(() => undefined),
+    };
+    const retries = (typeof idempotent === 'function' ? idempotent(tool) : idempotent) ? settings.retries : 0;
+    this.active.add(extra);
+    try {
+      const result = await withRetries(
+        async () => {
+          try {
+            return await run(await this.client(key, admitted.version), options, tool);
+          } catch (error) {
+            if (isUpstreamFault(error)) this.dropConnection();
+            throw error;
+          }
+        },
+        { retries, baseMs: settings.retryBaseMs, retryable: isUpstreamFault, onRetry: (e, n) => log('info', 'gateway.retry', { tenant: key.tenant, server: key.name, op, retry: n, reason: String(e).slice(0, 200) }) },
+      );
+      this.ctx.waitUntil(state.report(key, true));
+      return result;
+    } catch (error) {
+      if (extra.signal.aborted) throw error;
+      const fault = isUpstreamFault(error);
+      this.ctx.waitUntil(state.report(key, !fault, String(error).slice(0, 200)));
+      if (!fault && error instanceof McpError) throw error; // the upstream's own answer (bad params, unknown resource)
+      const reason = asFault(error, op).message;
+      this.ctx.waitUntil(recordAudit(this.env, { tenant: key.tenant, action: 'gateway.upstream_error', result: 'error', server: key.name, resource: toolName, details: { op, reason: reason.slice(0, 200) } }));
+      throw new McpError(error instanceof McpError ? error.code : GatewayCode.Unavailable, `Upstream "${key.name}" failed: ${reason}`);
+    } finally {
+      this.active.delete(extra);
+    }
+  }
+
+  private client(key: UpstreamKey, version: number): Promise<Client> {
+    if (this.connection?.version === version) return this.connection.client;
+    this.dropConnection();
+    const client = (async () =>
+      connectUpstream(await upstreamStub(this.env, key).target(key), {
+        onNotification: (n) => this.forward(n),
+        onToolsChanged: () => void upstreamStub(this.env, key).toolsChanged(key).catch(() => undefined),
+        onSampling: (params) => this.askClient('sampling', params),
+        onElicitation: (params) => this.askClient('elicitation', params),
+      }))();
+    const connection = { version, client };
+    this.connection = connection;
+    client.catch(() => {
+      if (this.connection === connection) this.connection = null;
+    });
+    return client;
+  }
+
+  private dropConnection(): void {
+    const old = this.connection;
+    this.connection = null;
+    old?.client.then((c) => c.close()).catch(() => undefined);
+  }
+
+  /** Relay an upstream notification: on the stream of the request in flight when there is one. */
+  private forward(notification: ServerNotification): void {
+    const current = [...this.active].at(-1);
+    const send = current ? current.sendNotification(notification) : this.server.server.notification(notification);
+    send.catch(() => undefined);
+  }
+
+  /** An upstream asked for sampling or elicitation: relay when the downstream client offered it, else refuse clearly. */
+  private async askClient(kind: 'sampling' | 'elicitation', params: unknown): Promise<unknown> {
+    const caps = this.server.server.getClientCapabilities();
+    const current = [...this.active].at(-1);
+    const key = this.key();
+    if (!current || !(kind === 'sampling' ? caps?.sampling : caps?.elicitation)) {
+      this.ctx.waitUntil(recordAudit(this.env, { tenant: key.tenant, action: `gateway.${kind}_refused`, result: 'denied', server: key.name, details: { reason: 'client did not offer it' } }));
+      throw new McpError(GatewayCode.NotOffered, `The upstream asked for ${kind}, but the client did not offer ${kind}`);
+    }
+    const options = { relatedRequestId: current.requestId };
+    return kind === 'sampling'
+      ? this.server.server.createMessage(params as Parameters<typeof this.server.server.createMessage>[0], options)
+      : this.server.server.elicitInput(params as Parameters<typeof this.server.server.elicitInput>[0], options);
+  }
+}

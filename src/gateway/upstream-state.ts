@@ -1,0 +1,309 @@
+import { DurableObject } from 'cloudflare:workers';
+import { recordAudit } from '../audit/audit-trail';
+import { log } from '../observability/log';
+import { CircuitBreaker, type BreakerTransition } from './circuit-breaker';
+import { asFault, connectUpstream, isUpstreamFault, type UpstreamTarget } from './upstream-connection';
+import { CredentialHeaders, openCredentials } from './upstream-credentials';
+import { GatewayCode } from './upstream-fetch';
+import type { UpstreamRecord, UpstreamSettings } from './upstream-model';
+import { getUpstream, setBreakerState } from './upstream-store';
+import { privateUpstreamsAllowed } from './upstream-url';
+import { withRetries } from './retry';
+import { pinStatus, toolHash, type PinStatus } from './tool-pins';
+import { exposeTools, type CachedTool, type ExposedTool } from './tool-view';
+
+/** Which upstream a call is about; the object's name is `<tenant>/<name>`. */
+export interface UpstreamKey {
+  tenant: string;
+  name: string;
+}
+
+/** The answer to `admit`: go ahead (with what the session needs), or a refusal to send the client. */
+export type AdmitResult =
+  | { ok: true; version: number; settings: UpstreamSettings; trial: boolean; tool?: ExposedTool }
+  | { ok: false; code: number; message: string };
+
+interface ToolCache {
+  fetchedAt: number;
+  version: number;
+  tools: CachedTool[];
+}
+
+interface Health {
+  checkedAt: number;
+  ok: boolean;
+  latencyMs: number;
+  error?: string;
+}
+
+const CONFIG_TTL_MS = 30_000;
+const MAX_TOOL_PAGES = 20;
+
+/** The Durable Object for one tenant's upstream, named `<tenant>/<name>`. */
+export function upstreamStub(env: Env, key: UpstreamKey): DurableObjectStub<UpstreamState> {
+  return env.UPSTREAM_STATE.get(env.UPSTREAM_STATE.idFromName(`${key.tenant}/${key.name}`));
+}
+
+/**
+ * State shared by every session of one tenant's upstream (one object per upstream, not per
+ * process): the circuit breaker, the tools/list cache, the tool pins, the OAuth token cache and
+ * the periodic health check (this object is not an Agent, so it owns its alarm). Sessions ask it
+ * before each upstream call (`admit`) and tell it the outcome (`report`); the calls themselves go
+ * from the session straight to the upstream, so this object is never on the data path.
+ */
+export class UpstreamState extends DurableObject<Env> {
+  private key: UpstreamKey | null = null;
+  private record: UpstreamRecord | null = null;
+  private recordAt = 0;
+  private credentials: CredentialHeaders | null = null;
+  private breaker: CircuitBreaker | null = null;
+  private cache: ToolCache | null | undefined;
+  private refreshing: Promise<ToolCache> | null = null;
+
+  /** May the session make this upstream call now? For tools/call, also the tool's pin status. */
+  async admit(key: UpstreamKey, op: string, exposedTool?: string): Promise<AdmitResult> {
+    const record = await this.load(key);
+    if (!record || !record.enabled) return { ok: false, code: GatewayCode.Unavailable, message: `Upstream "${key.name}" is not available` };
+    const breaker = await this.breakerFor(record);
+    let tool: ExposedTool | undefined;
+    if (op === 'tools/call') {
+      let exposed: ExposedTool[];
+      try {
+        exposed = await this.tools(key);
+      } catch (error) {
+        return { ok: false, code: GatewayCode.Unavailable, message: `Upstream "${key.name}" is unavailable: ${asFault(error, 'tools/list').message}` };
+      }
+      tool = exposed.find((t) => t.name === exposedTool);
+      if (!tool) return (await this.blockedTool(record, exposedTool ?? '')) ?? { ok: false, code: -32602, message: `Tool ${exposedTool} not found` };
+    }
+    const admission = breaker.admit(Date.now(), (t) => this.transition(t));
+    if (!admission.allowed) {
+      const seconds = Math.max(1, Math.ceil((admission.retryAt - Date.now()) / 1000));
+      this.ctx.waitUntil(recordAudit(this.env, { tenant: key.tenant, action: 'gateway.fail_fast', result: 'error', server: key.name, resource: exposedTool, details: { op } }));
+      return { ok: false, code: GatewayCode.Unavailable, message: `Upstream "${key.name}" is unavailable (circuit open); retry in ${seconds} s` };
+    }
+    return { ok: true, version: record.version, settings: record.settings, trial: admission.trial, tool };
+  }
+
+  /** The outcome of an admitted call: faults count against the breaker, anything else resets it. */
+  async report(key: UpstreamKey, ok: boolean, reason = ''): Promise<void> {
+    const record = await this.load(key);
+    if (!record) return;
+    (await this.breakerFor(record)).record(ok, Date.now(), reason, (t) => this.transition(t));
+    await this.saveBreaker();
+  }
+
+  /** How to reach the upstream: URL, transport, credential headers (never leaves the platform), settings. */
+  async target(key: UpstreamKey): Promise<UpstreamTarget> {
+    const record = await this.load(key);
+    if (!record) throw new Error(`upstream "${key.name}" is not registered`);
+    this.credentials ??= new CredentialHeaders(this.env, record.sealedCredentials ? await openCredentials(this.env, record.tenantId, record.name, record.sealedCredentials) : null, record.settings.connectTimeoutMs);
+    return { url: record.url, transport: record.transport, headers: await this.credentials.headers(), settings: record.settings, allowPrivate: privateUpstreamsAllowed(this.env), version: record.version };
+  }
+
+  /** The tools callers see: approved ones only, after the tenant's policy. Cached with a TTL. */
+  async tools(key: UpstreamKey): Promise<ExposedTool[]> {
+    const record = await this.load(key);
+    if (!record) return [];
+    let cache = await this.cached();
+    const stale = !cache || cache.version !== record.version || Date.now() - cache.fetchedAt > record.settings.cacheTtlMs;
+    if (stale) {
+      try {
+        cache = await this.refresh(record);
+      } catch (error) {
+        if (!cache) throw error; // nothing to serve: the session reports the fault
+        log('warn', 'gateway.tools_stale', { tenant: key.tenant, server: key.name, reason: String(error) });
+      }
+    }
+    return exposeTools(cache!.tools.filter((t) => t.pin === 'approved'), record.policy);
+  }
+
+  /** The upstream said its tools changed: the next tools/list or tools/call refetches. */
+  async toolsChanged(key: UpstreamKey): Promise<void> {
+    await this.load(key);
+    if (this.cache) this.cache = { ...this.cache, fetchedAt: 0 };
+    await this.ctx.storage.put('tools', this.cache ?? null);
+  }
+
+  /** Re-approve: pin the upstream's current definitions (after reviewing drift). */
+  async approve(key: UpstreamKey): Promise<Record<string, unknown>> {
+    const record = await this.load(key, true);
+    if (!record) throw new Error('not registered');
+    const cache = await this.refresh(record, true);
+    await recordAudit(this.env, { tenant: key.tenant, action: 'gateway.tools_approved', result: 'ok', server: key.name, details: { tools: cache.tools.length } });
+    return this.status(key);
+  }
+
+  /** Breaker, health, cache and pin state for the admin API (no credentials). */
+  async status(key: UpstreamKey): Promise<Record<string, unknown>> {
+    const record = await this.load(key);
+    const breaker = record ? await this.breakerFor(record) : null;
+    const cache = await this.cached();
+    const byPin = (p: PinStatus) => (cache?.tools ?? []).filter((t) => t.pin === p).map((t) => t.definition.name);
+    return {
+      breaker: breaker ? { state: breaker.state, consecutiveFailures: breaker.failures, openedAt: breaker.openedAt || null } : null,
+      health: (await this.ctx.storage.get<Health>('health')) ?? null,
+      cache: cache ? { fetchedAt: cache.fetchedAt || null, tools: cache.tools.length } : null,
+      pins: { approved: byPin('approved'), drifted: byPin('drifted'), unapproved: byPin('unapproved') },
+    };
+  }
+
+  /** The admin changed the upstream: reload config and credentials on the next call. */
+  async configChanged(key: UpstreamKey): Promise<void> {
+    await this.load(key, true);
+  }
+
+  /** The upstream was deleted: forget everything, stop health checks. */
+  async reset(): Promise<void> {
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.key = this.record = this.breaker = this.credentials = null;
+    this.cache = undefined;
+  }
+
+  /** Periodic health check: initialize + ping. A success closes an open breaker after its cooldown. */
+  override async alarm(): Promise<void> {
+    const key = this.key ?? (await this.ctx.storage.get<UpstreamKey>('key')) ?? null;
+    const record = key ? await this.load(key, true) : null;
+    if (!key || !record) return this.reset();
+    const breaker = await this.breakerFor(record);
+    const started = Date.now();
+    const admission = breaker.state === 'closed' ? { allowed: true } : breaker.admit(started, (t) => this.transition(t));
+    if (admission.allowed) {
+      let health: Health;
+      try {
+        const client = await connectUpstream(await this.target(key));
+        await client.ping({ timeout: record.settings.requestTimeoutMs }).finally(() => client.close().catch(() => undefined));
+        health = { checkedAt: started, ok: true, latencyMs: Date.now() - started };
+      } catch (error) {
+        health = { checkedAt: started, ok: false, latencyMs: Date.now() - started, error: asFault(error, 'health check').message.slice(0, 200) };
+      }
+      await this.ctx.storage.put('health', health);
+      breaker.record(health.ok, Date.now(), health.error ?? '', (t) => this.transition(t));
+      await this.saveBreaker();
+    }
+    await this.ctx.storage.setAlarm(Date.now() + record.settings.healthIntervalMs);
+  }
+
+  private async load(key: UpstreamKey, force = false): Promise<UpstreamRecord | null> {
+    const first = !this.key;
+    if (first) {
+      this.key = key;
+      await this.ctx.storage.put('key', key);
+    }
+    if (force || !this.record || Date.now() - this.recordAt > CONFIG_TTL_MS) {
+      const fresh = await getUpstream(this.env.DB, key.tenant, key.name);
+      if (!fresh || fresh.version !== this.record?.version) this.credentials = null;
+      this.record = fresh;
+      this.recordAt = Date.now();
+      if (fresh && this.breaker) this.breaker.configure(fresh.settings.failureThreshold, fresh.settings.cooldownMs);
+    }
+    if (first && this.record && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + this.record.settings.healthIntervalMs);
+    return this.record;
+  }
+
+  private async breakerFor(record: UpstreamRecord): Promise<CircuitBreaker> {
+    if (!this.breaker) {
+      const b = new CircuitBreaker(record.settings.failureThreshold, record.settings.cooldownMs);
+      const saved = await this.ctx.storage.get<{ state: CircuitBreaker['state']; failures: number; openedAt: number }>('breaker');
+      if (saved) Object.assign(b, saved);
+      this.breaker = b;
+    }
+    return this.breaker;
+  }
+
+  private async saveBreaker(): Promise<void> {
+    const b = this.breaker;
+    if (b) await this.ctx.storage.put('breaker', { state: b.state, failures: b.failures, openedAt: b.openedAt });
+  }
+
+  private transition(t: BreakerTransition): void {
+    const key = this.key!;
+    const action = t.to === 'open' ? 'gateway.breaker_open' : t.to === 'half-open' ? 'gateway.breaker_half_open' : 'gateway.breaker_closed';
+    log(t.to === 'open' ? 'warn' : 'info', action, { tenant: key.tenant, server: key.name, reason: t.reason });
+    this.ctx.waitUntil(recordAudit(this.env, { tenant: key.tenant, action, result: t.to === 'open' ? 'error' : 'ok', server: key.name, details: { from: t.from, to: t.to, reason: t.reason } }));
+    this.ctx.waitUntil(setBreakerState(this.env.DB, key.tenant, key.name, t.to).catch(() => undefined));
+    this.ctx.waitUntil(this.saveBreaker());
+  }
+
+  private async cached(): Promise<ToolCache | null> {
+    if (this.cache === undefined) this.cache = (await this.ctx.storage.get<ToolCache>('tools')) ?? null;
+    return this.cache;
+  }
+
+  /** A tool absent from the approved list: drifted or new upstream tools are blocked with a clear error. */
+  private async blockedTool(record: UpstreamRecord, exposedTool: string): Promise<AdmitResult | null> {
+    const all = exposeTools((await this.cached())?.tools ?? [], record.policy);
+    const hit = all.find((t) => t.name === exposedTool);
+    if (!hit || hit.pin === 'approved') return null;
+    const key = this.key!;
+    this.ctx.waitUntil(recordAudit(this.env, { tenant: key.tenant, action: 'gateway.drift_blocked', result: 'denied', server: key.name, resource: exposedTool, details: { pin: hit.pin } }));
+    const why = hit.pin === 'drifted' ? 'its definition changed since it was approved' : 'it appeared after the upstream was approved';
+    return { ok: false, code: GatewayCode.Drift, message: `Tool "${exposedTool}" is blocked: ${why}. A tenant admin must re-approve the upstream.` };
+  }
+
+  /** Fetch tools/list (all pages, retried: it is idempotent), hash, compare with pins. One fetch at a time. */
+  private refresh(record: UpstreamRecord, approve = false): Promise<ToolCache> {
+    if (this.refreshing && !approve) return this.refreshing;
+    const run = (async () => {
+      const breaker = await this.breakerFor(record);
+      const admission = breaker.admit(Date.now(), (t) => this.transition(t));
+      if (!admission.allowed) throw new Error(`Upstream "${record.name}" is unavailable (circuit open)`);
+      let definitions: CachedTool['definition'][];
+      try {
+        definitions = await withRetries(() => this.fetchTools(record), { retries: record.settings.retries, baseMs: record.settings.retryBaseMs, retryable: isUpstreamFault });
+        breaker.record(true, Date.now(), '', (t) => this.transition(t));
+      } catch (error) {
+        breaker.record(!isUpstreamFault(error), Date.now(), String(error), (t) => this.transition(t));
+        throw error;
+      } finally {
+        await this.saveBreaker();
+      }
+      return this.pin(record, definitions, approve);
+    })();
+    this.refreshing = run;
+    run.finally(() => {
+      if (this.refreshing === run) this.refreshing = null;
+    }).catch(() => undefined);
+    return run;
+  }
+
+  private async fetchTools(record: UpstreamRecord): Promise<CachedTool['definition'][]> {
+    const client = await connectUpstream(await this.target({ tenant: record.tenantId, name: record.name }));
+    try {
+      const out: CachedTool['definition'][] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < MAX_TOOL_PAGES; page++) {
+        const res = await client.listTools(cursor ? { cursor } : {}, { timeout: record.settings.requestTimeoutMs, maxTotalTimeout: record.settings.responseTimeoutMs });
+        out.push(...(res.tools as CachedTool['definition'][]));
+        cursor = res.nextCursor;
+        if (!cursor) break;
+      }
+      return out;
+    } finally {
+      await client.close().catch(() => undefined);
+    }
+  }
+
+  private async pin(record: UpstreamRecord, definitions: CachedTool['definition'][], approve: boolean): Promise<ToolCache> {
+    const key = this.key!;
+    let pins = (await this.ctx.storage.get<Record<string, string>>('pins')) ?? null;
+    const hashed = await Promise.all(definitions.map(async (d) => ({ definition: d, hash: await toolHash(d) })));
+    if (approve || pins === null) {
+      // Registration is the first approval (trust on first use); re-approval pins what is there now.
+      pins = Object.fromEntries(hashed.map((t) => [t.definition.name, t.hash]));
+      await this.ctx.storage.put('pins', pins);
+    }
+    const previous = new Map((this.cache?.tools ?? []).map((t) => [t.definition.name, t.pin]));
+    const tools = hashed.map((t) => ({ ...t, pin: pinStatus(pins!, t.definition.name, t.hash) }));
+    for (const t of tools) {
+      if (t.pin !== 'approved' && previous.get(t.definition.name) !== t.pin) {
+        log('warn', 'gateway.tool_drift', { tenant: key.tenant, server: key.name, tool: t.definition.name, pin: t.pin });
+        this.ctx.waitUntil(recordAudit(this.env, { tenant: key.tenant, action: 'gateway.tool_drift', result: 'denied', server: key.name, resource: t.definition.name, details: { pin: t.pin } }));
+      }
+    }
+    this.cache = { fetchedAt: Date.now(), version: record.version, tools };
+    await this.ctx.storage.put('tools', this.cache);
+    return this.cache;
+  }
+}
