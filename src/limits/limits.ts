@@ -1,13 +1,12 @@
-import { recordAudit } from '../audit/audit-trail';
 import type { Principal } from '../hosted/principal';
 import { restError, rpcError, RpcCode } from '../http/responses';
-import { log } from '../observability/log';
+import { auditLimitHit } from './limit-audit';
 
 /**
  * The Worker-side entry to every limit: the Rate Limiting bindings (approximate, per Cloudflare
  * location) for per-credential and per-IP limits, the TenantLimiter Durable Object (exact) for
  * per-tenant limits and sign-in back-off, and the one way a limit answers: 429 with Retry-After,
- * audited as `limit.<which>`.
+ * audited as `limit.<which>` (coalesced per second, see limit-audit.ts).
  */
 
 /** The exact limiter of a tenant (or of a sign-in back-off key). */
@@ -56,37 +55,21 @@ export interface LimitHit {
   ip?: string;
 }
 
-function audit(env: Env, ctx: Pick<ExecutionContext, 'waitUntil'>, hit: LimitHit): void {
-  log('warn', 'rate_limited', { limit: hit.which, tenant: hit.tenant ?? undefined, server: hit.server, principal: hit.user });
-  ctx.waitUntil(
-    recordAudit(env, {
-      tenant: hit.tenant ?? null,
-      action: `limit.${hit.which}`,
-      result: 'rate_limited',
-      user: hit.user,
-      client: hit.client,
-      server: hit.server,
-      ip: hit.ip,
-      details: { retryAfter: hit.retryAfter },
-    }).catch(() => undefined),
-  );
-}
-
 const retryHeaders = (hit: LimitHit) => ({ 'Retry-After': String(Math.max(1, Math.ceil(hit.retryAfter))) });
 
 /** 429 with a JSON-RPC error body (MCP routes), audited. */
 export function rpcTooMany(env: Env, ctx: Pick<ExecutionContext, 'waitUntil'>, hit: LimitHit): Response {
-  audit(env, ctx, hit);
+  auditLimitHit(env, ctx, hit);
   return rpcError(429, RpcCode.ServerError, hit.message, retryHeaders(hit));
 }
 
 /** 429 with the REST error body, audited. */
 export function restTooMany(env: Env, ctx: Pick<ExecutionContext, 'waitUntil'>, hit: LimitHit): Response {
-  audit(env, ctx, hit);
+  auditLimitHit(env, ctx, hit);
   return restError(429, 'rate_limited', hit.message, retryHeaders(hit));
 }
 
 /** Audit a limit hit answered in another shape (the sign-in page). */
 export function auditLimit(env: Env, ctx: Pick<ExecutionContext, 'waitUntil'>, hit: LimitHit): void {
-  audit(env, ctx, hit);
+  auditLimitHit(env, ctx, hit);
 }

@@ -53,6 +53,9 @@ export const MetricsParamsSchema = z
   })
   .refine((p) => p.bucket <= p.window && p.window / p.bucket <= 500, { message: 'bucket must be at most window, and window/bucket at most 500' });
 
+/** Coalesced rate-limit events stand for `details.count` refusals each (src/limits/limit-audit.ts). */
+const WEIGHT = `COALESCE(json_extract(details, '$.count'), 1)`;
+
 const PERCENTILES = `MIN(CASE WHEN rn >= 0.50 * n THEN latency_ms END) AS p50,
   MIN(CASE WHEN rn >= 0.95 * n THEN latency_ms END) AS p95,
   MIN(CASE WHEN rn >= 0.99 * n THEN latency_ms END) AS p99`;
@@ -77,8 +80,8 @@ export async function queryMetrics(env: Env, q: MetricsQuery): Promise<Metrics> 
   const db = env.DB;
 
   const [counts, latency, series, sessions] = await db.batch<MetricsRow>([
-    db.prepare(`SELECT tenant, server, COUNT(*) AS requests,
-        SUM(result = 'error') AS errors, SUM(result = 'denied') AS denials, SUM(result = 'rate_limited') AS rateLimited
+    db.prepare(`SELECT tenant, server, SUM(${WEIGHT}) AS requests,
+        SUM(result = 'error') AS errors, SUM(result = 'denied') AS denials, SUM(CASE WHEN result = 'rate_limited' THEN ${WEIGHT} ELSE 0 END) AS rateLimited
       FROM audit_events WHERE ${inWindow} GROUP BY tenant, server ORDER BY tenant, server`).bind(...args()),
     db.prepare(`WITH ranked AS (
         SELECT tenant, server, latency_ms, ROW_NUMBER() OVER (PARTITION BY tenant, server ORDER BY latency_ms) AS rn,
@@ -86,12 +89,12 @@ export async function queryMetrics(env: Env, q: MetricsQuery): Promise<Metrics> 
         FROM audit_events WHERE ${inWindow} AND latency_ms IS NOT NULL AND result IN ('ok', 'error'))
       SELECT tenant, server, ${PERCENTILES} FROM ranked GROUP BY tenant, server`).bind(...args()),
     db.prepare(`WITH b AS (
-        SELECT server, result, latency_ms, CAST(time - ?1 AS INTEGER) / ${bucketMs} AS bucket FROM audit_events WHERE ${inWindow}),
+        SELECT server, result, latency_ms, ${WEIGHT} AS weight, CAST(time - ?1 AS INTEGER) / ${bucketMs} AS bucket FROM audit_events WHERE ${inWindow}),
       ranked AS (
         SELECT bucket, server, latency_ms, ROW_NUMBER() OVER (PARTITION BY bucket, server ORDER BY latency_ms) AS rn,
           COUNT(*) OVER (PARTITION BY bucket, server) AS n
         FROM b WHERE latency_ms IS NOT NULL AND result IN ('ok', 'error')),
-      counts AS (SELECT bucket, server, COUNT(*) AS requests, SUM(result = 'error') AS errors FROM b GROUP BY bucket, server),
+      counts AS (SELECT bucket, server, SUM(weight) AS requests, SUM(result = 'error') AS errors FROM b GROUP BY bucket, server),
       pct AS (SELECT bucket, server, ${PERCENTILES} FROM ranked GROUP BY bucket, server)
       SELECT counts.bucket AS bucket, counts.server AS server, requests, errors, p50, p95, p99
       FROM counts LEFT JOIN pct ON pct.bucket = counts.bucket AND pct.server = counts.server ORDER BY counts.bucket, counts.server`).bind(...args()),

@@ -2,6 +2,7 @@ import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { FormBrowser, formAction, inputValue } from '../support/browser-forms';
 import { authorizationRequest } from '../support/oauth-flow';
+import { waitForEvents } from './audit-support';
 import { adminCall, createKey, mcpPost, openSession, ORIGIN, PASSWORD, registerClient, rpcMessages, seedTenant } from './platform-client';
 
 const INIT = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'limits-test', version: '1' } } };
@@ -51,6 +52,14 @@ describe('per-tenant request rate (exact, TenantLimiter)', () => {
     for (const r of limited) await expectTooMany(r, 'rpc');
     for (const r of quietRes) expect(r.status).toBe(200);
     await Promise.all([...served, ...quietRes].map((r) => r.body?.cancel()));
+
+    // Every refusal is in the audit trail: coalesced events whose counts add up to the 429s, and metrics agree.
+    const events = await waitForEvents(noisy.id, 'result=rate_limited', (e) => e.reduce((n, x) => n + x.details.count, 0) >= limited.length);
+    expect(events.every((e) => e.action === 'limit.tenant_rpm' && e.server === 'notes')).toBe(true);
+    expect(events.reduce((n, e) => n + e.details.count, 0)).toBe(limited.length);
+    expect(events.length).toBeLessThan(limited.length);
+    const metrics = await adminCall('GET', `/tenants/${noisy.id}/metrics?window=60&bucket=5`);
+    expect(metrics.body.servers.find((m: any) => m.server === 'notes').rateLimited).toBe(limited.length);
   });
 });
 
