@@ -1,4 +1,5 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { runNode, type NodeRun } from '../support/run-node';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -20,16 +21,8 @@ const upstream = async (init?: Parameters<typeof startUpstream>[0]) => {
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function smcp(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'scripts', 'smcp.ts'), '--url', h.platform.url, ...args], { env: { ...process.env, SMCP_TOKEN: h.platform.adminToken, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
+function smcp(args: string[], env: Record<string, string> = {}): Promise<NodeRun> {
+  return runNode(join(ROOT, 'scripts', 'smcp.ts'), ['--url', h.platform.url, ...args], { ...process.env, SMCP_TOKEN: h.platform.adminToken, ...env });
 }
 
 const register = async (tenant: string, body: Record<string, unknown>) => {

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { runNode, type NodeRun } from '../support/run-node';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,26 +89,12 @@ describe('mcp-remote (the proxy Claude Desktop uses) against wrangler dev', () =
   });
 });
 
-interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 const INSPECTOR = join(ROOT, 'node_modules', '@modelcontextprotocol', 'inspector', 'clients', 'launcher', 'build', 'index.js');
 
-function inspector(args: string[]): Promise<CliRun> {
+function inspector(args: string[]): Promise<NodeRun> {
   const dir = join(home, 'inspector');
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env, HOME: dir, MCP_CATALOG_PATH: join(dir, 'mcp.json'), MCP_CLIENT_CONFIG_PATH: join(dir, 'client.json'), NO_COLOR: '1', BROWSER: 'true' };
-    const child = spawn(process.execPath, [INSPECTOR, '--cli', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
+  return runNode(INSPECTOR, ['--cli', ...args], { ...process.env, HOME: dir, MCP_CATALOG_PATH: join(dir, 'mcp.json'), MCP_CLIENT_CONFIG_PATH: join(dir, 'client.json'), NO_COLOR: '1', BROWSER: 'true' });
 }
 
 const inspectorArgs = (server: string, era: string, key = apiKey) => [
