@@ -63,7 +63,7 @@ if (!enabled.ok) console.error(`Could not enable every server for the demo tenan
 console.log(`
 SMCP is running at ${platform.url}
 
-  Sign in (tenant "demo", role admin)
+  Sign in (tenant "demo", role admin), here and at the dashboard ${platform.url}/dashboard
     email:     ${demo.email}
     password:  ${demo.password}
 
