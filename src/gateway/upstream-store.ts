@@ -40,16 +40,8 @@ function toRecord(row: UpstreamRow): UpstreamRecord {
   };
 }
 
-/** Fields an insert or update writes. */
-export interface UpstreamWrite {
-  url: string;
-  transport: UpstreamTransport;
-  credentialKind: CredentialKind;
-  sealedCredentials: string | null;
-  policy: UpstreamPolicy;
-  settings: UpstreamSettings;
-  enabled: boolean;
-}
+/** Fields an insert or update writes: the stored record's, so the two cannot drift apart. */
+export type UpstreamWrite = Pick<UpstreamRecord, 'url' | 'transport' | 'credentialKind' | 'sealedCredentials' | 'policy' | 'settings' | 'enabled'>;
 
 /** Insert an upstream; false when the tenant already has one with this name. */
 export async function insertUpstream(db: D1Database, tenantId: string, name: string, w: UpstreamWrite): Promise<boolean> {
