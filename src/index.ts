@@ -12,6 +12,9 @@ export { UpstreamState } from './gateway/upstream-state';
 export { AuditOutboxObject } from './audit/audit-outbox-object';
 export { TenantDatabase } from './storage/tenant-database';
 export { TenantLimiter } from './limits/tenant-limiter';
+// Tenant-deployed servers: the session class, and the capability stubs their sandboxes get (src/tenant-servers).
+export { TenantModuleServer } from './tenant-servers/tenant-module-server';
+export { TenantKvCapability, TenantFilesCapability, EgressGate } from './tenant-servers/capabilities';
 
 /**
  * Worker entry. Routing lives in `router.ts`; this layer gives every request a correlation id
