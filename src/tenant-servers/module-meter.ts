@@ -29,6 +29,11 @@ export class ModuleProblem extends Error {
   }
 }
 
+/** Operations one `await` costs against the call's budget (a microtask turn, far dearer than a loop step). */
+export const AWAIT_COST = 100;
+/** Operations entering a `catch` block costs (an exception was built, with its stack trace). */
+export const CATCH_COST = 1000;
+
 type AnyNode = Node & Record<string, unknown>;
 
 interface Insertion {
@@ -68,6 +73,16 @@ export function meterModule(source: string, meterName: string): string {
     if (refused) {
       const line = (node.loc as { start: { line: number } } | undefined)?.start.line;
       throw new ModuleProblem('import_refused', `${refused} (line ${line})`);
+    }
+    if (node.type === 'CatchClause') {
+      add((node.body as AnyNode).start + 1, `${meterName}(${CATCH_COST});`, false);
+      return;
+    }
+    if (node.type === 'AwaitExpression') {
+      const argument = node.argument as AnyNode;
+      add(argument.start, `(${meterName}(${AWAIT_COST}), `, false);
+      add(argument.end, ')', true);
+      return;
     }
     const body = (LOOPS.has(node.type) || FUNCTIONS.has(node.type) ? node.body : undefined) as AnyNode | undefined;
     if (!body) return;

@@ -20,9 +20,9 @@ const calls = new AsyncLocalStorage();
 // Top-level code of the tenant module (evaluated once per isolate) has a budget of its own.
 const loading = { used: 0, limit: 1000000, exhausted: false };
 const BudgetError = RangeError;
-export function meter() {
+export function meter(cost) {
   const b = calls.getStore() ?? loading;
-  if (++b.used > b.limit) { b.exhausted = true; throw new BudgetError('SMCP: operation budget exhausted'); }
+  if ((b.used += cost === undefined ? 1 : cost) > b.limit) { b.exhausted = true; throw new BudgetError('SMCP: operation budget exhausted'); }
 }
 function charge(n) {
   const b = calls.getStore() ?? loading;
@@ -30,6 +30,8 @@ function charge(n) {
   if (b.used > b.limit) { b.exhausted = true; throw new BudgetError('SMCP: operation budget exhausted'); }
 }
 export function runMetered(state, fn) { return calls.run(state, fn); }
+// Evaluated before the tenant's module: the runtime uses these, whatever the tenant later replaces.
+export const intrinsics = Object.freeze({ stringify: JSON.stringify, parse: JSON.parse, hasOwn: Object.hasOwn, freeze: Object.freeze, keys: Object.keys, isArray: Array.isArray, String });
 const lock = (obj, name, value) => Object.defineProperty(obj, name, { value, writable: false, configurable: false, enumerable: false });
 function metered(proto, name, cost) {
   const original = proto[name];
@@ -58,17 +60,18 @@ for (const name of ['ArrayBuffer', 'SharedArrayBuffer', 'Int8Array', 'Uint8Array
 
 export const RUNTIME_SOURCE = String.raw`
 import { WorkerEntrypoint } from 'cloudflare:workers';
-import { runMetered } from './smcp-meter.js';
+import { intrinsics, runMetered } from './smcp-meter.js';
 import tenant from './tenant.js';
+const { stringify, parse, hasOwn, freeze, keys, isArray, String } = intrinsics;
 
 const TOOL_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
-const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
-const plain = (v) => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
+const isObject = (v) => v !== null && typeof v === 'object' && !isArray(v);
+const plain = (v) => (v === undefined ? undefined : parse(stringify(v)));
 
 function shape() {
   if (!isObject(tenant)) return { problem: 'the default export must be an object: export default { tools: { ... } }' };
   if (!isObject(tenant.tools)) return { problem: 'the default export must have a "tools" object' };
-  const names = Object.keys(tenant.tools);
+  const names = keys(tenant.tools);
   if (names.length === 0) return { problem: 'the module must define at least one tool' };
   if (names.length > 100) return { problem: 'a module may define at most 100 tools' };
   const tools = [];
@@ -94,15 +97,15 @@ const described = (() => { try { return shape(); } catch (error) { return { prob
 
 function context(env, caller, hooks) {
   const kv = env.KV, files = env.FILES;
-  return Object.freeze({
-    caller: Object.freeze({ ...caller }),
-    kv: Object.freeze({
+  return freeze({
+    caller: freeze({ ...caller }),
+    kv: freeze({
       get: (key) => kv.get(key),
       put: (key, value, options) => kv.put(key, value, options),
       delete: (key) => kv.delete(key),
       list: (options) => kv.list(options),
     }),
-    files: Object.freeze({
+    files: freeze({
       get: (path) => files.get(path),
       put: (path, text) => files.put(path, text),
       delete: (path) => files.delete(path),
@@ -117,10 +120,10 @@ export default class Sandbox extends WorkerEntrypoint {
   describe() { return described; }
 
   async call(name, args, caller, hooks, budget, maxResultChars) {
-    if (!described.tools || !Object.hasOwn(tenant.tools, name)) return { error: 'Unknown tool "' + name + '"' };
+    if (!described.tools || !hasOwn(tenant.tools, name)) return { error: 'Unknown tool "' + name + '"' };
     const state = { used: 0, limit: budget, exhausted: false };
     try {
-      const json = await runMetered(state, async () => JSON.stringify(await tenant.tools[name].run(args, context(this.env, caller, hooks))));
+      const json = await runMetered(state, async () => stringify(await tenant.tools[name].run(args, context(this.env, caller, hooks))));
       if (state.exhausted) return { fault: 'budget', used: state.used };
       if (typeof json !== 'string') return { error: 'run() returned nothing' };
       if (json.length > maxResultChars) return { fault: 'result_too_large', size: json.length };

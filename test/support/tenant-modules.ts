@@ -33,19 +33,20 @@ export default {
 /** The same module, version 2: echo answers with a different prefix. */
 export const GOOD_MODULE_V2 = GOOD_MODULE.replace("'v1:'", "'v2:'");
 
-/** A tool that runs `body` (an async function body with `args` and `ctx` in scope) and returns its value as JSON text. */
+/** A tool that runs `body` (an async function body with `args` and `ctx` in scope) and returns its value as JSON text (with the JSON.stringify of module load). */
 export function attackTool(body: string): string {
   return `{
     description: 'attack',
     inputSchema: { type: 'object' },
     run: async (args, ctx) => {
       const value = await (async () => { ${body} })();
-      return { content: [{ type: 'text', text: JSON.stringify(value ?? null) }] };
+      return { content: [{ type: 'text', text: stringify(value ?? null) }] };
     },
   }`;
 }
 
 /** A module whose tools are the given attacks, by name. */
 export function attackModule(tools: Record<string, string>): string {
-  return `export default { tools: { ${Object.entries(tools).map(([name, body]) => `${JSON.stringify(name)}: ${attackTool(body)}`).join(',\n')} } };`;
+  return `const stringify = JSON.stringify;
+export default { tools: { ${Object.entries(tools).map(([name, body]) => `${JSON.stringify(name)}: ${attackTool(body)}`).join(',\n')} } };`;
 }
