@@ -1,6 +1,7 @@
 import { route } from './router';
 import { restError } from './http/responses';
 import { enforceRetention } from './audit/retention';
+import { purgeRetiredTenants } from './admin/tenant-purge';
 import { CORRELATION_HEADER, requestContext, withRequestContext } from './observability/request-context';
 import { log } from './observability/log';
 
@@ -37,8 +38,9 @@ export default {
     });
   },
 
-  /** Daily: delete audit events past each tenant's retention. */
+  /** Daily: delete audit events past each tenant's retention; finish purging deleted tenants. */
   async scheduled(_controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
     ctx.waitUntil(enforceRetention(env.DB).then((deleted) => log('info', 'audit.retention', { deleted })));
+    ctx.waitUntil(purgeRetiredTenants(env).then((result) => log('info', 'tenant.purge', result)));
   },
 } satisfies ExportedHandler<Env>;

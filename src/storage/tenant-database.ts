@@ -1,5 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
-import { TENANT_ID_PATTERN } from '../tenancy/model';
+import { STORAGE_NAMESPACE_PATTERN } from '../tenancy/model';
 import { checkStatement } from './sql-guard';
 
 /** Rows returned when the caller does not ask for fewer; also the most a caller may ask for. */
@@ -14,7 +14,7 @@ export const MAX_PARAMS = 100;
 export type SqlParam = string | number | boolean | null;
 
 export interface SqlRequest {
-  /** The tenant the caller belongs to; the object refuses any other tenant once bound. */
+  /** The caller's tenant storage namespace (`storageNamespace`); the object refuses any other once bound. */
   tenantId: string;
   sql: string;
   params: SqlParam[];
@@ -42,7 +42,7 @@ class RefusedWrite extends Error {}
 export class TenantDatabase extends DurableObject<Env> {
   /** Run one validated statement; never throws for a bad statement, answers `{ ok: false }`. */
   async query(request: SqlRequest): Promise<SqlResult> {
-    if (!TENANT_ID_PATTERN.test(request.tenantId)) return { ok: false, error: 'invalid tenant' };
+    if (!STORAGE_NAMESPACE_PATTERN.test(request.tenantId)) return { ok: false, error: 'invalid tenant' };
     const bound = this.ctx.storage.kv.get<string>(TENANT_KEY);
     if (bound === undefined) this.ctx.storage.kv.put(TENANT_KEY, request.tenantId);
     else if (bound !== request.tenantId) return { ok: false, error: 'this database belongs to another tenant' };
@@ -84,6 +84,12 @@ export class TenantDatabase extends DurableObject<Env> {
     } catch (error) {
       return { ok: false, error: error instanceof RefusedWrite ? error.message : `SQL error: ${cleanSqliteMessage(error)}` };
     }
+  }
+
+  /** The tenant was deleted: drop the whole database (the purge of a retired tenant calls this). */
+  async destroy(): Promise<void> {
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
   }
 }
 

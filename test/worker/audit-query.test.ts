@@ -139,7 +139,8 @@ describe('audit query API', { timeout: 120_000 }, () => {
     expect((await adminCall('PUT', `/tenants/${short.t.id}/audit/retention`, { days: 1 })).status).toBe(200);
     expect((await adminCall('GET', `/tenants/${short.t.id}/audit/retention`)).body).toEqual({ days: 1 });
     expect((await adminCall('PUT', `/tenants/${short.t.id}/audit/retention`, { days: 0 })).status).toBe(400);
-    // Age some events of both tenants by two days.
+    // Age some events of both tenants by two days (and the tenants with them: a tenant's own view starts at its creation).
+    await env.DB.prepare('UPDATE tenants SET created_at = created_at - ? WHERE id IN (?, ?)').bind(3 * DAY, short.t.id, long.t.id).run();
     await env.DB.prepare("UPDATE audit_events SET time = time - ? WHERE tenant IN (?, ?) AND action = 'initialize'").bind(2 * DAY, short.t.id, long.t.id).run();
     const ctx = createExecutionContext();
     await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: '17 3 * * *' }), env, ctx);

@@ -234,6 +234,8 @@ describe('dashboard audit viewer and metrics', () => {
   async function seedEvents(tenant: string, n: number, extra: Partial<Record<string, unknown>> = {}): Promise<string[]> {
     const ids: string[] = [];
     const now = Date.now();
+    // A tenant's own view starts at its creation: make the tenant as old as its oldest seeded event.
+    await env.DB.prepare('UPDATE tenants SET created_at = MIN(created_at, ?) WHERE id = ?').bind(now - n * 1000, tenant).run();
     for (let i = 0; i < n; i++) {
       const id = crypto.randomUUID();
       ids.push(id);
