@@ -10,6 +10,7 @@ import { requestAuditEvent, sensitiveNames, type Outcome } from './request-audit
 import type { AuditEventInput } from '../audit/audit-event';
 import { AuditOutbox, retryDelayMs } from '../audit/audit-outbox';
 import { toAuditEvent } from '../audit/audit-record';
+import { confineObjectRequest } from '../gate/forward-headers';
 import { RpcCode } from '../http/responses';
 import { log, logDenial } from '../observability/log';
 import { sessionIdleMs } from '../config';
@@ -81,6 +82,15 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
   private expiryId: string | null | undefined;
   private auditOutbox?: AuditOutbox;
   private shipArmed = false;
+
+  /**
+   * @internal Every request into the object keeps only the headers the transports, the SDK's
+   * bridge and the platform set (forward-headers.ts): defence in depth behind the gate's
+   * allowlist, since the SDK obeys some headers (`x-cf-agents-subagent-url`) as instructions.
+   */
+  override async fetch(request: Request): Promise<Response> {
+    return super.fetch(confineObjectRequest(request));
+  }
 
   /** @internal Builds the guarded server; authors implement `register` instead. */
   async init(): Promise<void> {

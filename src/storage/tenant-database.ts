@@ -1,6 +1,8 @@
 import { DurableObject } from 'cloudflare:workers';
 import { STORAGE_NAMESPACE_PATTERN } from '../tenancy/model';
+import { checkCost, CostRefusal } from './sql-cost';
 import { checkStatement } from './sql-guard';
+import { schemaView } from './sql-schema-view';
 
 /** Rows returned when the caller does not ask for fewer; also the most a caller may ask for. */
 export const DEFAULT_ROW_LIMIT = 1000;
@@ -37,7 +39,9 @@ class RefusedWrite extends Error {}
  * tenant comes from the caller's principal, not from input). As defence in depth the object binds
  * itself to the first tenant that uses it and refuses any other, re-validates every statement
  * (it is the authority, not its callers), runs reads in a transaction that is rolled back if the
- * statement wrote anything, and bounds rows, result bytes and database size.
+ * statement wrote anything, and bounds rows, result bytes, database size and, before running
+ * anything, the statement's worst-case work (`sql-cost.ts`: SQLite cannot be stopped mid-statement,
+ * so a statement that could run long is refused instead of abandoned).
  */
 export class TenantDatabase extends DurableObject<Env> {
   /** Run one validated statement; never throws for a bad statement, answers `{ ok: false }`. */
@@ -61,6 +65,8 @@ export class TenantDatabase extends DurableObject<Env> {
 
     try {
       return this.ctx.storage.transactionSync(() => {
+        const cost = checkCost(verdict.tokens, verdict.verb, verdict.kind, schemaView(this.ctx.storage.sql), params);
+        if (!cost.ok) throw new CostRefusal(cost.reason);
         const cursor = this.ctx.storage.sql.exec(verdict.statement, ...params);
         const rows: unknown[][] = [];
         let bytes = 0;
@@ -82,7 +88,8 @@ export class TenantDatabase extends DurableObject<Env> {
         return { ok: true as const, columns: cursor.columnNames, rows, rowCount: rows.length, truncated, rowsWritten: cursor.rowsWritten };
       });
     } catch (error) {
-      return { ok: false, error: error instanceof RefusedWrite ? error.message : `SQL error: ${cleanSqliteMessage(error)}` };
+      if (error instanceof RefusedWrite || error instanceof CostRefusal) return { ok: false, error: error.message };
+      return { ok: false, error: `SQL error: ${cleanSqliteMessage(error)}` };
     }
   }
 
