@@ -177,6 +177,13 @@ export class SessionRegistry {
     return null;
   }
 
+  /** Forget every session (the tenant was deleted). */
+  clear(): void {
+    this.sessions.clear();
+    this.persisted.clear();
+    this.sql.exec('DELETE FROM sessions');
+  }
+
   count(): number {
     return [...this.sessions.values()].filter((s) => !s.reserved).length;
   }

@@ -1,6 +1,7 @@
 import { SERVERS } from '../../servers/registry';
 import { json } from '../http/responses';
 import { gatewayHealth } from '../gateway/gateway-health';
+import { buildInfo } from './build-info';
 
 /** A dependency check gives up after this long and reports the dependency as down. */
 const CHECK_TIMEOUT_MS = 2000;
@@ -25,8 +26,9 @@ async function timed(probe: () => Promise<unknown>): Promise<Check> {
 
 /**
  * `GET /health`: each dependency (KV, D1, Durable Objects) probed with its latency, and an overall
- * status (`ok`, or `degraded` with HTTP 503 when any is down). Probes touch only platform-owned
- * keys and objects, never tenant data, so the endpoint can stay public for load balancers.
+ * status (`ok`, or `degraded` with HTTP 503 when any is down), and what is serving (`build` and
+ * `version`, see build-info.ts). Probes touch only platform-owned keys and objects, never tenant
+ * data, so the endpoint can stay public for load balancers.
  */
 export async function healthResponse(env: Env): Promise<Response> {
   const [kv, d1, durableObjects, gateway] = await Promise.all([
@@ -38,7 +40,7 @@ export async function healthResponse(env: Env): Promise<Response> {
   const dependencies = { kv, d1, durableObjects };
   const healthy = Object.values(dependencies).every((c) => c.status === 'ok');
   return json(
-    { status: healthy ? 'ok' : 'degraded', dependencies, servers: SERVERS.map((s) => s.name), gateway, time: new Date().toISOString() },
+    { status: healthy ? 'ok' : 'degraded', ...buildInfo(env), dependencies, servers: SERVERS.map((s) => s.name), gateway, time: new Date().toISOString() },
     healthy ? 200 : 503,
   );
 }
