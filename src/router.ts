@@ -65,7 +65,7 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
   }
 
   if (path === '/admin/api' || path.startsWith('/admin/api/')) return handleAdminApi(request, env, path);
-  if (path === '/dashboard' || path.startsWith('/dashboard/')) return handleDashboard(request, env, path);
+  if (path === '/dashboard' || path.startsWith('/dashboard/')) return handleDashboard(request, env, path, ctx);
   return restError(404, 'not_found', `No route for ${path}`);
 }
 

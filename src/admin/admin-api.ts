@@ -4,6 +4,7 @@ import { logDenial } from '../observability/log';
 import type { Tenant } from '../tenancy/model';
 import { getTenant } from '../tenancy/tenant-store';
 import { authenticateAdmin, canActOn, type Actor } from './admin-auth';
+import { getExportRoute, listExportsRoute, migrateAuditRoute } from './audit-export-routes';
 import { getRetentionRoute, platformAuditRoute, platformMetricsRoute, putRetentionRoute, tenantAuditRoute, tenantMetricsRoute } from './audit-routes';
 import { createKeyRoute, listKeysRoute, revokeKeyRoute, rotateKeyRoute } from './key-routes';
 import { createTenantRoute, deleteTenantRoute, getTenantRoute, listTenantsRoute, patchTenantRoute, tenantIdFrom } from './tenant-routes';
@@ -27,6 +28,8 @@ const TENANT_ROUTES: Array<[method: string, pattern: RegExp, handler: Handler, a
   ['DELETE', /^\/keys\/([^/]+)$/, (_r, env, a, t, id) => revokeKeyRoute(env, a, t.id, id), 'admin.key.revoke'],
   ['POST', /^\/keys\/([^/]+)\/rotate$/, (r, env, a, t, id) => rotateKeyRoute(r, env, a, t.id, id), 'admin.key.rotate'],
   ['GET', /^\/audit$/, (r, env, _a, t) => tenantAuditRoute(r, env, t)],
+  ['GET', /^\/audit\/exports$/, (_r, env, _a, t) => listExportsRoute(env, t)],
+  ['GET', /^\/audit\/exports\/([^/]+)$/, (_r, env, _a, t, date) => getExportRoute(env, t, date)],
   ['GET', /^\/audit\/retention$/, (_r, env, _a, t) => getRetentionRoute(env, t)],
   ['PUT', /^\/audit\/retention$/, (r, env, _a, t) => putRetentionRoute(r, env, t), 'admin.audit_retention.update'],
   ['GET', /^\/metrics$/, (r, env, _a, t) => tenantMetricsRoute(r, env, t)],
@@ -72,6 +75,7 @@ export async function handleAdminApi(request: Request, env: Env, path: string): 
 
   if (path === '/admin/api/audit' && request.method === 'GET') return platformAuditRoute(request, env, actor);
   if (path === '/admin/api/metrics' && request.method === 'GET') return platformMetricsRoute(request, env, actor);
+  if (path === '/admin/api/audit/migrate' && request.method === 'POST') return audited(env, actor, null, 'admin.audit.migrate', 'audit_events', () => migrateAuditRoute(env, actor));
   if (path === '/admin/api/tenants') {
     if (request.method === 'POST') {
       const id = ((await request.clone().json().catch(() => null)) as { id?: unknown } | null)?.id;

@@ -58,13 +58,13 @@ const notFound = (viewer: Viewer | null) => messagePage(viewer, 404, 'Not found'
  * tenant's pages (another tenant looks like one that does not exist), non-admins only the
  * servers page, and only the operator the operator view. Every refusal is audited.
  */
-export async function handleDashboard(request: Request, env: Env, path: string): Promise<Response> {
+export async function handleDashboard(request: Request, env: Env, path: string, ctx: Pick<ExecutionContext, 'waitUntil'>): Promise<Response> {
   const url = new URL(request.url);
   if (path.startsWith('/dashboard/assets/')) return (request.method === 'GET' && serveAsset(path.slice('/dashboard/assets/'.length))) || notFound(null);
   if (path === '/dashboard/sign-in' || path === '/dashboard/operator/sign-in') {
     const kind = path === '/dashboard/sign-in' ? 'user' : 'operator';
     if (request.method === 'GET') return (await loadSession(env, request)) ? redirect('/dashboard') : showSignIn(kind, env);
-    if (request.method === 'POST') return kind === 'user' ? signInUser(request, env) : signInOperator(request, env);
+    if (request.method === 'POST') return kind === 'user' ? signInUser(request, env, ctx) : signInOperator(request, env, ctx);
     return messagePage(null, 405, 'Method not allowed', 'Use GET or POST.');
   }
 
