@@ -4,16 +4,18 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
 import { McpError, type ServerCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { installChokePoint, isGuarded, type HandlerExtra, type RawRequest } from './choke-point';
-import { CLIENT_IP_FORWARD_HEADER, CORRELATION_FORWARD_HEADER, decodePrincipal, ownerKey, PRINCIPAL_HEADER, type Principal } from './principal';
+import { CLIENT_IP_FORWARD_HEADER, CORRELATION_FORWARD_HEADER, decodePrincipal, ownerKey, PRINCIPAL_HEADER, tenantNamespace, type Principal } from './principal';
 import { denyReason, type ToolPolicySource } from './tool-policy';
 import { requestAuditEvent, sensitiveNames, type Outcome } from './request-audit';
 import type { AuditEventInput } from '../audit/audit-event';
 import { AuditOutbox, retryDelayMs } from '../audit/audit-outbox';
 import { toAuditEvent } from '../audit/audit-record';
+import { confineObjectRequest } from '../gate/forward-headers';
 import { RpcCode } from '../http/responses';
 import { log, logDenial } from '../observability/log';
 import { sessionIdleMs } from '../config';
-import { limiter, tenantLimiterName } from '../limits/limits';
+import { expiryDelayMs } from '../limits/session-registry';
+import { releaseSlot } from '../limits/session-slots';
 import { TenantFiles } from '../storage/tenant-files';
 import { TenantKv } from '../storage/tenant-kv';
 
@@ -39,7 +41,7 @@ const EXPIRY_KEY = 'smcp:expiry-schedule';
 /** The scheduler callback that ends an idle session (a method name, as the Agents SDK requires). */
 const EXPIRE_CALLBACK = 'expireIdleSession';
 /**
- * Seconds between an audit event and its shipment to D1: batches bursts without delaying the call.
+ * Seconds between an audit event and its shipment to the audit store: batches bursts without delaying the call.
  * 5 s rather than 1 s cut the D1 batches a busy session sends fivefold (see docs/performance.md).
  */
 const SHIP_DELAY_SECONDS = 5;
@@ -55,7 +57,7 @@ interface McpServerInternals {
  * request handler runs behind `guard`, which (1) requires the principal the gate attached, (2) checks
  * the session belongs to that principal (defence in depth behind the gate's signed session ids),
  * (3) applies per-tool policy and filters `tools/list`, and (4) records one audit event per request
- * in the session's own SQLite (the outbox), shipped to D1 by the scheduler. Metrics are computed
+ * in the session's own SQLite (the outbox), shipped to the tenant's audit store by the scheduler. Metrics are computed
  * from those events, so the hot path makes no extra network call for them.
  */
 export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
@@ -82,6 +84,15 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
   private auditOutbox?: AuditOutbox;
   private shipArmed = false;
 
+  /**
+   * @internal Every request into the object keeps only the headers the transports, the SDK's
+   * bridge and the platform set (forward-headers.ts): defence in depth behind the gate's
+   * allowlist, since the SDK obeys some headers (`x-cf-agents-subagent-url`) as instructions.
+   */
+  override async fetch(request: Request): Promise<Response> {
+    return super.fetch(confineObjectRequest(request));
+  }
+
   /** @internal Builds the guarded server; authors implement `register` instead. */
   async init(): Promise<void> {
     const { name, version, title, instructions, capabilities } = this.info;
@@ -97,21 +108,24 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
     if (!isGuarded(server)) throw new Error(`${name}: request handlers were replaced after setup; refusing to serve unguarded`);
     // Events left by a previous incarnation (eviction, crash) ship as soon as the object is back.
     if (this.outbox().pending() > 0) this.armShipping(0, 0, true);
+    // Every path that creates a session object (initialize, a legacy SSE stream dropped before
+    // any message) gets an idle expiry from its first start, so no storage is ever orphaned.
+    await this.armExpiryOnce();
   }
 
   /**
    * Runs before the session's storage is destroyed (idle expiry, DELETE): ships the audit outbox
-   * to D1 and throws when it cannot, so the caller keeps the storage and tries again later.
+   * to the audit store and throws when it cannot, so the caller keeps the storage and tries again later.
    */
   protected async beforeSessionEnd(): Promise<void> {
-    await this.outbox().ship(this.env.DB);
+    await this.outbox().ship(this.env);
   }
 
-  /** @internal Scheduler callback: ship the audit outbox, or re-arm with backoff while D1 fails. */
+  /** @internal Scheduler callback: ship the audit outbox, or re-arm with backoff while the store fails. */
   async shipAuditOutbox(payload?: { attempt?: number }): Promise<void> {
     this.shipArmed = false;
     try {
-      await this.outbox().ship(this.env.DB);
+      await this.outbox().ship(this.env);
       if (this.outbox().pending() > 0) this.armShipping(0);
     } catch (error) {
       const attempt = (payload?.attempt ?? 0) + 1;
@@ -146,14 +160,14 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
     return p;
   }
 
-  /** KV confined to the calling principal's tenant (keys `tenant-<id>:<type>:<id>`). */
+  /** KV confined to the calling principal's tenant (keys `tenant-<namespace>:<type>:<id>`). */
   protected tenantKv(): TenantKv {
-    return new TenantKv(this.env.DATA_KV, this.principal().tenantId);
+    return new TenantKv(this.env.DATA_KV, tenantNamespace(this.principal()));
   }
 
-  /** R2 confined to the calling principal's tenant (objects under `tenant-<id>/`). */
+  /** R2 confined to the calling principal's tenant (objects under `tenant-<namespace>/`). */
   protected tenantFiles(): TenantFiles {
-    return new TenantFiles(this.env.FILES, this.principal().tenantId);
+    return new TenantFiles(this.env.FILES, tenantNamespace(this.principal()));
   }
 
   private async guard(method: string, request: RawRequest, extra: HandlerExtra, next: () => Promise<unknown>): Promise<unknown> {
@@ -200,9 +214,8 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
    * ends before it has been idle for the configured time.
    */
   private async postponeExpiry(): Promise<void> {
-    const idle = sessionIdleMs(this.env);
-    const slack = Math.min(60_000, Math.ceil(idle / 10));
-    const due = Date.now() + idle + slack;
+    const { delay, slack } = expiryDelayMs(sessionIdleMs(this.env));
+    const due = Date.now() + delay;
     if (due - this.expiryDue < slack) return;
     if (this.expiryId === undefined) this.expiryId = (await this.ctx.storage.get<string>(EXPIRY_KEY)) ?? null;
     if (this.expiryId) await this.cancelSchedule(this.expiryId);
@@ -212,13 +225,26 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
     this.expiryDue = due;
   }
 
+  /** Arm the idle expiry unless one is already scheduled (at startup; requests postpone it). */
+  private async armExpiryOnce(): Promise<void> {
+    if (this.expiryId === undefined) this.expiryId = (await this.ctx.storage.get<string>(EXPIRY_KEY)) ?? null;
+    if (!this.expiryId) await this.postponeExpiry();
+  }
+
   /**
-   * @internal Scheduler callback: the session has been idle for the configured time. When the
-   * teardown cannot finish (beforeSessionEnd could not ship the audit outbox), the storage stays
-   * and expiry is tried again a minute later.
+   * @internal Scheduler callback: the session has been idle for the configured time. The outbox is
+   * shipped first; then the tenant's session slot is released (the one release for an idle
+   * session, see src/limits/session-slots.ts) and the storage destroyed. When the teardown cannot
+   * finish (beforeSessionEnd could not ship the audit outbox), the storage stays and expiry is
+   * tried again a minute later.
    */
   async expireIdleSession(): Promise<void> {
     try {
+      await this.beforeSessionEnd();
+      // The owner is bound at the first request; a stream dropped before any has only the gate's props.
+      const owner = this.owner ?? (await this.ctx.storage.get<string>(OWNER_KEY));
+      const tenant = owner?.split('|')[0] ?? this.props?.tenantId;
+      if (tenant) await releaseSlot(this.env, tenant, this.name);
       await this.destroy();
     } catch (error) {
       log('warn', 'session.expiry_deferred', { error: String(error).slice(0, 200) });
@@ -229,16 +255,14 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
   }
 
   /**
-   * Ends the session for good: the `beforeSessionEnd` hook, the tenant's session slot back, then
-   * the SDK's teardown (drops every table, clears the alarm, deletes all storage). Both ways a
-   * session ends run through here: idle expiry calls it directly, and the SDK's deferred teardown
-   * after a DELETE calls it from the alarm.
+   * Ends the session for good: the `beforeSessionEnd` hook, then the SDK's teardown (drops every
+   * table, clears the alarm, deletes all storage). Every way a session ends runs through here:
+   * idle expiry calls it directly, and the SDK's deferred teardown after a DELETE, an eviction or
+   * an End from the dashboard calls it from the alarm. The session slot is not touched here: whoever
+   * ended the session has released it already (src/limits/session-slots.ts).
    */
   override async destroy(): Promise<void> {
     await this.beforeSessionEnd();
-    const owner = this.owner ?? (await this.ctx.storage.get<string>(OWNER_KEY));
-    const tenant = owner?.split('|')[0];
-    if (tenant) await limiter(this.env, tenantLimiterName(tenant)).release(this.name);
     await super.destroy();
   }
 

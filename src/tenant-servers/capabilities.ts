@@ -17,7 +17,8 @@ import { TenantKv } from '../storage/tenant-kv';
 
 /** Props of every capability: whose data it reaches. Set by the platform, never by the sandbox. */
 export interface CapabilityProps {
-  tenantId: string;
+  /** The tenant's storage namespace (`tenantNamespace(principal)`: tenant id and incarnation). */
+  namespace: string;
 }
 
 /** Limits of the capability stubs, stated once for the code, the docs and the tests. */
@@ -51,7 +52,7 @@ function textWithin(value: unknown, max: number, what: string): string {
 /** `ctx.kv` in a tenant module: the tenant's KV, keys `tenant-<id>:kv:<key>`. */
 export class TenantKvCapability extends WorkerEntrypoint<Env, CapabilityProps> {
   private kv(): TenantKv {
-    return new TenantKv(this.env.DATA_KV, this.ctx.props.tenantId);
+    return new TenantKv(this.env.DATA_KV, this.ctx.props.namespace);
   }
   get(key: unknown): Promise<string | null> {
     return this.kv().get(KV_TYPE, parse(Key, key, 'key'));
@@ -72,7 +73,7 @@ export class TenantKvCapability extends WorkerEntrypoint<Env, CapabilityProps> {
 /** `ctx.files` in a tenant module: the tenant's R2 objects under `tenant-<id>/`, as text. */
 export class TenantFilesCapability extends WorkerEntrypoint<Env, CapabilityProps> {
   private files(): TenantFiles {
-    return new TenantFiles(this.env.FILES, this.ctx.props.tenantId);
+    return new TenantFiles(this.env.FILES, this.ctx.props.namespace);
   }
   async get(path: unknown): Promise<string | null> {
     const object = await this.files().get(parse(Path, path, 'path'));
@@ -94,7 +95,8 @@ export class TenantFilesCapability extends WorkerEntrypoint<Env, CapabilityProps
 }
 
 /** Props of the egress gate: the tenant and the hostnames it granted this server. */
-export interface EgressProps extends CapabilityProps {
+export interface EgressProps {
+  tenantId: string;
   server: string;
   allow: string[];
 }

@@ -4,7 +4,7 @@ import { CallToolRequestSchema, CallToolResultSchema, ErrorCode, ListToolsReques
 import { recordAudit } from '../audit/audit-trail';
 import { HostedMcpAgent, type HostedServerInfo } from '../hosted/hosted-mcp-agent';
 import type { HandlerExtra } from '../hosted/choke-point';
-import type { Principal } from '../hosted/principal';
+import { tenantNamespace, type Principal } from '../hosted/principal';
 import { denyReason, type ToolPolicySource } from '../hosted/tool-policy';
 import { RpcCode } from '../http/responses';
 import { logDenial } from '../observability/log';
@@ -69,7 +69,7 @@ export class TenantModuleServer extends HostedMcpAgent {
     const ref = decodeModuleRef(Array.isArray(header) ? header[0] : header);
     if (!ref) throw new McpError(ErrorCode.InternalError, 'No module version for this request');
     const principal = this.principal();
-    const key = `${principal.tenantId}/${principal.server}/v${ref.version}/${ref.sha256.slice(0, 16)}/${ref.egress.join(',')}`;
+    const key = `${tenantNamespace(principal)}/${principal.server}/v${ref.version}/${ref.sha256.slice(0, 16)}/${ref.egress.join(',')}`;
     if (this.loaded?.key === key) return this.loaded;
     const spec = this.spec(principal, ref, key);
     const described = await describeModule(this.env.LOADER, spec);
@@ -84,6 +84,7 @@ export class TenantModuleServer extends HostedMcpAgent {
   private spec(principal: Principal, ref: ModuleRef, key: string): SandboxSpec {
     const exports = (this.ctx as unknown as { exports: Record<string, (o: { props: unknown }) => Fetcher> }).exports;
     const tenantId = principal.tenantId;
+    const namespace = tenantNamespace(principal);
     const server = principal.server;
     return {
       id: `module:${key}`,
@@ -92,7 +93,7 @@ export class TenantModuleServer extends HostedMcpAgent {
         if (code === null) throw new Error('module version not found');
         return code;
       },
-      env: { KV: exports.TenantKvCapability!({ props: { tenantId } }), FILES: exports.TenantFilesCapability!({ props: { tenantId } }) },
+      env: { KV: exports.TenantKvCapability!({ props: { namespace } }), FILES: exports.TenantFilesCapability!({ props: { namespace } }) },
       globalOutbound: ref.egress.length > 0 ? exports.EgressGate!({ props: { tenantId, server, allow: ref.egress } }) : null,
     };
   }
