@@ -1,6 +1,7 @@
 import { route } from './router';
 import { restError } from './http/responses';
-import { enforceRetention } from './audit/retention';
+import { maintainAudit } from './audit/retention';
+import { purgeRetiredTenants } from './admin/tenant-purge';
 import { CORRELATION_HEADER, requestContext, withRequestContext } from './observability/request-context';
 import { log } from './observability/log';
 
@@ -10,6 +11,7 @@ export { NotesServer, EverythingServer, StorageServer } from '../servers/classes
 export { GatewayServer } from './gateway/gateway-server';
 export { UpstreamState } from './gateway/upstream-state';
 export { AuditOutboxObject } from './audit/audit-outbox-object';
+export { AuditStore } from './audit/audit-store-object';
 export { TenantDatabase } from './storage/tenant-database';
 export { TenantLimiter } from './limits/tenant-limiter';
 
@@ -37,8 +39,9 @@ export default {
     });
   },
 
-  /** Daily: delete audit events past each tenant's retention. */
+  /** Daily: export finished audit days to R2, delete events past each tenant's retention, finish purging deleted tenants. */
   async scheduled(_controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
-    ctx.waitUntil(enforceRetention(env.DB).then((deleted) => log('info', 'audit.retention', { deleted })));
+    ctx.waitUntil(maintainAudit(env).then((report) => log('info', 'audit.maintenance', { ...report })));
+    ctx.waitUntil(purgeRetiredTenants(env).then((result) => log('info', 'tenant.purge', result)));
   },
 } satisfies ExportedHandler<Env>;

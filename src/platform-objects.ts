@@ -14,6 +14,7 @@ export interface PlatformObjectEntry {
  */
 export const PLATFORM_OBJECTS: readonly PlatformObjectEntry[] = [
   { binding: 'AUDIT_OUTBOX', className: 'AuditOutboxObject', module: './audit/audit-outbox-object' },
+  { binding: 'AUDIT_STORE', className: 'AuditStore', module: './audit/audit-store-object' },
   { binding: 'TENANT_DATABASE', className: 'TenantDatabase', module: './storage/tenant-database' },
   { binding: 'TENANT_LIMITER', className: 'TenantLimiter', module: './limits/tenant-limiter' },
   // Gateway (src/gateway): session objects for tenant upstreams, and one state object per upstream.

@@ -162,7 +162,10 @@ export function registerEverythingClientRequestTools(server: AuthorServer): void
 
   server.tool(
     'test_missing_capability',
-    { title: 'Needs sampling', description: 'Needs the sampling capability; a client that did not declare it gets MissingRequiredClientCapability (-32021) statelessly.' },
+    {
+      title: 'Needs sampling',
+      description: 'Needs the sampling capability; a client that did not declare it gets MissingRequiredClientCapability (-32021) statelessly.',
+    },
     async (_args, call) => {
       const result = await call.sample('needs_sampling', { messages: [{ role: 'user', content: { type: 'text', text: 'Say hello' } }], maxTokens: 20 });
       return text(`Sampled: ${result.content.text ?? ''}`);
@@ -174,53 +177,105 @@ export function registerEverythingClientRequestTools(server: AuthorServer): void
 
 /** The SEP-2322 fixtures (2026-07-28 conformance); in a session the same code sends real requests. */
 function registerMultiRoundTripTools(server: AuthorServer): void {
-  server.tool('test_input_required_result_elicitation', { title: 'MRTR: elicitation', description: 'Asks for a name (user_name) and greets it.' }, async (_args, call) => {
-    const answer = await call.elicit('user_name', { message: 'What is your name?', requestedSchema: NAME_FORM });
-    return text(`Hello, ${String(answer.content?.name ?? 'stranger')}!`);
-  });
+  server.tool(
+    'test_input_required_result_elicitation',
+    { title: 'MRTR: elicitation', description: 'Asks for a name (user_name) and greets it.' },
+    async (_args, call) => {
+      const answer = await call.elicit('user_name', { message: 'What is your name?', requestedSchema: NAME_FORM });
+      return text(`Hello, ${String(answer.content?.name ?? 'stranger')}!`);
+    },
+  );
 
-  server.tool('test_input_required_result_sampling', { title: 'MRTR: sampling', description: 'Asks the client to sample an answer (capital_question).' }, async (_args, call) => {
-    const answer = await call.sample('capital_question', { messages: [{ role: 'user', content: { type: 'text', text: 'What is the capital of France?' } }], maxTokens: 100 });
-    return text(`Sampled answer: ${answer.content.text ?? `[${answer.content.type}]`}`);
-  });
+  server.tool(
+    'test_input_required_result_sampling',
+    { title: 'MRTR: sampling', description: 'Asks the client to sample an answer (capital_question).' },
+    async (_args, call) => {
+      const answer = await call.sample('capital_question', {
+        messages: [{ role: 'user', content: { type: 'text', text: 'What is the capital of France?' } }],
+        maxTokens: 100,
+      });
+      return text(`Sampled answer: ${answer.content.text ?? `[${answer.content.type}]`}`);
+    },
+  );
 
-  server.tool('test_input_required_result_list_roots', { title: 'MRTR: roots', description: "Asks for the client's roots (client_roots)." }, async (_args, call) => {
-    const { roots } = await call.listRoots('client_roots');
-    return text(`Roots: ${roots.map((r) => r.uri).join(', ') || '(none)'}`);
-  });
+  server.tool(
+    'test_input_required_result_list_roots',
+    { title: 'MRTR: roots', description: "Asks for the client's roots (client_roots)." },
+    async (_args, call) => {
+      const { roots } = await call.listRoots('client_roots');
+      return text(`Roots: ${roots.map((r) => r.uri).join(', ') || '(none)'}`);
+    },
+  );
 
-  server.tool('test_input_required_result_request_state', { title: 'MRTR: request state', description: 'Asks for confirmation and checks the signed requestState on the retry.' }, async (_args, call) => {
-    const answer = await call.elicit('confirm', { message: 'Please confirm', requestedSchema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } });
-    return text(`${call.resumed ? 'state-ok' : 'no-state'}: confirmed=${String(answer.content?.ok ?? false)}`);
-  });
+  server.tool(
+    'test_input_required_result_request_state',
+    { title: 'MRTR: request state', description: 'Asks for confirmation and checks the signed requestState on the retry.' },
+    async (_args, call) => {
+      const answer = await call.elicit('confirm', {
+        message: 'Please confirm',
+        requestedSchema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] },
+      });
+      return text(`${call.resumed ? 'state-ok' : 'no-state'}: confirmed=${String(answer.content?.ok ?? false)}`);
+    },
+  );
 
-  server.tool('test_input_required_result_tampered_state', { title: 'MRTR: tampered state', description: 'Like request_state; a tampered requestState is refused.' }, async (_args, call) => {
-    const answer = await call.elicit('confirm', { message: 'Please confirm', requestedSchema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } });
-    return text(`state-ok: confirmed=${String(answer.content?.ok ?? false)}`);
-  });
+  server.tool(
+    'test_input_required_result_tampered_state',
+    { title: 'MRTR: tampered state', description: 'Like request_state; a tampered requestState is refused.' },
+    async (_args, call) => {
+      const answer = await call.elicit('confirm', {
+        message: 'Please confirm',
+        requestedSchema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] },
+      });
+      return text(`state-ok: confirmed=${String(answer.content?.ok ?? false)}`);
+    },
+  );
 
-  server.tool('test_input_required_result_multiple_inputs', { title: 'MRTR: several inputs', description: 'Asks for a name, a sampled greeting and the roots in one round.' }, async (_args, call) => {
-    const answers = await call.input({
-      user_name: { method: 'elicitation/create', params: { message: 'What is your name?', requestedSchema: NAME_FORM } },
-      greeting: { method: 'sampling/createMessage', params: { messages: [{ role: 'user', content: { type: 'text', text: 'Generate a greeting' } }], maxTokens: 50 } },
-      client_roots: { method: 'roots/list', params: {} },
-    });
-    return text(`All inputs received: ${Object.keys(answers).sort().join(', ')}`);
-  });
+  server.tool(
+    'test_input_required_result_multiple_inputs',
+    { title: 'MRTR: several inputs', description: 'Asks for a name, a sampled greeting and the roots in one round.' },
+    async (_args, call) => {
+      const answers = await call.input({
+        user_name: { method: 'elicitation/create', params: { message: 'What is your name?', requestedSchema: NAME_FORM } },
+        greeting: {
+          method: 'sampling/createMessage',
+          params: { messages: [{ role: 'user', content: { type: 'text', text: 'Generate a greeting' } }], maxTokens: 50 },
+        },
+        client_roots: { method: 'roots/list', params: {} },
+      });
+      return text(`All inputs received: ${Object.keys(answers).sort().join(', ')}`);
+    },
+  );
 
-  server.tool('test_input_required_result_multi_round', { title: 'MRTR: two rounds', description: 'Asks for a name, then a colour, in two rounds.' }, async (_args, call) => {
-    const step1 = await call.elicit('step1', { message: 'Step 1: What is your name?', requestedSchema: NAME_FORM });
-    const step2 = await call.elicit('step2', { message: 'Step 2: What is your favorite color?', requestedSchema: { type: 'object', properties: { color: { type: 'string' } }, required: ['color'] } });
-    return text(`Multi-round input complete: ${String(step1.content?.name ?? '')} likes ${String(step2.content?.color ?? '')}`);
-  });
+  server.tool(
+    'test_input_required_result_multi_round',
+    { title: 'MRTR: two rounds', description: 'Asks for a name, then a colour, in two rounds.' },
+    async (_args, call) => {
+      const step1 = await call.elicit('step1', { message: 'Step 1: What is your name?', requestedSchema: NAME_FORM });
+      const step2 = await call.elicit('step2', {
+        message: 'Step 2: What is your favorite color?',
+        requestedSchema: { type: 'object', properties: { color: { type: 'string' } }, required: ['color'] },
+      });
+      return text(`Multi-round input complete: ${String(step1.content?.name ?? '')} likes ${String(step2.content?.color ?? '')}`);
+    },
+  );
 
-  server.tool('test_input_required_result_capabilities', { title: 'MRTR: capabilities', description: 'Asks only for what the client declared it supports.' }, async (_args, call) => {
-    const requests: Parameters<PlatformCall['input']>[0] = {};
-    if (call.clientSupports('sampling')) requests.greeting = { method: 'sampling/createMessage', params: { messages: [{ role: 'user', content: { type: 'text', text: 'Generate a greeting' } }], maxTokens: 50 } };
-    if (call.clientSupports('elicitation')) requests.user_name = { method: 'elicitation/create', params: { message: 'What is your name?', requestedSchema: NAME_FORM } };
-    if (call.clientSupports('roots')) requests.client_roots = { method: 'roots/list', params: {} };
-    if (Object.keys(requests).length === 0) return text('The client declared no input capabilities');
-    const answers = await call.input(requests);
-    return text(`Inputs received: ${Object.keys(answers).sort().join(', ')}`);
-  });
+  server.tool(
+    'test_input_required_result_capabilities',
+    { title: 'MRTR: capabilities', description: 'Asks only for what the client declared it supports.' },
+    async (_args, call) => {
+      const requests: Parameters<PlatformCall['input']>[0] = {};
+      if (call.clientSupports('sampling'))
+        requests.greeting = {
+          method: 'sampling/createMessage',
+          params: { messages: [{ role: 'user', content: { type: 'text', text: 'Generate a greeting' } }], maxTokens: 50 },
+        };
+      if (call.clientSupports('elicitation'))
+        requests.user_name = { method: 'elicitation/create', params: { message: 'What is your name?', requestedSchema: NAME_FORM } };
+      if (call.clientSupports('roots')) requests.client_roots = { method: 'roots/list', params: {} };
+      if (Object.keys(requests).length === 0) return text('The client declared no input capabilities');
+      const answers = await call.input(requests);
+      return text(`Inputs received: ${Object.keys(answers).sort().join(', ')}`);
+    },
+  );
 }

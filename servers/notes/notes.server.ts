@@ -21,7 +21,11 @@ const MAX_NOTEBOOK_NOTES = 200;
 /** Handle kind of a notebook. */
 const NOTEBOOK = 'notebook';
 
-const notebookArg = z.string().max(200).optional().describe('A notebook handle from notebook_open. Required without a session (MCP 2026-07-28); in a 2025 session, omit it to use the session notebook.');
+const notebookArg = z
+  .string()
+  .max(200)
+  .optional()
+  .describe('A notebook handle from notebook_open. Required without a session (MCP 2026-07-28); in a 2025 session, omit it to use the session notebook.');
 
 function text(value: unknown) {
   return { content: [{ type: 'text' as const, text: typeof value === 'string' ? value : JSON.stringify(value, null, 2) }] };
@@ -58,7 +62,8 @@ function store(call: PlatformCall, notebook: string | undefined) {
   session.sql`CREATE TABLE IF NOT EXISTS notes (
       id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL, body TEXT NOT NULL, created_at INTEGER NOT NULL)`;
   return {
-    add: async (title: string, body: string) => session.sql<NoteRow>`INSERT INTO notes (title, body, created_at) VALUES (${title}, ${body}, ${Date.now()}) RETURNING *`[0] ?? null,
+    add: async (title: string, body: string) =>
+      session.sql<NoteRow>`INSERT INTO notes (title, body, created_at) VALUES (${title}, ${body}, ${Date.now()}) RETURNING *`[0] ?? null,
     list: async () => session.sql<NoteRow>`SELECT * FROM notes ORDER BY id DESC`,
     remove: async (id: number) => session.sql<NoteRow>`DELETE FROM notes WHERE id = ${id} RETURNING id`.length > 0,
   };
@@ -80,7 +85,8 @@ export const notes = defineServer(
     name: 'smcp-notes',
     version: '1.1.0',
     title: 'Notes',
-    instructions: 'A notebook: add, list, search and delete short notes. Without a session, open a notebook with notebook_open and pass its handle to the other tools.',
+    instructions:
+      'A notebook: add, list, search and delete short notes. Without a session, open a notebook with notebook_open and pass its handle to the other tools.',
     capabilities: { tools: { listChanged: true } },
   },
   (server) => {
@@ -89,10 +95,18 @@ export const notes = defineServer(
       {
         title: 'Open a notebook',
         description: 'Open a new notebook and return its handle; pass it as "notebook" to the note tools. It expires after a day without writes.',
-        inputSchema: { ttlSeconds: z.number().int().min(60).max(7 * 24 * 3600).default(24 * 3600) },
+        inputSchema: {
+          ttlSeconds: z
+            .number()
+            .int()
+            .min(60)
+            .max(7 * 24 * 3600)
+            .default(24 * 3600),
+        },
         annotations: { readOnlyHint: false, destructiveHint: false },
       },
-      async ({ ttlSeconds }, call) => text({ notebook: await call.handles.mint<Notebook>(NOTEBOOK, { next: 1, notes: [] }, ttlSeconds), expiresInSeconds: ttlSeconds }),
+      async ({ ttlSeconds }, call) =>
+        text({ notebook: await call.handles.mint<Notebook>(NOTEBOOK, { next: 1, notes: [] }, ttlSeconds), expiresInSeconds: ttlSeconds }),
     );
 
     server.tool(
@@ -116,7 +130,12 @@ export const notes = defineServer(
 
     server.tool(
       'list_notes',
-      { title: 'List notes', description: 'List the notes of the notebook, newest first.', inputSchema: { notebook: notebookArg }, annotations: { readOnlyHint: true } },
+      {
+        title: 'List notes',
+        description: 'List the notes of the notebook, newest first.',
+        inputSchema: { notebook: notebookArg },
+        annotations: { readOnlyHint: true },
+      },
       async ({ notebook }, call) => {
         const notes = store(call, notebook);
         return notes ? text(await notes.list()) : NO_NOTEBOOK;

@@ -1,8 +1,10 @@
 import type { AuthorServer } from '../../src/hosted/author-api';
 import { z } from 'zod';
+import { tenantNamespace } from '../../src/hosted/principal';
 import { SENSITIVE_META } from '../../src/hosted/request-audit';
 import { MIN_ROLE_META } from '../../src/hosted/tool-policy';
 import { MAX_PARAMS, type SqlResult } from '../../src/storage/tenant-database';
+import { MAX_ROW_VISITS } from '../../src/storage/sql-cost';
 import { MAX_SQL_LENGTH } from '../../src/storage/sql-guard';
 import { LIMITS } from './storage-limits';
 import { ok, refuse } from './storage-results';
@@ -35,9 +37,11 @@ export function registerSqlTool(server: AuthorServer): void {
     {
       title: 'Run SQL',
       description:
-        `Run one SQLite statement on your tenant's own database. Read-only users may run SELECT, VALUES and WITH … SELECT; members and admins may also ` +
-        `INSERT, UPDATE, DELETE, REPLACE, CREATE, DROP and ALTER. ATTACH, DETACH, PRAGMA, VACUUM, transactions and recursive CTEs are refused. ` +
-        `Bind values with ? and params. At most ${LIMITS.sqlRows} rows (maxRows lowers it), ${LIMITS.sqlTimeMs / 1000} s.`,
+        `Run one SQLite statement on your tenant's own database. Read-only users may run SELECT and VALUES; members and admins may also ` +
+        `INSERT, UPDATE, DELETE, REPLACE, CREATE TABLE/INDEX, DROP and ALTER. WITH (CTEs: use a subquery), ATTACH, DETACH, PRAGMA, VACUUM, ` +
+        `transactions, views, triggers and sqlite_/_cf_ names are refused. A statement combining tables may visit at most ` +
+        `${MAX_ROW_VISITS} row combinations (counted from whole tables). Bind values with ? and params. ` +
+        `At most ${LIMITS.sqlRows} rows (maxRows lowers it), ${LIMITS.sqlTimeMs / 1000} s.`,
       inputSchema: {
         sql: z.string().max(MAX_SQL_LENGTH),
         params: z.array(z.union([z.string(), z.number(), z.boolean(), z.null()])).max(MAX_PARAMS).default([]),
@@ -49,7 +53,8 @@ export function registerSqlTool(server: AuthorServer): void {
     async ({ sql, params, maxRows }, call) => {
       const caller = call.principal;
       const mode = caller.role === 'read-only' ? 'read' : 'write';
-      const result = await runWithDeadline(call.tenantDatabase(), { tenantId: caller.tenantId, sql, params, mode, maxRows });
+      const namespace = tenantNamespace(caller);
+      const result = await runWithDeadline(call.tenantDatabase(), { tenantId: namespace, sql, params, mode, maxRows });
       if (result === TIMED_OUT) return refuse(`Query exceeded the time limit of ${LIMITS.sqlTimeMs} ms`);
       if (!result.ok) return refuse(`Refused: ${result.error}`);
       const { columns, rows, rowCount, truncated, rowsWritten } = result;

@@ -4,6 +4,7 @@ import { logDenial } from '../observability/log';
 import type { Tenant } from '../tenancy/model';
 import { getTenant } from '../tenancy/tenant-store';
 import { authenticateAdmin, canActOn, type Actor } from './admin-auth';
+import { getExportRoute, listExportsRoute, migrateAuditRoute } from './audit-export-routes';
 import { getRetentionRoute, platformAuditRoute, platformMetricsRoute, putRetentionRoute, tenantAuditRoute, tenantMetricsRoute } from './audit-routes';
 import { createKeyRoute, listKeysRoute, revokeKeyRoute, rotateKeyRoute } from './key-routes';
 import { createTenantRoute, deleteTenantRoute, getTenantRoute, listTenantsRoute, patchTenantRoute, tenantIdFrom } from './tenant-routes';
@@ -27,6 +28,8 @@ const TENANT_ROUTES: Array<[method: string, pattern: RegExp, handler: Handler, a
   ['DELETE', /^\/keys\/([^/]+)$/, (_r, env, a, t, id) => revokeKeyRoute(env, a, t.id, id), 'admin.key.revoke'],
   ['POST', /^\/keys\/([^/]+)\/rotate$/, (r, env, a, t, id) => rotateKeyRoute(r, env, a, t.id, id), 'admin.key.rotate'],
   ['GET', /^\/audit$/, (r, env, _a, t) => tenantAuditRoute(r, env, t)],
+  ['GET', /^\/audit\/exports$/, (_r, env, _a, t) => listExportsRoute(env, t)],
+  ['GET', /^\/audit\/exports\/([^/]+)$/, (_r, env, _a, t, date) => getExportRoute(env, t, date)],
   ['GET', /^\/audit\/retention$/, (_r, env, _a, t) => getRetentionRoute(env, t)],
   ['PUT', /^\/audit\/retention$/, (r, env, _a, t) => putRetentionRoute(r, env, t), 'admin.audit_retention.update'],
   ['GET', /^\/metrics$/, (r, env, _a, t) => tenantMetricsRoute(r, env, t)],
@@ -72,6 +75,7 @@ export async function handleAdminApi(request: Request, env: Env, path: string): 
 
   if (path === '/admin/api/audit' && request.method === 'GET') return platformAuditRoute(request, env, actor);
   if (path === '/admin/api/metrics' && request.method === 'GET') return platformMetricsRoute(request, env, actor);
+  if (path === '/admin/api/audit/migrate' && request.method === 'POST') return audited(env, actor, null, 'admin.audit.migrate', 'audit_events', () => migrateAuditRoute(env, actor));
   if (path === '/admin/api/tenants') {
     if (request.method === 'POST') {
       const id = ((await request.clone().json().catch(() => null)) as { id?: unknown } | null)?.id;
@@ -100,5 +104,18 @@ export async function handleAdminApi(request: Request, env: Env, path: string): 
   if (!tenant) return restError(404, 'not_found', 'Tenant not found');
   const [, pattern, handler, action] = route;
   const id = pattern.exec(rest)?.[1] ?? '';
+  // A suspended tenant's own admins may read (users, keys, upstreams, audit) but change nothing.
+  const refusal = readOnlyWhileSuspended(actor, tenant, request.method);
+  if (refusal) return audited(env, actor, tenant.id, action ?? 'admin.change', id || tenant.id, refusal);
   return audited(env, actor, tenant.id, action, id || tenant.id, () => handler(request, env, actor, tenant, id));
+}
+
+/**
+ * The refusal for a change by a suspended tenant's own admin (the operator may still do anything),
+ * or null. Every method but GET changes something, so routes added later are covered too; the
+ * caller audits the refusal once, as `denied`.
+ */
+function readOnlyWhileSuspended(actor: Actor, tenant: Tenant, method: string): (() => Promise<Response>) | null {
+  if (method === 'GET' || actor.kind === 'operator' || tenant.status === 'active') return null;
+  return async () => restError(403, 'tenant_suspended', 'This tenant is suspended: its admins may read users, keys, upstreams and the audit trail, but not change anything until the platform operator resumes it');
 }

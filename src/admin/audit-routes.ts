@@ -24,14 +24,14 @@ function params(request: Request): Record<string, string> {
  * `GET .../audit?from&to&action&server&user&result&limit&cursor&format=json|jsonl|csv`.
  * JSON pages carry `nextCursor`; exports carry it in the `X-Next-Cursor` header.
  */
-async function auditRoute(request: Request, env: Env, scope: Pick<AuditQuery, 'tenant'>): Promise<Response> {
+async function auditRoute(request: Request, env: Env, scope: Pick<AuditQuery, 'tenant' | 'since'>): Promise<Response> {
   const { format: rawFormat, ...filters } = params(request);
   delete filters.tenant; // the scope comes from the path (or the operator's explicit choice), never from here
   const parsed = AuditFiltersSchema.safeParse(filters);
   if (!parsed.success) return invalid(parsed.error);
   const format = FormatSchema.safeParse(rawFormat);
   if (!format.success) return invalid(format.error);
-  const page = await queryAudit(env.DB, { ...parsed.data, ...scope });
+  const page = await queryAudit(env, { ...parsed.data, ...scope });
   if (format.data === 'json') return json(page);
   const headers = new Headers({ 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
   if (page.nextCursor) headers.set('X-Next-Cursor', page.nextCursor);
@@ -41,17 +41,20 @@ async function auditRoute(request: Request, env: Env, scope: Pick<AuditQuery, 't
   return new Response(csv ? toCsv(page.events) : toJsonLines(page.events), { headers });
 }
 
-async function metricsRoute(request: Request, env: Env, tenant: string | undefined): Promise<Response> {
+async function metricsRoute(request: Request, env: Env, tenant: Tenant | undefined): Promise<Response> {
   const parsed = MetricsParamsSchema.safeParse(params(request));
   if (!parsed.success) return invalid(parsed.error);
-  return json(await queryMetrics(env, { tenant, windowMinutes: parsed.data.window, bucketMinutes: parsed.data.bucket }));
+  return json(await queryMetrics(env, { tenant: tenant?.id, since: tenant?.createdAt, windowMinutes: parsed.data.window, bucketMinutes: parsed.data.bucket }));
 }
 
-/** `GET /admin/api/tenants/<t>/audit`: the tenant's own events only. */
-export const tenantAuditRoute = (request: Request, env: Env, tenant: Tenant) => auditRoute(request, env, { tenant: tenant.id });
+/**
+ * `GET /admin/api/tenants/<t>/audit`: the tenant's own store only, from its creation on (a tenant
+ * re-created with a deleted one's id does not see the old one's events).
+ */
+export const tenantAuditRoute = (request: Request, env: Env, tenant: Tenant) => auditRoute(request, env, { tenant: tenant.id, since: tenant.createdAt });
 
 /** `GET /admin/api/tenants/<t>/metrics?window&bucket`. */
-export const tenantMetricsRoute = (request: Request, env: Env, tenant: Tenant) => metricsRoute(request, env, tenant.id);
+export const tenantMetricsRoute = (request: Request, env: Env, tenant: Tenant) => metricsRoute(request, env, tenant);
 
 /**
  * `GET /admin/api/audit` (operator): every tenant, or `?tenant=<id>`, or `?tenant=_platform` for

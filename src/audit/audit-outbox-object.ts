@@ -9,8 +9,8 @@ const ATTEMPT_KEY = 'smcp:ship-attempt';
 /**
  * The outbox for events raised in Worker code (gate denials, sign-ins, consent, tokens, admin
  * changes), one object per tenant (`_platform` for unidentified callers). An append resolves only
- * once the event is in this object's SQLite; its alarm ships batches to D1 and retries with
- * backoff while D1 fails, so nothing is lost when the central store is down for a while.
+ * once the event is in this object's SQLite; its alarm ships batches to the tenant's audit store
+ * and retries with backoff while it fails, so nothing is lost when the central store is down for a while.
  */
 export class AuditOutboxObject extends DurableObject<Env> {
   private readonly outbox: AuditOutbox;
@@ -25,14 +25,14 @@ export class AuditOutboxObject extends DurableObject<Env> {
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + SHIP_DELAY_MS);
   }
 
-  /** Events not yet acknowledged by D1 (tests and /health). */
+  /** Events not yet acknowledged by the store (tests and /health). */
   async pending(): Promise<number> {
     return this.outbox.pending();
   }
 
   override async alarm(): Promise<void> {
     try {
-      await this.outbox.ship(this.env.DB);
+      await this.outbox.ship(this.env);
       await this.ctx.storage.delete(ATTEMPT_KEY);
       if (this.outbox.pending() > 0) await this.ctx.storage.setAlarm(Date.now() + SHIP_DELAY_MS);
     } catch (error) {

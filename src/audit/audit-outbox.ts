@@ -1,17 +1,16 @@
 import type { AuditEvent } from './audit-event';
+import { deliverToStores } from './audit-store';
 
-/** Events shipped per D1 batch (one round trip, one transaction). */
-export const SHIP_BATCH = 100;
-
-const INSERT = `INSERT OR IGNORE INTO audit_events
-  (id, time, tenant, action, result, user, client, session, server, resource, latency_ms, correlation_id, ip, details)
-  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)`;
+/** Events shipped per batch (one call per tenant-day shard in it, one transaction each). */
+export const SHIP_BATCH = 500;
 
 /**
  * The audit outbox: events are appended to a Durable Object's own SQLite in the same turn as the
- * action they describe (so they are as durable as the action), then shipped to D1 in batches.
- * A row leaves the outbox only after D1 acknowledged it; D1 ignores an id it already holds, so a
- * batch shipped twice (a crash between insert and acknowledgement) is stored once.
+ * action they describe (so they are as durable as the action), then shipped in batches to the
+ * tenant's audit store (src/audit/audit-store-object.ts). A row leaves the outbox only after the
+ * store acknowledged it; the store ignores an id it already holds, so a batch shipped twice (a
+ * crash between storing and acknowledgement) is stored once. While the store fails, rows stay
+ * here: that is the back-pressure, and nothing is dropped.
  */
 export class AuditOutbox {
   private readonly sql: SqlStorage;
@@ -32,29 +31,25 @@ export class AuditOutbox {
   }
 
   /**
-   * Ship everything pending to D1, oldest first. Resolves with the number shipped; rejects (rows
-   * kept) when D1 fails, for the caller to retry later. Concurrent calls share one run.
+   * Ship everything pending to the stores, oldest first. Resolves with the number shipped; rejects
+   * (rows kept) when a store fails, for the caller to retry later. Concurrent calls share one run.
    */
-  ship(db: D1Database): Promise<number> {
-    this.shipping ??= this.shipAll(db).finally(() => (this.shipping = null));
+  ship(env: Env): Promise<number> {
+    this.shipping ??= this.shipAll(env).finally(() => (this.shipping = null));
     return this.shipping;
   }
 
-  private async shipAll(db: D1Database): Promise<number> {
+  private async shipAll(env: Env): Promise<number> {
     let shipped = 0;
     for (;;) {
       const rows = this.sql.exec<{ seq: number; body: string }>('SELECT seq, body FROM smcp_audit_outbox ORDER BY seq LIMIT ?', SHIP_BATCH).toArray();
       if (rows.length === 0) return shipped;
       const events = rows.map((r) => JSON.parse(r.body) as AuditEvent);
-      await db.batch(events.map((e) => db.prepare(INSERT).bind(...eventColumns(e))));
+      await deliverToStores(env, events);
       this.sql.exec('DELETE FROM smcp_audit_outbox WHERE seq <= ?', rows[rows.length - 1]!.seq);
       shipped += rows.length;
     }
   }
-}
-
-function eventColumns(e: AuditEvent): unknown[] {
-  return [e.id, e.time, e.tenant, e.action, e.result, e.user, e.client, e.session, e.server, e.resource, e.latencyMs, e.correlationId, e.ip, e.details ? JSON.stringify(e.details) : null];
 }
 
 /** Retry delay after `attempt` failed shipments: exponential from 1 s, capped at 5 min, with jitter. */

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { AuditResultSchema, type AuditEvent, type AuditResult } from './audit-event';
+import type { ShardPageQuery } from './audit-shard';
+import { legacyPage } from './legacy-d1';
+import { DAY_MS, dayStart, directoryStore, registryStore, scopeOf, shardStore } from './store-names';
 
 /** Filters of the audit query API. `tenant` undefined = every tenant (operator only); null = platform-level events. */
 export interface AuditQuery {
@@ -12,6 +15,11 @@ export interface AuditQuery {
   result?: AuditResult;
   limit?: number;
   cursor?: string;
+  /**
+   * Nothing before this time is visible: a tenant's creation time, so a tenant re-created with the
+   * id of a deleted one never sees the old one's events (the operator's view has no floor).
+   */
+  since?: number;
 }
 
 export const DEFAULT_PAGE = 100;
@@ -29,58 +37,69 @@ export const AuditFiltersSchema = z.object({
   cursor: z.string().regex(/^[0-9]+:[0-9a-f-]{36}$/, 'cursor is malformed').optional(),
 });
 
-interface Row {
-  id: string;
-  time: number;
-  tenant: string | null;
-  action: string;
-  result: AuditResult;
-  user: string | null;
-  client: string | null;
-  session: string | null;
-  server: string | null;
-  resource: string | null;
-  latency_ms: number | null;
-  correlation_id: string | null;
-  ip: string | null;
-  details: string | null;
-}
+/** A page from one source (a shard, a scope, the legacy table), newest first, at most `limit + 1` long. */
+export type Page = AuditEvent[];
 
-function toEvent(r: Row): AuditEvent {
-  return {
-    id: r.id, time: r.time, tenant: r.tenant, action: r.action, result: r.result, user: r.user, client: r.client,
-    session: r.session, server: r.server, resource: r.resource, latencyMs: r.latency_ms, correlationId: r.correlation_id,
-    ip: r.ip, details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : null,
-  };
+/** Newest first: time descending, then id descending (the order the cursor `<time>:<id>` continues). */
+export function newestFirst(a: AuditEvent, b: AuditEvent): number {
+  return b.time - a.time || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 }
 
 /**
- * One page of events, newest first. The cursor is `<time>:<id>` of the last event returned, so
- * pages stay stable while new events arrive (they sort before the cursor).
+ * One page of events, newest first, merged from the tenant's day shards (newest day first, stopping
+ * once the page is full), every scope for the operator's cross-tenant view, and the legacy D1 table
+ * while it still holds rows not yet migrated. The cursor is `<time>:<id>` of the last event returned;
+ * because every source orders the same way, it continues the merged order exactly, and pages stay
+ * stable while new events arrive (they sort before the cursor).
  */
-export async function queryAudit(db: D1Database, q: AuditQuery): Promise<{ events: AuditEvent[]; nextCursor: string | null }> {
-  const where: string[] = [];
-  const args: unknown[] = [];
-  const add = (clause: string, ...values: unknown[]) => {
-    where.push(clause);
-    args.push(...values);
-  };
-  if (q.tenant === null) add('tenant IS NULL');
-  else if (q.tenant !== undefined) add('tenant = ?', q.tenant);
-  if (q.from !== undefined) add('time >= ?', q.from);
-  if (q.to !== undefined) add('time < ?', q.to);
-  if (q.action) add('action = ?', q.action);
-  if (q.server) add('server = ?', q.server);
-  if (q.user) add('user = ?', q.user);
-  if (q.result) add('result = ?', q.result);
-  if (q.cursor) {
-    const [time, id] = q.cursor.split(':');
-    add('(time < ? OR (time = ? AND id < ?))', Number(time), Number(time), id);
-  }
+export async function queryAudit(env: Env, q: AuditQuery): Promise<{ events: AuditEvent[]; nextCursor: string | null }> {
   const limit = Math.min(q.limit ?? DEFAULT_PAGE, MAX_PAGE);
-  const sql = `SELECT * FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, id DESC LIMIT ?`;
-  const { results } = await db.prepare(sql).bind(...args, limit + 1).all<Row>();
-  const events = results.slice(0, limit).map(toEvent);
+  const from = q.since !== undefined ? Math.max(q.from ?? 0, q.since) : q.from;
+  const shardQuery: ShardPageQuery = { from, to: q.to, action: q.action, server: q.server, user: q.user, result: q.result, cursor: q.cursor, limit: limit + 1 };
+  const scopes = q.tenant === undefined ? await registryStore(env).scopes() : [scopeOf(q.tenant)];
+  const pages = await mapBounded(scopes, FAN_OUT, (scope) => scopePage(env, scope, shardQuery));
+  pages.push(await legacyPage(env, { ...q, from, limit: limit + 1 }));
+  // An event can be in a store and, for a moment, still in the legacy table (migration copies, then deletes).
+  const seen = new Set<string>();
+  const merged = pages.flat().filter((e) => !seen.has(e.id) && seen.add(e.id)).sort(newestFirst);
+  const events = merged.slice(0, limit);
   const last = events[events.length - 1];
-  return { events, nextCursor: results.length > limit && last ? `${last.time}:${last.id}` : null };
+  return { events, nextCursor: merged.length > limit && last ? `${last.time}:${last.id}` : null };
+}
+
+/** Concurrent calls to shards in a fan-out (the operator's view touches every scope). */
+const FAN_OUT = 16;
+
+/** One scope's page: its days newest first, each asked only while the page is not yet full. */
+async function scopePage(env: Env, scope: string, q: ShardPageQuery): Promise<Page> {
+  const days = (await directoryStore(env, scope).days()).map((d) => d.day).filter((day) => overlaps(day, q));
+  const out: AuditEvent[] = [];
+  for (const day of days) {
+    // RPC types `details` (unknown values) as unserialisable; the shard returns AuditEvent rows.
+    out.push(...((await shardStore(env, scope, day).page({ ...q, limit: q.limit - out.length })) as unknown as AuditEvent[]));
+    if (out.length >= q.limit) break;
+  }
+  return out;
+}
+
+/** Whether a day can hold events of the query's time range and cursor. */
+function overlaps(day: string, q: ShardPageQuery): boolean {
+  const start = dayStart(day);
+  const end = start + DAY_MS;
+  const cursorTime = q.cursor ? Number(q.cursor.split(':')[0]) : undefined;
+  return (q.from === undefined || end > q.from) && (q.to === undefined || start < q.to) && (cursorTime === undefined || start <= cursorTime);
+}
+
+/** Map with at most `n` calls in flight. */
+export async function mapBounded<T, R>(items: T[], n: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+  return out;
 }

@@ -1,11 +1,16 @@
+import { maskSqlLiterals } from '../storage/sql-tokens';
+
 /**
  * Redaction of audit details: the trail must answer "who did what" without becoming a second
  * place secrets live. Values under secret-looking names, or names a server author marks
- * sensitive, are replaced; strings are truncated and nesting is bounded so one event stays small.
+ * sensitive, are replaced; SQL text (a field named `sql`) keeps its shape but not its literals
+ * (`WHERE token = 'abc'` is stored as `WHERE token = ?`); strings are truncated and nesting is bounded so one event stays small.
  */
 
 /** Names that always hold secrets, matched anywhere in the field name, case-insensitively. */
 const SECRET_NAME = /pass(word|phrase|wd)?|secret|token|api[-_]?key|authori[sz]ation|credential|private[-_]?key|cookie|session[-_]?key|signature|otp/i;
+/** Names that hold SQL text: stored with every literal replaced by `?` (see `maskSqlLiterals`). */
+const SQL_NAME = /^sql$/i;
 export const REDACTED = '[redacted]';
 const MAX_STRING = 512;
 const MAX_DEPTH = 4;
@@ -24,7 +29,8 @@ export function redact(value: unknown, sensitive: ReadonlySet<string> = new Set(
   if (Array.isArray(value)) return value.slice(0, MAX_ENTRIES).map((v) => redact(v, sensitive, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value).slice(0, MAX_ENTRIES)) {
-    out[k] = isSecretName(k, sensitive) ? REDACTED : redact(v, sensitive, depth + 1);
+    if (isSecretName(k, sensitive)) out[k] = REDACTED;
+    else out[k] = redact(SQL_NAME.test(k) && typeof v === 'string' ? maskSqlLiterals(v) : v, sensitive, depth + 1);
   }
   return out;
 }

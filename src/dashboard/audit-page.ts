@@ -23,7 +23,7 @@ function fromLocal(value: string | null): number | undefined {
 }
 
 /** The page's filters as the query API expects them, or an error message. */
-function filtersOf(url: URL, tenant: string, limit: number): { query: AuditQuery; raw: Record<string, string> } | { error: string } {
+function filtersOf(url: URL, tenant: { id: string; createdAt: number }, limit: number): { query: AuditQuery; raw: Record<string, string> } | { error: string } {
   const raw: Record<string, string> = {};
   for (const name of FILTERS) {
     const v = url.searchParams.get(name)?.trim();
@@ -40,7 +40,7 @@ function filtersOf(url: URL, tenant: string, limit: number): { query: AuditQuery
     cursor: url.searchParams.get('cursor') || undefined,
   });
   if (!parsed.success) return { error: `${parsed.error.issues[0]?.path.join('.') || 'filter'}: ${parsed.error.issues[0]?.message ?? 'invalid'}` };
-  return { query: { ...parsed.data, tenant }, raw };
+  return { query: { ...parsed.data, tenant: tenant.id, since: tenant.createdAt }, raw };
 }
 
 function queryString(raw: Record<string, string>, extra: Record<string, string> = {}): string {
@@ -69,11 +69,11 @@ function eventRow(c: TenantContext, e: AuditEvent): SafeHtml {
 
 /** `GET /dashboard/t/<t>/audit`. */
 export async function auditPage(c: TenantContext): Promise<Response> {
-  const filters = filtersOf(c.url, c.tenant.id, PAGE);
+  const filters = filtersOf(c.url, c.tenant, PAGE);
   if ('error' in filters) {
     return dashboardPage({ viewer: c.viewer, tenant: c.tenant, active: 'audit', title: 'Audit log', status: 400, body: html`${filterForm(c, {})}<p class="error" role="alert">${filters.error}</p>` });
   }
-  const { events, nextCursor } = await queryAudit(c.env.DB, filters.query);
+  const { events, nextCursor } = await queryAudit(c.env, filters.query);
   const base = tenantUrl(c.tenant.id, 'audit');
   const exportLinks = html`<p class="exports">Export these filters (up to ${EXPORT_LIMIT} events):
   <a href="${base}/export${queryString(filters.raw, { format: 'csv' })}" download>CSV</a> ·
@@ -92,9 +92,9 @@ export async function auditPage(c: TenantContext): Promise<Response> {
 /** `GET /dashboard/t/<t>/audit/export?format=csv|jsonl&<filters>`: the same export as the REST API. */
 export async function auditExport(c: TenantContext): Promise<Response> {
   const format = c.url.searchParams.get('format') === 'jsonl' ? 'jsonl' : 'csv';
-  const filters = filtersOf(c.url, c.tenant.id, EXPORT_LIMIT);
+  const filters = filtersOf(c.url, c.tenant, EXPORT_LIMIT);
   if ('error' in filters) return messagePage(c.viewer, 400, 'Bad filter', filters.error);
-  const { events, nextCursor } = await queryAudit(c.env.DB, filters.query);
+  const { events, nextCursor } = await queryAudit(c.env, filters.query);
   const headers = new Headers({
     'Content-Type': format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8',
     'Content-Disposition': `attachment; filename="audit-${c.tenant.id}.${format}"`,
@@ -110,7 +110,7 @@ export async function auditEventPage(c: TenantContext): Promise<Response> {
   const at = Number(c.url.searchParams.get('at'));
   const missing = () => messagePage(c.viewer, 404, 'Not found', 'This organization has no such audit event.');
   if (!Number.isSafeInteger(at) || at < 0) return missing();
-  const { events } = await queryAudit(c.env.DB, { tenant: c.tenant.id, from: at, to: at + 1, limit: EXPORT_LIMIT });
+  const { events } = await queryAudit(c.env, { tenant: c.tenant.id, since: c.tenant.createdAt, from: at, to: at + 1, limit: EXPORT_LIMIT });
   const e = events.find((x) => x.id === c.id);
   if (!e) return missing();
   const field = (label: string, value: unknown) => html`<dt>${label}</dt><dd>${value === null || value === undefined || value === '' ? '—' : String(value)}</dd>`;

@@ -1,10 +1,13 @@
 import { html, securityHeaders, type SafeHtml } from '../http/html';
+import { buildInfo, buildLabel } from '../observability/build-info';
+import { requestContext } from '../observability/request-context';
 import type { Role, Tenant } from '../tenancy/model';
 import type { DashboardSession } from './dashboard-session';
 
 /**
  * The dashboard's page shell: navigation, the signed-in identity, the sign-out form and the
- * platform's security headers with a CSP that allows only this Worker's script and style files.
+ * platform's security headers with a CSP that allows only this Worker's script and style files,
+ * and a footer naming the build that serves the page (src/observability/build-info.ts).
  * Every dynamic string reaches the page through the escaping `html` tag.
  */
 
@@ -89,6 +92,7 @@ ${nav(opts.viewer, opts.tenant ?? null, opts.active ?? null)}
 <h1>${opts.title}</h1>
 ${opts.body}
 </main>
+<footer class="site-footer"><p class="muted small" data-build>SMCP ${buildLabel(buildInfo(requestContext()?.env))}</p></footer>
 </body>
 </html>`;
   return new Response(doc.value, { status: opts.status ?? 200, headers });

@@ -23,7 +23,7 @@ const ms = (v: number | null) => (v === null ? '—' : String(v));
 export async function metricsPage(c: TenantContext): Promise<Response> {
   const requested = Number(c.url.searchParams.get('window') ?? 60);
   const window = WINDOWS.find((w) => w.minutes === requested) ?? WINDOWS[0]!;
-  const m = await queryMetrics(c.env, { tenant: c.tenant.id, windowMinutes: window.minutes, bucketMinutes: window.bucket });
+  const m = await queryMetrics(c.env, { tenant: c.tenant.id, since: c.tenant.createdAt, windowMinutes: window.minutes, bucketMinutes: window.bucket });
   const chartData = { from: m.from, to: m.to, bucketMs: window.bucket * 60_000, servers: [...new Set(m.servers.map((s) => s.server))].sort(), series: m.series };
   const picker = html`<form method="get" action="${tenantUrl(c.tenant.id, 'metrics')}" class="row">
   <div><label for="window">Time window</label><select id="window" name="window">${WINDOWS.map((w) => html`<option value="${w.minutes}"${w === window ? html` selected` : ''}>${w.label}</option>`)}</select></div>

@@ -10,6 +10,7 @@ import type { TenantLimits } from '../limits/tenant-limits';
 import { logDenial } from '../observability/log';
 import { requestContext } from '../observability/request-context';
 import { touchApiKey } from '../tenancy/api-keys';
+import { transportHeaders } from './forward-headers';
 import { opensSession, parseJsonRpcBody } from './jsonrpc-validation';
 import { resolvePrincipal } from './principal-resolver';
 import { getUpstream } from '../gateway/upstream-store';
@@ -53,7 +54,7 @@ interface Gated {
   principal: Principal;
   limits: TenantLimits;
   owner: string;
-  /** Forwarded headers: credentials stripped, principal attached. */
+  /** Forwarded headers: the transport allowlist (forward-headers.ts) plus the principal and audit context. */
   headers: Headers;
 }
 
@@ -66,8 +67,8 @@ function notFound(g: Gated): Response {
  * The platform gate for MCP routes, after the token is validated: re-reads the caller's role and
  * tenant state, refuses servers the tenant has not enabled, applies the per-credential rate limit,
  * bounds and validates the body, binds sessions to their owner through signed session ids, makes
- * the one call to the tenant's limiter (rate, session quota, session liveness), strips
- * credentials, attaches the principal, then hands the request to the framework's transport.
+ * the one call to the tenant's limiter (rate, session quota, session liveness), forwards only
+ * the transport's headers (forward-headers.ts), attaches the principal, then hands the request to the framework's transport.
  */
 export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionContext, target: GateTarget, grant: unknown, clientId: string): Promise<Response> {
   const secret = platformSecret(env);
@@ -105,11 +106,8 @@ export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionC
     });
   }
 
-  const headers = new Headers();
-  for (const [name, value] of request.headers) {
-    const lower = name.toLowerCase();
-    if (lower !== 'authorization' && lower !== 'cookie' && lower !== 'content-length' && !lower.startsWith('x-smcp-')) headers.set(name, value);
-  }
+  // Allowlist: only what the transports read; the SDK obeys some other headers as instructions.
+  const headers = transportHeaders(request.headers);
   headers.set(PRINCIPAL_HEADER, encodePrincipal(principal));
   const context = requestContext();
   if (context) headers.set(CORRELATION_FORWARD_HEADER, context.correlationId);

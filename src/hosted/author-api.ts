@@ -51,7 +51,10 @@ export interface SampleAnswer {
 type LogLevel = 'debug' | 'info' | 'notice' | 'warning' | 'error' | 'critical' | 'alert' | 'emergency';
 
 /** A tagged-template SQL function over the session's own SQLite (2025 lane only). */
-export type SessionSql = <T = Record<string, string | number | boolean | null>>(strings: TemplateStringsArray, ...values: (string | number | boolean | null)[]) => T[];
+export type SessionSql = <T = Record<string, string | number | boolean | null>>(
+  strings: TemplateStringsArray,
+  ...values: (string | number | boolean | null)[]
+) => T[];
 
 /**
  * Everything a handler may use, bound to the caller of this one request. Tenant storage is reached
@@ -135,16 +138,34 @@ export interface PromptSpec<S extends Shape | undefined> {
 export interface Registrations {
   tools: Array<{ name: string; spec: ToolSpec<InputSchema | undefined>; handler: ToolHandler<InputSchema | undefined> }>;
   resources: Array<{ name: string; uri: string; spec: ResourceSpec; read: (uri: URL, call: PlatformCall) => ReadResourceResult | Promise<ReadResourceResult> }>;
-  templates: Array<{ name: string; template: TemplateSpec; spec: ResourceSpec; read: (uri: URL, variables: Record<string, string | string[]>, call: PlatformCall) => ReadResourceResult | Promise<ReadResourceResult> }>;
-  prompts: Array<{ name: string; spec: PromptSpec<Shape | undefined>; get: (args: Record<string, string>, call: PlatformCall) => GetPromptResult | Promise<GetPromptResult> }>;
+  templates: Array<{
+    name: string;
+    template: TemplateSpec;
+    spec: ResourceSpec;
+    read: (uri: URL, variables: Record<string, string | string[]>, call: PlatformCall) => ReadResourceResult | Promise<ReadResourceResult>;
+  }>;
+  prompts: Array<{
+    name: string;
+    spec: PromptSpec<Shape | undefined>;
+    get: (args: Record<string, string>, call: PlatformCall) => GetPromptResult | Promise<GetPromptResult>;
+  }>;
 }
 
 /** What `setup` registers on: tools, resources, resource templates and prompts. */
 export interface AuthorServer {
   tool<S extends InputSchema | undefined = undefined>(name: string, spec: ToolSpec<S>, handler: ToolHandler<S>): void;
   resource(name: string, uri: string, spec: ResourceSpec, read: (uri: URL, call: PlatformCall) => ReadResourceResult | Promise<ReadResourceResult>): void;
-  resourceTemplate(name: string, template: TemplateSpec, spec: ResourceSpec, read: (uri: URL, variables: Record<string, string | string[]>, call: PlatformCall) => ReadResourceResult | Promise<ReadResourceResult>): void;
-  prompt<S extends Shape | undefined = undefined>(name: string, spec: PromptSpec<S>, get: (args: ArgsOf<S>, call: PlatformCall) => GetPromptResult | Promise<GetPromptResult>): void;
+  resourceTemplate(
+    name: string,
+    template: TemplateSpec,
+    spec: ResourceSpec,
+    read: (uri: URL, variables: Record<string, string | string[]>, call: PlatformCall) => ReadResourceResult | Promise<ReadResourceResult>,
+  ): void;
+  prompt<S extends Shape | undefined = undefined>(
+    name: string,
+    spec: PromptSpec<S>,
+    get: (args: ArgsOf<S>, call: PlatformCall) => GetPromptResult | Promise<GetPromptResult>,
+  ): void;
 }
 
 /** One hosted server, as its author writes it. */
@@ -186,7 +207,11 @@ export function defineServer(info: HostedServerInfo, setup: (server: AuthorServe
         prompt(name, spec, get) {
           unique('prompt', name);
           const argsSchema = withCompletion(spec.argsSchema, spec.complete as Record<string, ((value: string) => string[]) | undefined> | undefined);
-          r.prompts.push({ name, spec: { ...spec, argsSchema } as PromptSpec<Shape | undefined>, get: get as (args: Record<string, string>, call: PlatformCall) => GetPromptResult });
+          r.prompts.push({
+            name,
+            spec: { ...spec, argsSchema } as PromptSpec<Shape | undefined>,
+            get: get as (args: Record<string, string>, call: PlatformCall) => GetPromptResult,
+          });
         },
       });
       cached = r;

@@ -3,7 +3,7 @@ import { hmacHex, randomHex, safeEqual } from '../crypto/secrets';
 import { RpcCode } from '../http/responses';
 import { log } from '../observability/log';
 import { TenantKv } from '../storage/tenant-kv';
-import { ownerKey, type Principal } from './principal';
+import { ownerKey, tenantNamespace, type Principal } from './principal';
 import { refuse } from './request-guard';
 
 /**
@@ -66,7 +66,7 @@ function clampTtl(ttl: number | undefined): number {
 
 /** The handle store of one call: `principal` is the caller the gate resolved, `kv` the tenant KV binding. */
 export function handleStore(kvBinding: KVNamespace, secret: string, principal: Principal): HandleStore {
-  const kv = new TenantKv(kvBinding, principal.tenantId);
+  const kv = new TenantKv(kvBinding, tenantNamespace(principal));
 
   async function idOf(handle: unknown, kind: string): Promise<string> {
     const match = typeof handle === 'string' ? HANDLE.exec(handle) : null;
@@ -79,7 +79,8 @@ export function handleStore(kvBinding: KVNamespace, secret: string, principal: P
   async function write<T>(id: string, kind: string, state: T, ttl: number): Promise<void> {
     const record: HandleRecord<T> = { owner: ownerKey(principal), server: principal.server, kind, expiresAt: Date.now() + ttl * 1000, ttl, state };
     const json = JSON.stringify(record);
-    if (new TextEncoder().encode(json).byteLength > MAX_HANDLE_STATE_BYTES) throw new McpError(RpcCode.InvalidParams, `Handle state over ${MAX_HANDLE_STATE_BYTES} bytes`);
+    if (new TextEncoder().encode(json).byteLength > MAX_HANDLE_STATE_BYTES)
+      throw new McpError(RpcCode.InvalidParams, `Handle state over ${MAX_HANDLE_STATE_BYTES} bytes`);
     await kv.put(KV_TYPE, id, json, { expirationTtl: ttl });
   }
 

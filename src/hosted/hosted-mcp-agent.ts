@@ -6,12 +6,13 @@ import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { DEFAULT_CAPABILITIES, type HostedServerInfo, type ServerDefinition, type SessionSql } from './author-api';
 import { installChokePoint, isGuarded, type HandlerExtra, type RawRequest } from './choke-point';
 import { registerLegacy } from './legacy-adapter';
-import { CLIENT_IP_FORWARD_HEADER, CORRELATION_FORWARD_HEADER, decodePrincipal, ownerKey, PRINCIPAL_HEADER, type Principal } from './principal';
+import { CLIENT_IP_FORWARD_HEADER, CORRELATION_FORWARD_HEADER, decodePrincipal, ownerKey, PRINCIPAL_HEADER, tenantNamespace, type Principal } from './principal';
 import { guardRequest } from './request-guard';
 import type { ToolPolicySource } from './tool-policy';
 import type { AuditEventInput } from '../audit/audit-event';
 import { AuditOutbox, retryDelayMs } from '../audit/audit-outbox';
 import { toAuditEvent } from '../audit/audit-record';
+import { confineObjectRequest } from '../gate/forward-headers';
 import { RpcCode } from '../http/responses';
 import { log, logDenial } from '../observability/log';
 import { platformSecret, sessionIdleMs } from '../config';
@@ -26,7 +27,7 @@ const EXPIRY_KEY = 'smcp:expiry-schedule';
 /** The scheduler callback that ends an idle session (a method name, as the Agents SDK requires). */
 const EXPIRE_CALLBACK = 'expireIdleSession';
 /**
- * Seconds between an audit event and its shipment to D1: batches bursts without delaying the call.
+ * Seconds between an audit event and its shipment to the audit store: batches bursts without delaying the call.
  * 5 s rather than 1 s cut the D1 batches a busy session sends fivefold (see docs/performance.md).
  */
 const SHIP_DELAY_SECONDS = 5;
@@ -42,7 +43,7 @@ interface McpServerInternals {
  * request handler runs behind `guard`, which (1) requires the principal the gate attached, (2) checks
  * the session belongs to that principal (defence in depth behind the gate's signed session ids),
  * (3) applies per-tool policy and filters `tools/list`, and (4) records one audit event per request
- * in the session's own SQLite (the outbox), shipped to D1 by the scheduler. Metrics are computed
+ * in the session's own SQLite (the outbox), shipped to the tenant's audit store by the scheduler. Metrics are computed
  * from those events, so the hot path makes no extra network call for them.
  */
 export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
@@ -93,6 +94,15 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
   private auditOutbox?: AuditOutbox;
   private shipArmed = false;
 
+  /**
+   * @internal Every request into the object keeps only the headers the transports, the SDK's
+   * bridge and the platform set (forward-headers.ts): defence in depth behind the gate's
+   * allowlist, since the SDK obeys some headers (`x-cf-agents-subagent-url`) as instructions.
+   */
+  override async fetch(request: Request): Promise<Response> {
+    return super.fetch(confineObjectRequest(request));
+  }
+
   /** @internal Builds the guarded server; authors implement `register` instead. */
   async init(): Promise<void> {
     const info = this.info ?? this.definition()?.info;
@@ -114,17 +124,17 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
 
   /**
    * Runs before the session's storage is destroyed (idle expiry, DELETE): ships the audit outbox
-   * to D1 and throws when it cannot, so the caller keeps the storage and tries again later.
+   * to the audit store and throws when it cannot, so the caller keeps the storage and tries again later.
    */
   protected async beforeSessionEnd(): Promise<void> {
-    await this.outbox().ship(this.env.DB);
+    await this.outbox().ship(this.env);
   }
 
-  /** @internal Scheduler callback: ship the audit outbox, or re-arm with backoff while D1 fails. */
+  /** @internal Scheduler callback: ship the audit outbox, or re-arm with backoff while the store fails. */
   async shipAuditOutbox(payload?: { attempt?: number }): Promise<void> {
     this.shipArmed = false;
     try {
-      await this.outbox().ship(this.env.DB);
+      await this.outbox().ship(this.env);
       if (this.outbox().pending() > 0) this.armShipping(0);
     } catch (error) {
       const attempt = (payload?.attempt ?? 0) + 1;
@@ -159,14 +169,14 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
     return p;
   }
 
-  /** KV confined to the calling principal's tenant (keys `tenant-<id>:<type>:<id>`). */
+  /** KV confined to the calling principal's tenant (keys `tenant-<namespace>:<type>:<id>`). */
   protected tenantKv(): TenantKv {
-    return new TenantKv(this.env.DATA_KV, this.principal().tenantId);
+    return new TenantKv(this.env.DATA_KV, tenantNamespace(this.principal()));
   }
 
-  /** R2 confined to the calling principal's tenant (objects under `tenant-<id>/`). */
+  /** R2 confined to the calling principal's tenant (objects under `tenant-<namespace>/`). */
   protected tenantFiles(): TenantFiles {
-    return new TenantFiles(this.env.FILES, this.principal().tenantId);
+    return new TenantFiles(this.env.FILES, tenantNamespace(this.principal()));
   }
 
   private async guard(method: string, request: RawRequest, extra: HandlerExtra, next: () => Promise<unknown>): Promise<unknown> {

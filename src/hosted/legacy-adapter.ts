@@ -10,7 +10,7 @@ import {
 import type { ElicitAnswer, InputRequest, PlatformCall, Registrations, SampleAnswer, ServerDefinition, SessionSql } from './author-api';
 import type { HandlerExtra } from './choke-point';
 import { handleStore } from './handles';
-import type { Principal } from './principal';
+import { tenantNamespace, type Principal } from './principal';
 import { TenantFiles } from '../storage/tenant-files';
 import { TenantKv } from '../storage/tenant-kv';
 
@@ -44,16 +44,18 @@ function legacyCall(host: LegacyHost, server: McpServer, extra: HandlerExtra): P
   const input = async (requests: Record<string, InputRequest>): Promise<Record<string, unknown>> => {
     const answers: Record<string, unknown> = {};
     for (const [key, request] of Object.entries(requests)) {
-      answers[key] = await extra.sendRequest({ method: request.method, params: request.params ?? {} } as never, RESULT_SCHEMAS[request.method], { signal: extra.signal });
+      answers[key] = await extra.sendRequest({ method: request.method, params: request.params ?? {} } as never, RESULT_SCHEMAS[request.method], {
+        signal: extra.signal,
+      });
     }
     return answers;
   };
   const call: PlatformCall = {
     era: '2025',
     principal,
-    kv: () => new TenantKv(host.env.DATA_KV, principal.tenantId),
-    files: () => new TenantFiles(host.env.FILES, principal.tenantId),
-    tenantDatabase: () => host.env.TENANT_DATABASE.get(host.env.TENANT_DATABASE.idFromName(principal.tenantId)),
+    kv: () => new TenantKv(host.env.DATA_KV, tenantNamespace(principal)),
+    files: () => new TenantFiles(host.env.FILES, tenantNamespace(principal)),
+    tenantDatabase: () => host.env.TENANT_DATABASE.get(host.env.TENANT_DATABASE.idFromName(tenantNamespace(principal))),
     handles: handleStore(host.env.DATA_KV, host.secret, principal),
     session: { id: host.sessionId(), sql: host.sql },
     signal: extra.signal,
@@ -82,7 +84,6 @@ function legacyCall(host: LegacyHost, server: McpServer, extra: HandlerExtra): P
   return call;
 }
 
-
 /**
  * Register a definition on the MCP SDK v1 server of a session object (the 2025 lane). Handlers
  * get a platform call built from the SDK's per-request `extra`; the choke point installed on the
@@ -92,7 +93,8 @@ export function registerLegacy(server: McpServer, definition: ServerDefinition, 
   const r: Registrations = definition.registrations();
   for (const { name, spec, handler } of r.tools) {
     const config = { title: spec.title, description: spec.description, inputSchema: spec.inputSchema, annotations: spec.annotations, _meta: spec._meta };
-    if (spec.inputSchema === undefined) server.registerTool(name, config as never, ((extra: HandlerExtra) => handler({} as never, legacyCall(host, server, extra))) as never);
+    if (spec.inputSchema === undefined)
+      server.registerTool(name, config as never, ((extra: HandlerExtra) => handler({} as never, legacyCall(host, server, extra))) as never);
     else server.registerTool(name, config as never, ((args: never, extra: HandlerExtra) => handler(args, legacyCall(host, server, extra))) as never);
   }
   for (const { name, uri, spec, read } of r.resources) {
@@ -100,13 +102,20 @@ export function registerLegacy(server: McpServer, definition: ServerDefinition, 
   }
   for (const { name, template, spec, read } of r.templates) {
     const complete = template.complete ? Object.fromEntries(Object.entries(template.complete).map(([k, fn]) => [k, (value: string) => fn(value)])) : undefined;
-    server.registerResource(name, new ResourceTemplate(template.uriTemplate, { list: undefined, complete }), spec, (url, variables, extra) => read(url, variables, legacyCall(host, server, extra)));
+    server.registerResource(name, new ResourceTemplate(template.uriTemplate, { list: undefined, complete }), spec, (url, variables, extra) =>
+      read(url, variables, legacyCall(host, server, extra)),
+    );
   }
   for (const { name, spec, get } of r.prompts) {
     const argsSchema = spec.argsSchema;
     const config = { title: spec.title, description: spec.description, argsSchema };
     if (argsSchema === undefined) server.registerPrompt(name, config as never, ((extra: HandlerExtra) => get({}, legacyCall(host, server, extra))) as never);
-    else server.registerPrompt(name, config as never, ((args: Record<string, string>, extra: HandlerExtra) => get(args, legacyCall(host, server, extra))) as never);
+    else
+      server.registerPrompt(
+        name,
+        config as never,
+        ((args: Record<string, string>, extra: HandlerExtra) => get(args, legacyCall(host, server, extra))) as never,
+      );
   }
   // Subscriptions exist only in sessions; they are tracked per session object, nothing outlives it.
   if (definition.info.capabilities?.resources?.subscribe ?? !definition.info.capabilities) {

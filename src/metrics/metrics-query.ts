@@ -1,10 +1,15 @@
 import { z } from 'zod';
+import { mapBounded } from '../audit/audit-query';
+import { addCounts, MINUTE, type RollupCounts } from '../audit/audit-rollup';
+import { DAY_MS, dayStart, directoryStore, PLATFORM_SCOPE, registryStore, shardStore } from '../audit/store-names';
+import { LatencySketch, percentiles } from './latency-sketch';
+import { sessionIdleMs } from '../config';
 
 /**
- * Per tenant and server metrics, computed from the audit trail: every MCP request already becomes
- * an event with its result and latency, so metrics cost the hot path nothing (no counter updates,
- * no extra round trip) and always agree with the audit log. Percentiles are nearest-rank over the
- * window, computed inside D1 with window functions.
+ * Per tenant and server metrics, read from the rollups the audit stores keep as events arrive
+ * (src/audit/audit-rollup.ts): counts per minute and per hour with a latency sketch, so a query
+ * costs the same for a thousand events as for ten million, and the hot path does nothing extra.
+ * Counts are exact; percentiles are nearest-rank within 2 % (src/metrics/latency-sketch.ts).
  */
 export interface MetricsQuery {
   /** Omit for the platform-wide view (operator). */
@@ -13,6 +18,8 @@ export interface MetricsQuery {
   bucketMinutes: number;
   /** End of the window (ms); defaults to now. */
   now?: number;
+  /** Nothing before this counts (the tenant's creation: a re-created tenant never sees a deleted one's traffic). */
+  since?: number;
 }
 
 export interface ServerMetrics {
@@ -53,75 +60,59 @@ export const MetricsParamsSchema = z
   })
   .refine((p) => p.bucket <= p.window && p.window / p.bucket <= 500, { message: 'bucket must be at most window, and window/bucket at most 500' });
 
-/** Coalesced rate-limit events stand for `details.count` refusals each (src/limits/limit-audit.ts). */
-const WEIGHT = `COALESCE(json_extract(details, '$.count'), 1)`;
+type Acc = RollupCounts & { sketch: LatencySketch };
+const newAcc = (): Acc => ({ requests: 0, errors: 0, denials: 0, rateLimited: 0, sketch: new LatencySketch() });
 
-const PERCENTILES = `MIN(CASE WHEN rn >= 0.50 * n THEN latency_ms END) AS p50,
-  MIN(CASE WHEN rn >= 0.95 * n THEN latency_ms END) AS p95,
-  MIN(CASE WHEN rn >= 0.99 * n THEN latency_ms END) AS p99`;
-
-/** Sessions count as active while they have had a request within the idle timeout. */
-function idleMinutes(env: Env): number {
-  const configured = Number((env as { SMCP_SESSION_IDLE_MINUTES?: string }).SMCP_SESSION_IDLE_MINUTES);
-  return Number.isFinite(configured) && configured > 0 ? configured : 30;
-}
-
-type MetricsRow = Record<string, number | string | null>;
-
-/** Metrics for one tenant (or all) over the window ending now, with a time series per server. */
+/**
+ * Metrics for one tenant (or every tenant, never the platform-level scope) over the window that
+ * ends at the next whole minute, with a series per server. Each day shard in the window merges
+ * its rollups into the series buckets; this merges the shards and reads the percentiles.
+ */
 export async function queryMetrics(env: Env, q: MetricsQuery): Promise<Metrics> {
-  const to = q.now ?? Date.now();
-  const from = to - q.windowMinutes * 60_000;
-  const bucketMs = q.bucketMinutes * 60_000;
-  // ?3 is the tenant, or NULL for every tenant's events (never the platform-level ones).
-  const scope = '(tenant = ?3 OR (?3 IS NULL AND tenant IS NOT NULL))';
-  const args = (...extra: unknown[]) => [from, to, q.tenant ?? null, ...extra];
-  const inWindow = `time >= ?1 AND time < ?2 AND ${scope} AND server IS NOT NULL`;
-  const db = env.DB;
+  const now = q.now ?? Date.now();
+  const to = now - (now % MINUTE) + MINUTE;
+  const from = to - q.windowMinutes * MINUTE;
+  const readFrom = q.since === undefined ? from : Math.max(from, q.since - (q.since % MINUTE));
+  const bucketMs = q.bucketMinutes * MINUTE;
+  const activeSince = Math.max(readFrom, now - sessionIdleMs(env));
+  const scopes = q.tenant !== undefined ? [q.tenant] : (await registryStore(env).scopes()).filter((s) => s !== PLATFORM_SCOPE);
 
-  const [counts, latency, series, sessions] = await db.batch<MetricsRow>([
-    db.prepare(`SELECT tenant, server, SUM(${WEIGHT}) AS requests,
-        SUM(result = 'error') AS errors, SUM(result = 'denied') AS denials, SUM(CASE WHEN result = 'rate_limited' THEN ${WEIGHT} ELSE 0 END) AS rateLimited
-      FROM audit_events WHERE ${inWindow} GROUP BY tenant, server ORDER BY tenant, server`).bind(...args()),
-    db.prepare(`WITH ranked AS (
-        SELECT tenant, server, latency_ms, ROW_NUMBER() OVER (PARTITION BY tenant, server ORDER BY latency_ms) AS rn,
-          COUNT(*) OVER (PARTITION BY tenant, server) AS n
-        FROM audit_events WHERE ${inWindow} AND latency_ms IS NOT NULL AND result IN ('ok', 'error'))
-      SELECT tenant, server, ${PERCENTILES} FROM ranked GROUP BY tenant, server`).bind(...args()),
-    db.prepare(`WITH b AS (
-        SELECT server, result, latency_ms, ${WEIGHT} AS weight, CAST(time - ?1 AS INTEGER) / ${bucketMs} AS bucket FROM audit_events WHERE ${inWindow}),
-      ranked AS (
-        SELECT bucket, server, latency_ms, ROW_NUMBER() OVER (PARTITION BY bucket, server ORDER BY latency_ms) AS rn,
-          COUNT(*) OVER (PARTITION BY bucket, server) AS n
-        FROM b WHERE latency_ms IS NOT NULL AND result IN ('ok', 'error')),
-      counts AS (SELECT bucket, server, SUM(weight) AS requests, SUM(result = 'error') AS errors FROM b GROUP BY bucket, server),
-      pct AS (SELECT bucket, server, ${PERCENTILES} FROM ranked GROUP BY bucket, server)
-      SELECT counts.bucket AS bucket, counts.server AS server, requests, errors, p50, p95, p99
-      FROM counts LEFT JOIN pct ON pct.bucket = counts.bucket AND pct.server = counts.server ORDER BY counts.bucket, counts.server`).bind(...args()),
-    db.prepare(`SELECT COUNT(DISTINCT session) AS active FROM audit_events
-      WHERE time >= ?4 AND time < ?2 AND ${scope} AND session IS NOT NULL`).bind(...args(to - idleMinutes(env) * 60_000)),
-  ]);
+  const servers = new Map<string, Acc & { tenant: string; server: string }>();
+  const series = new Map<string, Acc & { bucket: number; server: string }>();
+  const sessions = new Set<string>();
+  await mapBounded(scopes, 16, async (scope) => {
+    const days = (await directoryStore(env, scope).days()).map((d) => d.day).filter((day) => dayStart(day) + DAY_MS > readFrom && dayStart(day) < to);
+    await Promise.all(days.map(async (day) => {
+      const shard = shardStore(env, scope, day);
+      const start = dayStart(day);
+      const [rows, active] = await Promise.all([
+        shard.metrics(from, Math.max(readFrom, start), Math.min(to, start + DAY_MS), bucketMs),
+        start + DAY_MS > activeSince ? shard.activeSessions(activeSince) : Promise.resolve([]),
+      ]);
+      for (const id of active) sessions.add(id);
+      for (const r of rows) {
+        const s = servers.get(`${scope}|${r.server}`) ?? { ...newAcc(), tenant: scope, server: r.server };
+        servers.set(`${scope}|${r.server}`, s);
+        const p = series.get(`${r.bucket}|${r.server}`) ?? { ...newAcc(), bucket: r.bucket, server: r.server };
+        series.set(`${r.bucket}|${r.server}`, p);
+        for (const acc of [s, p]) {
+          addCounts(acc, r);
+          acc.sketch.merge(r.sketch);
+        }
+      }
+    }));
+  });
 
-  const pct = new Map(latency!.results.map((r) => [`${r.tenant}|${r.server}`, r]));
+  const byKey = <T extends { server: string }>(a: T, b: T, first: (x: T) => string | number) => (first(a) < first(b) ? -1 : first(a) > first(b) ? 1 : a.server.localeCompare(b.server));
   return {
     from,
     to,
-    servers: counts!.results.map((r) => {
-      const p = pct.get(`${r.tenant}|${r.server}`);
-      return {
-        tenant: String(r.tenant), server: String(r.server), requests: Number(r.requests), errors: Number(r.errors),
-        denials: Number(r.denials), rateLimited: Number(r.rateLimited),
-        p50: num(p?.p50), p95: num(p?.p95), p99: num(p?.p99),
-      };
-    }),
-    series: series!.results.map((r) => ({
-      start: from + Number(r.bucket) * bucketMs, server: String(r.server), requests: Number(r.requests), errors: Number(r.errors),
-      p50: num(r.p50), p95: num(r.p95), p99: num(r.p99),
+    servers: [...servers.values()].sort((a, b) => byKey(a, b, (x) => x.tenant)).map((s) => ({
+      tenant: s.tenant, server: s.server, requests: s.requests, errors: s.errors, denials: s.denials, rateLimited: s.rateLimited, ...percentiles(s.sketch),
     })),
-    activeSessions: Number(sessions!.results[0]?.active ?? 0),
+    series: [...series.values()].sort((a, b) => byKey(a, b, (x) => x.bucket)).map((p) => ({
+      start: from + p.bucket * bucketMs, server: p.server, requests: p.requests, errors: p.errors, ...percentiles(p.sketch),
+    })),
+    activeSessions: sessions.size,
   };
-}
-
-function num(v: unknown): number | null {
-  return v === null || v === undefined ? null : Number(v);
 }

@@ -36,7 +36,8 @@ export async function chooseLane(request: Request, maxBodyBytes: number): Promis
   // Not JSON: the 2025 lane answers 415 exactly as before.
   if (!request.headers.get('content-type')?.toLowerCase().includes('application/json')) return { era: '2025', request };
   const body = await readBounded(request, maxBodyBytes);
-  if (body === 'too_large') return { era: 'refused', response: rpcError(413, RpcCode.InvalidRequest, `Request body too large: limit is ${maxBodyBytes} bytes`) };
+  if (body === 'too_large')
+    return { era: 'refused', response: rpcError(413, RpcCode.InvalidRequest, `Request body too large: limit is ${maxBodyBytes} bytes`) };
   const headers = new Headers(request.headers);
   headers.delete('content-length');
   const replay = new Request(request.url, { method: 'POST', headers, body });

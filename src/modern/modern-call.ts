@@ -1,7 +1,7 @@
 import type { ServerContext } from '@modelcontextprotocol/server';
 import type { ElicitAnswer, InputRequest, PlatformCall, SampleAnswer } from '../hosted/author-api';
 import { handleStore } from '../hosted/handles';
-import type { Principal } from '../hosted/principal';
+import { tenantNamespace, type Principal } from '../hosted/principal';
 import { TenantFiles } from '../storage/tenant-files';
 import { TenantKv } from '../storage/tenant-kv';
 
@@ -20,7 +20,10 @@ function answers(request: InputRequest, value: unknown): boolean {
   const v = value as Record<string, unknown>;
   switch (request.method) {
     case 'elicitation/create':
-      return (v.action === 'accept' || v.action === 'decline' || v.action === 'cancel') && (v.content === undefined || (typeof v.content === 'object' && v.content !== null && !Array.isArray(v.content)));
+      return (
+        (v.action === 'accept' || v.action === 'decline' || v.action === 'cancel') &&
+        (v.content === undefined || (typeof v.content === 'object' && v.content !== null && !Array.isArray(v.content)))
+      );
     case 'sampling/createMessage':
       return typeof v.role === 'string' && typeof v.content === 'object' && v.content !== null;
     case 'roots/list':
@@ -76,9 +79,9 @@ export function modernCall(scope: ModernScope, ctx: ServerContext, carried: Reco
   const call: PlatformCall = {
     era: '2026-07-28',
     principal,
-    kv: () => new TenantKv(env.DATA_KV, principal.tenantId),
-    files: () => new TenantFiles(env.FILES, principal.tenantId),
-    tenantDatabase: () => env.TENANT_DATABASE.get(env.TENANT_DATABASE.idFromName(principal.tenantId)),
+    kv: () => new TenantKv(env.DATA_KV, tenantNamespace(principal)),
+    files: () => new TenantFiles(env.FILES, tenantNamespace(principal)),
+    tenantDatabase: () => env.TENANT_DATABASE.get(env.TENANT_DATABASE.idFromName(tenantNamespace(principal))),
     handles: handleStore(env.DATA_KV, scope.secret, principal),
     signal: ctx.mcpReq.signal,
     resumed,

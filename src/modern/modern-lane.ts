@@ -60,11 +60,16 @@ function laneFor(target: GateTarget, definition: ServerDefinition): LaneEntry {
         env,
         secret,
         principal,
-        listChanged: (kind) => (kind === 'tools' ? handler.notify.toolsChanged() : kind === 'prompts' ? handler.notify.promptsChanged() : handler.notify.resourcesChanged()),
+        listChanged: (kind) =>
+          kind === 'tools' ? handler.notify.toolsChanged() : kind === 'prompts' ? handler.notify.promptsChanged() : handler.notify.resourcesChanged(),
         guard: { principal, correlationId: scope.correlationId, ip: scope.ip, record: (event, sensitive) => record(scope.admitted, event, sensitive) },
       });
     },
-    { legacy: 'reject', maxRequestBodySize: 1024 * 1024, onerror: (error) => log('warn', 'modern.error', { server: target.server.name, error: String(error).slice(0, 300) }) },
+    {
+      legacy: 'reject',
+      maxRequestBodySize: 1024 * 1024,
+      onerror: (error) => log('warn', 'modern.error', { server: target.server.name, error: String(error).slice(0, 300) }),
+    },
   );
   entry = { handler, definition };
   handlers.set(target.server.name, entry);
@@ -76,7 +81,9 @@ function record(admitted: Admitted, event: AuditEventInput, sensitive: ReadonlyS
   // Redact with the tool's sensitive names here: the Worker-side recorder only knows global secret names.
   const details = toAuditEvent(event, sensitive).details ?? undefined;
   admitted.ctx.waitUntil(
-    recordAudit(admitted.env, { ...event, details }).catch((error) => console.error(JSON.stringify({ level: 'error', event: 'audit.append_failed', correlationId: event.correlationId, error: String(error).slice(0, 200) }))),
+    recordAudit(admitted.env, { ...event, details }).catch((error) =>
+      console.error(JSON.stringify({ level: 'error', event: 'audit.append_failed', correlationId: event.correlationId, error: String(error).slice(0, 200) })),
+    ),
   );
 }
 

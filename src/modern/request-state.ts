@@ -1,5 +1,5 @@
 import { base64url, hmacHex, randomHex, safeEqual, sha256, toHex } from '../crypto/secrets';
-import { ownerKey, type Principal } from '../hosted/principal';
+import { ownerKey, tenantNamespace, type Principal } from '../hosted/principal';
 import { TenantKv } from '../storage/tenant-kv';
 
 /**
@@ -72,7 +72,13 @@ export type StateRefusal = 'malformed' | 'mac' | 'expired' | 'replayed';
  * The answers carried by `state` when it was minted for this caller and operation, has not expired
  * and was not used before; marks it used. Constant-time MAC check.
  */
-export async function openRequestState(secret: string, kvBinding: KVNamespace, principal: Principal, op: Operation, state: string): Promise<{ answers: Record<string, unknown> } | { refusal: StateRefusal }> {
+export async function openRequestState(
+  secret: string,
+  kvBinding: KVNamespace,
+  principal: Principal,
+  op: Operation,
+  state: string,
+): Promise<{ answers: Record<string, unknown> } | { refusal: StateRefusal }> {
   const parts = state.length <= MAX_STATE_CHARS ? state.split('.') : [];
   if (parts.length !== 3 || parts[0] !== 's1' || !/^[A-Za-z0-9_-]+$/.test(parts[1]!) || !/^[0-9a-f]{64}$/.test(parts[2]!)) return { refusal: 'malformed' };
   const [, body, tag] = parts as [string, string, string];
@@ -86,7 +92,7 @@ export async function openRequestState(secret: string, kvBinding: KVNamespace, p
   const now = Math.floor(Date.now() / 1000);
   if (typeof payload.exp !== 'number' || payload.exp <= now) return { refusal: 'expired' };
   if (typeof payload.n !== 'string' || !payload.r || typeof payload.r !== 'object') return { refusal: 'malformed' };
-  const kv = new TenantKv(kvBinding, principal.tenantId);
+  const kv = new TenantKv(kvBinding, tenantNamespace(principal));
   if ((await kv.get(USED_TYPE, payload.n)) !== null) return { refusal: 'replayed' };
   await kv.put(USED_TYPE, payload.n, '1', { expirationTtl: Math.max(MIN_KV_TTL, payload.exp - now + 1) });
   return { answers: payload.r };

@@ -1,6 +1,8 @@
 import { DurableObject } from 'cloudflare:workers';
-import { TENANT_ID_PATTERN } from '../tenancy/model';
+import { STORAGE_NAMESPACE_PATTERN } from '../tenancy/model';
+import { checkCost, CostRefusal } from './sql-cost';
 import { checkStatement } from './sql-guard';
+import { schemaView } from './sql-schema-view';
 
 /** Rows returned when the caller does not ask for fewer; also the most a caller may ask for. */
 export const DEFAULT_ROW_LIMIT = 1000;
@@ -14,7 +16,7 @@ export const MAX_PARAMS = 100;
 export type SqlParam = string | number | boolean | null;
 
 export interface SqlRequest {
-  /** The tenant the caller belongs to; the object refuses any other tenant once bound. */
+  /** The caller's tenant storage namespace (`storageNamespace`); the object refuses any other once bound. */
   tenantId: string;
   sql: string;
   params: SqlParam[];
@@ -37,12 +39,14 @@ class RefusedWrite extends Error {}
  * tenant comes from the caller's principal, not from input). As defence in depth the object binds
  * itself to the first tenant that uses it and refuses any other, re-validates every statement
  * (it is the authority, not its callers), runs reads in a transaction that is rolled back if the
- * statement wrote anything, and bounds rows, result bytes and database size.
+ * statement wrote anything, and bounds rows, result bytes, database size and, before running
+ * anything, the statement's worst-case work (`sql-cost.ts`: SQLite cannot be stopped mid-statement,
+ * so a statement that could run long is refused instead of abandoned).
  */
 export class TenantDatabase extends DurableObject<Env> {
   /** Run one validated statement; never throws for a bad statement, answers `{ ok: false }`. */
   async query(request: SqlRequest): Promise<SqlResult> {
-    if (!TENANT_ID_PATTERN.test(request.tenantId)) return { ok: false, error: 'invalid tenant' };
+    if (!STORAGE_NAMESPACE_PATTERN.test(request.tenantId)) return { ok: false, error: 'invalid tenant' };
     const bound = this.ctx.storage.kv.get<string>(TENANT_KEY);
     if (bound === undefined) this.ctx.storage.kv.put(TENANT_KEY, request.tenantId);
     else if (bound !== request.tenantId) return { ok: false, error: 'this database belongs to another tenant' };
@@ -61,6 +65,8 @@ export class TenantDatabase extends DurableObject<Env> {
 
     try {
       return this.ctx.storage.transactionSync(() => {
+        const cost = checkCost(verdict.tokens, verdict.verb, verdict.kind, schemaView(this.ctx.storage.sql), params);
+        if (!cost.ok) throw new CostRefusal(cost.reason);
         const cursor = this.ctx.storage.sql.exec(verdict.statement, ...params);
         const rows: unknown[][] = [];
         let bytes = 0;
@@ -82,8 +88,15 @@ export class TenantDatabase extends DurableObject<Env> {
         return { ok: true as const, columns: cursor.columnNames, rows, rowCount: rows.length, truncated, rowsWritten: cursor.rowsWritten };
       });
     } catch (error) {
-      return { ok: false, error: error instanceof RefusedWrite ? error.message : `SQL error: ${cleanSqliteMessage(error)}` };
+      if (error instanceof RefusedWrite || error instanceof CostRefusal) return { ok: false, error: error.message };
+      return { ok: false, error: `SQL error: ${cleanSqliteMessage(error)}` };
     }
+  }
+
+  /** The tenant was deleted: drop the whole database (the purge of a retired tenant calls this). */
+  async destroy(): Promise<void> {
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
   }
 }
 

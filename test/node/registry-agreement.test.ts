@@ -1,22 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import ts from 'typescript';
 import { expect, it } from 'vitest';
 import { SERVERS } from '../../servers/registry';
 import { PLATFORM_OBJECTS } from '../../src/platform-objects';
 import { ROOT } from '../../scripts/lib/local-platform.ts';
-
-interface WranglerConfig {
-  durable_objects?: { bindings?: Array<{ name: string; class_name: string }> };
-  migrations?: Array<{ tag: string; new_sqlite_classes?: string[]; new_classes?: string[]; deleted_classes?: string[] }>;
-}
-
-function wranglerConfig(): WranglerConfig {
-  const file = join(ROOT, 'wrangler.jsonc');
-  const parsed = ts.parseConfigFileTextToJson(file, readFileSync(file, 'utf8'));
-  if (parsed.error) throw new Error(`wrangler.jsonc does not parse: ${ts.flattenDiagnosticMessageText(parsed.error.messageText, '\n')}`);
-  return parsed.config as WranglerConfig;
-}
+import { wranglerConfig } from '../support/wrangler-config';
 
 const source = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 

@@ -1,6 +1,8 @@
-import { env, evictDurableObject } from 'cloudflare:test';
+import { env, evictDurableObject, runInDurableObject } from 'cloudflare:test';
+import { dayOf, shardStore } from '../../src/audit/store-names';
 import { describe, expect, it } from 'vitest';
-import { auditQuery, toolCall, waitForEvents } from './audit-support';
+import { deliverToStores } from '../../src/audit/audit-store';
+import { auditQuery, seedStoreEvents, toolCall, waitForEvents } from './audit-support';
 import { call, createKey, mcpPost, openSession, rpcMessages, seedTenant } from './platform-client';
 
 const exactly = (n: number) => (events: any[]) => events.length >= n;
@@ -16,6 +18,13 @@ async function callsIn(key: string, session: string, count: number, label: strin
     expect(res.status).toBe(200);
     expect(res.message.result.isError).toBeFalsy();
   }
+}
+
+/** Take the tenant's store for today down (its events table disappears: every delivery fails), or bring it back. */
+async function storeOutage(tenant: string, down: boolean): Promise<void> {
+  await runInDurableObject(shardStore(env, tenant, dayOf(Date.now())), (_instance, state) => {
+    state.storage.sql.exec(down ? 'ALTER TABLE events RENAME TO events_offline' : 'ALTER TABLE events_offline RENAME TO events');
+  });
 }
 
 function expectNoDuplicates(events: any[]): void {
@@ -67,7 +76,7 @@ describe('audit delivery', { timeout: 120_000 }, () => {
     expect(event.correlationId).toBe(correlationId);
   });
 
-  it('loses nothing and duplicates nothing while D1 is failing and a session object is evicted mid-run', async () => {
+  it('loses nothing and duplicates nothing while the store is failing and session and store objects are evicted mid-run', async () => {
     const t = await seedTenant(['notes']);
     const key = await createKey(t.id, 'member');
     const s1 = await openSession('notes', key.key);
@@ -75,8 +84,8 @@ describe('audit delivery', { timeout: 120_000 }, () => {
     await callsIn(key.key, s1, 3, 'before');
     await waitForEvents(t.id, 'action=tools/call', exactly(3));
 
-    // The central store goes away: the audit table disappears from D1.
-    await env.DB.exec('ALTER TABLE audit_events RENAME TO audit_events_offline');
+    // The tenant's store goes away: its events table disappears.
+    await storeOutage(t.id, true);
     await callsIn(key.key, s1, 4, 'outage-s1');
     await callsIn(key.key, s2, 4, 'outage-s2');
     const admin = await createKey(t.id, 'read-only'); // an admin change during the outage
@@ -84,7 +93,9 @@ describe('audit delivery', { timeout: 120_000 }, () => {
     await evictDurableObject(sessionObject(s1));
     await callsIn(key.key, s1, 2, 'after-evict');
     await new Promise((r) => setTimeout(r, 1500)); // shipments fail meanwhile
-    await env.DB.exec('ALTER TABLE audit_events_offline RENAME TO audit_events');
+    await storeOutage(t.id, false);
+    // The store object itself is evicted while the backlog is being delivered to it.
+    await evictDurableObject(shardStore(env, t.id, dayOf(Date.now())));
 
     await waitForEvents(t.id, 'action=tools/call', exactly(13), 60_000);
     await waitForEvents(t.id, 'action=admin.key.create', (e) => e.some((x) => x.resource === admin.id), 60_000);
@@ -92,5 +103,18 @@ describe('audit delivery', { timeout: 120_000 }, () => {
     const events = (await auditQuery(`/tenants/${t.id}/audit?action=tools/call&limit=5000`)).body.events;
     expect(events).toHaveLength(13);
     expectNoDuplicates(events);
+  });
+
+  it('stores a resent batch once and counts it once in the metrics', async () => {
+    const t = await seedTenant(['notes']);
+    const now = Date.now();
+    const events = await seedStoreEvents(t.id, Array.from({ length: 20 }, (_, i) => ({ time: now - i, server: 'notes', latencyMs: 5, result: i === 0 ? 'error' : 'ok' })), 60_000);
+    // The outbox resends the same batch (a crash between the store's commit and the outbox's delete), twice.
+    await deliverToStores(env, events);
+    await deliverToStores(env, [...events.slice(0, 5), ...events.slice(0, 5)]);
+    const stored = (await auditQuery(`/tenants/${t.id}/audit?limit=5000`)).body.events;
+    expect(stored).toHaveLength(20);
+    const notes = (await auditQuery(`/tenants/${t.id}/metrics?window=60&bucket=5`)).body.servers.find((s: any) => s.server === 'notes');
+    expect(notes).toMatchObject({ requests: 20, errors: 1 });
   });
 });

@@ -1,10 +1,10 @@
 import { createExecutionContext, env, SELF, waitOnExecutionContext, createScheduledController } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import worker from '../../src/index';
-import { auditQuery, toolCall, waitForEvents } from './audit-support';
+import { auditQuery, seedStoreEvents, toolCall, waitForEvents } from './audit-support';
 import { formAction, FormBrowser, inputValue } from '../support/browser-forms';
 import { authorizationRequest } from '../support/oauth-flow';
-import { adminCall, call, createKey, obtainToken, openSession, ORIGIN, registerClient, seedTenant } from './platform-client';
+import { adminCall, call, createKey, obtainToken, openSession, OPERATOR, ORIGIN, registerClient, seedTenant } from './platform-client';
 
 const DAY = 86_400_000;
 
@@ -133,22 +133,43 @@ describe('audit query API', { timeout: 120_000 }, () => {
     }
   });
 
-  it('keeps events for the tenant retention period and deletes older ones on the schedule', async () => {
+  it('exports each finished day to R2, then keeps events for the tenant retention period and deletes older ones on the schedule', async () => {
     const short = await tenantWithTraffic();
     const long = await tenantWithTraffic();
     expect((await adminCall('PUT', `/tenants/${short.t.id}/audit/retention`, { days: 1 })).status).toBe(200);
     expect((await adminCall('GET', `/tenants/${short.t.id}/audit/retention`)).body).toEqual({ days: 1 });
     expect((await adminCall('PUT', `/tenants/${short.t.id}/audit/retention`, { days: 0 })).status).toBe(400);
-    // Age some events of both tenants by two days.
-    await env.DB.prepare("UPDATE audit_events SET time = time - ? WHERE tenant IN (?, ?) AND action = 'initialize'").bind(2 * DAY, short.t.id, long.t.id).run();
+    // Both tenants have events from two days ago (their own day shard).
+    const old = Date.now() - 2 * DAY;
+    const oldDay = new Date(old).toISOString().slice(0, 10);
+    for (const tenant of [short.t.id, long.t.id]) {
+      await seedStoreEvents(tenant, [{ time: old, action: 'initialize', server: 'notes' }, { time: old + 1, action: 'tools/call', server: 'notes', details: { n: 1 } }]);
+    }
     const ctx = createExecutionContext();
     await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: '17 3 * * *' }), env, ctx);
     await waitOnExecutionContext(ctx);
     const shortLeft = (await auditQuery(`/tenants/${short.t.id}/audit?limit=5000`)).body.events;
     const longLeft = (await auditQuery(`/tenants/${long.t.id}/audit?limit=5000`)).body.events;
-    expect(shortLeft.some((e: any) => e.action === 'initialize')).toBe(false);
-    expect(shortLeft.some((e: any) => e.action === 'tools/call')).toBe(true);
-    expect(longLeft.filter((e: any) => e.action === 'initialize')).toHaveLength(2);
+    expect(shortLeft.some((e: any) => e.time === old)).toBe(false);
+    expect(shortLeft.some((e: any) => e.action === 'tools/call')).toBe(true); // today's stay
+    expect(longLeft.filter((e: any) => e.time === old || e.time === old + 1)).toHaveLength(2);
+
+    // The expired day was exported before it went: listed and downloadable, for either tenant.
+    for (const tenant of [short.t.id, long.t.id]) {
+      const list = await adminCall('GET', `/tenants/${tenant}/audit/exports`);
+      expect(list.status).toBe(200);
+      expect(list.body.exports.map((x: any) => x.date)).toEqual([oldDay]); // today is not finished, so not exported yet
+      const file = await SELF.fetch(`${ORIGIN}/admin/api/tenants/${tenant}/audit/exports/${oldDay}`, { headers: { authorization: `Bearer ${OPERATOR}` } });
+      expect(file.headers.get('content-type')).toContain('application/x-ndjson');
+      const lines = (await file.text()).trim().split('\n').map((l) => JSON.parse(l));
+      expect(lines.map((e) => [e.tenant, e.action, e.time])).toEqual([[tenant, 'initialize', old], [tenant, 'tools/call', old + 1]]);
+    }
+    // A tenant admin reads its own exports only; bad dates are a 400, missing days a 404.
+    expect((await auditQuery(`/tenants/${short.t.id}/audit/exports`, short.admin.key)).status).toBe(200);
+    expect((await auditQuery(`/tenants/${long.t.id}/audit/exports`, short.admin.key)).status).toBe(404);
+    expect((await auditQuery(`/tenants/${long.t.id}/audit/exports/${oldDay}`, short.admin.key)).status).toBe(404);
+    expect((await auditQuery(`/tenants/${short.t.id}/audit/exports/yesterday`)).status).toBe(400);
+    expect((await auditQuery(`/tenants/${short.t.id}/audit/exports/2001-01-01`)).status).toBe(404);
   });
 });
 

@@ -1,4 +1,7 @@
+import { env } from 'cloudflare:test';
 import { expect } from 'vitest';
+import type { AuditEvent } from '../../src/audit/audit-event';
+import { deliverToStores } from '../../src/audit/audit-store';
 import { adminCall, OPERATOR } from './platform-client';
 
 /** One audit query through the admin API (as the operator unless a bearer is given). */
@@ -25,3 +28,18 @@ export async function waitForEvents(tenant: string, query: string, predicate: (e
 
 /** `tools/call` of a notes tool through the JSON-RPC helper's shape. */
 export const toolCall = (name: string, args: Record<string, unknown> = {}) => ({ name, arguments: args });
+
+/**
+ * Events written straight into the tenant's audit store (as an outbox would ship them), for tests
+ * that need many events or events in the past. The tenant's creation is moved back `backdateMs` so
+ * its own views (which start at its creation) show them.
+ */
+export async function seedStoreEvents(tenant: string, events: Array<Partial<AuditEvent> & { time: number }>, backdateMs = 3 * 86_400_000): Promise<AuditEvent[]> {
+  const full: AuditEvent[] = events.map((e) => ({
+    id: crypto.randomUUID(), tenant, action: 'tools/call', result: 'ok', user: null, client: null, session: null, server: null, resource: null,
+    latencyMs: null, correlationId: null, ip: null, details: null, ...e,
+  }));
+  await env.DB.prepare('UPDATE tenants SET created_at = MIN(created_at, ?) WHERE id = ?').bind(Date.now() - backdateMs, tenant).run();
+  await deliverToStores(env, full);
+  return full;
+}

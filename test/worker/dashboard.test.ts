@@ -2,6 +2,8 @@ import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { FormBrowser, inputValue } from '../support/browser-forms';
 import { adminCall, mcpPost, ORIGIN, OPERATOR, seedTenant } from './platform-client';
+import type { AuditEvent } from '../../src/audit/audit-event';
+import { seedStoreEvents } from './audit-support';
 
 /**
  * The dashboard through the real Worker: sessions, CSRF, access rules, escaping and the shared
@@ -146,10 +148,8 @@ describe('dashboard pages and access', () => {
     const userId = (await adminCall('GET', `/tenants/${id}/users`)).body.users[0].id;
     let actions: string[] = [];
     for (let i = 0; i < 50 && actions.length < 4; i++) {
-      const { results } = await env.DB.prepare("SELECT action, result FROM audit_events WHERE tenant = ? AND user = ? AND json_extract(details, '$.via') = 'dashboard' ORDER BY time")
-        .bind(id, userId)
-        .all<{ action: string; result: string }>();
-      actions = results.map((r) => `${r.action}:${r.result}`);
+      const { body } = await adminCall('GET', `/tenants/${id}/audit?user=${userId}&limit=5000`);
+      actions = body.events.filter((e: any) => e.details?.via === 'dashboard').reverse().map((e: any) => `${e.action}:${e.result}`);
       if (actions.length < 4) await new Promise((r) => setTimeout(r, 100));
     }
     expect(actions).toEqual(['auth.sign_in:ok', 'admin.key.create:ok', 'admin.key.rotate:ok', 'admin.key.rotate:denied']);
@@ -230,25 +230,21 @@ describe('dashboard pages and access', () => {
 
 
 describe('dashboard audit viewer and metrics', () => {
-  /** Audit rows written straight into the real D1 table, as the outbox would ship them. */
-  async function seedEvents(tenant: string, n: number, extra: Partial<Record<string, unknown>> = {}): Promise<string[]> {
-    const ids: string[] = [];
+  /** Audit events written straight into the tenant's store, as the outbox would ship them. */
+  async function seedEvents(tenant: string, n: number, extra: Partial<Record<string, unknown>> = {}): Promise<AuditEvent[]> {
     const now = Date.now();
-    for (let i = 0; i < n; i++) {
-      const id = crypto.randomUUID();
-      ids.push(id);
-      await env.DB.prepare('INSERT INTO audit_events (id, time, tenant, action, result, user, server, resource, latency_ms, session, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-        .bind(id, now - i * 1000, tenant, extra.action ?? 'tools/call', i % 5 === 0 ? 'error' : 'ok', 'usr_x', 'notes', extra.resource ?? 'add_note', 10 + i, 'sess-1', JSON.stringify({ note: '<b>hi</b>' }))
-        .run();
-    }
-    return ids;
+    return seedStoreEvents(tenant, Array.from({ length: n }, (_, i) => ({
+      time: now - i * 1000, action: String(extra.action ?? 'tools/call'), result: i % 5 === 0 ? 'error' : 'ok', user: 'usr_x', server: 'notes',
+      resource: String(extra.resource ?? 'add_note'), latencyMs: 10 + i, session: 'sess-1', details: { note: '<b>hi</b>' },
+    })));
   }
 
   it('lists, filters, pages, exports and details only the tenant’s own events, escaped', async () => {
     const a = await seedTenant(['notes'], ['admin']);
     const b = await seedTenant(['notes'], ['admin']);
-    const ids = await seedEvents(a.id, 60, { resource: '<img src=x onerror=alert(1)>' });
-    await seedEvents(b.id, 3, { resource: 'other-tenant-secret' });
+    const seeded = await seedEvents(a.id, 60, { resource: '<img src=x onerror=alert(1)>' });
+    const ids = seeded.map((e) => e.id);
+    const foreign = (await seedEvents(b.id, 3, { resource: 'other-tenant-secret' }))[0]!;
     const { browser } = await signedIn(a.accounts.admin!);
     const first = await (await browser.get(`${D}/t/${a.id}/audit?action=tools%2Fcall`)).text();
     expect(first).not.toContain('other-tenant-secret');
@@ -267,14 +263,12 @@ describe('dashboard audit viewer and metrics', () => {
     expect(csv.headers.get('content-type')).toContain('text/csv');
     expect((await csv.text()).trim().split('\r\n')).toHaveLength(13);
 
-    const row = await env.DB.prepare('SELECT time FROM audit_events WHERE id = ?').bind(ids[0]).first<{ time: number }>();
-    const detail = await browser.get(`${D}/t/${a.id}/audit/${ids[0]}?at=${row!.time}`);
+    const detail = await browser.get(`${D}/t/${a.id}/audit/${ids[0]}?at=${seeded[0]!.time}`);
     const detailHtml = await detail.text();
     expect(detail.status).toBe(200);
     expect(detailHtml).toContain(ids[0]);
     expect(detailHtml).toContain('&lt;b&gt;hi&lt;/b&gt;');
-    const foreign = await env.DB.prepare('SELECT id, time FROM audit_events WHERE tenant = ? LIMIT 1').bind(b.id).first<{ id: string; time: number }>();
-    expect((await browser.get(`${D}/t/${a.id}/audit/${foreign!.id}?at=${foreign!.time}`)).status).toBe(404);
+    expect((await browser.get(`${D}/t/${a.id}/audit/${foreign.id}?at=${foreign.time}`)).status).toBe(404);
   });
 
   it('renders metrics with chart data and per-server figures from the metrics API', async () => {

@@ -39,13 +39,18 @@ describe('MCP 2026-07-28 lane on /servers/<name>/mcp', () => {
   it('an initialize answer never offers 2026-07-28', async () => {
     const { id } = await seedTenant(['notes']);
     const { key } = await createKey(id, 'member');
-    const res = await mcpPost('notes', key, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: MODERN, capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    const res = await mcpPost('notes', key, {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: MODERN, capabilities: {}, clientInfo: { name: 't', version: '1' } },
+    });
     const [answer] = await rpcMessages(res);
     expect(answer.result.protocolVersion).not.toBe(MODERN);
     expect(res.headers.get('mcp-session-id')).toBeTruthy();
   });
 
-  it('GET and DELETE naming 2026-07-28 get 405 (no stream, no sessions); other versions and bad envelopes are the SDK\'s wire errors', async () => {
+  it("GET and DELETE naming 2026-07-28 get 405 (no stream, no sessions); other versions and bad envelopes are the SDK's wire errors", async () => {
     const { id } = await seedTenant(['notes']);
     const { key } = await createKey(id, 'member');
     for (const method of ['GET', 'DELETE']) {
@@ -57,7 +62,13 @@ describe('MCP 2026-07-28 lane on /servers/<name>/mcp', () => {
     const mismatch = await modernCall('notes', key, 'server/discover', {}, { headers: { 'mcp-protocol-version': '2099-01-01' } });
     expect(mismatch.status).toBe(400);
     expect(mismatch.message.error.code).toBe(-32020);
-    const unknown = await modernCall('notes', key, 'server/discover', { _meta: { 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } }, { headers: { 'mcp-protocol-version': '2099-01-01' } });
+    const unknown = await modernCall(
+      'notes',
+      key,
+      'server/discover',
+      { _meta: { 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } },
+      { headers: { 'mcp-protocol-version': '2099-01-01' } },
+    );
     expect(unknown.status).toBe(400);
     expect(unknown.message.error.code).toBe(-32022);
     expect(unknown.message.error.data.supported).toContain(MODERN);
@@ -71,21 +82,33 @@ describe('MCP 2026-07-28 lane on /servers/<name>/mcp', () => {
     expect(names).toEqual(['files_get', 'files_list', 'kv_get', 'kv_list', 'sql_query']);
     const refused = await modernCall('storage', key, 'tools/call', { name: 'kv_put', arguments: { key: 'k', value: 'secret-value' } });
     expect(refused.message.error.code).toBe(-32003);
-    const events = await waitForEvents(id, 'server=storage', (e) => e.some((x: any) => x.action === 'tools/call') && e.some((x: any) => x.action === 'tools/list'));
+    const events = await waitForEvents(
+      id,
+      'server=storage',
+      (e) => e.some((x: any) => x.action === 'tools/call') && e.some((x: any) => x.action === 'tools/list'),
+    );
     const calls = events.filter((e: any) => e.action === 'tools/call');
     expect(calls).toHaveLength(1);
-    expect(calls[0]).toMatchObject({ result: 'denied', resource: 'kv_put', session: null, details: { era: '2026-07-28', arguments: { key: 'k', value: '[redacted]' } } });
+    expect(calls[0]).toMatchObject({
+      result: 'denied',
+      resource: 'kv_put',
+      session: null,
+      details: { era: '2026-07-28', arguments: { key: 'k', value: '[redacted]' } },
+    });
     expect(events.filter((e: any) => e.action === 'tools/list')).toHaveLength(1);
   });
 
   it('N stateless calls give exactly N audit events', async () => {
     const { id } = await seedTenant(['everything']);
     const { key } = await createKey(id, 'member');
-    for (let i = 0; i < 5; i++) expect(textOf((await modernCall('everything', key, 'tools/call', { name: 'test_simple_text', arguments: {} })).message)).toContain('simple text');
+    for (let i = 0; i < 5; i++)
+      expect(textOf((await modernCall('everything', key, 'tools/call', { name: 'test_simple_text', arguments: {} })).message)).toContain('simple text');
     await waitForEvents(id, 'action=tools/call', (e) => e.length >= 5);
     await new Promise((r) => setTimeout(r, 1000)); // nothing more arrives
     const events = await waitForEvents(id, 'action=tools/call', () => true);
     expect(events).toHaveLength(5);
-    expect(events.every((e: any) => e.resource === 'test_simple_text' && e.result === 'ok' && e.details?.era === '2026-07-28' && e.session === null)).toBe(true);
+    expect(events.every((e: any) => e.resource === 'test_simple_text' && e.result === 'ok' && e.details?.era === '2026-07-28' && e.session === null)).toBe(
+      true,
+    );
   });
 });

@@ -38,7 +38,12 @@ describe('state for stateless (2026-07-28) callers', () => {
     const other = await seedTenant(['notes']);
     const otherTenant = (await createKey(other.id, 'admin')).key;
     const forged = notebook.replace(/\.[0-9a-f]{32}$/, `.${'0'.repeat(32)}`);
-    for (const [token, handle] of [[otherKey, notebook], [otherUser, notebook], [otherTenant, notebook], [owner, forged]] as const) {
+    for (const [token, handle] of [
+      [otherKey, notebook],
+      [otherUser, notebook],
+      [otherTenant, notebook],
+      [owner, forged],
+    ] as const) {
       const res = await modernCall('notes', token, 'tools/call', { name: 'list_notes', arguments: { notebook: handle } });
       expect(res.message.error.code).toBe(-32003);
       expect(JSON.stringify(res.message)).not.toContain('private');
@@ -74,18 +79,45 @@ describe('state for stateless (2026-07-28) callers', () => {
     );
     expect(textOf(r3.message)).toBe('Multi-round input complete: Ada likes green');
 
-    const replayed = await modernCall('everything', key, 'tools/call', { name, arguments: {}, inputResponses: answer1, requestState: state1 }, { capabilities: ALL });
+    const replayed = await modernCall(
+      'everything',
+      key,
+      'tools/call',
+      { name, arguments: {}, inputResponses: answer1, requestState: state1 },
+      { capabilities: ALL },
+    );
     expect(replayed.message.error).toMatchObject({ code: -32602, message: 'Invalid or expired requestState' });
     const fresh = (await modernCall('everything', key, 'tools/call', { name, arguments: {} }, { capabilities: ALL })).message.result.requestState as string;
     const [v, body, mac] = fresh.split('.') as [string, string, string];
     const tampered = `${v}.${body.slice(0, -2)}${body.endsWith('A') ? 'B' : 'A'}${body.slice(-1)}.${mac}`;
     const foreign = (await createKey(id, 'member')).key;
-    for (const [token, state] of [[key, tampered], [key, `${fresh}x`], [foreign, fresh]] as const) {
-      const res = await modernCall('everything', token, 'tools/call', { name, arguments: {}, inputResponses: answer1, requestState: state }, { capabilities: ALL });
+    for (const [token, state] of [
+      [key, tampered],
+      [key, `${fresh}x`],
+      [foreign, fresh],
+    ] as const) {
+      const res = await modernCall(
+        'everything',
+        token,
+        'tools/call',
+        { name, arguments: {}, inputResponses: answer1, requestState: state },
+        { capabilities: ALL },
+      );
       expect(res.message.error?.code).toBe(-32602);
     }
     // Bound to the operation too: the owner's state on another tool is refused.
-    const other = await modernCall('everything', key, 'tools/call', { name: 'test_input_required_result_request_state', arguments: {}, inputResponses: { confirm: { action: 'accept', content: { ok: true } } }, requestState: fresh }, { capabilities: ALL });
+    const other = await modernCall(
+      'everything',
+      key,
+      'tools/call',
+      {
+        name: 'test_input_required_result_request_state',
+        arguments: {},
+        inputResponses: { confirm: { action: 'accept', content: { ok: true } } },
+        requestState: fresh,
+      },
+      { capabilities: ALL },
+    );
     expect(other.message.error?.code).toBe(-32602);
     const denied = await waitForEvents(id, 'result=denied', (e) => e.length >= 5);
     await new Promise((r) => setTimeout(r, 1000));

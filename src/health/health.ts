@@ -1,6 +1,7 @@
 import { SERVERS } from '../../servers/registry';
-import { json } from '../http/responses';
 import { gatewayHealth } from '../gateway/gateway-health';
+import { json } from '../http/responses';
+import { buildInfo } from '../observability/build-info';
 
 /** A dependency check gives up after this long and reports the dependency as down. */
 const CHECK_TIMEOUT_MS = 2000;
@@ -20,13 +21,17 @@ async function timed(probe: () => Promise<unknown>): Promise<Check> {
   } catch (error) {
     // Only the error's class of failure is reported: /health is public and must not leak details.
     return { status: 'down', latencyMs: Math.round(performance.now() - started), error: String(error).includes('timed out') ? 'timeout' : 'error' };
+  } finally {
+    // A probe that answered must not leave its timer pending until the isolate's next event.
+    clearTimeout(timer);
   }
 }
 
 /**
  * `GET /health`: each dependency (KV, D1, Durable Objects) probed with its latency, and an overall
- * status (`ok`, or `degraded` with HTTP 503 when any is down). Probes touch only platform-owned
- * keys and objects, never tenant data, so the endpoint can stay public for load balancers.
+ * status (`ok`, or `degraded` with HTTP 503 when any is down), and what is serving (`build` and
+ * `version`, src/observability/build-info.ts). Probes touch only platform-owned keys and objects, never tenant
+ * data, so the endpoint can stay public for load balancers.
  */
 export async function healthResponse(env: Env): Promise<Response> {
   const [kv, d1, durableObjects, gateway] = await Promise.all([
@@ -38,7 +43,7 @@ export async function healthResponse(env: Env): Promise<Response> {
   const dependencies = { kv, d1, durableObjects };
   const healthy = Object.values(dependencies).every((c) => c.status === 'ok');
   return json(
-    { status: healthy ? 'ok' : 'degraded', dependencies, servers: SERVERS.map((s) => s.name), gateway, time: new Date().toISOString() },
+    { status: healthy ? 'ok' : 'degraded', ...buildInfo(env), dependencies, servers: SERVERS.map((s) => s.name), gateway, time: new Date().toISOString() },
     healthy ? 200 : 503,
   );
 }

@@ -1,0 +1,194 @@
+import type { AuditEvent, AuditResult } from './audit-event';
+import { addCounts, HOUR, MINUTE, rollupDeltas, type RollupCounts } from './audit-rollup';
+import { LatencySketch, type SketchData } from '../metrics/latency-sketch';
+
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, time INTEGER NOT NULL, tenant TEXT, action TEXT NOT NULL,
+    result TEXT NOT NULL, user TEXT, client TEXT, session TEXT, server TEXT, resource TEXT, latency_ms REAL,
+    correlation_id TEXT, ip TEXT, details TEXT)`,
+  // Newest-first pages, alone or with one exact-match filter, walk an index in order.
+  'CREATE INDEX IF NOT EXISTS events_time ON events (time, id)',
+  'CREATE INDEX IF NOT EXISTS events_action ON events (action, time, id)',
+  'CREATE INDEX IF NOT EXISTS events_server ON events (server, time, id)',
+  'CREATE INDEX IF NOT EXISTS events_user ON events (user, time, id)',
+  'CREATE INDEX IF NOT EXISTS events_result ON events (result, time, id)',
+  `CREATE TABLE IF NOT EXISTS rollups (grain INTEGER NOT NULL, start INTEGER NOT NULL, server TEXT NOT NULL,
+    requests INTEGER NOT NULL, errors INTEGER NOT NULL, denials INTEGER NOT NULL, rate_limited INTEGER NOT NULL,
+    sketch TEXT NOT NULL, PRIMARY KEY (grain, start, server)) WITHOUT ROWID`,
+  'CREATE TABLE IF NOT EXISTS sessions (session TEXT PRIMARY KEY, last_seen INTEGER NOT NULL) WITHOUT ROWID',
+  'CREATE INDEX IF NOT EXISTS sessions_seen ON sessions (last_seen)',
+];
+
+/** Exact-match filters and a time range of one page (the scope is the shard itself). */
+export interface ShardPageQuery {
+  from?: number;
+  to?: number;
+  action?: string;
+  server?: string;
+  user?: string;
+  result?: AuditResult;
+  cursor?: string;
+  /** Rows wanted; the caller asks for one more than its page to know whether there is a next. */
+  limit: number;
+}
+
+/** One series bucket of one server, with its sketch, as a shard returns it for merging. */
+export interface ShardMetricsRow extends RollupCounts {
+  bucket: number;
+  server: string;
+  sketch: SketchData;
+}
+
+type Row = Record<string, SqlStorageValue>;
+
+function toEvent(r: Row): AuditEvent {
+  return {
+    id: String(r.id), time: Number(r.time), tenant: (r.tenant as string | null) ?? null, action: String(r.action), result: r.result as AuditResult,
+    user: r.user as string | null, client: r.client as string | null, session: r.session as string | null, server: r.server as string | null,
+    resource: r.resource as string | null, latencyMs: r.latency_ms as number | null, correlationId: r.correlation_id as string | null,
+    ip: r.ip as string | null, details: r.details ? (JSON.parse(String(r.details)) as Record<string, unknown>) : null,
+  };
+}
+
+/**
+ * One day of one scope's audit trail in a Durable Object's SQLite: the events (with an index per
+ * filter), their rollups and the last request time of each session. Storing is idempotent on the
+ * event id, and events, rollups and sessions change in one transaction, so a batch resent after a
+ * crash is neither stored nor counted twice.
+ */
+export class AuditShard {
+  private readonly sql: SqlStorage;
+
+  constructor(private readonly storage: DurableObjectStorage) {
+    this.sql = storage.sql;
+    for (const statement of SCHEMA) this.sql.exec(statement);
+  }
+
+  /** Store the events not already here; returns how many were new. */
+  ingest(events: AuditEvent[]): number {
+    return this.storage.transactionSync(() => {
+      const seen = new Set<string>();
+      const fresh = events.filter((e) => {
+        if (seen.has(e.id)) return false;
+        seen.add(e.id);
+        return this.sql.exec('SELECT 1 FROM events WHERE id = ?', e.id).toArray().length === 0;
+      });
+      for (const e of fresh) {
+        this.sql.exec(
+          `INSERT INTO events (id, time, tenant, action, result, user, client, session, server, resource, latency_ms, correlation_id, ip, details)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          e.id, e.time, e.tenant, e.action, e.result, e.user, e.client, e.session, e.server, e.resource, e.latencyMs, e.correlationId, e.ip,
+          e.details ? JSON.stringify(e.details) : null,
+        );
+        if (e.session) {
+          this.sql.exec('INSERT INTO sessions (session, last_seen) VALUES (?, ?) ON CONFLICT (session) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen)', e.session, e.time);
+        }
+      }
+      for (const d of rollupDeltas(fresh).values()) {
+        const old = this.sql.exec('SELECT requests, errors, denials, rate_limited, sketch FROM rollups WHERE grain = ? AND start = ? AND server = ?', d.grain, d.start, d.server).toArray()[0];
+        if (old) {
+          addCounts(d, { requests: Number(old.requests), errors: Number(old.errors), denials: Number(old.denials), rateLimited: Number(old.rate_limited) });
+          d.sketch.merge(JSON.parse(String(old.sketch)) as SketchData);
+        }
+        this.sql.exec('INSERT OR REPLACE INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?, ?)', d.grain, d.start, d.server, d.requests, d.errors, d.denials, d.rateLimited, JSON.stringify(d.sketch));
+      }
+      return fresh.length;
+    });
+  }
+
+  /** Up to `limit` events, newest first, after the cursor (`<time>:<id>`). */
+  page(q: ShardPageQuery): AuditEvent[] {
+    const where: string[] = [];
+    const args: SqlStorageValue[] = [];
+    const add = (clause: string, ...values: SqlStorageValue[]) => {
+      where.push(clause);
+      args.push(...values);
+    };
+    if (q.from !== undefined) add('time >= ?', q.from);
+    if (q.to !== undefined) add('time < ?', q.to);
+    if (q.action) add('action = ?', q.action);
+    if (q.server) add('server = ?', q.server);
+    if (q.user) add('user = ?', q.user);
+    if (q.result) add('result = ?', q.result);
+    if (q.cursor) {
+      const [time, id] = q.cursor.split(':');
+      add('(time < ? OR (time = ? AND id < ?))', Number(time), Number(time), id!);
+    }
+    const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, id DESC LIMIT ?`;
+    return this.sql.exec<Row>(sql, ...args, q.limit).toArray().map(toEvent);
+  }
+
+  /** Events oldest first, `limit` after `(time, id)`: the export walks the day with this. */
+  ascending(after: { time: number; id: string } | null, limit: number): AuditEvent[] {
+    const rows = after
+      ? this.sql.exec<Row>('SELECT * FROM events WHERE time > ? OR (time = ? AND id > ?) ORDER BY time, id LIMIT ?', after.time, after.time, after.id, limit)
+      : this.sql.exec<Row>('SELECT * FROM events ORDER BY time, id LIMIT ?', limit);
+    return rows.toArray().map(toEvent);
+  }
+
+  /**
+   * Metrics of `[from, to)` (minute-aligned) in series buckets of `bucketMs` counted from `origin`.
+   * Hours that fall wholly inside one bucket are read from hour rollups, the rest from minutes:
+   * at most 24 hour rows plus the ragged edges per server, whatever the number of events.
+   */
+  metrics(origin: number, from: number, to: number, bucketMs: number): ShardMetricsRow[] {
+    const bucketOf = (t: number) => Math.floor((t - origin) / bucketMs);
+    const segments: Array<[number, number]> = [];
+    const hours: number[] = [];
+    let cursor = from;
+    for (let h = Math.ceil(from / HOUR) * HOUR; h + HOUR <= to; h += HOUR) {
+      if (bucketOf(h) !== bucketOf(h + HOUR - 1)) continue;
+      if (cursor < h) segments.push([cursor, h]);
+      hours.push(h);
+      cursor = h + HOUR;
+    }
+    if (cursor < to) segments.push([cursor, to]);
+    const rows: Row[] = [];
+    if (hours.length) rows.push(...this.sql.exec<Row>('SELECT * FROM rollups WHERE grain = ? AND start >= ? AND start <= ?', HOUR, hours[0]!, hours[hours.length - 1]!).toArray().filter((r) => hours.includes(Number(r.start))));
+    for (const [a, b] of segments) rows.push(...this.sql.exec<Row>('SELECT * FROM rollups WHERE grain = ? AND start >= ? AND start < ?', MINUTE, a, b).toArray());
+    const out = new Map<string, ShardMetricsRow & { merged: LatencySketch }>();
+    for (const r of rows) {
+      const bucket = bucketOf(Number(r.start));
+      const key = `${bucket}|${r.server}`;
+      let m = out.get(key);
+      if (!m) out.set(key, (m = { bucket, server: String(r.server), requests: 0, errors: 0, denials: 0, rateLimited: 0, sketch: { z: 0, b: {} }, merged: new LatencySketch() }));
+      addCounts(m, { requests: Number(r.requests), errors: Number(r.errors), denials: Number(r.denials), rateLimited: Number(r.rate_limited) });
+      m.merged.merge(JSON.parse(String(r.sketch)) as SketchData);
+    }
+    return [...out.values()].map(({ merged, ...m }) => ({ ...m, sketch: merged.toJSON() }));
+  }
+
+  /** Sessions with a request at or after `since`. */
+  activeSessions(since: number): string[] {
+    return this.sql.exec<{ session: string }>('SELECT session FROM sessions WHERE last_seen >= ?', since).toArray().map((r) => r.session);
+  }
+
+  /**
+   * Retention inside the day that holds the cutoff: events, sessions and minute rollups before it
+   * go; the hour that holds the cutoff is rebuilt from its remaining minutes.
+   */
+  deleteBefore(cutoff: number): number {
+    return this.storage.transactionSync(() => {
+      const deleted = this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events WHERE time < ?', cutoff).one().n;
+      this.sql.exec('DELETE FROM events WHERE time < ?', cutoff);
+      this.sql.exec('DELETE FROM sessions WHERE last_seen < ?', cutoff);
+      this.sql.exec('DELETE FROM rollups WHERE start + grain <= ?', cutoff);
+      const hour = cutoff - (cutoff % HOUR);
+      const minutes = this.sql.exec<Row>('SELECT * FROM rollups WHERE grain = ? AND start >= ? AND start < ?', MINUTE, hour, hour + HOUR).toArray();
+      this.sql.exec('DELETE FROM rollups WHERE grain = ? AND start = ?', HOUR, hour);
+      const rebuilt = new Map<string, RollupCounts & { sketch: LatencySketch }>();
+      for (const r of minutes) {
+        const row = rebuilt.get(String(r.server)) ?? { requests: 0, errors: 0, denials: 0, rateLimited: 0, sketch: new LatencySketch() };
+        addCounts(row, { requests: Number(r.requests), errors: Number(r.errors), denials: Number(r.denials), rateLimited: Number(r.rate_limited) });
+        row.sketch.merge(JSON.parse(String(r.sketch)) as SketchData);
+        rebuilt.set(String(r.server), row);
+      }
+      for (const [server, r] of rebuilt) this.sql.exec('INSERT INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?, ?)', HOUR, hour, server, r.requests, r.errors, r.denials, r.rateLimited, JSON.stringify(r.sketch));
+      return deleted;
+    });
+  }
+
+  count(): number {
+    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n;
+  }
+}

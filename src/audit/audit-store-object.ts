@@ -1,0 +1,123 @@
+import { DurableObject } from 'cloudflare:workers';
+import type { AuditEvent } from './audit-event';
+import { archiveKey, archiveShard } from './audit-archive';
+import { AuditDirectory, AuditRegistry, type DirectoryDay } from './audit-directory';
+import { AuditShard, type ShardMetricsRow, type ShardPageQuery } from './audit-shard';
+import { dayOf, directoryStore, registryStore } from './store-names';
+
+const REGISTERED_KEY = 'smcp:registered';
+
+/**
+ * The audit store: one SQLite-backed Durable Object class with three kinds of instance, named in
+ * src/audit/store-names.ts: a day shard of one scope (events, rollups, sessions), a scope's
+ * directory (its days) and the registry (every scope). Capacity and write throughput therefore
+ * grow with tenants and days: no object holds more than one tenant-day, and no tenant's writes
+ * or queries wait on another's object.
+ */
+export class AuditStore extends DurableObject<Env> {
+  private shardState?: AuditShard;
+  private directoryState?: AuditDirectory;
+  private registryState?: AuditRegistry;
+  private registered = false;
+
+  private shard(): AuditShard {
+    return (this.shardState ??= new AuditShard(this.ctx.storage));
+  }
+
+  // ---- shard role -------------------------------------------------------------------------
+
+  /**
+   * Store a batch of `scope`'s events of `day`; resolves with how many were new once they are
+   * durable (the caller's outbox deletes its rows only then). The first batch registers the day in
+   * the scope's directory before storing, so a stored event is always findable.
+   */
+  async ingest(scope: string, day: string, events: AuditEvent[]): Promise<number> {
+    if (!this.registered) {
+      if (!(await this.ctx.storage.get<boolean>(REGISTERED_KEY))) {
+        await directoryStore(this.env, scope).registerDay(scope, day);
+        await this.ctx.storage.put(REGISTERED_KEY, true);
+      }
+      this.registered = true;
+    }
+    const stored = this.shard().ingest(events);
+    // Late events for a finished day: its R2 export must be written again.
+    if (stored > 0 && day < dayOf(Date.now())) await directoryStore(this.env, scope).markStale(day);
+    return stored;
+  }
+
+  async page(q: ShardPageQuery): Promise<AuditEvent[]> {
+    return this.shard().page(q);
+  }
+
+  async metrics(origin: number, from: number, to: number, bucketMs: number): Promise<ShardMetricsRow[]> {
+    return this.shard().metrics(origin, from, to, bucketMs);
+  }
+
+  async activeSessions(since: number): Promise<string[]> {
+    return this.shard().activeSessions(since);
+  }
+
+  async count(): Promise<number> {
+    return this.shard().count();
+  }
+
+  async deleteBefore(cutoff: number): Promise<number> {
+    return this.shard().deleteBefore(cutoff);
+  }
+
+  /** Write the day to R2 as JSON Lines (see audit-archive.ts). */
+  async archive(scope: string, day: string): Promise<{ events: number; bytes: number }> {
+    return archiveShard(this.shard(), this.env.FILES, archiveKey(scope, day));
+  }
+
+  /** Retention of a whole day: every row goes, and the object with them. */
+  async drop(): Promise<number> {
+    const n = this.shard().count();
+    await this.ctx.storage.deleteAll();
+    this.shardState = undefined;
+    this.registered = false;
+    return n;
+  }
+
+  // ---- directory role ---------------------------------------------------------------------
+
+  private directory(): AuditDirectory {
+    return (this.directoryState ??= new AuditDirectory(this.ctx.storage.sql));
+  }
+
+  async registerDay(scope: string, day: string): Promise<void> {
+    // The registry first: a scope with a day is always in the registry, even after a failure here.
+    if (this.directory().isEmpty()) await registryStore(this.env).registerScope(scope);
+    this.directory().register(day);
+  }
+
+  async days(): Promise<DirectoryDay[]> {
+    return this.directory().days();
+  }
+
+  async markExported(day: string): Promise<void> {
+    this.directory().markExported(day);
+  }
+
+  async markStale(day: string): Promise<void> {
+    this.directory().markStale(day);
+  }
+
+  async forgetDay(day: string): Promise<void> {
+    this.directory().forget(day);
+  }
+
+  // ---- registry role ----------------------------------------------------------------------
+
+  private registry(): AuditRegistry {
+    return (this.registryState ??= new AuditRegistry(this.ctx.storage.sql));
+  }
+
+  async registerScope(scope: string): Promise<void> {
+    this.registry().register(scope);
+  }
+
+  async scopes(): Promise<string[]> {
+    return this.registry().scopes();
+  }
+}
