@@ -36,7 +36,7 @@ describe('OAuth audit attribution (security review finding 14)', () => {
     const attacker = await registerClient('attacker');
     const marker = `inj-${crypto.randomUUID().slice(0, 8)}`;
 
-    const forged = [
+    const forged: Array<Record<string, string>> = [
       { token: `${victimUser}:fake-grant:${'x'.repeat(40)}`, client_id: `${marker}-plain` },
       { token: `${victimUser}:${grantId}:${'y'.repeat(40)}`, client_id: attacker.client_id, token_type_hint: 'refresh_token' },
       { token: `${victimUser}:${grantId}:${'z'.repeat(40)}`, client_id: `${marker}\n{"forged":true}`, token_type_hint: 'access_token' },
@@ -47,7 +47,7 @@ describe('OAuth audit attribution (security review finding 14)', () => {
     ];
     for (const fields of forged) {
       const res = await tokenPost(fields);
-      expect(res.status, fields.client_id.slice(0, 40)).toBeLessThan(500);
+      expect(res.status, String(fields.client_id).slice(0, 40)).toBeLessThan(500);
       await res.arrayBuffer();
     }
     const basic = btoa(`${marker}-basic:secret`);
