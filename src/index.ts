@@ -1,6 +1,7 @@
 import { route } from './router';
 import { restError } from './http/responses';
 import { maintainAudit } from './audit/retention';
+import { purgeRetiredTenants } from './admin/tenant-purge';
 import { CORRELATION_HEADER, requestContext, withRequestContext } from './observability/request-context';
 import { log } from './observability/log';
 
@@ -38,8 +39,9 @@ export default {
     });
   },
 
-  /** Daily: export finished audit days to R2, then delete events past each tenant's retention. */
+  /** Daily: export finished audit days to R2, delete events past each tenant's retention, finish purging deleted tenants. */
   async scheduled(_controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
     ctx.waitUntil(maintainAudit(env).then((report) => log('info', 'audit.maintenance', { ...report })));
+    ctx.waitUntil(purgeRetiredTenants(env).then((result) => log('info', 'tenant.purge', result)));
   },
 } satisfies ExportedHandler<Env>;

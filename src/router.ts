@@ -8,7 +8,7 @@ import { preflight, withCors } from './http/cors';
 import { STYLESHEET } from './http/html';
 import { restError, rpcError, RpcCode } from './http/responses';
 import { BINDING_PERIOD_SECONDS, clientIp, restTooMany, withinIpRate } from './limits/limits';
-import { healthResponse } from './observability/health';
+import { healthResponse } from './health/health';
 import { auditedOAuthEndpoint } from './oauth/oauth-audit';
 import { OAUTH_PATHS, oauthSurface, serverNameOf } from './oauth/oauth-surface';
 import { upstreamNameExists } from './gateway/upstream-store';
@@ -65,7 +65,7 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
   }
 
   if (path === '/admin/api' || path.startsWith('/admin/api/')) return handleAdminApi(request, env, path);
-  if (path === '/dashboard' || path.startsWith('/dashboard/')) return handleDashboard(request, env, path);
+  if (path === '/dashboard' || path.startsWith('/dashboard/')) return handleDashboard(request, env, path, ctx);
   return restError(404, 'not_found', `No route for ${path}`);
 }
 

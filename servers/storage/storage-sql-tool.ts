@@ -1,6 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import type { Principal } from '../../src/hosted/principal';
+import { tenantNamespace, type Principal } from '../../src/hosted/principal';
 import { SENSITIVE_META } from '../../src/hosted/request-audit';
 import { MIN_ROLE_META } from '../../src/hosted/tool-policy';
 import { MAX_PARAMS, type SqlResult } from '../../src/storage/tenant-database';
@@ -12,8 +12,8 @@ import { ok, refuse } from './storage-results';
 const TIMED_OUT = Symbol('timed out');
 
 /** Run the query on the caller's tenant database, giving up waiting after the time limit. */
-async function runWithDeadline(env: Env, tenantId: string, request: Parameters<TenantDatabaseStub['query']>[0]): Promise<SqlResult | typeof TIMED_OUT> {
-  const stub: TenantDatabaseStub = env.TENANT_DATABASE.get(env.TENANT_DATABASE.idFromName(tenantId));
+async function runWithDeadline(env: Env, namespace: string, request: Parameters<TenantDatabaseStub['query']>[0]): Promise<SqlResult | typeof TIMED_OUT> {
+  const stub: TenantDatabaseStub = env.TENANT_DATABASE.get(env.TENANT_DATABASE.idFromName(namespace));
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), LIMITS.sqlTimeMs)));
   try {
@@ -54,7 +54,8 @@ export function registerSqlTool(server: McpServer, env: Env, principal: () => Pr
     async ({ sql, params, maxRows }) => {
       const caller = principal();
       const mode = caller.role === 'read-only' ? 'read' : 'write';
-      const result = await runWithDeadline(env, caller.tenantId, { tenantId: caller.tenantId, sql, params, mode, maxRows });
+      const namespace = tenantNamespace(caller);
+      const result = await runWithDeadline(env, namespace, { tenantId: namespace, sql, params, mode, maxRows });
       if (result === TIMED_OUT) return refuse(`Query exceeded the time limit of ${LIMITS.sqlTimeMs} ms`);
       if (!result.ok) return refuse(`Refused: ${result.error}`);
       const { columns, rows, rowCount, truncated, rowsWritten } = result;

@@ -6,6 +6,7 @@ import { ConflictError, createTenant, deleteTenant, listTenants } from '../tenan
 import type { Actor } from './admin-auth';
 import { mayPatchTenant, PatchTenantInput, patchTenantOp, ServersInput } from './admin-operations';
 import { readBody } from './request-body';
+import { purgeRetiredTenants } from './tenant-purge';
 
 const CreateTenant = z.strictObject({ id: TenantIdSchema, name: z.string().trim().min(1).max(100), servers: ServersInput.default([]) });
 
@@ -45,11 +46,16 @@ export async function patchTenantRoute(request: Request, env: Env, actor: Actor,
   return json(await patchTenantOp(env, actor, current, body));
 }
 
-/** `DELETE /admin/api/tenants/<id>` (operator): the tenant, its users and keys. */
+/**
+ * `DELETE /admin/api/tenants/<id>` (operator): everything the tenant owned. Its credentials and
+ * control-plane rows go at once (and a tenant created with this id again starts empty); its stored
+ * data is purged now, and by the daily cron if this run could not finish (tenant-purge.ts).
+ */
 export async function deleteTenantRoute(env: Env, actor: Actor, tenantId: string): Promise<Response> {
   if (actor.kind !== 'operator') return operatorOnly();
   if (!(await deleteTenant(env.DB, tenantId))) return restError(404, 'not_found', 'Tenant not found');
   log('info', 'admin.tenant.deleted', { tenant: tenantId, actor: actor.kind });
+  await purgeRetiredTenants(env, tenantId);
   return new Response(null, { status: 204 });
 }
 

@@ -2,11 +2,17 @@ import { FREE_ATTEMPTS } from '../limits/backoff';
 import { auditLimit, BINDING_PERIOD_SECONDS, clientIp, limiter, withinIpRate } from '../limits/limits';
 import { errorPage } from './authorize-pages';
 
+/** Renders the 429 refusal in the look of the form that was throttled. */
+export type ThrottledPage = (title: string, message: string, headers: Headers) => Response;
+
 /**
- * Brute-force protection for the sign-in form, in two layers: an approximate per-IP rate (Workers
- * Rate Limiting binding) that sheds floods cheaply, and exact exponential back-off per account and
- * per IP (one TenantLimiter object per key, `signin-account:<email>` and `signin-ip:<ip>`). After
- * the free attempts each failure doubles the wait, up to 15 minutes; a success clears the account.
+ * Brute-force protection for every sign-in form (`/authorize`, the dashboard's account and
+ * operator forms), in two layers: an approximate per-IP rate (Workers Rate Limiting binding) that
+ * sheds floods cheaply, and exact exponential back-off per account and per IP (one TenantLimiter
+ * object per key, `signin-account:<email>` or `signin-operator` for the operator token, and
+ * `signin-ip:<ip>`). The keys are shared by all forms, so alternating between them buys nothing.
+ * After the free attempts each failure doubles the wait, up to 15 minutes; a success clears the
+ * account.
  */
 export class SignInGuard {
   private readonly env: Env;
@@ -14,14 +20,21 @@ export class SignInGuard {
   private readonly request: Request;
   private readonly ip: string | undefined;
   private readonly account: string | null;
+  private readonly accountKey: string | null;
+  private readonly page: ThrottledPage;
 
-  /** `email` is the normalised address tried, or null when the form had none. */
-  constructor(env: Env, ctx: Pick<ExecutionContext, 'waitUntil'>, request: Request, email: string | null) {
+  /**
+   * `email` is the normalised address tried, or null when the form had none; `operator: true`
+   * guards the operator token instead, with one global account key (there is one operator).
+   */
+  constructor(env: Env, ctx: Pick<ExecutionContext, 'waitUntil'>, request: Request, email: string | null, options: { operator?: boolean; page?: ThrottledPage } = {}) {
     this.env = env;
     this.ctx = ctx;
     this.request = request;
     this.ip = clientIp(request);
-    this.account = email;
+    this.account = options.operator ? 'operator' : email;
+    this.accountKey = options.operator ? 'signin-operator' : email ? `signin-account:${email}` : null;
+    this.page = options.page ?? ((title, message, headers) => errorPage(429, title, message, headers));
   }
 
   private ipLimiter() {
@@ -29,7 +42,7 @@ export class SignInGuard {
   }
 
   private accountLimiter() {
-    return this.account ? limiter(this.env, `signin-account:${this.account}`) : null;
+    return this.accountKey ? limiter(this.env, this.accountKey) : null;
   }
 
   /** A 429 page when this attempt may not even be checked, else null. */
@@ -54,6 +67,7 @@ export class SignInGuard {
   private tooMany(which: string, waitMs: number): Response {
     const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
     auditLimit(this.env, this.ctx, { which, retryAfter, message: 'sign-in throttled', tenant: null, user: this.account ?? undefined, ip: this.ip });
-    return errorPage(429, 'Too many attempts', `Too many sign-in attempts. Wait ${retryAfter} seconds, then try again.`, new Headers({ 'Retry-After': String(retryAfter) }));
+    const headers = new Headers({ 'Retry-After': String(retryAfter), 'Cache-Control': 'no-store' });
+    return this.page('Too many attempts', `Too many sign-in attempts. Wait ${retryAfter} seconds, then try again.`, headers);
   }
 }

@@ -1,5 +1,6 @@
 import { recordAudit } from '../audit/audit-trail';
 import { readCookie } from '../auth/cookies';
+import { SignInGuard, type ThrottledPage } from '../auth/sign-in-guard';
 import { adminToken } from '../config';
 import { randomHex, safeEqual } from '../crypto/secrets';
 import { html } from '../http/html';
@@ -12,7 +13,9 @@ import { createSession, dashboardCookie, destroySession } from './dashboard-sess
 /**
  * Dashboard sign-in (tenant accounts, the same directory as `/authorize`), operator sign-in (the
  * operator token) and sign-out. The sign-in forms are CSRF-protected with a double-submit
- * `__Host-` cookie, since there is no session yet; every outcome is audited.
+ * `__Host-` cookie, since there is no session yet; every outcome is audited. Both forms share the
+ * back-off of `/authorize` (`SignInGuard`: per account, a single key for the operator token, and
+ * per IP), so guessing is throttled the same wherever it is tried.
  */
 
 const SIGNIN_CSRF_COOKIE = '__Host-smcp-dash-csrf';
@@ -62,6 +65,13 @@ export function showSignIn(kind: 'user' | 'operator', env: Env): Response {
   return signInForm(kind);
 }
 
+/** The guard's 429, as a dashboard page (with its Retry-After). */
+const throttledPage: ThrottledPage = (title, message, headers) => {
+  const response = messagePage(null, 429, title, message);
+  headers.forEach((value, name) => response.headers.set(name, value));
+  return response;
+};
+
 async function signInCsrfOk(request: Request, form: FormData): Promise<boolean> {
   const cookie = readCookie(request, SIGNIN_CSRF_COOKIE);
   const field = form.get('csrf');
@@ -69,7 +79,7 @@ async function signInCsrfOk(request: Request, form: FormData): Promise<boolean> 
 }
 
 /** `POST /dashboard/sign-in`: email and password against the tenant directory. */
-export async function signInUser(request: Request, env: Env): Promise<Response> {
+export async function signInUser(request: Request, env: Env, ctx: Pick<ExecutionContext, 'waitUntil'>): Promise<Response> {
   const form = await request.formData().catch(() => null);
   if (!form || !(await signInCsrfOk(request, form))) {
     logDenial('dashboard sign-in without a valid CSRF token', { path: '/dashboard/sign-in' });
@@ -78,19 +88,24 @@ export async function signInUser(request: Request, env: Env): Promise<Response> 
   }
   const email = EmailSchema.safeParse(form.get('email'));
   const password = form.get('password');
+  const guard = new SignInGuard(env, ctx, request, email.success ? email.data : null, { page: throttledPage });
+  const throttled = await guard.refusal();
+  if (throttled) return throttled;
   const user = email.success && typeof password === 'string' && password.length <= 256 ? await authenticate(env.DB, email.data, password) : null;
   if (!user) {
+    await guard.failed();
     logDenial('dashboard sign-in failed', { path: '/dashboard/sign-in' });
     await recordAudit(env, { tenant: null, action: 'auth.sign_in', result: 'denied', user: email.success ? email.data : undefined, ip: ip(request), details: { via: 'dashboard', reason: 'bad credentials' } });
     return signInForm('user', { error: 'Email or password is incorrect.', email: email.success ? email.data : undefined, status: 401 });
   }
+  await guard.succeeded();
   const cookie = await createSession(env, { kind: 'user', tenantId: user.tenantId, userId: user.id, email: user.email });
   await recordAudit(env, { tenant: user.tenantId, action: 'auth.sign_in', result: 'ok', user: user.id, ip: ip(request), details: { via: 'dashboard' } });
   return redirect('/dashboard', [cookie, dashboardCookie(SIGNIN_CSRF_COOKIE, '', 0)]);
 }
 
 /** `POST /dashboard/operator/sign-in`: the operator token, compared in constant time. */
-export async function signInOperator(request: Request, env: Env): Promise<Response> {
+export async function signInOperator(request: Request, env: Env, ctx: Pick<ExecutionContext, 'waitUntil'>): Promise<Response> {
   const expected = adminToken(env);
   if (!expected) return messagePage(null, 404, 'Not found', 'Operator sign-in is not enabled on this deployment.');
   const form = await request.formData().catch(() => null);
@@ -99,12 +114,17 @@ export async function signInOperator(request: Request, env: Env): Promise<Respon
     await recordAudit(env, { tenant: null, action: 'auth.operator_sign_in', result: 'denied', ip: ip(request), details: { via: 'dashboard', reason: 'csrf' } });
     return messagePage(null, 403, 'Sign-in form expired', 'The form expired or was not sent from this site. Open the sign-in page and try again.');
   }
+  const guard = new SignInGuard(env, ctx, request, null, { operator: true, page: throttledPage });
+  const throttled = await guard.refusal();
+  if (throttled) return throttled;
   const token = form.get('token');
   if (typeof token !== 'string' || token.length > 512 || !(await safeEqual(token, expected))) {
+    await guard.failed();
     logDenial('bad operator token', { path: '/dashboard/operator/sign-in' });
     await recordAudit(env, { tenant: null, action: 'auth.operator_sign_in', result: 'denied', ip: ip(request), details: { via: 'dashboard', reason: 'bad token' } });
     return signInForm('operator', { error: 'That operator token is not valid.', status: 401 });
   }
+  await guard.succeeded();
   const cookie = await createSession(env, { kind: 'operator' });
   await recordAudit(env, { tenant: null, action: 'auth.operator_sign_in', result: 'ok', user: 'operator', ip: ip(request), details: { via: 'dashboard' } });
   return redirect('/dashboard/operator', [cookie, dashboardCookie(SIGNIN_CSRF_COOKIE, '', 0)]);

@@ -20,7 +20,12 @@ export const KeyPropsSchema = z.object({
   keyId: z.string(),
   role: RoleSchema,
   tenant: z
-    .object({ status: z.enum(['active', 'suspended']), servers: z.array(z.string()), limits: LimitsSchema.default({ ...DEFAULT_TENANT_LIMITS }) })
+    .object({
+      status: z.enum(['active', 'suspended']),
+      servers: z.array(z.string()),
+      limits: LimitsSchema.default({ ...DEFAULT_TENANT_LIMITS }),
+      generation: z.number().int().nonnegative().default(0),
+    })
     .nullable(),
 });
 export type KeyProps = z.infer<typeof KeyPropsSchema>;
@@ -42,7 +47,7 @@ export async function resolvePrincipal(env: Env, props: unknown, clientId: strin
   if (key.success) {
     const refusal = tenantRefusal(key.data.tenant, server, upstream);
     if (refusal) return { refusal, tenant: key.data.tenantId };
-    const principal: Principal = { tenantId: key.data.tenantId, userId: `key:${key.data.keyId}`, role: key.data.role, clientId: key.data.keyId, kind: 'api-key', server };
+    const principal: Principal = { tenantId: key.data.tenantId, userId: `key:${key.data.keyId}`, role: key.data.role, clientId: key.data.keyId, kind: 'api-key', server, generation: key.data.tenant!.generation };
     return { principal, limits: key.data.tenant!.limits };
   }
   const grant = GrantPropsSchema.safeParse(props);
@@ -51,7 +56,7 @@ export async function resolvePrincipal(env: Env, props: unknown, clientId: strin
   if (!access) return { refusal: 'Access denied: account no longer exists', tenant: grant.data.tenantId };
   const refusal = tenantRefusal({ status: access.tenantStatus, servers: access.servers }, server, upstream);
   if (refusal) return { refusal, tenant: grant.data.tenantId };
-  return { principal: { tenantId: grant.data.tenantId, userId: grant.data.userId, role: access.role, clientId, kind: 'oauth', server }, limits: access.limits };
+  return { principal: { tenantId: grant.data.tenantId, userId: grant.data.userId, role: access.role, clientId, kind: 'oauth', server, generation: access.generation }, limits: access.limits };
 }
 
 /** Upstreams are enabled per tenant by registering them; the gate checks the tenant has this one. */

@@ -4,7 +4,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
 import { McpError, type ServerCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { installChokePoint, isGuarded, type HandlerExtra, type RawRequest } from './choke-point';
-import { CLIENT_IP_FORWARD_HEADER, CORRELATION_FORWARD_HEADER, decodePrincipal, ownerKey, PRINCIPAL_HEADER, type Principal } from './principal';
+import { CLIENT_IP_FORWARD_HEADER, CORRELATION_FORWARD_HEADER, decodePrincipal, ownerKey, PRINCIPAL_HEADER, tenantNamespace, type Principal } from './principal';
 import { denyReason, type ToolPolicySource } from './tool-policy';
 import { requestAuditEvent, sensitiveNames, type Outcome } from './request-audit';
 import type { AuditEventInput } from '../audit/audit-event';
@@ -156,14 +156,14 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
     return p;
   }
 
-  /** KV confined to the calling principal's tenant (keys `tenant-<id>:<type>:<id>`). */
+  /** KV confined to the calling principal's tenant (keys `tenant-<namespace>:<type>:<id>`). */
   protected tenantKv(): TenantKv {
-    return new TenantKv(this.env.DATA_KV, this.principal().tenantId);
+    return new TenantKv(this.env.DATA_KV, tenantNamespace(this.principal()));
   }
 
-  /** R2 confined to the calling principal's tenant (objects under `tenant-<id>/`). */
+  /** R2 confined to the calling principal's tenant (objects under `tenant-<namespace>/`). */
   protected tenantFiles(): TenantFiles {
-    return new TenantFiles(this.env.FILES, this.principal().tenantId);
+    return new TenantFiles(this.env.FILES, tenantNamespace(this.principal()));
   }
 
   private async guard(method: string, request: RawRequest, extra: HandlerExtra, next: () => Promise<unknown>): Promise<unknown> {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RoleSchema } from '../tenancy/model';
+import { RoleSchema, storageNamespace } from '../tenancy/model';
 
 /**
  * Who is calling: the identity the gate attaches to every MCP request it forwards. It is rebuilt
@@ -14,6 +14,8 @@ export const PrincipalSchema = z.object({
   clientId: z.string().min(1),
   kind: z.enum(['oauth', 'api-key']),
   server: z.string().min(1),
+  /** The tenant's incarnation (0 for the first): a tenant deleted and created again is a new one. */
+  generation: z.number().int().nonnegative().optional(),
 });
 export type Principal = z.infer<typeof PrincipalSchema>;
 
@@ -28,7 +30,13 @@ export const CLIENT_IP_FORWARD_HEADER = 'x-smcp-client-ip';
 
 /** The session owner: sessions are bound to tenant, user and client (or key), not to a role. */
 export function ownerKey(p: Principal): string {
-  return [p.tenantId, p.kind, p.userId, p.clientId].join('|');
+  const tenant = p.generation ? `${p.tenantId}#${p.generation}` : p.tenantId;
+  return [tenant, p.kind, p.userId, p.clientId].join('|');
+}
+
+/** Where the caller's tenant keeps its data (KV and R2 prefixes, SQL database object name). */
+export function tenantNamespace(p: Principal): string {
+  return storageNamespace(p.tenantId, p.generation ?? 0);
 }
 
 /** Header encoding: base64 of UTF-8 JSON, safe for any header value. */

@@ -113,6 +113,14 @@ export class TenantLimiter extends DurableObject<Env> {
     return [...this.sessions.values()].filter((s) => !s.reserved).length;
   }
 
+  /** The tenant was deleted: forget its sessions and request window, so a re-created tenant starts empty. */
+  async forget(): Promise<void> {
+    this.sessions.clear();
+    this.windowStart = this.windowCount = 0;
+    this.sql('DELETE FROM sessions');
+    await this.ctx.storage.delete('backoff');
+  }
+
   /** Milliseconds this back-off key must still wait before a sign-in attempt (0 = may try now). */
   async backoffWait(): Promise<number> {
     return waitMs(await this.backoff(), Date.now());

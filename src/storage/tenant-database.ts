@@ -1,5 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
-import { TENANT_ID_PATTERN } from '../tenancy/model';
+import { STORAGE_NAMESPACE_PATTERN } from '../tenancy/model';
 import { checkCost, CostRefusal } from './sql-cost';
 import { checkStatement } from './sql-guard';
 import { schemaView } from './sql-schema-view';
@@ -16,7 +16,7 @@ export const MAX_PARAMS = 100;
 export type SqlParam = string | number | boolean | null;
 
 export interface SqlRequest {
-  /** The tenant the caller belongs to; the object refuses any other tenant once bound. */
+  /** The caller's tenant storage namespace (`storageNamespace`); the object refuses any other once bound. */
   tenantId: string;
   sql: string;
   params: SqlParam[];
@@ -46,7 +46,7 @@ class RefusedWrite extends Error {}
 export class TenantDatabase extends DurableObject<Env> {
   /** Run one validated statement; never throws for a bad statement, answers `{ ok: false }`. */
   async query(request: SqlRequest): Promise<SqlResult> {
-    if (!TENANT_ID_PATTERN.test(request.tenantId)) return { ok: false, error: 'invalid tenant' };
+    if (!STORAGE_NAMESPACE_PATTERN.test(request.tenantId)) return { ok: false, error: 'invalid tenant' };
     const bound = this.ctx.storage.kv.get<string>(TENANT_KEY);
     if (bound === undefined) this.ctx.storage.kv.put(TENANT_KEY, request.tenantId);
     else if (bound !== request.tenantId) return { ok: false, error: 'this database belongs to another tenant' };
@@ -91,6 +91,12 @@ export class TenantDatabase extends DurableObject<Env> {
       if (error instanceof RefusedWrite || error instanceof CostRefusal) return { ok: false, error: error.message };
       return { ok: false, error: `SQL error: ${cleanSqliteMessage(error)}` };
     }
+  }
+
+  /** The tenant was deleted: drop the whole database (the purge of a retired tenant calls this). */
+  async destroy(): Promise<void> {
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
   }
 }
 

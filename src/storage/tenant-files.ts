@@ -1,4 +1,4 @@
-import { TENANT_ID_PATTERN } from '../tenancy/model';
+import { STORAGE_NAMESPACE_PATTERN } from '../tenancy/model';
 import { StorageKeyError } from './tenant-kv';
 
 const MAX_PATH = 1024;
@@ -28,10 +28,11 @@ export class TenantFiles {
 
   constructor(
     private readonly bucket: R2Bucket,
-    tenantId: string,
+    /** The tenant's storage namespace (`storageNamespace(tenantId, generation)`), never input. */
+    namespace: string,
   ) {
-    if (!TENANT_ID_PATTERN.test(tenantId)) throw new StorageKeyError('invalid tenant id');
-    this.prefix = `tenant-${tenantId}/`;
+    if (!STORAGE_NAMESPACE_PATTERN.test(namespace)) throw new StorageKeyError('invalid tenant id');
+    this.prefix = `tenant-${namespace}/`;
   }
 
   /** The full object key for a relative path. */
@@ -50,6 +51,17 @@ export class TenantFiles {
 
   delete(path: string): Promise<void> {
     return this.bucket.delete(this.key(path));
+  }
+
+  /** Delete every object of the namespace, at most `budget` per call (see TenantKv.purge). True when none is left. */
+  async purge(budget = 1000): Promise<boolean> {
+    for (let deleted = 0; deleted < budget; ) {
+      const res = await this.bucket.list({ prefix: this.prefix, limit: Math.min(1000, budget - deleted) });
+      if (res.objects.length > 0) await this.bucket.delete(res.objects.map((o) => o.key));
+      deleted += res.objects.length;
+      if (!res.truncated) return true;
+    }
+    return false;
   }
 
   /**

@@ -1,4 +1,4 @@
-import { TENANT_ID_PATTERN } from '../tenancy/model';
+import { STORAGE_NAMESPACE_PATTERN } from '../tenancy/model';
 
 const TYPE_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
 const MAX_ID = 480;
@@ -22,10 +22,11 @@ export class TenantKv {
 
   constructor(
     private readonly kv: KVNamespace,
-    tenantId: string,
+    /** The tenant's storage namespace (`storageNamespace(tenantId, generation)`), never input. */
+    namespace: string,
   ) {
-    if (!TENANT_ID_PATTERN.test(tenantId)) throw new StorageKeyError('invalid tenant id');
-    this.prefix = `tenant-${tenantId}:`;
+    if (!STORAGE_NAMESPACE_PATTERN.test(namespace)) throw new StorageKeyError('invalid tenant id');
+    this.prefix = `tenant-${namespace}:`;
   }
 
   /** The full KV key for a type and id. */
@@ -45,6 +46,22 @@ export class TenantKv {
 
   delete(type: string, id: string): Promise<void> {
     return this.kv.delete(this.key(type, id));
+  }
+
+  /**
+   * Delete every key of the namespace, at most `budget` of them per call (the purge of a deleted
+   * tenant; the daily cron continues it). True when no key is left.
+   */
+  async purge(budget = 1000): Promise<boolean> {
+    let cursor: string | undefined;
+    for (let deleted = 0; deleted < budget; ) {
+      const res = await this.kv.list({ prefix: this.prefix, limit: Math.min(1000, budget - deleted), cursor });
+      await Promise.all(res.keys.map((k) => this.kv.delete(k.name)));
+      deleted += res.keys.length;
+      if (res.list_complete) return true;
+      cursor = res.cursor;
+    }
+    return false;
   }
 
   /** Ids of one type (optionally starting with `idPrefix`), without the tenant prefix. */

@@ -92,14 +92,17 @@ export async function verifyApiKey(
   const hash = await secretHash(secret);
   const row = await db
     .prepare(
-      'SELECT k.*, t.status AS tenant_status, t.servers AS tenant_servers, t.requests_per_minute, t.max_sessions, t.max_sessions_per_user FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id WHERE k.secret_hash = ? AND k.tenant_id = ?',
+      'SELECT k.*, t.status AS tenant_status, t.servers AS tenant_servers, t.generation AS tenant_generation, t.requests_per_minute, t.max_sessions, t.max_sessions_per_user FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id WHERE k.secret_hash = ? AND k.tenant_id = ?',
     )
     .bind(hash, tenantId)
-    .first<KeyRow & { tenant_status: TenantStatus | null; tenant_servers: string | null } & LimitColumns>();
+    .first<KeyRow & { tenant_status: TenantStatus | null; tenant_servers: string | null; tenant_generation: number | null } & LimitColumns>();
   if (!row || !(await safeEqual(row.secret_hash, hash))) return { refusal: 'unknown' };
   if (row.revoked_at !== null) return { refusal: 'revoked' };
   if (row.expires_at !== null && row.expires_at <= now) return { refusal: 'expired' };
-  const tenant = row.tenant_status === null ? null : { status: row.tenant_status, servers: JSON.parse(row.tenant_servers ?? '[]') as string[], limits: limitsFromRow(row) };
+  const tenant =
+    row.tenant_status === null
+      ? null
+      : { status: row.tenant_status, servers: JSON.parse(row.tenant_servers ?? '[]') as string[], limits: limitsFromRow(row), generation: row.tenant_generation ?? 0 };
   return { key: toKey(row), tenant };
 }
 
@@ -108,6 +111,8 @@ export interface KeyTenantState {
   status: TenantStatus;
   servers: string[];
   limits: TenantLimits;
+  /** The tenant's incarnation (storage namespace), see `storageNamespace`. */
+  generation: number;
 }
 
 /** `last_used_at` is kept to this precision: a key in steady use is stamped once per interval per isolate. */

@@ -29,6 +29,19 @@ export interface User {
   createdAt: number;
 }
 
+/**
+ * A tenant's storage namespace: its id for the first incarnation (generation 0, so data written
+ * before generations existed stays where it is), `<id>.g<n>` after the id was deleted and created
+ * again n times. Every store (KV prefix, R2 prefix, SQL database object) is keyed by it, so a
+ * re-created tenant starts empty the moment it exists, whatever the purge of the old data has done.
+ */
+export const STORAGE_NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9-]{1,31}(\.g[1-9][0-9]{0,8})?$/;
+
+/** The storage namespace of a tenant incarnation (see STORAGE_NAMESPACE_PATTERN). */
+export function storageNamespace(tenantId: string, generation = 0): string {
+  return generation > 0 ? `${tenantId}.g${generation}` : tenantId;
+}
+
 export const TenantIdSchema = z.string().regex(TENANT_ID_PATTERN, 'tenant id must match ^[a-z0-9][a-z0-9-]{1,31}$');
 export const RoleSchema = z.enum(ROLES);
 export const EmailSchema = z.string().trim().toLowerCase().max(254).email();

@@ -43,8 +43,11 @@ function isUniqueViolation(error: unknown): boolean {
 export async function createTenant(db: D1Database, t: { id: string; name: string; servers: string[] }): Promise<Tenant> {
   const createdAt = Date.now();
   try {
+    // The next generation after every retired incarnation of this id: its storage starts empty.
     await db
-      .prepare('INSERT INTO tenants (id, name, status, servers, created_at) VALUES (?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT INTO tenants (id, name, status, servers, created_at, generation) VALUES (?1, ?2, ?3, ?4, ?5, (SELECT COALESCE(MAX(generation) + 1, 0) FROM retired_tenants WHERE id = ?1))',
+      )
       .bind(t.id, t.name, 'active', JSON.stringify(t.servers), createdAt)
       .run();
   } catch (error) {
@@ -96,17 +99,19 @@ export interface AccessRecord {
   tenantStatus: TenantStatus;
   servers: string[];
   limits: TenantLimits;
+  /** The tenant's incarnation (storage namespace), see `storageNamespace`. */
+  generation: number;
 }
 
 /** Current role and tenant state for a user, or null when the user or tenant is gone. */
 export async function getAccessRecord(db: D1Database, tenantId: string, userId: string): Promise<AccessRecord | null> {
   const row = await db
     .prepare(
-      'SELECT u.role AS role, t.status AS status, t.servers AS servers, t.requests_per_minute, t.max_sessions, t.max_sessions_per_user FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.id = ? AND u.tenant_id = ?',
+      'SELECT u.role AS role, t.status AS status, t.servers AS servers, t.generation AS generation, t.requests_per_minute, t.max_sessions, t.max_sessions_per_user FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.id = ? AND u.tenant_id = ?',
     )
     .bind(userId, tenantId)
-    .first<{ role: Role; status: TenantStatus; servers: string } & LimitColumns>();
-  return row ? { role: row.role, tenantStatus: row.status, servers: JSON.parse(row.servers) as string[], limits: limitsFromRow(row) } : null;
+    .first<{ role: Role; status: TenantStatus; servers: string; generation: number } & LimitColumns>();
+  return row ? { role: row.role, tenantStatus: row.status, servers: JSON.parse(row.servers) as string[], limits: limitsFromRow(row), generation: row.generation } : null;
 }
 
 /** Every tenant, oldest first (operator view). */
@@ -131,14 +136,29 @@ export async function updateTenant(
   return next;
 }
 
-/** Delete a tenant with its users and keys (foreign keys cascade; deleted explicitly too, in one batch). */
-export async function deleteTenant(db: D1Database, id: string): Promise<boolean> {
-  const [, , tenant] = await db.batch([
+/**
+ * Delete a tenant: in one transaction, retire its incarnation (recording which users' grants and
+ * which upstreams' state objects the purge must clear) and delete its control-plane rows (users,
+ * keys, upstreams with their sealed credentials, the tenant). From then on nothing authenticates
+ * as the tenant, and a tenant created with the same id gets the next generation. The data in the
+ * stores is removed by `purgeRetiredTenant` (src/admin/tenant-purge.ts).
+ */
+export async function deleteTenant(db: D1Database, id: string, now = Date.now()): Promise<boolean> {
+  const results = await db.batch([
+    db
+      .prepare(
+        `INSERT INTO retired_tenants (id, generation, deleted_at, users, upstreams)
+           SELECT id, generation, ?2, (SELECT json_group_array(id) FROM users WHERE tenant_id = ?1),
+                  (SELECT json_group_array(name) FROM upstreams WHERE tenant_id = ?1)
+           FROM tenants WHERE id = ?1`,
+      )
+      .bind(id, now),
     db.prepare('DELETE FROM api_keys WHERE tenant_id = ?').bind(id),
     db.prepare('DELETE FROM users WHERE tenant_id = ?').bind(id),
+    db.prepare('DELETE FROM upstreams WHERE tenant_id = ?').bind(id),
     db.prepare('DELETE FROM tenants WHERE id = ?').bind(id),
   ]);
-  return (tenant?.meta.changes ?? 0) > 0;
+  return (results[4]?.meta.changes ?? 0) > 0;
 }
 
 /** The tenant's users (never password hashes). */
