@@ -41,10 +41,18 @@ function event(tenant: string, time: number): AuditEvent {
   };
 }
 
-async function api(path: string): Promise<{ ms: number; body: any }> {
+/** The parts of admin API answers the bench reads. */
+interface Answer {
+  events?: unknown[];
+  nextCursor?: string | null;
+  servers?: unknown[];
+  series?: unknown[];
+}
+
+async function api(path: string): Promise<{ ms: number; body: Answer }> {
   const started = performance.now();
   const res = await SELF.fetch(`http://localhost:8787/admin/api${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
-  const body = await res.json();
+  const body = (await res.json()) as Answer;
   if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
   return { ms: performance.now() - started, body };
 }
@@ -61,7 +69,7 @@ const f = (v: number) => v.toFixed(1);
 async function timed(label: string, path: string, runs = 15): Promise<string> {
   await api(path); // warm
   const ms: number[] = [];
-  let last: any;
+  let last: Answer = {};
   for (let i = 0; i < runs; i++) {
     const res = await api(path);
     ms.push(res.ms);
