@@ -13,6 +13,7 @@ import { createKey, keysPage, revokeKey, rotateKey } from './keys-page';
 import { metricsPage } from './metrics-page';
 import { operatorPage, setTenantStatus } from './operator-page';
 import { serversPage, setServerEnabled } from './servers-page';
+import { endSessionFromDashboard, sessionsPage } from './sessions-page';
 import { serveAsset } from './static-assets';
 import { changeRole, createUser, deleteUser, resetPassword, usersPage } from './users-page';
 
@@ -50,6 +51,8 @@ const TENANT_ROUTES: Array<[string, RegExp, TenantHandler, boolean | 'operator']
   ['GET', /^audit\/export$/, auditExport, true],
   ['GET', /^audit\/([A-Za-z0-9_-]{1,80})$/, auditEventPage, true],
   ['GET', /^metrics$/, metricsPage, true],
+  ['GET', /^sessions$/, sessionsPage, false],
+  ['POST', /^sessions\/([0-9a-f-]{36})\/end$/, endSessionFromDashboard, false],
 ];
 
 const notFound = (viewer: Viewer | null) => messagePage(viewer, 404, 'Not found', 'There is no such page.');

@@ -4,7 +4,7 @@ import { findServer } from '../../servers/registry';
 import { connectionSnippets } from '../../src/dashboard/servers-page';
 import { FormBrowser, inputValue } from '../support/browser-forms';
 import { waitForEvents } from './audit-support';
-import { D, operatorSignedIn, signedIn } from './dashboard-client';
+import { D, operatorSignedIn, signedIn } from './dashboard-support';
 import { adminCall, createKey, mcpPost, ORIGIN, seedTenant } from './platform-client';
 
 /**

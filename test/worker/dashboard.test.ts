@@ -1,7 +1,7 @@
 import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { FormBrowser, inputValue } from '../support/browser-forms';
-import { D, operatorSignedIn, signedIn } from './dashboard-client';
+import { D, operatorSignedIn, signedIn } from './dashboard-support';
 import { adminCall, mcpPost, ORIGIN, seedTenant } from './platform-client';
 import type { AuditEvent } from '../../src/audit/audit-event';
 import { seedStoreEvents } from './audit-support';

@@ -6,7 +6,7 @@ import { OPERATOR, ORIGIN } from './platform-client';
 /** The dashboard's base URL in worker tests. */
 export const D = `${ORIGIN}/dashboard`;
 
-/** Sign a tenant user in through the dashboard's form; returns the browser, the session's CSRF token and the home page URL. */
+/** Sign a tenant user in to the dashboard through its form; returns the browser, the page CSRF token and the landing page. */
 export async function signedIn(account: { email: string; password: string }): Promise<{ browser: FormBrowser; csrf: string; home: string }> {
   const browser = new FormBrowser((input, init) => SELF.fetch(input, init));
   const form = await (await browser.get(`${D}/sign-in`)).text();
@@ -20,7 +20,7 @@ export async function signedIn(account: { email: string; password: string }): Pr
   return { browser, csrf: inputValue(html, 'csrf'), home: `${ORIGIN}${home.headers.get('location')}` };
 }
 
-/** Sign the operator in with the operator token. */
+/** Sign the operator in to the dashboard with the operator token; returns the browser and the page CSRF token. */
 export async function operatorSignedIn(): Promise<{ browser: FormBrowser; csrf: string }> {
   const browser = new FormBrowser((input, init) => SELF.fetch(input, init));
   const form = await (await browser.get(`${D}/operator/sign-in`)).text();
