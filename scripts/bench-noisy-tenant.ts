@@ -25,6 +25,7 @@ interface Tally {
 }
 const tally = (): Tally => ({ latencies: [], statuses: new Map() });
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- admin API JSON; callers read the fields they asserted
 async function adminRequest(p: RunningPlatform, method: string, path: string, body: unknown): Promise<any> {
   const res = await fetch(`${p.url}/admin/api${path}`, { method, headers: { authorization: `Bearer ${p.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const text = await res.text();
@@ -60,7 +61,7 @@ async function loop(p: RunningPlatform, key: string, session: string, until: num
   let id = 1;
   while (Date.now() < until) {
     const started = performance.now();
-    let status = 0;
+    let status: number;
     try {
       const res = await post(p, key, { jsonrpc: '2.0', id: id++, method: 'tools/call', params: { name: 'list_notes', arguments: {} } }, session);
       await res.text();

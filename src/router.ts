@@ -8,7 +8,7 @@ import { preflight, withCors } from './http/cors';
 import { STYLESHEET } from './http/html';
 import { restError, rpcError, RpcCode } from './http/responses';
 import { BINDING_PERIOD_SECONDS, clientIp, restTooMany, withinIpRate } from './limits/limits';
-import { healthResponse } from './observability/health';
+import { healthResponse } from './health/health';
 import { auditedOAuthEndpoint } from './oauth/oauth-audit';
 import { OAUTH_PATHS, oauthSurface, serverNameOf } from './oauth/oauth-surface';
 import { upstreamNameExists } from './gateway/upstream-store';

@@ -128,6 +128,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<RunningPlatf
 }
 
 /** Call the admin API with the operator token; returns status and parsed body. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- admin API JSON; callers read the fields they asserted
 export async function admin(platform: { url: string; adminToken: string }, path: string, body: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(`${platform.url}/admin/api${path}`, {
     method: 'POST',

@@ -104,5 +104,18 @@ export async function handleAdminApi(request: Request, env: Env, path: string): 
   if (!tenant) return restError(404, 'not_found', 'Tenant not found');
   const [, pattern, handler, action] = route;
   const id = pattern.exec(rest)?.[1] ?? '';
+  // A suspended tenant's own admins may read (users, keys, upstreams, audit) but change nothing.
+  const refusal = readOnlyWhileSuspended(actor, tenant, request.method);
+  if (refusal) return audited(env, actor, tenant.id, action ?? 'admin.change', id || tenant.id, refusal);
   return audited(env, actor, tenant.id, action, id || tenant.id, () => handler(request, env, actor, tenant, id));
+}
+
+/**
+ * The refusal for a change by a suspended tenant's own admin (the operator may still do anything),
+ * or null. Every method but GET changes something, so routes added later are covered too; the
+ * caller audits the refusal once, as `denied`.
+ */
+function readOnlyWhileSuspended(actor: Actor, tenant: Tenant, method: string): (() => Promise<Response>) | null {
+  if (method === 'GET' || actor.kind === 'operator' || tenant.status === 'active') return null;
+  return async () => restError(403, 'tenant_suspended', 'This tenant is suspended: its admins may read users, keys, upstreams and the audit trail, but not change anything until the platform operator resumes it');
 }

@@ -2,7 +2,7 @@ import type { Actor } from '../admin/admin-auth';
 import { recordAudit } from '../audit/audit-trail';
 import { publicOrigin } from '../config';
 import { safeEqual } from '../crypto/secrets';
-import { logDenial } from '../observability/log';
+import { log, logDenial } from '../observability/log';
 import { TenantIdSchema, type Tenant } from '../tenancy/model';
 import { getAccessRecord, getTenant } from '../tenancy/tenant-store';
 import { auditEventPage, auditExport, auditPage } from './audit-page';
@@ -13,6 +13,7 @@ import { createKey, keysPage, revokeKey, rotateKey } from './keys-page';
 import { metricsPage } from './metrics-page';
 import { operatorPage, setTenantStatus } from './operator-page';
 import { serversPage } from './servers-page';
+import { endSessionFromDashboard, sessionsPage } from './sessions-page';
 import { serveAsset } from './static-assets';
 import { changeRole, createUser, deleteUser, usersPage } from './users-page';
 
@@ -48,6 +49,8 @@ const TENANT_ROUTES: Array<[string, RegExp, TenantHandler, boolean]> = [
   ['GET', /^audit\/export$/, auditExport, true],
   ['GET', /^audit\/([A-Za-z0-9_-]{1,80})$/, auditEventPage, true],
   ['GET', /^metrics$/, metricsPage, true],
+  ['GET', /^sessions$/, sessionsPage, false],
+  ['POST', /^sessions\/([0-9a-f-]{36})\/end$/, endSessionFromDashboard, false],
 ];
 
 const notFound = (viewer: Viewer | null) => messagePage(viewer, 404, 'Not found', 'There is no such page.');
@@ -116,6 +119,7 @@ export async function handleDashboard(request: Request, env: Env, path: string, 
   const tenant = await getTenant(env.DB, tenantId);
   if (!tenant) return notFound(viewer);
   if (adminOnly && viewer.kind === 'user' && viewer.role !== 'admin') return refuse(c, tenantId, 403, `role ${viewer.role}`);
+  if (form && viewer.kind === 'user' && tenant.status !== 'active') return refuseWhileSuspended(c, tenant);
   return handler({ ...c, tenant, id: pattern.exec(rest)?.[1] ?? '' });
 }
 
@@ -144,6 +148,25 @@ async function audited(env: Env, viewer: Viewer, request: Request, tenantId: str
     ip: request.headers.get('cf-connecting-ip') ?? undefined,
     details: { via: 'dashboard', reason, method: request.method, ...(tenantId ? { targetTenant: tenantId } : {}) },
   });
+}
+
+/**
+ * A suspended tenant's own users may look but not change anything (the admin API's rule, see
+ * admin-api.ts): one `denied` event naming the page, and a page that says why.
+ */
+async function refuseWhileSuspended(c: PageContext, tenant: Tenant): Promise<Response> {
+  const path = c.url.pathname;
+  log('warn', 'denied', { reason: 'dashboard: tenant suspended, read-only', path, tenant: tenant.id });
+  await recordAudit(c.env, {
+    tenant: tenant.id,
+    action: 'dashboard.change',
+    result: 'denied',
+    user: c.viewer.kind === 'user' ? c.viewer.userId : 'operator',
+    resource: path,
+    ip: c.request.headers.get('cf-connecting-ip') ?? undefined,
+    details: { via: 'dashboard', reason: 'tenant suspended', method: c.request.method },
+  });
+  return messagePage(c.viewer, 403, 'Organization suspended', 'This organization is suspended: you can still read its pages and export its audit log, but nothing can be changed until the platform operator resumes it.');
 }
 
 /** Refuse and audit: 404 where existence must not leak (another tenant, operator pages), 403 for a role. */

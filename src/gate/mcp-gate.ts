@@ -6,6 +6,7 @@ import { rpcError, RpcCode } from '../http/responses';
 import { CLIENT_IP_FORWARD_HEADER, CORRELATION_FORWARD_HEADER, encodePrincipal, ownerKey, PRINCIPAL_HEADER, type Principal } from '../hosted/principal';
 import { limiter, rpcTooMany, tenantLimiterName, withinCredentialRate, BINDING_PERIOD_SECONDS } from '../limits/limits';
 import { knownFullFor, rememberFull } from '../limits/deny-cache';
+import { endSession, releaseSlot, settleSlot } from '../limits/session-slots';
 import type { TenantLimits } from '../limits/tenant-limits';
 import { logDenial } from '../observability/log';
 import { requestContext } from '../observability/request-context';
@@ -132,8 +133,14 @@ async function admit(g: Gated, session: string | undefined, opening: boolean): P
     session,
     opening,
     idleMs: sessionIdleMs(g.env),
+    server: g.target.server.name,
+    binding: g.target.server.binding,
   });
-  if (result.ok) return { reservation: result.reservation };
+  if (result.ok) {
+    // At the caller's own session quota its least recently used session made room: end it for real.
+    if (result.evicted) await endSession(g.env, g.principal.tenantId, result.evicted, 'evicted', { user: g.principal.userId, client: g.principal.clientId });
+    return { reservation: result.reservation };
+  }
   if (result.limit === 'unknown_session') return notFound(g);
   if (result.limit === 'tenant_rpm') rememberFull(g.principal.tenantId, result.retryAfter);
   return rpcTooMany(g.env, g.ctx, {
@@ -148,12 +155,7 @@ async function admit(g: Gated, session: string | undefined, opening: boolean): P
 }
 
 /** After the framework answered an opening request: confirm the reserved slot, or give it back. */
-async function settle(g: Gated, reservation: string | undefined, session: string | null): Promise<void> {
-  if (!reservation) return;
-  const stub = limiter(g.env, tenantLimiterName(g.principal.tenantId));
-  if (session) await stub.register(reservation, session);
-  else await stub.release(reservation);
-}
+const settle = (g: Gated, reservation: string | undefined, session: string | null) => settleSlot(g.env, g.principal.tenantId, reservation, session);
 
 async function streamable(request: Request, g: Gated): Promise<Response> {
   if (!['POST', 'GET', 'DELETE'].includes(request.method)) {
@@ -188,9 +190,8 @@ async function streamable(request: Request, g: Gated): Promise<Response> {
   }
   const issued = response.headers.get('mcp-session-id');
   if (opening) await settle(g, admission.reservation, response.ok && issued && raw === null ? `streamable-http:${issued}` : null);
-  if (request.method === 'DELETE' && response.ok && raw) {
-    await limiter(g.env, tenantLimiterName(g.principal.tenantId)).release(`streamable-http:${raw}`);
-  }
+  // The owner ended the session: its slot is free at once (the object's deferred teardown leaves it alone).
+  if (request.method === 'DELETE' && response.ok && raw) await releaseSlot(g.env, g.principal.tenantId, `streamable-http:${raw}`);
   if (!issued) return response;
   const sealed = external ?? (await sealSessionId(g.secret, g.target.server.name, g.owner, issued));
   const out = new Response(response.body, response);

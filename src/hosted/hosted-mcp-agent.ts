@@ -14,7 +14,8 @@ import { confineObjectRequest } from '../gate/forward-headers';
 import { RpcCode } from '../http/responses';
 import { log, logDenial } from '../observability/log';
 import { sessionIdleMs } from '../config';
-import { limiter, tenantLimiterName } from '../limits/limits';
+import { expiryDelayMs } from '../limits/session-registry';
+import { releaseSlot } from '../limits/session-slots';
 import { TenantFiles } from '../storage/tenant-files';
 import { TenantKv } from '../storage/tenant-kv';
 
@@ -107,6 +108,9 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
     if (!isGuarded(server)) throw new Error(`${name}: request handlers were replaced after setup; refusing to serve unguarded`);
     // Events left by a previous incarnation (eviction, crash) ship as soon as the object is back.
     if (this.outbox().pending() > 0) this.armShipping(0, 0, true);
+    // Every path that creates a session object (initialize, a legacy SSE stream dropped before
+    // any message) gets an idle expiry from its first start, so no storage is ever orphaned.
+    await this.armExpiryOnce();
   }
 
   /**
@@ -210,9 +214,8 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
    * ends before it has been idle for the configured time.
    */
   private async postponeExpiry(): Promise<void> {
-    const idle = sessionIdleMs(this.env);
-    const slack = Math.min(60_000, Math.ceil(idle / 10));
-    const due = Date.now() + idle + slack;
+    const { delay, slack } = expiryDelayMs(sessionIdleMs(this.env));
+    const due = Date.now() + delay;
     if (due - this.expiryDue < slack) return;
     if (this.expiryId === undefined) this.expiryId = (await this.ctx.storage.get<string>(EXPIRY_KEY)) ?? null;
     if (this.expiryId) await this.cancelSchedule(this.expiryId);
@@ -222,13 +225,26 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
     this.expiryDue = due;
   }
 
+  /** Arm the idle expiry unless one is already scheduled (at startup; requests postpone it). */
+  private async armExpiryOnce(): Promise<void> {
+    if (this.expiryId === undefined) this.expiryId = (await this.ctx.storage.get<string>(EXPIRY_KEY)) ?? null;
+    if (!this.expiryId) await this.postponeExpiry();
+  }
+
   /**
-   * @internal Scheduler callback: the session has been idle for the configured time. When the
-   * teardown cannot finish (beforeSessionEnd could not ship the audit outbox), the storage stays
-   * and expiry is tried again a minute later.
+   * @internal Scheduler callback: the session has been idle for the configured time. The outbox is
+   * shipped first; then the tenant's session slot is released (the one release for an idle
+   * session, see src/limits/session-slots.ts) and the storage destroyed. When the teardown cannot
+   * finish (beforeSessionEnd could not ship the audit outbox), the storage stays and expiry is
+   * tried again a minute later.
    */
   async expireIdleSession(): Promise<void> {
     try {
+      await this.beforeSessionEnd();
+      // The owner is bound at the first request; a stream dropped before any has only the gate's props.
+      const owner = this.owner ?? (await this.ctx.storage.get<string>(OWNER_KEY));
+      const tenant = owner?.split('|')[0] ?? this.props?.tenantId;
+      if (tenant) await releaseSlot(this.env, tenant, this.name);
       await this.destroy();
     } catch (error) {
       log('warn', 'session.expiry_deferred', { error: String(error).slice(0, 200) });
@@ -239,16 +255,14 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
   }
 
   /**
-   * Ends the session for good: the `beforeSessionEnd` hook, the tenant's session slot back, then
-   * the SDK's teardown (drops every table, clears the alarm, deletes all storage). Both ways a
-   * session ends run through here: idle expiry calls it directly, and the SDK's deferred teardown
-   * after a DELETE calls it from the alarm.
+   * Ends the session for good: the `beforeSessionEnd` hook, then the SDK's teardown (drops every
+   * table, clears the alarm, deletes all storage). Every way a session ends runs through here:
+   * idle expiry calls it directly, and the SDK's deferred teardown after a DELETE, an eviction or
+   * an End from the dashboard calls it from the alarm. The session slot is not touched here: whoever
+   * ended the session has released it already (src/limits/session-slots.ts).
    */
   override async destroy(): Promise<void> {
     await this.beforeSessionEnd();
-    const owner = this.owner ?? (await this.ctx.storage.get<string>(OWNER_KEY));
-    const tenant = owner?.split('|')[0];
-    if (tenant) await limiter(this.env, tenantLimiterName(tenant)).release(this.name);
     await super.destroy();
   }
 

@@ -87,14 +87,14 @@ describe('wrangler.jsonc environments', () => {
   it('catches drift: a binding added at the top level only, a missing section, a shared database', () => {
     const config = wranglerConfig();
     const drifted = structuredClone(config) as WranglerConfig & Record<string, unknown>;
-    drifted.durable_objects!.bindings!.push({ name: 'AUDIT_STORE', class_name: 'AuditStore' });
+    drifted.durable_objects!.bindings!.push({ name: 'NEW_OBJECT', class_name: 'NewObject' });
     drifted.worker_loaders = [{ binding: 'LOADER' }];
     (drifted.vars as Record<string, string>).NEW_VAR = 'x';
     delete drifted.env!.production!.version_metadata;
     (drifted.env!.staging!.d1_databases as Array<Record<string, unknown>>)[0]!.database_id = (config.env!.production!.d1_databases as Array<Record<string, unknown>>)[0]!.database_id;
     const problems = environmentProblems(drifted);
     for (const env of DEPLOYED) {
-      expect(problems).toContain(`wrangler.jsonc env.${env}.durable_objects: add AUDIT_STORE (class AuditStore) (the top level has it)`);
+      expect(problems).toContain(`wrangler.jsonc env.${env}.durable_objects: add NEW_OBJECT (class NewObject) (the top level has it)`);
       expect(problems).toContain(`wrangler.jsonc env.${env}.worker_loaders: add LOADER (the top level has it)`);
       expect(problems).toContain(`wrangler.jsonc env.${env}.vars: add NEW_VAR (the top level has it)`);
     }

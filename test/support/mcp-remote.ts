@@ -73,7 +73,7 @@ export async function connectThroughMcpRemote(opts: McpRemoteOptions): Promise<M
   } catch (error) {
     await Promise.allSettled(pending);
     await transport.close().catch(() => undefined);
-    throw new Error(`connecting through mcp-remote failed: ${String(error)}; ${failure ? `sign-in: ${String(failure)}; ` : ''}log:\n${log}`);
+    throw new Error(`connecting through mcp-remote failed: ${String(error)}; ${failure ? `sign-in: ${String(failure)}; ` : ''}log:\n${log}`, { cause: error });
   }
   await Promise.all(pending);
   if (failure) throw failure;

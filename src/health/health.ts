@@ -1,7 +1,7 @@
 import { SERVERS } from '../../servers/registry';
-import { json } from '../http/responses';
 import { gatewayHealth } from '../gateway/gateway-health';
-import { buildInfo } from './build-info';
+import { json } from '../http/responses';
+import { buildInfo } from '../observability/build-info';
 
 /** A dependency check gives up after this long and reports the dependency as down. */
 const CHECK_TIMEOUT_MS = 2000;
@@ -21,13 +21,16 @@ async function timed(probe: () => Promise<unknown>): Promise<Check> {
   } catch (error) {
     // Only the error's class of failure is reported: /health is public and must not leak details.
     return { status: 'down', latencyMs: Math.round(performance.now() - started), error: String(error).includes('timed out') ? 'timeout' : 'error' };
+  } finally {
+    // A probe that answered must not leave its timer pending until the isolate's next event.
+    clearTimeout(timer);
   }
 }
 
 /**
  * `GET /health`: each dependency (KV, D1, Durable Objects) probed with its latency, and an overall
  * status (`ok`, or `degraded` with HTTP 503 when any is down), and what is serving (`build` and
- * `version`, see build-info.ts). Probes touch only platform-owned keys and objects, never tenant
+ * `version`, src/observability/build-info.ts). Probes touch only platform-owned keys and objects, never tenant
  * data, so the endpoint can stay public for load balancers.
  */
 export async function healthResponse(env: Env): Promise<Response> {
