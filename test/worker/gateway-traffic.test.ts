@@ -96,7 +96,7 @@ describe('health checks are bounded (review finding 6)', () => {
     expect(ran).toBe(true);
     expect(urls.length).toBeGreaterThan(0);
     expect(urls.every((u) => u.startsWith(URL_OF('s-0')))).toBe(true);
-    expect((await stub.status(key)).health).toMatchObject({ ok: false });
+    expect(((await stub.status(key)) as { health: unknown }).health).toMatchObject({ ok: false });
     const due = await runInState(stub);
     // 20 upstreams × 3 s spacing = 60 s, more than the 30 s asked for.
     expect(due! - before).toBeGreaterThanOrEqual(20 * TENANT_CHECK_SPACING_MS - 1000);
