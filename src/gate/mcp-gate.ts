@@ -16,6 +16,8 @@ import { opensSession, parseJsonRpcBody } from './jsonrpc-validation';
 import { resolvePrincipal } from './principal-resolver';
 import { getUpstream } from '../gateway/upstream-store';
 import { newSessionId, openSessionId, sealSessionId } from './session-id';
+import { chooseLane } from '../modern/era';
+import { serveModern } from '../modern/modern-lane';
 
 /** Largest MCP request body accepted; larger ones get 413 before anything parses them. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -113,6 +115,13 @@ export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionC
   if (context?.ip) headers.set(CLIENT_IP_FORWARD_HEADER, context.ip);
   const forwardCtx = { waitUntil: (p: Promise<unknown>) => ctx.waitUntil(p), passThroughOnException: () => ctx.passThroughOnException(), props: principal } as unknown as ExecutionContext;
   const g: Gated = { env, ctx: forwardCtx, target, secret, principal, limits, owner: ownerKey(principal), headers };
+  if (target.transport === 'mcp') {
+    // The era split, after every check above: 2026-07-28 requests are served statelessly in the Worker.
+    const lane = await chooseLane(request, MAX_BODY_BYTES);
+    if (lane.era === 'refused') return lane.response;
+    if (lane.era === '2026-07-28') return serveModern(lane, { env, ctx, target, principal, secret, admit: () => admit(g, undefined, false), maxBodyBytes: MAX_BODY_BYTES });
+    request = lane.request;
+  }
   const response = target.transport === 'mcp' ? await streamable(request, g) : await legacySse(request, g);
   return jsonErrors(response);
 }
