@@ -1,7 +1,7 @@
 import { findServer, SERVER_NAME_PATTERN } from '../../servers/registry';
 import { publicOrigin } from '../config';
-import { upstreamNameExists } from '../gateway/upstream-store';
-import { buildSurface, oauthSurface, resourceEntry, upstreamEntry, type OAuthSurface } from './oauth-surface';
+import { tenantDefinedNameExists, upstreamEntry } from '../tenancy/server-names';
+import { buildSurface, oauthSurface, resourceEntry, type OAuthSurface } from './oauth-surface';
 import type { OAuthAuthorizationServer } from '@cloudflare/workers-oauth-provider';
 
 type ResourceEntry = OAuthSurface['resources'] extends Map<string, infer E> ? E : never;
@@ -14,7 +14,7 @@ const MAX_STAND_INS = 256;
  * The protected resource at `/servers/<name>/<transport>`, as every route that names one must see
  * it (MCP endpoints and RFC 9728 metadata). A hosted server or a registered upstream is the real
  * resource. Any other well-formed name gets a stand-in that behaves exactly like another tenant's
- * upstream: same metadata shape, 401 with the same challenge without a valid token (no OAuth token
+ * server (upstream or deployed module): same metadata shape, 401 with the same challenge without a valid token (no OAuth token
  * can be bound to it), and the gate's 404 for an API key whose tenant has no such upstream. So no
  * answer tells an outsider which upstream names some tenant registered. Undefined only for a name
  * no server can have.
@@ -22,7 +22,7 @@ const MAX_STAND_INS = 256;
 export async function resourceAt(env: Env, name: string, transport: 'mcp' | 'sse'): Promise<ResourceEntry | undefined> {
   if (!SERVER_NAME_PATTERN.test(name)) return undefined;
   const path = `/servers/${name}/${transport}`;
-  const known = findServer(name) !== undefined || (await upstreamNameExists(env.DB, name));
+  const known = findServer(name) !== undefined || (await tenantDefinedNameExists(env.DB, name));
   // Unregistered names do not force the surface to re-read every upstream name (that would let
   // anyone make each request list the whole table).
   const surface = await oauthSurface(env, known ? name : undefined);
@@ -65,7 +65,7 @@ const standInServers = new Map<string, OAuthAuthorizationServer<Env>>();
  * (no tenant offers it). No grant can be completed for it.
  */
 export async function authorizationServerFor(env: Env, name: string | undefined): Promise<OAuthAuthorizationServer<Env>> {
-  if (!name || !SERVER_NAME_PATTERN.test(name) || findServer(name) || (await upstreamNameExists(env.DB, name))) {
+  if (!name || !SERVER_NAME_PATTERN.test(name) || findServer(name) || (await tenantDefinedNameExists(env.DB, name))) {
     return (await oauthSurface(env, name)).authorizationServer;
   }
   const origin = publicOrigin(env);
