@@ -107,7 +107,7 @@ export interface AccessRecord {
 export async function getAccessRecord(db: D1Database, tenantId: string, userId: string): Promise<AccessRecord | null> {
   const row = await db
     .prepare(
-      'SELECT u.role AS role, t.status AS status, t.servers AS servers, t.generation AS generation, t.requests_per_minute, t.max_sessions, t.max_sessions_per_user FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.id = ? AND u.tenant_id = ?',
+      'SELECT u.role AS role, t.status AS status, t.servers AS servers, t.generation AS generation, t.requests_per_minute, t.max_sessions, t.max_sessions_per_user, t.max_upstreams FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.id = ? AND u.tenant_id = ?',
     )
     .bind(userId, tenantId)
     .first<{ role: Role; status: TenantStatus; servers: string; generation: number } & LimitColumns>();
@@ -130,8 +130,8 @@ export async function updateTenant(
   const columns = columnsAfter(current.limits, limitsPatch ?? {});
   const next: Tenant = { ...current, ...rest, limits: limitsFromRow(columns) };
   await db
-    .prepare('UPDATE tenants SET name = ?, status = ?, servers = ?, requests_per_minute = ?, max_sessions = ?, max_sessions_per_user = ? WHERE id = ?')
-    .bind(next.name, next.status, JSON.stringify(next.servers), columns.requests_per_minute, columns.max_sessions, columns.max_sessions_per_user, current.id)
+    .prepare('UPDATE tenants SET name = ?, status = ?, servers = ?, requests_per_minute = ?, max_sessions = ?, max_sessions_per_user = ?, max_upstreams = ? WHERE id = ?')
+    .bind(next.name, next.status, JSON.stringify(next.servers), columns.requests_per_minute, columns.max_sessions, columns.max_sessions_per_user, columns.max_upstreams, current.id)
     .run();
   return next;
 }

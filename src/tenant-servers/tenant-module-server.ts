@@ -36,7 +36,7 @@ const validatorFactory = new CfWorkerJsonSchemaValidator();
  * oversized result) become JSON-RPC errors and `tenant_server.fault` audit events.
  */
 export class TenantModuleServer extends HostedMcpAgent {
-  protected readonly info: HostedServerInfo = {
+  protected override readonly info: HostedServerInfo = {
     name: 'smcp-tenant-server',
     version: '0.1.0',
     capabilities: { tools: { listChanged: true }, logging: {} },
@@ -44,7 +44,7 @@ export class TenantModuleServer extends HostedMcpAgent {
 
   private loaded: LoadedModule | null = null;
 
-  protected register(server: McpServer): void {
+  protected override register(server: McpServer): void {
     const low = server.server;
     low.setRequestHandler(ListToolsRequestSchema, async (_req, extra) => {
       const module = await this.module(extra);
