@@ -5,6 +5,7 @@ import { gateMcpRequest, type GateTarget } from '../gate/mcp-gate';
 import type { GrantProps, KeyProps } from '../gate/principal-resolver';
 import { recordDenial } from '../audit/record';
 import { noteTokenSubject } from './oauth-audit';
+import { registrationProblem } from './client-registration';
 import { verifyApiKey } from '../tenancy/api-keys';
 import { tenantDefinedNames, upstreamEntry } from '../tenancy/server-names';
 
@@ -86,6 +87,10 @@ export function buildSurface(origin: string, upstreams: string[]): OAuthSurface 
     clientRegistrationEndpoint: OAUTH_PATHS.register,
     scopesSupported: [MCP_SCOPE],
     tokenExchangeCallback: ({ props }) => noteTokenSubject(props),
+    clientRegistrationCallback: ({ clientMetadata }) => {
+      const problem = registrationProblem(clientMetadata);
+      return problem ? { description: problem } : undefined;
+    },
   });
 
   const resources: OAuthSurface['resources'] = new Map();
