@@ -9,7 +9,7 @@ const USAGE = `usage: npm run smcp -- [--url URL] <command>
 
   tenant create <id> [--name NAME] [--servers a,b]   tenant list | get <id> | suspend <id> | resume <id> | delete <id>
   tenant servers <id> <a,b>                           (operator) set the enabled servers
-  tenant limits <id> [--rpm N] [--sessions N] [--user-sessions N] [--key-per-minute N] [--key-per-hour N] [--key-per-day N]
+  tenant limits <id> [--rpm N] [--sessions N] [--user-sessions N] [--upstreams N] [--key-per-minute N] [--key-per-hour N] [--key-per-day N]
                                                       (operator) set limits ("default" restores one); --key-per-* are the
                                                       tenant's default request limits for each API key and signed-in user
   user add <tenant> <email> [--role ROLE]             password from SMCP_PASSWORD
@@ -37,6 +37,7 @@ const { values, positionals } = parseArgs({
     rpm: { type: 'string' },
     sessions: { type: 'string' },
     'user-sessions': { type: 'string' },
+    upstreams: { type: 'string' },
     'key-per-minute': { type: 'string' },
     'key-per-hour': { type: 'string' },
     'key-per-day': { type: 'string' },
@@ -95,11 +96,12 @@ function request(): [string, string, unknown?] {
         requestsPerMinute: limit(values.rpm),
         maxSessions: limit(values.sessions),
         maxSessionsPerUser: limit(values['user-sessions']),
+        maxUpstreams: limit(values.upstreams),
         credentialPerMinute: limit(values['key-per-minute']),
         credentialPerHour: limit(values['key-per-hour']),
         credentialPerDay: limit(values['key-per-day']),
       };
-      if (Object.values(limits).every((v) => v === undefined)) fail('tenant limits: give at least one of --rpm, --sessions, --user-sessions, --key-per-minute, --key-per-hour, --key-per-day');
+      if (Object.values(limits).every((v) => v === undefined)) fail('tenant limits: give at least one of --rpm, --sessions, --user-sessions, --upstreams, --key-per-minute, --key-per-hour, --key-per-day');
       return ['PATCH', `/tenants/${t()}`, { limits }];
     }
     case 'tenant delete':

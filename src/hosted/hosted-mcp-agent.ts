@@ -2,39 +2,26 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { McpAgent } from 'agents/mcp';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
-import { McpError, type ServerCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { DEFAULT_CAPABILITIES, type HostedServerInfo, type ServerDefinition, type SessionSql } from './author-api';
 import { installChokePoint, isGuarded, type HandlerExtra, type RawRequest } from './choke-point';
+import { registerLegacy } from './legacy-adapter';
 import { CLIENT_IP_FORWARD_HEADER, CORRELATION_FORWARD_HEADER, decodePrincipal, ownerKey, PRINCIPAL_HEADER, tenantNamespace, type Principal } from './principal';
-import { denyReason, type ToolPolicySource } from './tool-policy';
-import { requestAuditEvent, sensitiveNames, type Outcome } from './request-audit';
+import { guardRequest } from './request-guard';
+import type { ToolPolicySource } from './tool-policy';
 import type { AuditEventInput } from '../audit/audit-event';
 import { AuditOutbox, retryDelayMs } from '../audit/audit-outbox';
 import { toAuditEvent } from '../audit/audit-record';
 import { confineObjectRequest } from '../gate/forward-headers';
 import { RpcCode } from '../http/responses';
 import { log, logDenial } from '../observability/log';
-import { sessionIdleMs } from '../config';
+import { platformSecret, sessionIdleMs } from '../config';
 import { expiryDelayMs } from '../limits/session-registry';
 import { releaseSlot } from '../limits/session-slots';
 import { TenantFiles } from '../storage/tenant-files';
 import { TenantKv } from '../storage/tenant-kv';
 
-/** What a hosted server says about itself at initialize. */
-export interface HostedServerInfo {
-  name: string;
-  version: string;
-  title?: string;
-  instructions?: string;
-  capabilities?: ServerCapabilities;
-}
-
-const DEFAULT_CAPABILITIES: ServerCapabilities = {
-  tools: { listChanged: true },
-  resources: { subscribe: true, listChanged: true },
-  prompts: { listChanged: true },
-  logging: {},
-  completions: {},
-};
+export type { HostedServerInfo } from './author-api';
 
 const OWNER_KEY = 'smcp:owner';
 const EXPIRY_KEY = 'smcp:expiry-schedule';
@@ -64,11 +51,35 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
   // Assigned in init(); `declare` keeps the class field from resetting it.
   declare server: McpServer;
 
-  /** Name, version and capabilities announced at initialize. */
-  protected abstract readonly info: HostedServerInfo;
+  /**
+   * The server's one definition (`defineServer`), served by both eras: registered here on the
+   * session's server, and by the stateless lane on a per-request server in the Worker. Servers
+   * under `servers/` set this; only platform-internal servers (the gateway) override `info` and
+   * `register` instead.
+   */
+  static readonly definition?: ServerDefinition;
 
-  /** Register tools, resources and prompts on the (already guarded) server. */
-  protected abstract register(server: McpServer): void | Promise<void>;
+  /** Name, version and capabilities announced at initialize, for servers without a definition. */
+  protected readonly info?: HostedServerInfo;
+
+  /** Register tools, resources and prompts on the (already guarded) server (by default the definition's). */
+  protected register(server: McpServer): void | Promise<void> {
+    const definition = this.definition();
+    if (!definition) throw new Error(`${this.constructor.name}: no server definition`);
+    const secret = platformSecret(this.env);
+    if (!secret) throw new Error('SMCP_SECRET is missing');
+    registerLegacy(server, definition, {
+      env: this.env,
+      secret,
+      principal: () => this.principal(),
+      sessionId: () => this.getSessionId(),
+      sql: ((strings: TemplateStringsArray, ...values: (string | number | boolean | null)[]) => this.sql(strings, ...values)) as SessionSql,
+    });
+  }
+
+  private definition(): ServerDefinition | undefined {
+    return (this.constructor as typeof HostedMcpAgent).definition;
+  }
 
   /**
    * @internal Only the benchmark's audit-off variant sets this to false, to measure what auditing
@@ -95,7 +106,9 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
 
   /** @internal Builds the guarded server; authors implement `register` instead. */
   async init(): Promise<void> {
-    const { name, version, title, instructions, capabilities } = this.info;
+    const info = this.info ?? this.definition()?.info;
+    if (!info) throw new Error(`${this.constructor.name}: no server definition`);
+    const { name, version, title, instructions, capabilities } = info;
     const server = new McpServer({ name, version, title }, {
       capabilities: capabilities ?? DEFAULT_CAPABILITIES,
       instructions,
@@ -179,32 +192,25 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
       this.record({ tenant: null, action: method, result: 'denied', details: { reason: 'no authenticated principal' } });
       throw new McpError(RpcCode.Forbidden, 'Access denied: no authenticated principal');
     }
-    const started = Date.now();
-    let outcome: Outcome = { error: new Error('handler did not complete') };
-    try {
-      await this.bindOwner(principal);
-      await this.postponeExpiry();
-      if (method === 'tools/call') await this.authorizeToolCall(principal, String(request.params?.name ?? ''));
-      const result = await this.calls.run(principal, next);
-      outcome = { value: method === 'tools/list' ? await this.calls.run(principal, () => this.visibleTools(principal, result)) : result };
-      return outcome.value;
-    } catch (error) {
-      outcome = { error };
-      throw error;
-    } finally {
-      if (this.auditRequests) this.recordRequest(method, request, principal, outcome, extra, started);
-    }
-  }
-
-  private recordRequest(method: string, request: RawRequest, principal: Principal, outcome: Outcome, extra: HandlerExtra, started: number): void {
-    const tool = method === 'tools/call' ? this.registeredTool(String(request.params?.name ?? '')) : undefined;
-    const event = requestAuditEvent(method, request, principal, outcome, {
-      session: this.getSessionId(),
-      latencyMs: Date.now() - started,
-      correlationId: headerValue(extra, CORRELATION_FORWARD_HEADER),
-      ip: headerValue(extra, CLIENT_IP_FORWARD_HEADER),
-    });
-    this.record(event, sensitiveNames(tool?._meta));
+    return guardRequest(
+      method,
+      request,
+      {
+        principal,
+        era: '2025',
+        session: this.getSessionId(),
+        correlationId: headerValue(extra, CORRELATION_FORWARD_HEADER),
+        ip: headerValue(extra, CLIENT_IP_FORWARD_HEADER),
+        toolPolicy: (name) => this.toolPolicy(name),
+        before: async () => {
+          await this.bindOwner(principal);
+          await this.postponeExpiry();
+        },
+        run: (fn) => this.calls.run(principal, async () => fn()),
+        record: this.auditRequests ? (event, sensitive) => this.record(event, sensitive) : undefined,
+      },
+      next,
+    );
   }
 
   /**
@@ -290,21 +296,6 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
   private registeredTool(name: string): (ToolPolicySource & { _meta?: Record<string, unknown> }) | undefined {
     const tools = (this.server as unknown as McpServerInternals)._registeredTools;
     return Object.hasOwn(tools, name) ? tools[name] : undefined;
-  }
-
-  private async authorizeToolCall(principal: Principal, toolName: string): Promise<void> {
-    const reason = denyReason(principal, toolName, await this.calls.run(principal, () => this.toolPolicy(toolName)));
-    if (reason) {
-      logDenial(reason, { tenant: principal.tenantId, principal: ownerKey(principal), server: principal.server, tool: toolName });
-      throw new McpError(RpcCode.Forbidden, reason);
-    }
-  }
-
-  private async visibleTools(principal: Principal, result: unknown): Promise<unknown> {
-    const listed = result as { tools?: Array<{ name: string }> };
-    if (!Array.isArray(listed?.tools)) return result;
-    const policies = await Promise.all(listed.tools.map((t) => this.toolPolicy(t.name)));
-    return { ...listed, tools: listed.tools.filter((t, i) => denyReason(principal, t.name, policies[i]) === null) };
   }
 }
 

@@ -17,6 +17,8 @@ export interface TenantLimits {
   credentialPerMinute: number;
   credentialPerHour: number;
   credentialPerDay: number;
+  /** Upstreams (remote MCP servers) the tenant may register: each one costs the platform health-check traffic. */
+  maxUpstreams: number;
 }
 
 export const DEFAULT_TENANT_LIMITS: Readonly<TenantLimits> = {
@@ -26,9 +28,10 @@ export const DEFAULT_TENANT_LIMITS: Readonly<TenantLimits> = {
   credentialPerMinute: 600,
   credentialPerHour: 20_000,
   credentialPerDay: 200_000,
+  maxUpstreams: 20,
 };
 
-/** Each limit's column in `tenants` (migrations/0003_limits.sql, 0007_credential_limits.sql); NULL = default. */
+/** Each limit's column in `tenants` (migrations/0003_limits.sql, 0007_upstream_limit.sql, 0008_credential_limits.sql); NULL = default. */
 const COLUMNS = {
   requestsPerMinute: 'requests_per_minute',
   maxSessions: 'max_sessions',
@@ -36,6 +39,7 @@ const COLUMNS = {
   credentialPerMinute: 'credential_per_minute',
   credentialPerHour: 'credential_per_hour',
   credentialPerDay: 'credential_per_day',
+  maxUpstreams: 'max_upstreams',
 } as const satisfies Record<keyof TenantLimits, string>;
 const LIMIT_KEYS = Object.keys(COLUMNS) as Array<keyof TenantLimits>;
 

@@ -1,7 +1,7 @@
 import { SELF } from 'cloudflare:test';
 import { expect } from 'vitest';
 import { FormBrowser, inputValue } from '../support/browser-forms';
-import { ORIGIN } from './platform-client';
+import { OPERATOR, ORIGIN } from './platform-client';
 
 /** The dashboard's base URL in worker tests. */
 export const D = `${ORIGIN}/dashboard`;
@@ -18,4 +18,15 @@ export async function signedIn(account: { email: string; password: string }): Pr
   const html = await page.text();
   expect(page.status, html.slice(0, 300)).toBe(200);
   return { browser, csrf: inputValue(html, 'csrf'), home: `${ORIGIN}${home.headers.get('location')}` };
+}
+
+/** Sign the operator in to the dashboard with the operator token; returns the browser and the page CSRF token. */
+export async function operatorSignedIn(): Promise<{ browser: FormBrowser; csrf: string }> {
+  const browser = new FormBrowser((input, init) => SELF.fetch(input, init));
+  const form = await (await browser.get(`${D}/operator/sign-in`)).text();
+  const res = await browser.post(`${D}/operator/sign-in`, { csrf: inputValue(form, 'csrf'), token: OPERATOR });
+  expect(res.status).toBe(303);
+  expect(res.headers.get('location')).toBe('/dashboard/operator');
+  const page = await (await browser.get(`${D}/operator`)).text();
+  return { browser, csrf: inputValue(page, 'csrf') };
 }

@@ -161,7 +161,7 @@ describe('tenant limits in the admin API', () => {
   it('lets the operator set and reset limits, validates them, and refuses tenant admins', async () => {
     const { id } = await seedTenant(['notes']);
     const before = await adminCall('GET', `/tenants/${id}`);
-    expect(before.body.limits).toEqual({ requestsPerMinute: 1000, maxSessions: 100, maxSessionsPerUser: 20, credentialPerMinute: 600, credentialPerHour: 20_000, credentialPerDay: 200_000 });
+    expect(before.body.limits).toEqual({ requestsPerMinute: 1000, maxSessions: 100, maxSessionsPerUser: 20, maxUpstreams: 20, credentialPerMinute: 600, credentialPerHour: 20_000, credentialPerDay: 200_000 });
     expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { requestsPerMinute: 0 } })).status).toBe(400);
     expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { requestsPerMinute: 1.5 } })).status).toBe(400);
     expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { burst: 3 } })).status).toBe(400);
