@@ -139,7 +139,7 @@ export async function updateTenant(
 /**
  * Delete a tenant: in one transaction, retire its incarnation (recording which users' grants and
  * which upstreams' state objects the purge must clear) and delete its control-plane rows (users,
- * keys, upstreams with their sealed credentials, the tenant). From then on nothing authenticates
+ * keys, upstreams with their sealed credentials, deployed modules, the tenant). From then on nothing authenticates
  * as the tenant, and a tenant created with the same id gets the next generation. The data in the
  * stores is removed by `purgeRetiredTenant` (src/admin/tenant-purge.ts).
  */
@@ -156,9 +156,11 @@ export async function deleteTenant(db: D1Database, id: string, now = Date.now())
     db.prepare('DELETE FROM api_keys WHERE tenant_id = ?').bind(id),
     db.prepare('DELETE FROM users WHERE tenant_id = ?').bind(id),
     db.prepare('DELETE FROM upstreams WHERE tenant_id = ?').bind(id),
+    db.prepare('DELETE FROM tenant_server_versions WHERE tenant_id = ?').bind(id),
+    db.prepare('DELETE FROM tenant_servers WHERE tenant_id = ?').bind(id),
     db.prepare('DELETE FROM tenants WHERE id = ?').bind(id),
   ]);
-  return (results[4]?.meta.changes ?? 0) > 0;
+  return (results.at(-1)?.meta.changes ?? 0) > 0;
 }
 
 /** The tenant's users (never password hashes). */
