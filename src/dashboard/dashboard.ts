@@ -9,7 +9,7 @@ import { auditEventPage, auditExport, auditPage } from './audit-page';
 import { redirect, showSignIn, signInOperator, signInUser, signOut } from './dashboard-auth';
 import { messagePage, tenantUrl, type Viewer } from './dashboard-layout';
 import { destroySession, loadSession } from './dashboard-session';
-import { createKey, keysPage, revokeKey, rotateKey } from './keys-page';
+import { createKey, keysPage, revokeKey, rotateKey, setKeyLimits } from './keys-page';
 import { metricsPage } from './metrics-page';
 import { operatorPage, setTenantStatus } from './operator-page';
 import { serversPage, setServerEnabled } from './servers-page';
@@ -47,6 +47,7 @@ const TENANT_ROUTES: Array<[string, RegExp, TenantHandler, boolean | 'operator']
   ['POST', /^keys$/, createKey, true],
   ['POST', /^keys\/(key_[a-z0-9]{1,40})\/revoke$/, revokeKey, true],
   ['POST', /^keys\/(key_[a-z0-9]{1,40})\/rotate$/, rotateKey, true],
+  ['POST', /^keys\/(key_[a-z0-9]{1,40})\/limits$/, setKeyLimits, true],
   ['GET', /^users$/, usersPage, true],
   ['POST', /^users$/, createUser, true],
   ['POST', /^users\/(usr_[a-z0-9]{1,40})\/role$/, changeRole, true],
