@@ -8,10 +8,7 @@ import { RpcCode } from '../http/responses';
 import { log } from '../observability/log';
 import { decodeModuleRef, MODULE_HEADER } from './module-ref';
 import { moduleKey, moduleSandboxSpec, runModuleTool, type Exports } from './module-sandbox';
-import { describeModule, type SandboxSpec, type ToolDefinition } from './sandbox';
-
-/** JSON-RPC code for a tool stopped by the sandbox's limits (server-defined range). */
-export const SANDBOX_FAULT_CODE = -32010;
+import { describeModule, SANDBOX_FAULT_CODE, type SandboxSpec, type ToolDefinition } from './sandbox';
 
 type Validator = (input: unknown) => { valid: boolean; errorMessage?: string };
 
