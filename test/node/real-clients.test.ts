@@ -159,15 +159,15 @@ describe('MCP Inspector CLI with an API key against wrangler dev', () => {
   }
 
   it('server/discover (the probe "auto" sends first) offers 2026-07-28, while initialize never does', async () => {
-    const post = (body: unknown, version: string) =>
+    const post = (body: { jsonrpc: string; id: number; method: string; params: unknown }, version: string) =>
       fetch(`${platform.url}/servers/notes/mcp`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': version },
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': version, 'mcp-method': body.method },
         body: JSON.stringify(body),
       });
     const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} };
     const discover = await post({ jsonrpc: '2.0', id: 1, method: 'server/discover', params: { _meta: meta } }, '2026-07-28');
-    expect(discover.status).toBe(200);
+    expect(discover.status, await discover.clone().text()).toBe(200);
     expect(discover.headers.get('mcp-session-id')).toBeNull();
     const discovered = (await rpcBody(discover)) as { result: { supportedVersions: string[] } };
     expect(discovered.result.supportedVersions).toContain('2026-07-28');

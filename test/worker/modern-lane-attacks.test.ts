@@ -185,7 +185,9 @@ describe('modern lane: requestState is signed, bound to the caller and the opera
     const stolen = await modernTool('everything', b.key, INPUT_TOOL, {}, fresh);
     expect(stolen.message.error, `other caller: ${JSON.stringify(stolen.message)}`).toBeDefined();
     const retargeted = await modernTool('everything', a.key, 'test_input_required_result_elicitation', {}, fresh);
-    expect(retargeted.message.error ?? (retargeted.message.result?.resultType === 'input_required' ? undefined : retargeted.message.result), `other operation: ${JSON.stringify(retargeted.message)}`).toBeUndefined();
+    // Refused, or at most asked again from scratch: never completed with another operation's state.
+    const completed = retargeted.message.result !== undefined && retargeted.message.result.resultType !== 'input_required';
+    expect(completed, `other operation: ${JSON.stringify(retargeted.message)}`).toBe(false);
     // The untouched state still works for its owner (refusals did not consume it).
     const owner = await modernTool('everything', a.key, INPUT_TOOL, {}, fresh);
     expect(JSON.stringify(owner.message.result?.content)).toContain('state-ok');
