@@ -12,9 +12,9 @@ import { registerTrivialTool } from './trivial-tool';
 
 /** The platform variant: a `HostedMcpAgent`, so every platform hook runs on every request. */
 export class BenchPlatformServer extends HostedMcpAgent {
-  protected readonly info: HostedServerInfo = { name: 'bench', version: '1.0.0', capabilities: { tools: {} } };
+  protected override readonly info: HostedServerInfo = { name: 'bench', version: '1.0.0', capabilities: { tools: {} } };
 
-  protected register(server: McpServer): void {
+  protected override register(server: McpServer): void {
     registerTrivialTool(server);
   }
 }

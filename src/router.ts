@@ -1,4 +1,4 @@
-import { findServer, SERVER_NAME_PATTERN } from '../servers/registry';
+import { findServer } from '../servers/registry';
 import { handleAdminApi } from './admin/admin-api';
 import { handleAuthorize } from './auth/authorize';
 import { handleDashboard } from './dashboard/dashboard';
@@ -11,7 +11,7 @@ import { BINDING_PERIOD_SECONDS, clientIp, restTooMany, withinIpRate } from './l
 import { healthResponse } from './health/health';
 import { auditedOAuthEndpoint } from './oauth/oauth-audit';
 import { OAUTH_PATHS, oauthSurface, serverNameOf } from './oauth/oauth-surface';
-import { upstreamNameExists } from './gateway/upstream-store';
+import { tenantDefinedNameExists } from './tenancy/server-names';
 
 const MCP_ROUTE = /^\/servers\/([^/]+)\/(mcp|sse|sse\/message)$/;
 const RESOURCE_METADATA = '/.well-known/oauth-protected-resource';
@@ -81,9 +81,9 @@ async function oauthEndpoint(request: Request, env: Env, ctx: ExecutionContext, 
   return auditedOAuthEndpoint(bounded, env, () => surface.authorizationServer.fetch(bounded, env, ctx));
 }
 
-/** A hosted server, or an upstream some tenant registered (which tenant is checked after the token). */
+/** A hosted server, or a name some tenant defined (upstream, deployed module; which tenant is checked after the token). */
 async function knownServer(env: Env, name: string): Promise<boolean> {
-  return findServer(name) !== undefined || (SERVER_NAME_PATTERN.test(name) && (await upstreamNameExists(env.DB, name)));
+  return findServer(name) !== undefined || (await tenantDefinedNameExists(env.DB, name));
 }
 
 /** The server a token request's `resource` names, so a just-registered upstream is known to this isolate. */

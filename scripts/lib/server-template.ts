@@ -1,6 +1,7 @@
 /**
- * The files `npm run new-server` writes for a new hosted server: a `HostedMcpAgent` with one tool,
- * one resource and one prompt, and a test that drives it through the platform with the test kit.
+ * The files `npm run new-server` writes for a new hosted server: one definition (`defineServer`)
+ * with one tool, one resource and one prompt, served by both protocol eras through its
+ * `HostedMcpAgent` class, and a test that drives it through the platform in both eras.
  */
 
 export interface ServerNames {
@@ -30,27 +31,32 @@ export function tsString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n')}'`;
 }
 
+/** The exported definition's name: `weather-report` → `weatherReport`. */
+function definitionName(n: ServerNames): string {
+  return n.name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
 export function serverSource(n: ServerNames): string {
-  return `import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { z } from 'zod';
-import { HostedMcpAgent, type HostedServerInfo } from '../../src/hosted/hosted-mcp-agent';
+  return `import { z } from 'zod';
+import { defineServer } from '../../src/hosted/author-api';
+import { HostedMcpAgent } from '../../src/hosted/hosted-mcp-agent';
 
 /**
  * ${n.title}: say here what this server is for. Scaffolded by \`npm run new-server\`; docs/servers.md
- * explains the base class, tool annotations and permissions, state, storage and secrets.
+ * explains the definition, tool annotations and permissions, state (handles), storage and secrets.
+ * This one definition serves both protocol eras: 2025 sessions and stateless MCP 2026-07-28 clients.
  */
-export class ${n.className} extends HostedMcpAgent {
-  protected readonly info: HostedServerInfo = {
+export const ${definitionName(n)} = defineServer(
+  {
     name: ${tsString(n.name)},
     version: '0.1.0',
     title: ${tsString(n.title)},
     instructions: 'Tell the model what this server offers and when to use it.',
-  };
-
-  protected register(server: McpServer): void {
+  },
+  (server) => {
     // readOnlyHint: true opens a tool to read-only callers; without it, members and admins only.
     // For admins only, add _meta: { 'smcp/minRole': 'admin' }.
-    server.registerTool(
+    server.tool(
       'greet',
       {
         title: 'Greet',
@@ -58,22 +64,27 @@ export class ${n.className} extends HostedMcpAgent {
         inputSchema: { name: z.string().min(1).max(100) },
         annotations: { readOnlyHint: true, openWorldHint: false },
       },
-      ({ name }) => ({ content: [{ type: 'text', text: \`Hello, \${name}, from tenant \${this.principal().tenantId}\` }] }),
+      ({ name }, call) => ({ content: [{ type: 'text', text: \`Hello, \${name}, from tenant \${call.principal.tenantId}\` }] }),
     );
 
-    server.registerResource(
+    server.resource(
       'about',
       '${n.name}://about',
       { title: 'About', description: 'What this server does.', mimeType: 'text/plain' },
       (uri) => ({ contents: [{ uri: uri.href, mimeType: 'text/plain', text: ${tsString(`${n.title}: scaffolded by npm run new-server.`)} }] }),
     );
 
-    server.registerPrompt(
+    server.prompt(
       'introduce',
       { title: 'Introduce', description: 'Ask the model to introduce someone.', argsSchema: { name: z.string().min(1).max(100) } },
       ({ name }) => ({ messages: [{ role: 'user', content: { type: 'text', text: \`Please introduce \${name}.\` } }] }),
     );
-  }
+  },
+);
+
+/** The hosted server: sessions are served by this class, stateless requests from the same definition. */
+export class ${n.className} extends HostedMcpAgent {
+  static override readonly definition = ${definitionName(n)};
 }
 `;
 }
@@ -98,6 +109,12 @@ describe(${tsString(`${n.name} server`)}, () => {
     expect(about.contents[0].text).toContain(${tsString(n.title)});
     const prompt = await s.getPrompt('introduce', { name: 'Ada' });
     expect(prompt.messages[0].content.text).toBe('Please introduce Ada.');
+  });
+
+  it('serves stateless MCP 2026-07-28 callers from the same definition', async () => {
+    const s = await startSession(${tsString(n.name)}, { era: '2026-07-28' });
+    expect(s.text(await s.callTool('greet', { name: 'Ada' }))).toBe(\`Hello, Ada, from tenant \${s.tenantId}\`);
+    expect(await s.listTools()).toEqual(['greet']);
   });
 });
 `;

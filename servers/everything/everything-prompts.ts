@@ -1,5 +1,4 @@
-import { completable } from '@modelcontextprotocol/sdk/server/completable.js';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { AuthorServer } from '../../src/hosted/author-api';
 import { z } from 'zod';
 
 import { TEST_IMAGE_PNG_BASE64 } from './everything-fixtures';
@@ -19,8 +18,8 @@ function completeFrom(candidates: readonly string[]): (value: string) => string[
  * what makes the SDK install the `completion/complete` handler, so the `completions`
  * capability declared by the server is actually backed by an endpoint.
  */
-export function registerEverythingPrompts(server: McpServer): void {
-  server.registerPrompt(
+export function registerEverythingPrompts(server: AuthorServer): void {
+  server.prompt(
     'test_simple_prompt',
     { title: 'Simple prompt', description: 'A simple prompt without arguments.' },
     () => ({
@@ -28,15 +27,16 @@ export function registerEverythingPrompts(server: McpServer): void {
     }),
   );
 
-  server.registerPrompt(
+  server.prompt(
     'test_prompt_with_arguments',
     {
       title: 'Prompt with arguments',
       description: 'A prompt with two required arguments that are substituted into the message.',
       argsSchema: {
-        arg1: completable(z.string().describe('First test argument'), completeFrom(ARG1_SUGGESTIONS)),
-        arg2: completable(z.string().describe('Second test argument'), completeFrom(ARG2_SUGGESTIONS)),
+        arg1: z.string().describe('First test argument'),
+        arg2: z.string().describe('Second test argument'),
       },
+      complete: { arg1: completeFrom(ARG1_SUGGESTIONS), arg2: completeFrom(ARG2_SUGGESTIONS) },
     },
     ({ arg1, arg2 }) => ({
       messages: [
@@ -45,7 +45,7 @@ export function registerEverythingPrompts(server: McpServer): void {
     }),
   );
 
-  server.registerPrompt(
+  server.prompt(
     'test_prompt_with_embedded_resource',
     {
       title: 'Prompt with embedded resource',
@@ -66,7 +66,7 @@ export function registerEverythingPrompts(server: McpServer): void {
     }),
   );
 
-  server.registerPrompt(
+  server.prompt(
     'test_prompt_with_image',
     { title: 'Prompt with image', description: 'A prompt that includes image content.' },
     () => ({
@@ -75,5 +75,17 @@ export function registerEverythingPrompts(server: McpServer): void {
         { role: 'user', content: { type: 'text', text: 'Please analyze the image above.' } },
       ],
     }),
+  );
+
+  server.prompt(
+    'test_input_required_result_prompt',
+    { title: 'Prompt needing input (SEP-2322)', description: 'Asks the user for context (user_context) before building the prompt.' },
+    async (_args, call) => {
+      const answer = await call.elicit('user_context', {
+        message: 'What context should the prompt use?',
+        requestedSchema: { type: 'object', properties: { context: { type: 'string' } }, required: ['context'] },
+      });
+      return { messages: [{ role: 'user', content: { type: 'text', text: `Prompt with context: ${String(answer.content?.context ?? '')}` } }] };
+    },
   );
 }

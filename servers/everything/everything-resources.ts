@@ -1,5 +1,4 @@
-import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { AuthorServer } from '../../src/hosted/author-api';
 
 import { TEST_IMAGE_PNG_BASE64 } from './everything-fixtures';
 
@@ -16,14 +15,12 @@ const TEMPLATE_IDS = ['1', '2', '3', '42', '100', '123'];
  * (`test://static-text`, `test://static-binary`, `test://template/{id}/data` with
  * completion of `{id}`, and subscribe/unsubscribe on `test://watched-resource`).
  *
- * Subscriptions are not something `registerResource` can express, so this also
- * installs `resources/subscribe` and `resources/unsubscribe` handlers on the
- * underlying `Server`; they need the `resources.subscribe` capability to have been
- * declared in the McpServer constructor. Subscriptions are tracked per McpServer
- * instance (i.e. per session); no timers are used, so nothing outlives a call.
+ * `resources/subscribe` and `resources/unsubscribe` (2025 sessions) are answered by the
+ * platform for servers declaring `resources.subscribe` (see legacy-adapter.ts); the
+ * 2026-07-28 lane has `subscriptions/listen` instead.
  */
-export function registerEverythingResources(server: McpServer): void {
-  server.registerResource(
+export function registerEverythingResources(server: AuthorServer): void {
+  server.resource(
     'static-text',
     STATIC_TEXT_URI,
     { title: 'Static text', description: 'A static text resource for testing.', mimeType: 'text/plain' },
@@ -34,22 +31,20 @@ export function registerEverythingResources(server: McpServer): void {
     }),
   );
 
-  server.registerResource(
+  server.resource(
     'static-binary',
     STATIC_BINARY_URI,
     { title: 'Static binary', description: 'A static binary resource (1x1 PNG) for testing.', mimeType: 'image/png' },
     (uri) => ({ contents: [{ uri: uri.href, mimeType: 'image/png', blob: TEST_IMAGE_PNG_BASE64 }] }),
   );
 
-  server.registerResource(
+  server.resourceTemplate(
     'template-data',
-    new ResourceTemplate('test://template/{id}/data', {
+    {
       // A template, not a listable collection: resources/list must only show direct resources.
-      list: undefined,
-      complete: {
-        id: (value) => TEMPLATE_IDS.filter((id) => id.startsWith(value)),
-      },
-    }),
+      uriTemplate: 'test://template/{id}/data',
+      complete: { id: (value) => TEMPLATE_IDS.filter((id) => id.startsWith(value)) },
+    },
     {
       title: 'Template data',
       description: 'Resource template whose {id} is substituted into the returned JSON.',
@@ -70,7 +65,7 @@ export function registerEverythingResources(server: McpServer): void {
     },
   );
 
-  server.registerResource(
+  server.resource(
     'watched-resource',
     WATCHED_URI,
     {
@@ -81,15 +76,4 @@ export function registerEverythingResources(server: McpServer): void {
     (uri) => ({ contents: [{ uri: uri.href, mimeType: 'text/plain', text: 'Watched resource content' }] }),
   );
 
-  const subscriptions = new Set<string>();
-
-  server.server.setRequestHandler(SubscribeRequestSchema, (request) => {
-    subscriptions.add(request.params.uri);
-    return {};
-  });
-
-  server.server.setRequestHandler(UnsubscribeRequestSchema, (request) => {
-    subscriptions.delete(request.params.uri);
-    return {};
-  });
 }

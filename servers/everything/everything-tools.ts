@@ -1,19 +1,9 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type {
-  CallToolResult,
-  LoggingLevel,
-  ServerNotification,
-  ServerRequest,
-} from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 
+import type { AuthorServer } from '../../src/hosted/author-api';
 import { registerEverythingClientRequestTools } from './everything-client-request-tools';
 import { TEST_AUDIO_WAV_BASE64, TEST_IMAGE_PNG_BASE64 } from './everything-fixtures';
-
-type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
-
-const LOGGER_NAME = 'everything';
 
 /**
  * SEP-1613 fixture: the suite checks that tools/list carries `$schema` (2020-12),
@@ -59,34 +49,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/**
- * Whether the client's `logging/setLevel` filters out `level` for this session.
- * The level is stored by the SDK's built-in setLevel handler; its lookup is not
- * public API, so it is feature-detected and we log when it is unavailable.
- */
-function isLevelIgnored(server: McpServer, level: LoggingLevel, extra: ToolExtra): boolean {
-  const probe = (server.server as unknown as { isMessageIgnored?: unknown }).isMessageIgnored;
-  if (typeof probe !== 'function') return false;
-  const header = extra.requestInfo?.headers['mcp-session-id'];
-  // Same lookup order as the SDK's logging/setLevel handler, so both agree on the session key.
-  const sessionId = extra.sessionId || (typeof header === 'string' ? header : undefined);
-  return (probe as (level: LoggingLevel, sessionId?: string) => boolean)(level, sessionId) === true;
-}
-
-/** Sends a log message on the originating request's stream, honouring the session's log level. */
-async function logForRequest(
-  server: McpServer,
-  extra: ToolExtra,
-  level: LoggingLevel,
-  data: string,
-): Promise<void> {
-  if (isLevelIgnored(server, level, extra)) return;
-  await extra.sendNotification({
-    method: 'notifications/message',
-    params: { level, logger: LOGGER_NAME, data },
-  });
-}
-
 function text(value: string): CallToolResult {
   return { content: [{ type: 'text', text: value }] };
 }
@@ -99,26 +61,26 @@ function text(value: string): CallToolResult {
  * and elicitation tools. It exists so that the hosted `everything` server proves the
  * platform's transport carries every kind of tool traffic the spec defines.
  */
-export function registerEverythingTools(server: McpServer): void {
-  server.registerTool(
+export function registerEverythingTools(server: AuthorServer): void {
+  server.tool(
     'test_simple_text',
     { title: 'Simple text', description: 'Returns a simple text content block.' },
     () => text('This is a simple text response for testing.'),
   );
 
-  server.registerTool(
+  server.tool(
     'test_image_content',
     { title: 'Image content', description: 'Returns a 1x1 red PNG as image content.' },
     () => ({ content: [{ type: 'image', data: TEST_IMAGE_PNG_BASE64, mimeType: 'image/png' }] }),
   );
 
-  server.registerTool(
+  server.tool(
     'test_audio_content',
     { title: 'Audio content', description: 'Returns a minimal WAV file as audio content.' },
     () => ({ content: [{ type: 'audio', data: TEST_AUDIO_WAV_BASE64, mimeType: 'audio/wav' }] }),
   );
 
-  server.registerTool(
+  server.tool(
     'test_embedded_resource',
     { title: 'Embedded resource', description: 'Returns an embedded text resource.' },
     () => ({
@@ -135,7 +97,7 @@ export function registerEverythingTools(server: McpServer): void {
     }),
   );
 
-  server.registerTool(
+  server.tool(
     'test_multiple_content_types',
     {
       title: 'Multiple content types',
@@ -157,49 +119,39 @@ export function registerEverythingTools(server: McpServer): void {
     }),
   );
 
-  server.registerTool(
+  server.tool(
     'test_tool_with_logging',
     {
       title: 'Tool with logging',
       description: 'Emits three info log notifications, ~50 ms apart, while it runs.',
     },
-    async (extra) => {
-      await logForRequest(server, extra, 'info', 'Tool execution started');
-      await sleep(50, extra.signal);
-      await logForRequest(server, extra, 'info', 'Tool processing data');
-      await sleep(50, extra.signal);
-      await logForRequest(server, extra, 'info', 'Tool execution completed');
+    async (_args, call) => {
+      await call.log('info', 'Tool execution started');
+      await sleep(50, call.signal);
+      await call.log('info', 'Tool processing data');
+      await sleep(50, call.signal);
+      await call.log('info', 'Tool execution completed');
       return text('Tool with logging executed successfully');
     },
   );
 
-  server.registerTool(
+  server.tool(
     'test_tool_with_progress',
     {
       title: 'Tool with progress',
       description: 'Reports progress 0/100, 50/100 and 100/100 when the request carries a progressToken.',
     },
-    async (extra) => {
-      const progressToken = extra._meta?.progressToken;
+    async (_args, call) => {
       const steps = [0, 50, 100];
       for (const [index, progress] of steps.entries()) {
-        if (progressToken !== undefined) {
-          await extra.sendNotification({
-            method: 'notifications/progress',
-            params: { progressToken, progress, total: 100, message: `Completed step ${progress} of 100` },
-          });
-        }
-        if (index < steps.length - 1) await sleep(50, extra.signal);
+        await call.progress(progress, 100, `Completed step ${progress} of 100`);
+        if (index < steps.length - 1) await sleep(50, call.signal);
       }
-      return text(
-        progressToken === undefined
-          ? 'Progress tool completed (no progress token supplied)'
-          : `Progress tool completed for token ${String(progressToken)}`,
-      );
+      return text('Progress tool completed');
     },
   );
 
-  server.registerTool(
+  server.tool(
     'test_error_handling',
     { title: 'Error handling', description: 'Always fails with a tool-level error (isError: true).' },
     () => ({
@@ -208,7 +160,7 @@ export function registerEverythingTools(server: McpServer): void {
     }),
   );
 
-  server.registerTool(
+  server.tool(
     'test_reconnection',
     {
       title: 'SSE reconnection',
@@ -216,17 +168,17 @@ export function registerEverythingTools(server: McpServer): void {
         'Closes the POST SSE stream mid-call (SEP-1699) so the client must resume with Last-Event-ID; ' +
         'the result is delivered on the resumed stream. Needs a transport with an event store.',
     },
-    async (extra) => {
-      // Only present when the transport supports resumability (event store configured).
-      extra.closeSSEStream?.();
-      await sleep(100, extra.signal);
+    async (_args, call) => {
+      // Only present in a session whose transport supports resumability (event store configured).
+      call.closeStream?.();
+      await sleep(100, call.signal);
       return text(
         'Reconnection test completed successfully. If you received this, the client properly reconnected after stream closure.',
       );
     },
   );
 
-  server.registerTool(
+  server.tool(
     'json_schema_2020_12_tool',
     {
       title: 'JSON Schema 2020-12',
@@ -234,6 +186,33 @@ export function registerEverythingTools(server: McpServer): void {
       inputSchema: JSON_SCHEMA_2020_12_INPUT,
     },
     (args) => text(`JSON Schema 2020-12 tool called with: ${JSON.stringify(args)}`),
+  );
+
+  server.tool(
+    'test_logging_tool',
+    { title: 'Logging tool', description: 'Emits one info log message (only when the client asked for logs).' },
+    async (_args, call) => {
+      await call.log('info', 'Logging tool ran');
+      return text('Logging tool executed');
+    },
+  );
+
+  server.tool(
+    'test_trigger_tool_change',
+    { title: 'Trigger tools list change', description: 'Announces notifications/tools/list_changed to listening clients.' },
+    (_args, call) => {
+      call.listChanged('tools');
+      return text('tools/list_changed announced');
+    },
+  );
+
+  server.tool(
+    'test_trigger_prompt_change',
+    { title: 'Trigger prompts list change', description: 'Announces notifications/prompts/list_changed to listening clients.' },
+    (_args, call) => {
+      call.listChanged('prompts');
+      return text('prompts/list_changed announced');
+    },
   );
 
   registerEverythingClientRequestTools(server);

@@ -1,7 +1,6 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { AuthorServer } from '../../src/hosted/author-api';
 import { z } from 'zod';
 import { SENSITIVE_META } from '../../src/hosted/request-audit';
-import type { TenantFiles } from '../../src/storage/tenant-files';
 import { dirProblem, LIMITS, pathProblem } from './storage-limits';
 import { ok, refuse } from './storage-results';
 
@@ -26,8 +25,8 @@ function encodeBase64(bytes: Uint8Array): string {
  * files_list, files_get (read-only) and files_put (write) over the caller's tenant folder in R2
  * (`tenant-<id>/`). Paths are checked here for a clear message and again by `TenantFiles`.
  */
-export function registerFileTools(server: McpServer, files: () => TenantFiles): void {
-  server.registerTool(
+export function registerFileTools(server: AuthorServer): void {
+  server.tool(
     'files_list',
     {
       title: 'List files',
@@ -39,15 +38,15 @@ export function registerFileTools(server: McpServer, files: () => TenantFiles): 
       },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    async ({ dir, limit, cursor }) => {
+    async ({ dir, limit, cursor }, call) => {
       const problem = dirProblem(dir);
       if (problem) return refuse(`Invalid dir: ${problem}`);
-      const page = await files().list({ dir, limit, cursor });
+      const page = await call.files().list({ dir, limit, cursor });
       return ok({ files: page.objects, cursor: page.cursor ?? null });
     },
   );
 
-  server.registerTool(
+  server.tool(
     'files_get',
     {
       title: 'Read a file',
@@ -55,10 +54,10 @@ export function registerFileTools(server: McpServer, files: () => TenantFiles): 
       inputSchema: { path: z.string().max(4096), encoding: z.enum(['utf-8', 'base64']).default('utf-8') },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    async ({ path, encoding }) => {
+    async ({ path, encoding }, call) => {
       const problem = pathProblem(path);
       if (problem) return refuse(`Invalid path: ${problem}`);
-      const object = await files().get(path);
+      const object = await call.files().get(path);
       if (!object) return refuse(`No file at "${path}"`);
       if (object.size > LIMITS.fileBytes) {
         await object.body.cancel();
@@ -78,7 +77,7 @@ export function registerFileTools(server: McpServer, files: () => TenantFiles): 
     },
   );
 
-  server.registerTool(
+  server.tool(
     'files_put',
     {
       title: 'Write a file',
@@ -92,7 +91,7 @@ export function registerFileTools(server: McpServer, files: () => TenantFiles): 
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
       _meta: { [SENSITIVE_META]: ['content'] },
     },
-    async ({ path, content, encoding, contentType }) => {
+    async ({ path, content, encoding, contentType }, call) => {
       const problem = pathProblem(path);
       if (problem) return refuse(`Invalid path: ${problem}`);
       if (contentType !== undefined && !CONTENT_TYPE.test(contentType)) return refuse('Invalid contentType: expected a media type such as "text/plain"');
@@ -100,7 +99,7 @@ export function registerFileTools(server: McpServer, files: () => TenantFiles): 
       if (!bytes) return refuse('Invalid content: not valid base64');
       if (bytes.byteLength > LIMITS.fileBytes) return refuse(`File too large: ${bytes.byteLength} bytes, the limit is ${LIMITS.fileBytes} bytes`);
       const type = contentType ?? (encoding === 'base64' ? 'application/octet-stream' : 'text/plain; charset=utf-8');
-      const written = await files().put(path, bytes, { httpMetadata: { contentType: type } });
+      const written = await call.files().put(path, bytes, { httpMetadata: { contentType: type } });
       return ok({ path, size: written.size });
     },
   );

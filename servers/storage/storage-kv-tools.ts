@@ -1,7 +1,6 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { AuthorServer } from '../../src/hosted/author-api';
 import { z } from 'zod';
 import { SENSITIVE_META } from '../../src/hosted/request-audit';
-import type { TenantKv } from '../../src/storage/tenant-kv';
 import { keyProblem, LIMITS, utf8Bytes } from './storage-limits';
 import { ok, refuse } from './storage-results';
 
@@ -9,11 +8,11 @@ import { ok, refuse } from './storage-results';
 const KV_TYPE = 'kv';
 
 /**
- * kv_get, kv_list (read-only) and kv_put, kv_delete (writes) over the caller's tenant KV. `kv()`
- * is bound to the principal of the call being handled, so no input can name another tenant.
+ * kv_get, kv_list (read-only) and kv_put, kv_delete (writes) over the caller's tenant KV. `call.kv()`
+ * (`call.kv()`) is bound to the principal of the call being handled, so no input can name another tenant.
  */
-export function registerKvTools(server: McpServer, kv: () => TenantKv): void {
-  server.registerTool(
+export function registerKvTools(server: AuthorServer): void {
+  server.tool(
     'kv_get',
     {
       title: 'Get a value',
@@ -21,15 +20,15 @@ export function registerKvTools(server: McpServer, kv: () => TenantKv): void {
       inputSchema: { key: z.string().max(4096) },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    async ({ key }) => {
+    async ({ key }, call) => {
       const problem = keyProblem(key);
       if (problem) return refuse(`Invalid key: ${problem}`);
-      const value = await kv().get(KV_TYPE, key);
+      const value = await call.kv().get(KV_TYPE, key);
       return value === null ? refuse(`No value for key "${key}"`) : ok({ key, value });
     },
   );
 
-  server.registerTool(
+  server.tool(
     'kv_list',
     {
       title: 'List keys',
@@ -41,15 +40,15 @@ export function registerKvTools(server: McpServer, kv: () => TenantKv): void {
       },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    async ({ prefix, limit, cursor }) => {
+    async ({ prefix, limit, cursor }, call) => {
       const problem = prefix === '' ? null : keyProblem(prefix);
       if (problem) return refuse(`Invalid prefix: ${problem.replace('key', 'prefix')}`);
-      const page = await kv().list(KV_TYPE, { idPrefix: prefix, limit, cursor });
+      const page = await call.kv().list(KV_TYPE, { idPrefix: prefix, limit, cursor });
       return ok({ keys: page.ids, cursor: page.cursor ?? null });
     },
   );
 
-  server.registerTool(
+  server.tool(
     'kv_put',
     {
       title: 'Put a value',
@@ -63,17 +62,17 @@ export function registerKvTools(server: McpServer, kv: () => TenantKv): void {
       // Tenant data stays out of the audit trail: the key is recorded, the value redacted.
       _meta: { [SENSITIVE_META]: ['value'] },
     },
-    async ({ key, value, ttlSeconds }) => {
+    async ({ key, value, ttlSeconds }, call) => {
       const problem = keyProblem(key);
       if (problem) return refuse(`Invalid key: ${problem}`);
       const bytes = utf8Bytes(value);
       if (bytes > LIMITS.valueBytes) return refuse(`Value too large: ${bytes} bytes, the limit is ${LIMITS.valueBytes} bytes`);
-      await kv().put(KV_TYPE, key, value, ttlSeconds ? { expirationTtl: ttlSeconds } : undefined);
+      await call.kv().put(KV_TYPE, key, value, ttlSeconds ? { expirationTtl: ttlSeconds } : undefined);
       return ok({ key, bytes });
     },
   );
 
-  server.registerTool(
+  server.tool(
     'kv_delete',
     {
       title: 'Delete a value',
@@ -81,10 +80,10 @@ export function registerKvTools(server: McpServer, kv: () => TenantKv): void {
       inputSchema: { key: z.string().max(4096) },
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },
-    async ({ key }) => {
+    async ({ key }, call) => {
       const problem = keyProblem(key);
       if (problem) return refuse(`Invalid key: ${problem}`);
-      const store = kv();
+      const store = call.kv();
       const existed = (await store.get(KV_TYPE, key)) !== null;
       await store.delete(KV_TYPE, key);
       return ok({ key, deleted: existed });

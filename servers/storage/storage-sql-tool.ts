@@ -1,6 +1,6 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { AuthorServer } from '../../src/hosted/author-api';
 import { z } from 'zod';
-import { tenantNamespace, type Principal } from '../../src/hosted/principal';
+import { tenantNamespace } from '../../src/hosted/principal';
 import { SENSITIVE_META } from '../../src/hosted/request-audit';
 import { MIN_ROLE_META } from '../../src/hosted/tool-policy';
 import { MAX_PARAMS, type SqlResult } from '../../src/storage/tenant-database';
@@ -12,8 +12,7 @@ import { ok, refuse } from './storage-results';
 const TIMED_OUT = Symbol('timed out');
 
 /** Run the query on the caller's tenant database, giving up waiting after the time limit. */
-async function runWithDeadline(env: Env, namespace: string, request: Parameters<TenantDatabaseStub['query']>[0]): Promise<SqlResult | typeof TIMED_OUT> {
-  const stub: TenantDatabaseStub = env.TENANT_DATABASE.get(env.TENANT_DATABASE.idFromName(namespace));
+async function runWithDeadline(stub: TenantDatabaseStub, request: Parameters<TenantDatabaseStub['query']>[0]): Promise<SqlResult | typeof TIMED_OUT> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), LIMITS.sqlTimeMs)));
   try {
@@ -32,8 +31,8 @@ type TenantDatabaseStub = DurableObjectStub<import('../../src/storage/tenant-dat
  * may also write. Hence an explicit `smcp/minRole` instead of `readOnlyHint`, which would be
  * untrue for writers.
  */
-export function registerSqlTool(server: McpServer, env: Env, principal: () => Principal): void {
-  server.registerTool(
+export function registerSqlTool(server: AuthorServer): void {
+  server.tool(
     'sql_query',
     {
       title: 'Run SQL',
@@ -51,11 +50,11 @@ export function registerSqlTool(server: McpServer, env: Env, principal: () => Pr
       annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: false },
       _meta: { [MIN_ROLE_META]: 'read-only', [SENSITIVE_META]: ['params'] },
     },
-    async ({ sql, params, maxRows }) => {
-      const caller = principal();
+    async ({ sql, params, maxRows }, call) => {
+      const caller = call.principal;
       const mode = caller.role === 'read-only' ? 'read' : 'write';
       const namespace = tenantNamespace(caller);
-      const result = await runWithDeadline(env, namespace, { tenantId: namespace, sql, params, mode, maxRows });
+      const result = await runWithDeadline(call.tenantDatabase(), { tenantId: namespace, sql, params, mode, maxRows });
       if (result === TIMED_OUT) return refuse(`Query exceeded the time limit of ${LIMITS.sqlTimeMs} ms`);
       if (!result.ok) return refuse(`Refused: ${result.error}`);
       const { columns, rows, rowCount, truncated, rowsWritten } = result;

@@ -1,4 +1,3 @@
-import { findServer } from '../../servers/registry';
 import { publicOrigin } from '../config';
 import { KeyringError } from '../crypto/sealed-secrets';
 import { sealCredentials } from '../gateway/upstream-credentials';
@@ -9,6 +8,7 @@ import { privateUpstreamsAllowed, upstreamUrlProblem } from '../gateway/upstream
 import { json, restError } from '../http/responses';
 import type { Actor } from './admin-auth';
 import { readBody } from './request-body';
+import { nameConflict } from '../tenancy/server-names';
 
 /**
  * Upstream registration for a tenant (`/admin/api/tenants/<t>/upstreams`): the operator or the
@@ -41,7 +41,8 @@ async function sealed(env: Env, tenantId: string, name: string, creds: Credentia
 export async function createUpstreamRoute(request: Request, env: Env, _actor: Actor, tenantId: string): Promise<Response> {
   const body = await readBody(request, CreateUpstreamSchema);
   if (body instanceof Response) return body;
-  if (findServer(body.name)) return restError(409, 'conflict', `"${body.name}" is a hosted server's name; choose another`);
+  const conflict = await nameConflict(env.DB, tenantId, body.name, 'upstream');
+  if (conflict) return restError(409, 'conflict', conflict);
   const refused = urlRefusal(env, body.url, body.credentials);
   if (refused) return refused;
   const sealedCreds = await sealed(env, tenantId, body.name, body.credentials);

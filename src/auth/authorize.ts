@@ -4,8 +4,8 @@ import { findServer, type HostedServerEntry } from '../../servers/registry';
 import { platformSecret, publicOrigin } from '../config';
 import { randomHex, safeEqual } from '../crypto/secrets';
 import type { GrantProps } from '../gate/principal-resolver';
-import { oauthSurface, serverNameOf, upstreamEntry } from '../oauth/oauth-surface';
-import { getUpstream, upstreamNameExists } from '../gateway/upstream-store';
+import { oauthSurface, serverNameOf } from '../oauth/oauth-surface';
+import { tenantDefinedNameExists, tenantDefinedServer, upstreamEntry } from '../tenancy/server-names';
 import { recordAudit } from '../audit/audit-trail';
 import { log, logDenial } from '../observability/log';
 import { EmailSchema } from '../tenancy/model';
@@ -66,19 +66,20 @@ async function readForm(request: Request): Promise<FormData | null | 'too_large'
   return new Response(body, { headers: { 'content-type': type } }).formData().catch(() => null);
 }
 
-/** The hosted server or tenant upstream whose protected resource the request targets (`<origin>/servers/<name>/<transport>`). */
+/** The hosted server or tenant-defined server (upstream, deployed module) whose protected resource the request targets (`<origin>/servers/<name>/<transport>`). */
 async function serverFor(env: Env, req: AuthRequest): Promise<HostedServerEntry | undefined> {
   const resource = Array.isArray(req.resource) ? req.resource[0] : req.resource;
   if (!resource || new URL(resource).origin !== publicOrigin(env)) return undefined;
   const name = serverNameOf(resource);
   if (!name) return undefined;
-  return findServer(name) ?? ((await upstreamNameExists(env.DB, name)) ? upstreamEntry(name) : undefined);
+  return findServer(name) ?? ((await tenantDefinedNameExists(env.DB, name)) ? upstreamEntry(name) : undefined);
 }
 
-/** Whether the user's tenant offers this server: enabled hosted server, or its own enabled upstream. */
+/** Whether the user's tenant offers this server: enabled hosted server, or its own enabled upstream or deployed module. */
 async function tenantOffers(env: Env, tenantId: string, enabled: string[], server: HostedServerEntry): Promise<boolean> {
   if (findServer(server.name)) return enabled.includes(server.name);
-  return (await getUpstream(env.DB, tenantId, server.name))?.enabled === true;
+  const defined = await tenantDefinedServer(env.DB, tenantId, server.name);
+  return defined?.kind === 'upstream' ? defined.upstream.enabled : defined !== null;
 }
 
 async function clientName(oauth: OAuthHelpers, req: AuthRequest): Promise<string> {

@@ -16,7 +16,7 @@ export type Viewer =
   | { kind: 'operator'; session: DashboardSession }
   | { kind: 'user'; session: DashboardSession; tenantId: string; userId: string; email: string; role: Role };
 
-export type Section = 'servers' | 'keys' | 'users' | 'audit' | 'metrics' | 'operator';
+export type Section = 'servers' | 'sessions' | 'keys' | 'users' | 'audit' | 'metrics' | 'operator';
 
 /** The URL of a tenant's dashboard section. */
 export function tenantUrl(tenantId: string, section: Exclude<Section, 'operator'>, rest = ''): string {
@@ -36,6 +36,7 @@ function nav(viewer: Viewer | null, tenant: Tenant | null, active: Section | nul
   const tenantLinks = tenant
     ? [
         link('servers', tenantUrl(tenant.id, 'servers'), 'Servers'),
+        link('sessions', tenantUrl(tenant.id, 'sessions'), 'Sessions'),
         ...(isAdmin
           ? [
               link('keys', tenantUrl(tenant.id, 'keys'), 'API keys'),

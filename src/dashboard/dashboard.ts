@@ -12,9 +12,10 @@ import { destroySession, loadSession } from './dashboard-session';
 import { createKey, keysPage, revokeKey, rotateKey } from './keys-page';
 import { metricsPage } from './metrics-page';
 import { operatorPage, setTenantStatus } from './operator-page';
-import { serversPage } from './servers-page';
+import { serversPage, setServerEnabled } from './servers-page';
+import { endSessionFromDashboard, sessionsPage } from './sessions-page';
 import { serveAsset } from './static-assets';
-import { changeRole, createUser, deleteUser, usersPage } from './users-page';
+import { changeRole, createUser, deleteUser, resetPassword, usersPage } from './users-page';
 
 /** Everything a dashboard handler needs about the request it answers. */
 export interface PageContext {
@@ -33,9 +34,10 @@ export interface TenantContext extends PageContext {
 }
 
 type TenantHandler = (c: TenantContext) => Promise<Response> | Response;
-/** Tenant pages: method, path after `/dashboard/t/<tenant>/`, handler, whether it needs an admin. */
-const TENANT_ROUTES: Array<[string, RegExp, TenantHandler, boolean]> = [
+/** Tenant pages: method, path after `/dashboard/t/<tenant>/`, handler, whether it needs an admin (or the operator). */
+const TENANT_ROUTES: Array<[string, RegExp, TenantHandler, boolean | 'operator']> = [
   ['GET', /^servers$/, serversPage, false],
+  ['POST', /^servers\/([a-z0-9-]{1,64})\/(?:enable|disable)$/, setServerEnabled, 'operator'],
   ['GET', /^keys$/, keysPage, true],
   ['POST', /^keys$/, createKey, true],
   ['POST', /^keys\/(key_[a-z0-9]{1,40})\/revoke$/, revokeKey, true],
@@ -44,10 +46,13 @@ const TENANT_ROUTES: Array<[string, RegExp, TenantHandler, boolean]> = [
   ['POST', /^users$/, createUser, true],
   ['POST', /^users\/(usr_[a-z0-9]{1,40})\/role$/, changeRole, true],
   ['POST', /^users\/(usr_[a-z0-9]{1,40})\/delete$/, deleteUser, true],
+  ['POST', /^users\/(usr_[a-z0-9]{1,40})\/password$/, resetPassword, true],
   ['GET', /^audit$/, auditPage, true],
   ['GET', /^audit\/export$/, auditExport, true],
   ['GET', /^audit\/([A-Za-z0-9_-]{1,80})$/, auditEventPage, true],
   ['GET', /^metrics$/, metricsPage, true],
+  ['GET', /^sessions$/, sessionsPage, false],
+  ['POST', /^sessions\/([0-9a-f-]{36})\/end$/, endSessionFromDashboard, false],
 ];
 
 const notFound = (viewer: Viewer | null) => messagePage(viewer, 404, 'Not found', 'There is no such page.');
@@ -115,6 +120,7 @@ export async function handleDashboard(request: Request, env: Env, path: string, 
   const [, pattern, handler, adminOnly] = routeEntry;
   const tenant = await getTenant(env.DB, tenantId);
   if (!tenant) return notFound(viewer);
+  if (adminOnly === 'operator' && viewer.kind !== 'operator') return refuse(c, tenantId, 404, 'not the operator');
   if (adminOnly && viewer.kind === 'user' && viewer.role !== 'admin') return refuse(c, tenantId, 403, `role ${viewer.role}`);
   if (form && viewer.kind === 'user' && tenant.status !== 'active') return refuseWhileSuspended(c, tenant);
   return handler({ ...c, tenant, id: pattern.exec(rest)?.[1] ?? '' });

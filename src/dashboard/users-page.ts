@@ -9,10 +9,15 @@ import { csrfField, dashboardPage, messagePage, tenantUrl, when } from './dashbo
 
 /**
  * Users and roles (tenant admins and the operator only; the router refuses everyone else): add a
- * user, change a role, remove a user. Role changes apply to the user's open MCP sessions at once.
+ * user, change a role, reset a password, remove a user. Role changes apply to the user's open MCP
+ * sessions at once.
  */
 
-const DONE: Record<string, string> = { role: 'Role changed. It applies to the user’s next request.', deleted: 'User removed. Their tokens stop working on the next request.' };
+const DONE: Record<string, string> = {
+  role: 'Role changed. It applies to the user’s next request.',
+  deleted: 'User removed. Their tokens stop working on the next request.',
+  password: 'Password reset. Tell the user through a channel you trust; the old password no longer signs in.',
+};
 
 function userRow(c: TenantContext, u: User): SafeHtml {
   const base = tenantUrl(c.tenant.id, 'users', `/${u.id}`);
@@ -24,6 +29,10 @@ function userRow(c: TenantContext, u: User): SafeHtml {
       <label for="role-${u.id}" class="visually-hidden">Role of ${u.email}</label>
       <select id="role-${u.id}" name="role">${ROLES.map((r) => html`<option value="${r}"${r === u.role ? html` selected` : ''}>${r}</option>`)}</select>
       <button type="submit">Change role</button></form>
+    <form method="post" action="${base}/password" class="inline">${csrfField(c.viewer)}
+      <label for="password-${u.id}" class="visually-hidden">New password for ${u.email}</label>
+      <input id="password-${u.id}" name="password" type="password" required minlength="12" autocomplete="new-password" placeholder="New password">
+      <button type="submit" aria-label="Reset the password of ${u.email}">Reset password</button></form>
     <form method="post" action="${base}/delete" class="inline">${csrfField(c.viewer)}<button type="submit" class="danger" aria-label="Remove ${u.email}">Remove</button></form>
   </td>
 </tr>`;
@@ -96,4 +105,22 @@ export async function deleteUser(c: TenantContext): Promise<Response> {
   await auditDashboardChange(c, c.tenant.id, 'admin.user.delete', c.id, deleted ? 'ok' : 'denied', deleted ? {} : { status: 404 });
   if (!deleted) return messagePage(c.viewer, 404, 'Not found', 'This organization has no such user.');
   return redirect(tenantUrl(c.tenant.id, 'users', '?done=deleted'));
+}
+
+/**
+ * `POST /dashboard/t/<t>/users/<id>/password`: a tenant admin (or the operator) sets a new password
+ * for a user of the tenant, under the same password rules and audit action as `PATCH
+ * /admin/api/tenants/<t>/users/<id>`; the audit event says a reset happened (`details.change`), never the password.
+ */
+export async function resetPassword(c: TenantContext): Promise<Response> {
+  const parsed = PatchUserInput.safeParse({ password: c.form?.get('password') });
+  if (!parsed.success) {
+    await auditDashboardChange(c, c.tenant.id, 'admin.user.update', c.id, 'error', { status: 400, change: 'password-reset' });
+    const issue = parsed.error.issues[0];
+    return render(c, { error: `New password: ${issue?.message ?? 'invalid'}`, status: 400 });
+  }
+  const user = await updateUserOp(c.env, c.actor, c.tenant.id, c.id, parsed.data);
+  await auditDashboardChange(c, c.tenant.id, 'admin.user.update', c.id, user ? 'ok' : 'denied', user ? { change: 'password-reset' } : { status: 404 });
+  if (!user) return messagePage(c.viewer, 404, 'Not found', 'This organization has no such user.');
+  return redirect(tenantUrl(c.tenant.id, 'users', '?done=password'));
 }

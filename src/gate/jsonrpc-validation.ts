@@ -51,8 +51,17 @@ export function parseJsonRpcBody(bytes: Uint8Array, allowBatch = true): JsonRpcM
     const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
     return rpcError(400, RpcCode.InvalidRequest, `Invalid Request: not a valid JSON-RPC 2.0 message${where}`);
   }
+  // The framework creates a session object for anything shaped like `initialize` (it looks at the
+  // raw message, extra members and all), but only a request with an id opens a counted session:
+  // an initialize notification, or one with a null id, would be an object nobody counts or ends.
+  const raw: unknown[] = Array.isArray(value) ? value : [value];
+  if (raw.some((m) => (m as { method?: unknown }).method === 'initialize' && !isId((m as { id?: unknown }).id))) {
+    return rpcError(400, RpcCode.InvalidRequest, 'Invalid Request: initialize must be a request with a string or number id, not a notification');
+  }
   return Array.isArray(parsed.data) ? parsed.data : [parsed.data];
 }
+
+const isId = (id: unknown) => typeof id === 'string' || typeof id === 'number';
 
 /** Whether the messages open a session (carry an `initialize` request). */
 export function opensSession(messages: JsonRpcMessage[]): boolean {

@@ -6,6 +6,7 @@ import { rpcError, RpcCode } from '../http/responses';
 import { CLIENT_IP_FORWARD_HEADER, CORRELATION_FORWARD_HEADER, encodePrincipal, ownerKey, PRINCIPAL_HEADER, type Principal } from '../hosted/principal';
 import { limiter, rpcTooMany, tenantLimiterName, withinCredentialRate, BINDING_PERIOD_SECONDS } from '../limits/limits';
 import { knownFullFor, rememberFull } from '../limits/deny-cache';
+import { endSession, releaseSlot, settleSlot } from '../limits/session-slots';
 import type { TenantLimits } from '../limits/tenant-limits';
 import { logDenial } from '../observability/log';
 import { requestContext } from '../observability/request-context';
@@ -13,8 +14,11 @@ import { touchApiKey } from '../tenancy/api-keys';
 import { transportHeaders } from './forward-headers';
 import { opensSession, parseJsonRpcBody } from './jsonrpc-validation';
 import { resolvePrincipal } from './principal-resolver';
-import { getUpstream } from '../gateway/upstream-store';
+import { tenantDefinedServer } from '../tenancy/server-names';
+import { encodeModuleRef, MODULE_HEADER } from '../tenant-servers/module-ref';
 import { newSessionId, openSessionId, sealSessionId } from './session-id';
+import { chooseLane } from '../modern/era';
+import { serveModern } from '../modern/modern-lane';
 
 /** Largest MCP request body accepted; larger ones get 413 before anything parses them. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -23,7 +27,10 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export interface GateTarget {
   server: HostedServerEntry;
   transport: 'mcp' | 'sse';
-  /** A tenant upstream served by the gateway (the name is only meaningful within a tenant). */
+  /**
+   * A tenant-defined name (an upstream served by the gateway, or a deployed module served by the
+   * sandbox; src/tenancy/server-names.ts): only meaningful within a tenant, resolved after the token.
+   */
   upstream?: boolean;
 }
 
@@ -31,7 +38,7 @@ type Forward = { fetch(request: Request, env: Env, ctx: ExecutionContext): Promi
 const handlers = new Map<string, Forward>();
 
 function frameworkHandler(target: GateTarget): Forward {
-  const key = `${target.server.name}/${target.transport}`;
+  const key = `${target.server.binding}/${target.server.name}/${target.transport}`;
   let handler = handlers.get(key);
   if (!handler) {
     const base = `/servers/${target.server.name}/${target.transport}`;
@@ -68,7 +75,8 @@ function notFound(g: Gated): Response {
  * the one call to the tenant's limiter (rate, session quota, session liveness), forwards only
  * the transport's headers (forward-headers.ts), attaches the principal, then hands the request to the framework's transport.
  */
-export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionContext, target: GateTarget, grant: unknown, clientId: string): Promise<Response> {
+export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionContext, surfaceTarget: GateTarget, grant: unknown, clientId: string): Promise<Response> {
+  let target = surfaceTarget;
   const secret = platformSecret(env);
   if (!secret) return rpcError(503, RpcCode.ServerError, 'Platform not configured: SMCP_SECRET is missing');
   const full = knownFullFor((grant as { tenantId?: unknown } | null)?.tenantId as string);
@@ -82,13 +90,16 @@ export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionC
     return rpcError(403, RpcCode.Forbidden, resolved.refusal);
   }
   const { principal, limits } = resolved;
+  let moduleRef: string | undefined;
   if (target.upstream) {
-    // Another tenant's upstream of the same name looks exactly like no server at all; no object is created.
-    const upstream = await getUpstream(env.DB, principal.tenantId, target.server.name);
-    if (!upstream?.enabled) {
-      logDenial(upstream ? 'upstream disabled' : 'no such upstream for this tenant', { tenant: principal.tenantId, server: target.server.name });
+    // Another tenant's server of the same name looks exactly like no server at all; no object is created.
+    const defined = await tenantDefinedServer(env.DB, principal.tenantId, target.server.name);
+    if (!defined || (defined.kind === 'upstream' && !defined.upstream.enabled)) {
+      logDenial(defined ? 'upstream disabled' : 'no such server for this tenant', { tenant: principal.tenantId, server: target.server.name });
       return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${target.server.name}"`);
     }
+    target = { ...target, server: defined.entry };
+    if (defined.kind === 'module') moduleRef = encodeModuleRef(defined.module);
   }
   if (principal.kind === 'api-key') ctx.waitUntil(touchApiKey(env.DB, principal.clientId).catch(() => undefined));
   if (!(await withinCredentialRate(env, principal))) {
@@ -107,11 +118,19 @@ export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionC
   // Allowlist: only what the transports read; the SDK obeys some other headers as instructions.
   const headers = transportHeaders(request.headers);
   headers.set(PRINCIPAL_HEADER, encodePrincipal(principal));
+  if (moduleRef) headers.set(MODULE_HEADER, moduleRef);
   const context = requestContext();
   if (context) headers.set(CORRELATION_FORWARD_HEADER, context.correlationId);
   if (context?.ip) headers.set(CLIENT_IP_FORWARD_HEADER, context.ip);
   const forwardCtx = { waitUntil: (p: Promise<unknown>) => ctx.waitUntil(p), passThroughOnException: () => ctx.passThroughOnException(), props: principal } as unknown as ExecutionContext;
   const g: Gated = { env, ctx: forwardCtx, target, secret, principal, limits, owner: ownerKey(principal), headers };
+  if (target.transport === 'mcp') {
+    // The era split, after every check above: 2026-07-28 requests are served statelessly in the Worker.
+    const lane = await chooseLane(request, MAX_BODY_BYTES);
+    if (lane.era === 'refused') return lane.response;
+    if (lane.era === '2026-07-28') return serveModern(lane, { env, ctx, target, principal, secret, admit: () => admit(g, undefined, false), maxBodyBytes: MAX_BODY_BYTES });
+    request = lane.request;
+  }
   const response = target.transport === 'mcp' ? await streamable(request, g) : await legacySse(request, g);
   return jsonErrors(response);
 }
@@ -132,8 +151,14 @@ async function admit(g: Gated, session: string | undefined, opening: boolean): P
     session,
     opening,
     idleMs: sessionIdleMs(g.env),
+    server: g.target.server.name,
+    binding: g.target.server.binding,
   });
-  if (result.ok) return { reservation: result.reservation };
+  if (result.ok) {
+    // At the caller's own session quota its least recently used session made room: end it for real.
+    if (result.evicted) await endSession(g.env, g.principal.tenantId, result.evicted, 'evicted', { user: g.principal.userId, client: g.principal.clientId });
+    return { reservation: result.reservation };
+  }
   if (result.limit === 'unknown_session') return notFound(g);
   if (result.limit === 'tenant_rpm') rememberFull(g.principal.tenantId, result.retryAfter);
   return rpcTooMany(g.env, g.ctx, {
@@ -148,12 +173,7 @@ async function admit(g: Gated, session: string | undefined, opening: boolean): P
 }
 
 /** After the framework answered an opening request: confirm the reserved slot, or give it back. */
-async function settle(g: Gated, reservation: string | undefined, session: string | null): Promise<void> {
-  if (!reservation) return;
-  const stub = limiter(g.env, tenantLimiterName(g.principal.tenantId));
-  if (session) await stub.register(reservation, session);
-  else await stub.release(reservation);
-}
+const settle = (g: Gated, reservation: string | undefined, session: string | null) => settleSlot(g.env, g.principal.tenantId, reservation, session);
 
 async function streamable(request: Request, g: Gated): Promise<Response> {
   if (!['POST', 'GET', 'DELETE'].includes(request.method)) {
@@ -188,9 +208,8 @@ async function streamable(request: Request, g: Gated): Promise<Response> {
   }
   const issued = response.headers.get('mcp-session-id');
   if (opening) await settle(g, admission.reservation, response.ok && issued && raw === null ? `streamable-http:${issued}` : null);
-  if (request.method === 'DELETE' && response.ok && raw) {
-    await limiter(g.env, tenantLimiterName(g.principal.tenantId)).release(`streamable-http:${raw}`);
-  }
+  // The owner ended the session: its slot is free at once (the object's deferred teardown leaves it alone).
+  if (request.method === 'DELETE' && response.ok && raw) await releaseSlot(g.env, g.principal.tenantId, `streamable-http:${raw}`);
   if (!issued) return response;
   const sealed = external ?? (await sealSessionId(g.secret, g.target.server.name, g.owner, issued));
   const out = new Response(response.body, response);

@@ -38,7 +38,7 @@ interface Connection {
  * upstream's one `UpstreamState` object, asked before every call.
  */
 export class GatewayServer extends HostedMcpAgent {
-  protected readonly info: HostedServerInfo = {
+  protected override readonly info: HostedServerInfo = {
     name: 'smcp-gateway',
     version: '0.1.0',
     capabilities: { tools: { listChanged: true }, resources: { listChanged: true }, prompts: { listChanged: true }, logging: {}, completions: {} },
@@ -49,7 +49,7 @@ export class GatewayServer extends HostedMcpAgent {
   /** The downstream requests in flight, so upstream logging, sampling and elicitation go back on the right stream. */
   private readonly active = new Set<HandlerExtra>();
 
-  protected register(server: McpServer): void {
+  protected override register(server: McpServer): void {
     const low = server.server;
     low.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await this.listTools() }));
     low.setRequestHandler(CallToolRequestSchema, (req, extra) => this.callTool(req.params, extra));

@@ -2,38 +2,26 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { McpAgent } from 'agents/mcp';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
-import { McpError, type ServerCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { DEFAULT_CAPABILITIES, type HostedServerInfo, type ServerDefinition, type SessionSql } from './author-api';
 import { installChokePoint, isGuarded, type HandlerExtra, type RawRequest } from './choke-point';
+import { registerLegacy } from './legacy-adapter';
 import { CLIENT_IP_FORWARD_HEADER, CORRELATION_FORWARD_HEADER, decodePrincipal, ownerKey, PRINCIPAL_HEADER, tenantNamespace, type Principal } from './principal';
-import { denyReason, type ToolPolicySource } from './tool-policy';
-import { requestAuditEvent, sensitiveNames, type Outcome } from './request-audit';
+import { guardRequest } from './request-guard';
+import type { ToolPolicySource } from './tool-policy';
 import type { AuditEventInput } from '../audit/audit-event';
 import { AuditOutbox, retryDelayMs } from '../audit/audit-outbox';
 import { toAuditEvent } from '../audit/audit-record';
 import { confineObjectRequest } from '../gate/forward-headers';
 import { RpcCode } from '../http/responses';
 import { log, logDenial } from '../observability/log';
-import { sessionIdleMs } from '../config';
-import { limiter, tenantLimiterName } from '../limits/limits';
+import { platformSecret, sessionIdleMs } from '../config';
+import { expiryDelayMs } from '../limits/session-registry';
+import { releaseSlot } from '../limits/session-slots';
 import { TenantFiles } from '../storage/tenant-files';
 import { TenantKv } from '../storage/tenant-kv';
 
-/** What a hosted server says about itself at initialize. */
-export interface HostedServerInfo {
-  name: string;
-  version: string;
-  title?: string;
-  instructions?: string;
-  capabilities?: ServerCapabilities;
-}
-
-const DEFAULT_CAPABILITIES: ServerCapabilities = {
-  tools: { listChanged: true },
-  resources: { subscribe: true, listChanged: true },
-  prompts: { listChanged: true },
-  logging: {},
-  completions: {},
-};
+export type { HostedServerInfo } from './author-api';
 
 const OWNER_KEY = 'smcp:owner';
 const EXPIRY_KEY = 'smcp:expiry-schedule';
@@ -63,11 +51,35 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
   // Assigned in init(); `declare` keeps the class field from resetting it.
   declare server: McpServer;
 
-  /** Name, version and capabilities announced at initialize. */
-  protected abstract readonly info: HostedServerInfo;
+  /**
+   * The server's one definition (`defineServer`), served by both eras: registered here on the
+   * session's server, and by the stateless lane on a per-request server in the Worker. Servers
+   * under `servers/` set this; only platform-internal servers (the gateway) override `info` and
+   * `register` instead.
+   */
+  static readonly definition?: ServerDefinition;
 
-  /** Register tools, resources and prompts on the (already guarded) server. */
-  protected abstract register(server: McpServer): void | Promise<void>;
+  /** Name, version and capabilities announced at initialize, for servers without a definition. */
+  protected readonly info?: HostedServerInfo;
+
+  /** Register tools, resources and prompts on the (already guarded) server (by default the definition's). */
+  protected register(server: McpServer): void | Promise<void> {
+    const definition = this.definition();
+    if (!definition) throw new Error(`${this.constructor.name}: no server definition`);
+    const secret = platformSecret(this.env);
+    if (!secret) throw new Error('SMCP_SECRET is missing');
+    registerLegacy(server, definition, {
+      env: this.env,
+      secret,
+      principal: () => this.principal(),
+      sessionId: () => this.getSessionId(),
+      sql: ((strings: TemplateStringsArray, ...values: (string | number | boolean | null)[]) => this.sql(strings, ...values)) as SessionSql,
+    });
+  }
+
+  private definition(): ServerDefinition | undefined {
+    return (this.constructor as typeof HostedMcpAgent).definition;
+  }
 
   /**
    * @internal Only the benchmark's audit-off variant sets this to false, to measure what auditing
@@ -94,7 +106,9 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
 
   /** @internal Builds the guarded server; authors implement `register` instead. */
   async init(): Promise<void> {
-    const { name, version, title, instructions, capabilities } = this.info;
+    const info = this.info ?? this.definition()?.info;
+    if (!info) throw new Error(`${this.constructor.name}: no server definition`);
+    const { name, version, title, instructions, capabilities } = info;
     const server = new McpServer({ name, version, title }, {
       capabilities: capabilities ?? DEFAULT_CAPABILITIES,
       instructions,
@@ -107,6 +121,9 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
     if (!isGuarded(server)) throw new Error(`${name}: request handlers were replaced after setup; refusing to serve unguarded`);
     // Events left by a previous incarnation (eviction, crash) ship as soon as the object is back.
     if (this.outbox().pending() > 0) this.armShipping(0, 0, true);
+    // Every path that creates a session object (initialize, a legacy SSE stream dropped before
+    // any message) gets an idle expiry from its first start, so no storage is ever orphaned.
+    await this.armExpiryOnce();
   }
 
   /**
@@ -175,32 +192,25 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
       this.record({ tenant: null, action: method, result: 'denied', details: { reason: 'no authenticated principal' } });
       throw new McpError(RpcCode.Forbidden, 'Access denied: no authenticated principal');
     }
-    const started = Date.now();
-    let outcome: Outcome = { error: new Error('handler did not complete') };
-    try {
-      await this.bindOwner(principal);
-      await this.postponeExpiry();
-      if (method === 'tools/call') await this.authorizeToolCall(principal, String(request.params?.name ?? ''));
-      const result = await this.calls.run(principal, next);
-      outcome = { value: method === 'tools/list' ? await this.calls.run(principal, () => this.visibleTools(principal, result)) : result };
-      return outcome.value;
-    } catch (error) {
-      outcome = { error };
-      throw error;
-    } finally {
-      if (this.auditRequests) this.recordRequest(method, request, principal, outcome, extra, started);
-    }
-  }
-
-  private recordRequest(method: string, request: RawRequest, principal: Principal, outcome: Outcome, extra: HandlerExtra, started: number): void {
-    const tool = method === 'tools/call' ? this.registeredTool(String(request.params?.name ?? '')) : undefined;
-    const event = requestAuditEvent(method, request, principal, outcome, {
-      session: this.getSessionId(),
-      latencyMs: Date.now() - started,
-      correlationId: headerValue(extra, CORRELATION_FORWARD_HEADER),
-      ip: headerValue(extra, CLIENT_IP_FORWARD_HEADER),
-    });
-    this.record(event, sensitiveNames(tool?._meta));
+    return guardRequest(
+      method,
+      request,
+      {
+        principal,
+        era: '2025',
+        session: this.getSessionId(),
+        correlationId: headerValue(extra, CORRELATION_FORWARD_HEADER),
+        ip: headerValue(extra, CLIENT_IP_FORWARD_HEADER),
+        toolPolicy: (name) => this.toolPolicy(name),
+        before: async () => {
+          await this.bindOwner(principal);
+          await this.postponeExpiry();
+        },
+        run: (fn) => this.calls.run(principal, async () => fn()),
+        record: this.auditRequests ? (event, sensitive) => this.record(event, sensitive) : undefined,
+      },
+      next,
+    );
   }
 
   /**
@@ -210,9 +220,8 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
    * ends before it has been idle for the configured time.
    */
   private async postponeExpiry(): Promise<void> {
-    const idle = sessionIdleMs(this.env);
-    const slack = Math.min(60_000, Math.ceil(idle / 10));
-    const due = Date.now() + idle + slack;
+    const { delay, slack } = expiryDelayMs(sessionIdleMs(this.env));
+    const due = Date.now() + delay;
     if (due - this.expiryDue < slack) return;
     if (this.expiryId === undefined) this.expiryId = (await this.ctx.storage.get<string>(EXPIRY_KEY)) ?? null;
     if (this.expiryId) await this.cancelSchedule(this.expiryId);
@@ -222,13 +231,26 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
     this.expiryDue = due;
   }
 
+  /** Arm the idle expiry unless one is already scheduled (at startup; requests postpone it). */
+  private async armExpiryOnce(): Promise<void> {
+    if (this.expiryId === undefined) this.expiryId = (await this.ctx.storage.get<string>(EXPIRY_KEY)) ?? null;
+    if (!this.expiryId) await this.postponeExpiry();
+  }
+
   /**
-   * @internal Scheduler callback: the session has been idle for the configured time. When the
-   * teardown cannot finish (beforeSessionEnd could not ship the audit outbox), the storage stays
-   * and expiry is tried again a minute later.
+   * @internal Scheduler callback: the session has been idle for the configured time. The outbox is
+   * shipped first; then the tenant's session slot is released (the one release for an idle
+   * session, see src/limits/session-slots.ts) and the storage destroyed. When the teardown cannot
+   * finish (beforeSessionEnd could not ship the audit outbox), the storage stays and expiry is
+   * tried again a minute later.
    */
   async expireIdleSession(): Promise<void> {
     try {
+      await this.beforeSessionEnd();
+      // The owner is bound at the first request; a stream dropped before any has only the gate's props.
+      const owner = this.owner ?? (await this.ctx.storage.get<string>(OWNER_KEY));
+      const tenant = owner?.split('|')[0] ?? this.props?.tenantId;
+      if (tenant) await releaseSlot(this.env, tenant, this.name);
       await this.destroy();
     } catch (error) {
       log('warn', 'session.expiry_deferred', { error: String(error).slice(0, 200) });
@@ -239,16 +261,14 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
   }
 
   /**
-   * Ends the session for good: the `beforeSessionEnd` hook, the tenant's session slot back, then
-   * the SDK's teardown (drops every table, clears the alarm, deletes all storage). Both ways a
-   * session ends run through here: idle expiry calls it directly, and the SDK's deferred teardown
-   * after a DELETE calls it from the alarm.
+   * Ends the session for good: the `beforeSessionEnd` hook, then the SDK's teardown (drops every
+   * table, clears the alarm, deletes all storage). Every way a session ends runs through here:
+   * idle expiry calls it directly, and the SDK's deferred teardown after a DELETE, an eviction or
+   * an End from the dashboard calls it from the alarm. The session slot is not touched here: whoever
+   * ended the session has released it already (src/limits/session-slots.ts).
    */
   override async destroy(): Promise<void> {
     await this.beforeSessionEnd();
-    const owner = this.owner ?? (await this.ctx.storage.get<string>(OWNER_KEY));
-    const tenant = owner?.split('|')[0];
-    if (tenant) await limiter(this.env, tenantLimiterName(tenant)).release(this.name);
     await super.destroy();
   }
 
@@ -276,21 +296,6 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
   private registeredTool(name: string): (ToolPolicySource & { _meta?: Record<string, unknown> }) | undefined {
     const tools = (this.server as unknown as McpServerInternals)._registeredTools;
     return Object.hasOwn(tools, name) ? tools[name] : undefined;
-  }
-
-  private async authorizeToolCall(principal: Principal, toolName: string): Promise<void> {
-    const reason = denyReason(principal, toolName, await this.calls.run(principal, () => this.toolPolicy(toolName)));
-    if (reason) {
-      logDenial(reason, { tenant: principal.tenantId, principal: ownerKey(principal), server: principal.server, tool: toolName });
-      throw new McpError(RpcCode.Forbidden, reason);
-    }
-  }
-
-  private async visibleTools(principal: Principal, result: unknown): Promise<unknown> {
-    const listed = result as { tools?: Array<{ name: string }> };
-    if (!Array.isArray(listed?.tools)) return result;
-    const policies = await Promise.all(listed.tools.map((t) => this.toolPolicy(t.name)));
-    return { ...listed, tools: listed.tools.filter((t, i) => denyReason(principal, t.name, policies[i]) === null) };
   }
 }
 

@@ -1,6 +1,6 @@
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { AuditEventInput, AuditResult } from '../audit/audit-event';
 import { RpcCode } from '../http/responses';
+import type { Era } from './author-api';
 import type { RawRequest } from './choke-point';
 import type { Principal } from './principal';
 
@@ -23,24 +23,37 @@ function resultOf(outcome: Outcome): { result: AuditResult; error?: string } {
   if ('error' in outcome) {
     const e = outcome.error;
     const message = e instanceof Error ? e.message : String(e);
-    const denied = e instanceof McpError && DENIAL_CODES.has(e.code);
+    // A refused requestState (tampered, replayed, another caller's) is a denial too.
+    // Structural, so errors of both MCP SDKs (v1 McpError, v2 ProtocolError) count.
+    const { code, data } = (e ?? {}) as { code?: unknown; data?: { reason?: unknown } };
+    const denied = typeof code === 'number' && (DENIAL_CODES.has(code) || data?.reason === 'invalid_request_state');
     return { result: denied ? 'denied' : 'error', error: message.slice(0, 300) };
   }
   const value = outcome.value as { isError?: unknown } | undefined;
   return { result: value?.isError === true ? 'error' : 'ok' };
 }
 
+/** `input_required` when a stateless call ended asking the client for input (multi-round-trip). */
+function resultTypeOf(outcome: Outcome): string | undefined {
+  const value = 'value' in outcome ? (outcome.value as { resultType?: unknown } | undefined) : undefined;
+  return typeof value?.resultType === 'string' && value.resultType !== 'complete' ? value.resultType : undefined;
+}
+
 /**
- * The audit event for one MCP request handled inside a session: action is the JSON-RPC method,
- * resource the tool or prompt name or resource URI, details the (redacted later) arguments.
+ * The audit event for one MCP request, in either lane: action is the JSON-RPC method, resource the
+ * tool or prompt name or resource URI, details the (redacted later) arguments and the era
+ * (`2025` in a session, `2026-07-28` stateless); session is absent in the stateless lane.
  */
-export function requestAuditEvent(method: string, request: RawRequest, principal: Principal, outcome: Outcome, extra: { session: string; latencyMs: number; correlationId?: string; ip?: string }): AuditEventInput {
+export function requestAuditEvent(method: string, request: RawRequest, principal: Principal, outcome: Outcome, extra: { session?: string; latencyMs: number; correlationId?: string; ip?: string; era?: Era }): AuditEventInput {
   const params = request.params ?? {};
   const resource = typeof params.name === 'string' ? params.name : typeof params.uri === 'string' ? params.uri : undefined;
   const { result, error } = resultOf(outcome);
   const details: Record<string, unknown> = {};
   if (method === 'tools/call' || method === 'prompts/get') details.arguments = params.arguments ?? {};
   if (error) details.error = error;
+  if (extra.era) details.era = extra.era;
+  const resultType = resultTypeOf(outcome);
+  if (resultType) details.resultType = resultType;
   return {
     tenant: principal.tenantId,
     user: principal.userId,

@@ -65,15 +65,17 @@ const newAcc = (): Acc => ({ requests: 0, errors: 0, denials: 0, rateLimited: 0,
 
 /**
  * Metrics for one tenant (or every tenant, never the platform-level scope) over the window that
- * ends at the next whole minute, with a series per server. Each day shard in the window merges
+ * ends with the current bucket, with a series per server. Each day shard in the window merges
  * its rollups into the series buckets; this merges the shards and reads the percentiles.
  */
 export async function queryMetrics(env: Env, q: MetricsQuery): Promise<Metrics> {
   const now = q.now ?? Date.now();
-  const to = now - (now % MINUTE) + MINUTE;
+  const bucketMs = q.bucketMinutes * MINUTE;
+  // Buckets sit on multiples of their size since the epoch and the window ends with the current
+  // one, so hour-sized buckets are read from hour rollups rather than sixty minutes each.
+  const to = now - (now % bucketMs) + bucketMs;
   const from = to - q.windowMinutes * MINUTE;
   const readFrom = q.since === undefined ? from : Math.max(from, q.since - (q.since % MINUTE));
-  const bucketMs = q.bucketMinutes * MINUTE;
   const activeSince = Math.max(readFrom, now - sessionIdleMs(env));
   const scopes = q.tenant !== undefined ? [q.tenant] : (await registryStore(env).scopes()).filter((s) => s !== PLATFORM_SCOPE);
 

@@ -1,6 +1,7 @@
 import { GrantPropsSchema } from '../gate/principal-resolver';
 import { recordAudit } from '../audit/audit-trail';
 import { requestContext } from '../observability/request-context';
+import { boundedClientId, verifiedTokenOwner } from './token-owner';
 
 /**
  * The provider's `tokenExchangeCallback` runs inside the token request with the grant's props:
@@ -17,35 +18,59 @@ export function noteTokenSubject(props: unknown): void {
 
 const AUDITED: Record<string, string> = { '/oauth/token': 'oauth.token', '/oauth/register': 'oauth.register' };
 
+const MAX_CLIENT_ID = 256;
+const unknownClient = () =>
+  new Response(JSON.stringify({ error: 'invalid_client', error_description: 'Client authentication failed' }), {
+    status: 401,
+    headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' },
+  });
+
+/** The client id a token request names: the form's `client_id`, or HTTP Basic client authentication. */
+function presentedClientId(request: Request, form: FormData | null): string | undefined {
+  const field = form?.get('client_id');
+  if (typeof field === 'string' && field !== '') return field;
+  const basic = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(request.headers.get('authorization') ?? '')?.[1];
+  if (!basic) return undefined;
+  try {
+    return decodeURIComponent(atob(basic).split(':')[0] ?? '');
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Serve a provider endpoint (token issue, refresh, revocation, client registration) and record
- * its outcome. Only non-secret form fields are read: grant type and client id; a revoked token's
- * first segment is the user id the provider put there, used to find the tenant.
+ * its outcome. An event is filed under a tenant only once the credential is verified: for grants,
+ * by the provider (its `tokenExchangeCallback` notes the subject, see `noteTokenSubject`); for a
+ * revocation, by checking the presented token against the provider's records before it is revoked
+ * (`verifiedTokenOwner`). Anything else goes to the platform trail (`tenant: null`) with the
+ * client id bounded (`boundedClientId`). Only non-secret form fields are read.
  */
 export async function auditedOAuthEndpoint(request: Request, env: Env, serve: () => Promise<Response>): Promise<Response> {
   const path = new URL(request.url).pathname;
   const action = AUDITED[path];
   if (!action || request.method !== 'POST') return serve();
   const form = path === '/oauth/token' ? await request.clone().formData().catch(() => null) : null;
-  const response = await serve();
   const grantType = form?.get('grant_type');
   const revokedToken = !grantType ? form?.get('token') : null;
+  const clientId = presentedClientId(request, form);
+  const owner = typeof revokedToken === 'string' ? await verifiedTokenOwner(env, revokedToken, clientId) : null;
+  // No client id is this long (the provider would use it as a KV key, which fails past 512 bytes).
+  const response = (clientId?.length ?? 0) > MAX_CLIENT_ID ? unknownClient() : await serve();
   const context = requestContext();
-  let tenant = context?.tenant ?? null;
-  let user = context?.subject;
-  if (typeof revokedToken === 'string') {
-    user = revokedToken.split(':')[0];
-    const row = user ? await env.DB.prepare('SELECT tenant_id FROM users WHERE id = ?').bind(user).first<{ tenant_id: string }>() : null;
-    tenant = row?.tenant_id ?? null;
-  }
-  const clientId = form?.get('client_id');
+  const tenant = owner?.tenantId ?? (typeof revokedToken === 'string' ? null : (context?.tenant ?? null));
+  const user = owner?.userId ?? (tenant !== null ? context?.subject : undefined);
   await recordAudit(env, {
     tenant,
     action: typeof revokedToken === 'string' ? 'oauth.revoke' : action,
     result: response.ok ? 'ok' : response.status === 429 ? 'rate_limited' : 'denied',
     user,
-    client: typeof clientId === 'string' ? clientId.slice(0, 200) : undefined,
-    details: { status: response.status, ...(typeof grantType === 'string' ? { grantType: grantType.slice(0, 100) } : {}) },
+    client: owner?.clientId ?? boundedClientId(clientId),
+    details: {
+      status: response.status,
+      ...(typeof grantType === 'string' ? { grantType: boundedClientId(grantType.slice(0, 100)) } : {}),
+      ...(typeof revokedToken === 'string' && !owner ? { verified: false } : {}),
+    },
   });
   return response;
 }

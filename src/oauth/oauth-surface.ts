@@ -1,12 +1,12 @@
 import { OAuthAuthorizationServer, OAuthResourceServer } from '@cloudflare/workers-oauth-provider';
-import { findServer, SERVERS, type HostedServerEntry } from '../../servers/registry';
+import { findServer, SERVERS } from '../../servers/registry';
 import { publicOrigin } from '../config';
 import { gateMcpRequest, type GateTarget } from '../gate/mcp-gate';
 import type { GrantProps, KeyProps } from '../gate/principal-resolver';
 import { logDenial } from '../observability/log';
 import { noteTokenSubject } from './oauth-audit';
 import { verifyApiKey } from '../tenancy/api-keys';
-import { upstreamNames } from '../gateway/upstream-store';
+import { tenantDefinedNames, upstreamEntry } from '../tenancy/server-names';
 
 /** The one scope clients request; roles, not scopes, decide what a caller may do. */
 export const MCP_SCOPE = 'mcp';
@@ -34,8 +34,8 @@ const NAMES_TTL_MS = 10_000;
 
 /**
  * The OAuth surface for the current set of servers: hosted servers from the registry plus every
- * upstream name any tenant registered (each its own protected resource, so audience binding holds
- * for upstreams too). The provider fixes its resource list at construction, so the surface is
+ * tenant-defined name: upstreams and deployed modules (src/tenancy/server-names.ts), each its own
+ * protected resource, so audience binding holds for them too. The provider fixes its resource list at construction, so the surface is
  * rebuilt when the set of upstream names changes: at most every few seconds, or at once when a
  * request names an upstream this isolate has not seen (`need`).
  */
@@ -45,7 +45,7 @@ export async function oauthSurface(env: Env, need?: string): Promise<OAuthSurfac
   const fresh = cached && Date.now() - cached.loadedAt < NAMES_TTL_MS;
   const missing = need !== undefined && !findServer(need) && !cached?.names.includes(need);
   if (cached && fresh && !missing) return cached.surface;
-  const names = await upstreamNames(env.DB).catch(() => cached?.names ?? []);
+  const names = await tenantDefinedNames(env.DB).catch(() => cached?.names ?? []);
   if (cached && names.join('\n') === cached.names.join('\n')) {
     cached.loadedAt = Date.now();
     return cached.surface;
@@ -63,11 +63,6 @@ export function serverNameOf(resource: string | null | undefined): string | unde
   } catch {
     return undefined;
   }
-}
-
-/** The pseudo registry entry for a tenant upstream: served by the gateway class. */
-export function upstreamEntry(name: string): HostedServerEntry {
-  return { name, binding: 'GATEWAY_SERVER', className: 'GatewayServer', title: name };
 }
 
 /**
@@ -101,7 +96,7 @@ function buildSurface(origin: string, upstreams: string[]): OAuthSurface {
         resource,
         authorization_servers: [origin],
         bearer_methods_supported: ['header'],
-        resource_name: `${target.upstream ? `Upstream ${target.server.name}` : target.server.title} (${target.transport === 'mcp' ? 'Streamable HTTP' : 'SSE'})`,
+        resource_name: `${target.upstream ? `Tenant server ${target.server.name}` : target.server.title} (${target.transport === 'mcp' ? 'Streamable HTTP' : 'SSE'})`,
       },
       requiredScopes: [MCP_SCOPE],
       validateToken: (env) => async (res, token) => {

@@ -1,5 +1,6 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Role } from '../../src/tenancy/model';
+import { modernCall } from '../worker/modern-client';
 import { addUser, call, createKey, createTenant, obtainToken, openSession } from '../worker/platform-client';
 
 /**
@@ -25,6 +26,10 @@ export interface SessionOptions {
   servers?: string[];
   /** `api-key` (default, fast) or `oauth` (the full authorization code flow). */
   auth?: 'api-key' | 'oauth';
+  /** `2025` (default): an initialized session; `2026-07-28`: stateless requests, no session. */
+  era?: '2025' | '2026-07-28';
+  /** Client capabilities declared on every stateless request (2026-07-28 only). */
+  capabilities?: Record<string, unknown>;
 }
 
 /** A JSON-RPC error answer (permission denied, unknown tool, invalid params …). */
@@ -43,7 +48,7 @@ export interface TestSession {
   readonly role: Role;
   /** The bearer used (API key or access token), for raw requests through `platform-client`. */
   readonly token: string;
-  /** The sealed `Mcp-Session-Id`. */
+  /** The sealed `Mcp-Session-Id` (empty for a stateless 2026-07-28 caller). */
   readonly sessionId: string;
   /** Any MCP method; resolves to `result`, throws `RpcError` for a JSON-RPC error. */
   request<T = any>(method: string, params?: unknown): Promise<T>;
@@ -69,15 +74,21 @@ async function credential(tenantId: string, server: string, role: Role, auth: 'a
   return (await obtainToken(await addUser(tenantId, role), server)).access_token;
 }
 
-/** Open an initialized MCP session on `server` as a caller with the given tenant and role. */
+/**
+ * Open an initialized MCP session on `server` as a caller with the given tenant and role, or (with
+ * `era: '2026-07-28'`) a stateless caller whose every request carries the per-request envelope.
+ */
 export async function startSession(server: string, options: SessionOptions = {}): Promise<TestSession> {
   const role = options.role ?? 'member';
   const tenantId = options.tenant ?? (await createTenant(options.servers ?? [server]));
   const token = await credential(tenantId, server, role, options.auth ?? 'api-key');
-  const sessionId = await openSession(server, token);
+  const stateless = options.era === '2026-07-28';
+  const sessionId = stateless ? '' : await openSession(server, token);
 
   const request = async (method: string, params: unknown = {}) => {
-    const { status, message } = await call(server, token, sessionId, method, params);
+    const { status, message } = stateless
+      ? await modernCall(server, token, method, params as Record<string, unknown>, { capabilities: options.capabilities })
+      : await call(server, token, sessionId, method, params);
     if (message?.error) throw new RpcError(message.error.code, message.error.message);
     if (status !== 200 || !message) throw new Error(`${method}: HTTP ${status} ${JSON.stringify(message)}`);
     return message.result;

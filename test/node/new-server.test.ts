@@ -90,7 +90,7 @@ describe('npm run new-server', () => {
     const vitest = join(copy, 'node_modules', '.bin', 'vitest');
     const own = run(vitest, ['run', '--project', 'worker', 'servers/weather-report']);
     expect(own.status, own.out.slice(-3000)).toBe(0);
-    expect(own.out).toMatch(/Tests\s+2 passed/);
+    expect(own.out).toMatch(/Tests\s+3 passed/);
     const agreement = run(vitest, ['run', '--project', 'node', 'test/node/registry-agreement.test.ts']);
     expect(agreement.status, agreement.out.slice(-3000)).toBe(0);
   });

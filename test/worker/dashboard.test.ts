@@ -1,7 +1,8 @@
 import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { FormBrowser, inputValue } from '../support/browser-forms';
-import { adminCall, mcpPost, ORIGIN, OPERATOR, seedTenant } from './platform-client';
+import { D, operatorSignedIn, signedIn } from './dashboard-support';
+import { adminCall, mcpPost, ORIGIN, seedTenant } from './platform-client';
 import type { AuditEvent } from '../../src/audit/audit-event';
 import { seedStoreEvents } from './audit-support';
 
@@ -9,31 +10,6 @@ import { seedStoreEvents } from './audit-support';
  * The dashboard through the real Worker: sessions, CSRF, access rules, escaping and the shared
  * admin operations. The browser-level journey (Chromium) is test/node/dashboard-browser.test.ts.
  */
-
-const D = `${ORIGIN}/dashboard`;
-
-async function signedIn(account: { email: string; password: string }): Promise<{ browser: FormBrowser; csrf: string; home: string }> {
-  const browser = new FormBrowser((input, init) => SELF.fetch(input, init));
-  const form = await (await browser.get(`${D}/sign-in`)).text();
-  const res = await browser.post(`${D}/sign-in`, { csrf: inputValue(form, 'csrf'), email: account.email, password: account.password });
-  expect(res.status).toBe(303);
-  const home = await browser.get(`${ORIGIN}${res.headers.get('location')}`);
-  expect(home.status).toBe(303);
-  const page = await browser.get(`${ORIGIN}${home.headers.get('location')}`);
-  const html = await page.text();
-  expect(page.status, html.slice(0, 300)).toBe(200);
-  return { browser, csrf: inputValue(html, 'csrf'), home: `${ORIGIN}${home.headers.get('location')}` };
-}
-
-async function operatorSignedIn(): Promise<{ browser: FormBrowser; csrf: string }> {
-  const browser = new FormBrowser((input, init) => SELF.fetch(input, init));
-  const form = await (await browser.get(`${D}/operator/sign-in`)).text();
-  const res = await browser.post(`${D}/operator/sign-in`, { csrf: inputValue(form, 'csrf'), token: OPERATOR });
-  expect(res.status).toBe(303);
-  expect(res.headers.get('location')).toBe('/dashboard/operator');
-  const page = await (await browser.get(`${D}/operator`)).text();
-  return { browser, csrf: inputValue(page, 'csrf') };
-}
 
 const initialize = (key: string) =>
   mcpPost('notes', key, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'dash-test', version: '1' } } });

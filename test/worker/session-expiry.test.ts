@@ -1,6 +1,6 @@
-import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { env, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { call, createKey, mcpPost, openSession, seedTenant } from './platform-client';
+import { call, createKey, mcpPost, openSession, ORIGIN, seedTenant } from './platform-client';
 
 // This file runs in its own workerd (project `worker-expiry`) with SMCP_SESSION_IDLE_MINUTES=0.05 (3 s).
 const IDLE_MS = 3000;
@@ -77,5 +77,32 @@ describe('idle session expiry', () => {
       expect(listed.status, `call ${i}`).toBe(200);
     }
     expect(await limiterSessions(id)).toBe(1);
+  }, 30_000);
+
+  it('deletes the storage of a legacy SSE stream opened and dropped without a message (issue 13 finding 12), and frees its slot', async () => {
+    const { id } = await seedTenant(['notes']);
+    const { key } = await createKey(id, 'member');
+    const sse = await SELF.fetch(`${ORIGIN}/servers/notes/sse`, { headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream' } });
+    expect(sse.status).toBe(200);
+    const reader = sse.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    const sessionId = /sessionId=([0-9a-f.]+)/.exec(first)![1]!;
+    await reader.cancel();
+    const stub = () => env.NOTES_SERVER.get(env.NOTES_SERVER.idFromName(`sse:${sessionId}`));
+    const before = await storageContents(stub());
+    console.log('dropped SSE session storage before expiry:', JSON.stringify(before));
+    expect(before.keys.length).toBeGreaterThan(0);
+    expect(before.alarm).not.toBeNull();
+    expect(await limiterSessions(id)).toBe(1);
+
+    await new Promise((r) => setTimeout(r, IDLE_MS + 1500));
+    await runDurableObjectAlarm(stub()).catch((error: unknown) => expect(String(error)).toContain('destroyed'));
+    const after = await storageContents(stub());
+    const pristine = await storageContents(env.NOTES_SERVER.get(env.NOTES_SERVER.idFromName(`never-used-${crypto.randomUUID()}`)));
+    console.log('dropped SSE session storage after expiry:', JSON.stringify(after));
+    expect(after.keys).toEqual(pristine.keys);
+    expect(Object.values(after.rows).reduce((a, b) => a + b, 0)).toBe(0);
+    expect(after.alarm).toBeNull();
+    expect(await limiterSessions(id)).toBe(0);
   }, 30_000);
 });

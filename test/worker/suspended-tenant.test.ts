@@ -24,10 +24,16 @@ async function suspendedTenantWithState() {
   return { ...t, admin, victimKey, member };
 }
 
-/** Denied audit events of the tenant for one action (the trail is read as the operator). */
-async function deniedCount(tenant: string, action: string): Promise<number> {
-  const res = await auditQuery(`/tenants/${tenant}/audit?limit=5000&action=${encodeURIComponent(action)}&result=denied`);
-  return res.body.events.length;
+/**
+ * Denied audit events of the tenant for one action (read as the operator), once at least `expected`
+ * have arrived (delivery is asynchronous) or the wait ends; the caller asserts the exact count.
+ */
+async function deniedCount(tenant: string, action: string, expected: number): Promise<number> {
+  for (let i = 0; ; i++) {
+    const res = await auditQuery(`/tenants/${tenant}/audit?limit=5000&action=${encodeURIComponent(action)}&result=denied`);
+    if (res.body.events.length >= expected || i >= 80) return res.body.events.length;
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 describe('suspended tenants are read-only for their own admins (security review finding 8)', () => {
@@ -75,7 +81,7 @@ describe('suspended tenants are read-only for their own admins (security review 
     expect(upstreams.map((u: any) => [u.name, u.url, u.hasCredentials])).toEqual([['up-keep', 'https://mcp.example.com/mcp', false]]);
 
     // Each refusal is in the trail exactly once.
-    for (const [action, n] of expected) expect(await deniedCount(t.id, action), action).toBe(n);
+    for (const [action, n] of expected) expect(await deniedCount(t.id, action, n), action).toBe(n);
   });
 
   it('still lets the suspended tenant admin read users, keys, upstreams and export the audit trail', async () => {
@@ -135,6 +141,6 @@ describe('suspended tenants are read-only for their own admins (security review 
     const after = (await adminCall('GET', `/tenants/${t.id}/users`)).body.users;
     expect(after.find((u: any) => u.id === member.id).role).toBe('member');
     expect(after).toHaveLength(2);
-    expect(await deniedCount(t.id, 'dashboard.change')).toBe(posts.length);
+    expect(await deniedCount(t.id, 'dashboard.change', posts.length)).toBe(posts.length);
   });
 });

@@ -1,0 +1,59 @@
+import { isLegacyRequest } from '@modelcontextprotocol/server';
+import { readBounded } from '../http/bounded-body';
+import { rpcError, RpcCode } from '../http/responses';
+
+/** Protocol revisions the stateless lane serves. */
+export const MODERN_VERSIONS = ['2026-07-28'] as const;
+/** Revisions served by the sessionful lane (negotiated through `initialize`, never 2026-07-28). */
+export const SESSION_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'] as const;
+
+/** How a request to `/servers/<name>/mcp` is served. */
+export type Lane =
+  /** 2025 era: `initialize`, `Mcp-Session-Id`, GET/DELETE on a session. The request is readable again. */
+  | { era: '2025'; request: Request }
+  /** 2026-07-28: stateless, in the Worker. POSTs carry the read body and its parsed JSON. */
+  | { era: '2026-07-28'; request: Request; body: Uint8Array | null; parsed: unknown }
+  /** Refused before either lane (body over the limit). */
+  | { era: 'refused'; response: Response };
+
+/**
+ * The one place that decides a request's era, by what the 2026-07-28 revision says identifies it:
+ * the per-request `_meta` envelope claim (`io.modelcontextprotocol/protocolVersion`) and the
+ * `MCP-Protocol-Version` header naming a modern revision. The classification itself is the MCP
+ * SDK's (`isLegacyRequest`, the code its own entry routes with), so the platform and the SDK never
+ * disagree. Everything without a modern claim (initialize, session traffic, bodies that are not
+ * JSON) stays on the 2025 lane exactly as before; a session-less GET or DELETE that names a modern
+ * revision is modern (answered 405: that revision has no GET stream and no sessions).
+ *
+ * POST bodies are read once here (bounded), and the 2025 lane gets an equivalent readable request.
+ */
+export async function chooseLane(request: Request, maxBodyBytes: number): Promise<Lane> {
+  const method = request.method.toUpperCase();
+  if (method !== 'POST') {
+    const modern = request.headers.get('mcp-session-id') === null && isModernVersion(request.headers.get('mcp-protocol-version'));
+    return modern ? { era: '2026-07-28', request, body: null, parsed: undefined } : { era: '2025', request };
+  }
+  // Not JSON: the 2025 lane answers 415 exactly as before.
+  if (!request.headers.get('content-type')?.toLowerCase().includes('application/json')) return { era: '2025', request };
+  const body = await readBounded(request, maxBodyBytes);
+  if (body === 'too_large')
+    return { era: 'refused', response: rpcError(413, RpcCode.InvalidRequest, `Request body too large: limit is ${maxBodyBytes} bytes`) };
+  const headers = new Headers(request.headers);
+  headers.delete('content-length');
+  const replay = new Request(request.url, { method: 'POST', headers, body });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    return { era: '2025', request: replay }; // the 2025 lane answers the parse error
+  }
+  const legacy = await isLegacyRequest(replay, parsed);
+  return legacy ? { era: '2025', request: replay } : { era: '2026-07-28', request: replay, body, parsed };
+}
+
+/** Whether a protocol version names a revision at or after 2026-07-28 (what the modern lane answers). */
+export function isModernVersion(version: string | null): boolean {
+  if (!version) return false;
+  const v = version.trim();
+  return /^\d{4}-\d{2}-\d{2}$/.test(v) && v >= '2026-07-28';
+}

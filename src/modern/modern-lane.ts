@@ -1,0 +1,145 @@
+import { createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/server';
+import * as serverClasses from '../../servers/classes';
+import type { AuditEventInput } from '../audit/audit-event';
+import { recordAudit } from '../audit/audit-trail';
+import { toAuditEvent } from '../audit/audit-record';
+import type { GateTarget } from '../gate/mcp-gate';
+import { parseJsonRpcBody } from '../gate/jsonrpc-validation';
+import type { ServerDefinition } from '../hosted/author-api';
+import type { Principal } from '../hosted/principal';
+import { json, rpcError, RpcCode } from '../http/responses';
+import { log } from '../observability/log';
+import { requestContext } from '../observability/request-context';
+import { SESSION_VERSIONS, type Lane } from './era';
+import { buildModernServer } from './modern-server';
+
+/** Everything the gate established about a request before the lane split. */
+export interface Admitted {
+  env: Env;
+  ctx: ExecutionContext;
+  target: GateTarget;
+  principal: Principal;
+  secret: string;
+  /** The one call to the tenant's limiter (rate), shared with the 2025 lane; a Response refuses. */
+  admit: () => Promise<unknown>;
+  maxBodyBytes: number;
+}
+
+/** Request headers the SDK's modern transport reads; nothing else is forwarded (no credentials). */
+const FORWARD = new Set(['content-type', 'accept', 'mcp-protocol-version', 'mcp-method', 'mcp-name']);
+
+interface LaneEntry {
+  handler: McpHttpHandler;
+  definition: ServerDefinition;
+}
+
+/** Per-isolate: one SDK handler per hosted server (its listen bus included); the registrations are cached by the definition. */
+const handlers = new Map<string, LaneEntry>();
+
+/** Per-request inputs to the factory, carried through the SDK's pass-through `authInfo`. */
+interface RequestScope {
+  admitted: Admitted;
+  correlationId?: string;
+  ip?: string;
+}
+
+function definitionOf(target: GateTarget): ServerDefinition | undefined {
+  const cls = (serverClasses as Record<string, unknown>)[target.server.className] as { definition?: ServerDefinition } | undefined;
+  return cls?.definition;
+}
+
+function laneFor(target: GateTarget, definition: ServerDefinition): LaneEntry {
+  let entry = handlers.get(target.server.name);
+  if (entry) return entry;
+  const handler: McpHttpHandler = createMcpHandler(
+    (context) => {
+      const scope = (context.authInfo?.extra as { scope?: RequestScope } | undefined)?.scope;
+      if (!scope) throw new Error('stateless lane: request without the gate scope');
+      const { env, principal, secret } = scope.admitted;
+      return buildModernServer(definition, {
+        env,
+        secret,
+        principal,
+        listChanged: (kind) =>
+          kind === 'tools' ? handler.notify.toolsChanged() : kind === 'prompts' ? handler.notify.promptsChanged() : handler.notify.resourcesChanged(),
+        guard: { principal, correlationId: scope.correlationId, ip: scope.ip, record: (event, sensitive) => record(scope.admitted, event, sensitive) },
+      });
+    },
+    {
+      legacy: 'reject',
+      maxRequestBodySize: 1024 * 1024,
+      onerror: (error) => log('warn', 'modern.error', { server: target.server.name, error: String(error).slice(0, 300) }),
+    },
+  );
+  entry = { handler, definition };
+  handlers.set(target.server.name, entry);
+  return entry;
+}
+
+/** One audit event, made durable in the tenant's Worker-side outbox without delaying the answer. */
+function record(admitted: Admitted, event: AuditEventInput, sensitive: ReadonlySet<string>): void {
+  // Redact with the tool's sensitive names here: the Worker-side recorder only knows global secret names.
+  const details = toAuditEvent(event, sensitive).details ?? undefined;
+  admitted.ctx.waitUntil(
+    recordAudit(admitted.env, { ...event, details }).catch((error) =>
+      console.error(JSON.stringify({ level: 'error', event: 'audit.append_failed', correlationId: event.correlationId, error: String(error).slice(0, 200) })),
+    ),
+  );
+}
+
+/**
+ * The 2026-07-28 lane: stateless, in the Worker, after the same token validation and gate checks
+ * as the 2025 lane. No session object, no WebSocket bridge: an SDK v2 server is built per request
+ * from the server's one definition (cached per isolate) and answers through the SDK's per-request
+ * transport, which owns the revision's wire rules (the `_meta` envelope, header/body agreement,
+ * unsupported versions, server/discover, input_required, cache hints, subscriptions/listen).
+ */
+export async function serveModern(lane: Extract<Lane, { era: '2026-07-28' }>, admitted: Admitted): Promise<Response> {
+  const { request } = lane;
+  if (request.method !== 'POST') {
+    return rpcError(405, RpcCode.InvalidRequest, 'Method not allowed: MCP 2026-07-28 has no GET stream and no sessions; POST each request', { Allow: 'POST' });
+  }
+  const definition = admitted.target.upstream ? undefined : definitionOf(admitted.target);
+  if (!definition) return upstreamNotModern(lane.parsed);
+  const messages = parseJsonRpcBody(lane.body ?? new Uint8Array(0));
+  if (messages instanceof Response) return messages;
+  const admission = await admitted.admit();
+  if (admission instanceof Response) return admission;
+
+  const headers = new Headers();
+  for (const [name, value] of request.headers) {
+    const lower = name.toLowerCase();
+    if (FORWARD.has(lower) || lower.startsWith('mcp-param-')) headers.set(name, value);
+  }
+  const forwarded = new Request(request.url, { method: 'POST', headers, body: lane.body });
+  const context = requestContext();
+  const scope: RequestScope = { admitted, correlationId: context?.correlationId, ip: context?.ip ?? undefined };
+  const { handler } = laneFor(admitted.target, definition);
+  return handler.fetch(forwarded, {
+    parsedBody: lane.parsed,
+    authInfo: { token: 'gate-verified', clientId: admitted.principal.clientId, scopes: [], extra: { scope } },
+  });
+}
+
+/**
+ * Tenant upstreams are relayed by the gateway's session objects, which speak the 2025 revisions
+ * only: a modern request gets the revision's own "unsupported version" answer naming what this
+ * endpoint serves, so a negotiating client falls back to `initialize`.
+ */
+function upstreamNotModern(parsed: unknown): Response {
+  const id = parsed && typeof parsed === 'object' && !Array.isArray(parsed) && 'id' in parsed ? ((parsed as { id: unknown }).id ?? null) : null;
+  const meta = (parsed as { params?: { _meta?: Record<string, unknown> } } | undefined)?.params?._meta;
+  const requested = meta?.['io.modelcontextprotocol/protocolVersion'];
+  return json(
+    {
+      jsonrpc: '2.0',
+      id,
+      error: {
+        code: -32022,
+        message: 'Unsupported protocol version: tenant upstreams are served with the 2025 revisions (initialize and Mcp-Session-Id)',
+        data: { supported: [...SESSION_VERSIONS], ...(typeof requested === 'string' ? { requested } : {}) },
+      },
+    },
+    400,
+  );
+}

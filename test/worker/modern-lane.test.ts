@@ -1,0 +1,114 @@
+import { env, listDurableObjectIds, SELF } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { waitForEvents } from './audit-support';
+import { MODERN, modernCall, textOf } from './modern-client';
+import { createKey, mcpPost, obtainToken, ORIGIN, rpcMessages, seedTenant } from './platform-client';
+
+describe('MCP 2026-07-28 lane on /servers/<name>/mcp', () => {
+  it('answers server/discover with versions, capabilities, server info and cache hints', async () => {
+    const { id } = await seedTenant(['everything']);
+    const { key } = await createKey(id, 'member');
+    const { status, message } = await modernCall('everything', key, 'server/discover');
+    expect(status).toBe(200);
+    expect(message.result.supportedVersions).toContain(MODERN);
+    expect(message.result.capabilities.tools).toBeDefined();
+    expect(message.result._meta['io.modelcontextprotocol/serverInfo'].name).toBe('smcp-everything');
+    expect(typeof message.result.ttlMs).toBe('number');
+  });
+
+  it('calls a tool with an API key and with an OAuth token, creating no session object', async () => {
+    const { id, accounts } = await seedTenant(['notes', 'storage']);
+    const { key } = await createKey(id, 'member');
+    const before = (await listDurableObjectIds(env.STORAGE_SERVER)).length;
+    const put = await modernCall('storage', key, 'tools/call', { name: 'kv_put', arguments: { key: 'a', value: 'modern' } });
+    expect(put.status).toBe(200);
+    expect(put.response.headers.get('mcp-session-id')).toBeNull();
+    const { access_token } = await obtainToken(accounts.member!, 'storage');
+    const got = await modernCall('storage', access_token, 'tools/call', { name: 'kv_get', arguments: { key: 'a' } });
+    expect(JSON.parse(textOf(got.message))).toMatchObject({ key: 'a', value: 'modern' });
+    // No session object: the storage server's Durable Object namespace holds no new object.
+    expect((await listDurableObjectIds(env.STORAGE_SERVER)).length).toBe(before);
+  });
+
+  it('refuses requests without a token', async () => {
+    const { status, response } = await modernCall('notes', null, 'tools/list');
+    expect(status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toContain('resource_metadata');
+  });
+
+  it('an initialize answer never offers 2026-07-28', async () => {
+    const { id } = await seedTenant(['notes']);
+    const { key } = await createKey(id, 'member');
+    const res = await mcpPost('notes', key, {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: MODERN, capabilities: {}, clientInfo: { name: 't', version: '1' } },
+    });
+    const [answer] = await rpcMessages(res);
+    expect(answer.result.protocolVersion).not.toBe(MODERN);
+    expect(res.headers.get('mcp-session-id')).toBeTruthy();
+  });
+
+  it("GET and DELETE naming 2026-07-28 get 405 (no stream, no sessions); other versions and bad envelopes are the SDK's wire errors", async () => {
+    const { id } = await seedTenant(['notes']);
+    const { key } = await createKey(id, 'member');
+    for (const method of ['GET', 'DELETE']) {
+      const res = await SELF.fetch(`${ORIGIN}/servers/notes/mcp`, { method, headers: { authorization: `Bearer ${key}`, 'mcp-protocol-version': MODERN } });
+      expect(res.status).toBe(405);
+      expect(res.headers.get('allow')).toBe('POST');
+      expect((await res.json<any>()).error.code).toBe(-32600);
+    }
+    const mismatch = await modernCall('notes', key, 'server/discover', {}, { headers: { 'mcp-protocol-version': '2099-01-01' } });
+    expect(mismatch.status).toBe(400);
+    expect(mismatch.message.error.code).toBe(-32020);
+    const unknown = await modernCall(
+      'notes',
+      key,
+      'server/discover',
+      { _meta: { 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } },
+      { headers: { 'mcp-protocol-version': '2099-01-01' } },
+    );
+    expect(unknown.status).toBe(400);
+    expect(unknown.message.error.code).toBe(-32022);
+    expect(unknown.message.error.data.supported).toContain(MODERN);
+  });
+
+  it('applies role policy: read-only sees read-only tools, a write tool is refused, each audited once with era 2026-07-28', async () => {
+    const { id } = await seedTenant(['storage']);
+    const { key } = await createKey(id, 'read-only');
+    const listed = await modernCall('storage', key, 'tools/list');
+    const names = listed.message.result.tools.map((t: { name: string }) => t.name).sort();
+    expect(names).toEqual(['files_get', 'files_list', 'kv_get', 'kv_list', 'sql_query']);
+    const refused = await modernCall('storage', key, 'tools/call', { name: 'kv_put', arguments: { key: 'k', value: 'secret-value' } });
+    expect(refused.message.error.code).toBe(-32003);
+    const events = await waitForEvents(
+      id,
+      'server=storage',
+      (e) => e.some((x: any) => x.action === 'tools/call') && e.some((x: any) => x.action === 'tools/list'),
+    );
+    const calls = events.filter((e: any) => e.action === 'tools/call');
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toMatchObject({
+      result: 'denied',
+      resource: 'kv_put',
+      session: null,
+      details: { era: '2026-07-28', arguments: { key: 'k', value: '[redacted]' } },
+    });
+    expect(events.filter((e: any) => e.action === 'tools/list')).toHaveLength(1);
+  });
+
+  it('N stateless calls give exactly N audit events', async () => {
+    const { id } = await seedTenant(['everything']);
+    const { key } = await createKey(id, 'member');
+    for (let i = 0; i < 5; i++)
+      expect(textOf((await modernCall('everything', key, 'tools/call', { name: 'test_simple_text', arguments: {} })).message)).toContain('simple text');
+    await waitForEvents(id, 'action=tools/call', (e) => e.length >= 5);
+    await new Promise((r) => setTimeout(r, 1000)); // nothing more arrives
+    const events = await waitForEvents(id, 'action=tools/call', () => true);
+    expect(events).toHaveLength(5);
+    expect(events.every((e: any) => e.resource === 'test_simple_text' && e.result === 'ok' && e.details?.era === '2026-07-28' && e.session === null)).toBe(
+      true,
+    );
+  });
+});
