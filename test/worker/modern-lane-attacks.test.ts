@@ -32,6 +32,23 @@ async function exactly(tenant: string, query: string, n: number, filter: (e: any
   return events;
 }
 
+/**
+ * Denied events of the platform-wide (operator) trail since `since` for one MCP path: waits until
+ * `n` are there, then a little longer, and requires exactly `n`.
+ */
+async function platformDenials(since: number, path: string, n: number, timeoutMs = 30_000): Promise<any[]> {
+  const matching = async () => ((await auditQuery(`/audit?result=denied&from=${since}&limit=5000`)).body.events as any[]).filter((e) => e.resource === path);
+  const deadline = Date.now() + timeoutMs;
+  while ((await matching()).length < n) {
+    if (Date.now() > deadline) throw new Error(`fewer than ${n} denied events for ${path} since ${since}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await new Promise((r) => setTimeout(r, 1500));
+  const events = await matching();
+  expect(events, JSON.stringify(events)).toHaveLength(n);
+  return events;
+}
+
 /** The era an audit event records. */
 const eraOf = (e: any) => e.details?.era;
 
@@ -48,7 +65,7 @@ async function firstRound(token: string) {
 }
 
 describe('modern lane: the gate is the same as the 2025 lane', () => {
-  it('refuses a token issued for one server at another (401 naming that server), and without a token (401 with WWW-Authenticate)', async () => {
+  it('refuses a token issued for one server at another (401 naming that server, audited once each), and a request without a token (401 with WWW-Authenticate)', async () => {
     const t = await seedTenant(['notes', 'everything']);
     const notesToken = (await obtainToken(t.accounts.member!, 'notes')).access_token;
     const sseToken = (await obtainToken(t.accounts.member!, 'everything', 'sse')).access_token;
@@ -60,22 +77,21 @@ describe('modern lane: the gate is the same as the 2025 lane', () => {
       expect(res.headers.get('www-authenticate')).toContain(`/.well-known/oauth-protected-resource/servers/${server}/mcp`);
       expect(res.headers.get('mcp-session-id')).toBeNull();
     }
-    // Each refusal is one denied event in the platform-wide trail (the caller is not identified, so no tenant).
-    const deadline = Date.now() + 30_000;
-    let denied: any[] = [];
-    while (Date.now() < deadline) {
-      const res = await auditQuery(`/audit?result=denied&from=${since}&limit=5000`);
-      denied = res.body.events.filter((e: any) => ['/servers/everything/mcp', '/servers/notes/mcp'].includes(e.resource) || ['everything', 'notes'].includes(e.server));
-      if (denied.length >= 3) break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    await new Promise((r) => setTimeout(r, 1500));
-    denied = (await auditQuery(`/audit?result=denied&from=${since}&limit=5000`)).body.events.filter(
-      (e: any) => ['/servers/everything/mcp', '/servers/notes/mcp'].includes(e.resource) || ['everything', 'notes'].includes(e.server),
-    );
-    expect(denied.map((e: any) => e.resource ?? e.server).sort(), JSON.stringify(denied)).toEqual(['/servers/everything/mcp', '/servers/everything/mcp', '/servers/notes/mcp']);
+    // Each token refusal is one denied event in the platform-wide trail (the token names no tenant here).
+    const denied = await platformDenials(since, '/servers/everything/mcp', 2);
+    expect(denied.map((e) => e.action)).toEqual(['auth.token', 'auth.token']);
     // The right token for the right endpoint works.
     expect((await modern('notes', notesToken, 'tools/list')).status).toBe(200);
+  });
+
+  // UNMET (issue 14 "requests without a token: all refused, all audited"; /work/modern-findings.md F3.1):
+  // the 401 without a token is answered by the OAuth provider before any platform code runs, so it
+  // leaves no audit event. Marked `fails` so the gap stays visible in every run; when the platform
+  // audits it, this test fails: change `it.fails` to `it`.
+  it.fails('audits a modern request without a token once (platform-wide trail, no tenant)', async () => {
+    const since = Date.now();
+    expect((await modern('storage', null, 'tools/list')).status).toBe(401);
+    await platformDenials(since, '/servers/storage/mcp', 1, 8_000);
   });
 
   it('a read-only key sees only read-only tools in tools/list and is refused a write tool, audited once with the era', async () => {
