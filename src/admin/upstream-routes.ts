@@ -6,6 +6,8 @@ import { upstreamStub } from '../gateway/upstream-state';
 import { deleteUpstream, getUpstream, insertUpstream, listUpstreams, updateUpstream } from '../gateway/upstream-store';
 import { privateUpstreamsAllowed, upstreamUrlProblem } from '../gateway/upstream-url';
 import { json, restError } from '../http/responses';
+import { DEFAULT_TENANT_LIMITS } from '../limits/tenant-limits';
+import { getTenant } from '../tenancy/tenant-store';
 import type { Actor } from './admin-auth';
 import { readBody } from './request-body';
 import { nameConflict } from '../tenancy/server-names';
@@ -56,7 +58,12 @@ export async function createUpstreamRoute(request: Request, env: Env, _actor: Ac
     settings: { ...DEFAULT_SETTINGS, ...body.settings },
     enabled: body.enabled,
   };
-  if (!(await insertUpstream(env.DB, tenantId, body.name, write))) return restError(409, 'conflict', `This tenant already has an upstream named "${body.name}"`);
+  const max = (await getTenant(env.DB, tenantId))?.limits.maxUpstreams ?? DEFAULT_TENANT_LIMITS.maxUpstreams;
+  const inserted = await insertUpstream(env.DB, tenantId, body.name, write, max);
+  if (inserted === 'exists') return restError(409, 'conflict', `This tenant already has an upstream named "${body.name}"`);
+  if (inserted === 'full') {
+    return restError(409, 'upstream_limit', `This tenant already has ${max} upstreams, the most it may register (limits.maxUpstreams, set by the operator); delete one first`);
+  }
   // A fresh registration starts from a clean state object (a previous upstream of this name is forgotten).
   await upstreamStub(env, { tenant: tenantId, name: body.name }).reset();
   return json(upstreamView((await getUpstream(env.DB, tenantId, body.name))!, publicOrigin(env)), 201);
