@@ -3,8 +3,8 @@
  * it always carries the same bindings (KV, D1, R2, every Durable Object the platform adds) and
  * differs only in what the benchmark needs: the bench Worker entry, the bare McpAgent's binding,
  * the `everything` route's namespace pointed at `BenchPlatformServer` and the `notes` route's at
- * `BenchPlatformNoAuditServer`, and the per-credential rate bindings raised for the load.
- * Production config is never touched.
+ * `BenchPlatformNoAuditServer`. Production config is
+ * never touched.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,10 +23,6 @@ export const NOAUDIT_SERVER = 'notes';
  * as `echo`).
  */
 export const MODERN_TOOL = { name: 'test_simple_text', arguments: {} };
-/** Every platform limit the load would hit is raised to this (the admin API's maximum). */
-export const BENCH_LIMIT = 1_000_000;
-/** The Rate Limiting bindings on MCP routes (per API key, per user): per-credential rates, raised for the load. */
-const CREDENTIAL_RATE_BINDINGS = new Set(['RL_API_KEY', 'RL_USER']);
 const NOAUDIT_BINDING = 'NOTES_SERVER';
 
 interface DoBinding {
@@ -36,7 +32,6 @@ interface DoBinding {
 }
 interface WranglerConfig {
   main: string;
-  ratelimits?: Array<{ name: string; simple?: { limit: number; period: number }; [k: string]: unknown }>;
   d1_databases?: Array<{ migrations_dir?: string; [k: string]: unknown }>;
   durable_objects?: { bindings?: DoBinding[] };
   migrations?: Array<{ tag: string; [k: string]: unknown }>;
@@ -66,9 +61,6 @@ export function writeBenchConfig(): string {
     main: '../bench-worker.ts',
     d1_databases: (config.d1_databases ?? []).map((d) => ({ ...d, migrations_dir: d.migrations_dir ? join('..', '..', d.migrations_dir) : undefined })),
     durable_objects: { ...config.durable_objects, bindings },
-    // The per-key and per-user rates are bindings, not tenant settings: raised here for the one
-    // bench key, as an operator's config for a load-test deployment would.
-    ratelimits: (config.ratelimits ?? []).map((r) => (CREDENTIAL_RATE_BINDINGS.has(r.name) && r.simple ? { ...r, simple: { ...r.simple, limit: BENCH_LIMIT } } : r)),
     migrations: [...(config.migrations ?? []), { tag: 'bench-v1', new_sqlite_classes: ['BenchPlatformServer', 'BenchBareServer', 'BenchPlatformNoAuditServer'] }],
   };
   delete bench.$schema;

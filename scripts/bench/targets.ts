@@ -2,15 +2,15 @@
  * Starting the benchmark targets on this machine: one `wrangler dev` instance of the bench Worker
  * per Worker variant (so each has its own workerd and its memory can be told apart) and the Node
  * SDK peer. Every variant but the floor gets a member API key for a seeded tenant, through the
- * admin API.
+ * admin API, with the tenant's and the key's limits raised for load (as an operator would).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { admin, ROOT, startPlatform, type RunningPlatform } from '../lib/local-platform.ts';
-import { BENCH_LIMIT, MODERN_TOOL, NOAUDIT_SERVER, PLATFORM_SERVER, writeBenchConfig } from './bench-config.ts';
+import { admin, raiseLimitsForLoad, ROOT, startPlatform, type RunningPlatform } from '../lib/local-platform.ts';
+import { MODERN_TOOL, NOAUDIT_SERVER, PLATFORM_SERVER, writeBenchConfig } from './bench-config.ts';
 import type { MemoryTarget } from './memory.ts';
 import type { Target } from './mcp-http.ts';
 import type { Variant } from './report.ts';
@@ -21,23 +21,12 @@ export interface Started {
   stop(): Promise<void>;
 }
 
-/**
- * A tenant for the load, configured the way an operator would for a load test, through the admin
- * API: the tenant's request rate and session quotas at their maximum (the defaults, 1,000 requests
- * a minute and 20 sessions per key, would refuse the benchmark itself). The per-key rate is a Rate
- * Limiting binding, raised in the generated bench config (`bench-config.ts`).
- */
 async function seededKey(p: RunningPlatform): Promise<string> {
   const tenant = await admin(p, '/tenants', { id: 'bench', name: 'Bench', servers: [PLATFORM_SERVER, NOAUDIT_SERVER] });
   if (tenant.status !== 201) throw new Error(`seeding tenant: ${tenant.status} ${JSON.stringify(tenant.body)}`);
-  const limits = await fetch(`${p.url}/admin/api/tenants/bench`, {
-    method: 'PATCH',
-    headers: { authorization: `Bearer ${p.adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ limits: { requestsPerMinute: BENCH_LIMIT, maxSessions: BENCH_LIMIT, maxSessionsPerUser: BENCH_LIMIT } }),
-  });
-  if (!limits.ok) throw new Error(`raising the bench tenant's limits: ${limits.status} ${await limits.text()}`);
   const key = await admin(p, '/tenants/bench/keys', { name: 'bench', role: 'member' });
   if (key.status !== 201) throw new Error(`creating key: ${key.status} ${JSON.stringify(key.body)}`);
+  await raiseLimitsForLoad(p, 'bench', [key.body.id as string]);
   return key.body.key as string;
 }
 

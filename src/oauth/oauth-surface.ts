@@ -3,7 +3,7 @@ import { findServer, SERVERS } from '../../servers/registry';
 import { publicOrigin } from '../config';
 import { gateMcpRequest, type GateTarget } from '../gate/mcp-gate';
 import type { GrantProps, KeyProps } from '../gate/principal-resolver';
-import { logDenial } from '../observability/log';
+import { recordDenial } from '../audit/record';
 import { noteTokenSubject } from './oauth-audit';
 import { registrationProblem } from './client-registration';
 import { verifyApiKey } from '../tenancy/api-keys';
@@ -125,13 +125,13 @@ export function resourceEntry(authorizationServer: OAuthAuthorizationServer<Env>
           if (error instanceof TypeError) return null; // a resource the provider does not know (a stand-in): no token is bound to it
           throw error;
         });
-        if (!validated) logDenial('unknown, expired or revoked access token', { path: new URL(res).pathname, action: 'auth.token' });
+        if (!validated) recordDenial('unknown, expired or revoked access token', { path: new URL(res).pathname, action: 'auth.token' });
         return validated;
       }
       // API keys are tenant credentials, not bound to one resource: the gate checks the server is enabled.
       const verified = await verifyApiKey(env.DB, token);
       if ('refusal' in verified) {
-        logDenial(`api key ${verified.refusal}`, { path: new URL(res).pathname, action: 'auth.api_key' });
+        recordDenial(`api key ${verified.refusal}`, { path: new URL(res).pathname, action: 'auth.api_key' });
         return null;
       }
       const { key, tenant } = verified;
