@@ -1,4 +1,3 @@
-import { findServer } from '../servers/registry';
 import { handleAdminApi } from './admin/admin-api';
 import { handleAuthorize } from './auth/authorize';
 import { handleDashboard } from './dashboard/dashboard';
@@ -10,8 +9,9 @@ import { restError, rpcError, RpcCode } from './http/responses';
 import { BINDING_PERIOD_SECONDS, clientIp, restTooMany, withinIpRate } from './limits/limits';
 import { healthResponse } from './health/health';
 import { auditedOAuthEndpoint } from './oauth/oauth-audit';
+import { holdUntilFirstUse } from './oauth/client-registration';
 import { OAUTH_PATHS, oauthSurface, serverNameOf } from './oauth/oauth-surface';
-import { tenantDefinedNameExists } from './tenancy/server-names';
+import { authorizationServerMetadata, resourceAt } from './oauth/resource-lookup';
 
 const MCP_ROUTE = /^\/servers\/([^/]+)\/(mcp|sse|sse\/message)$/;
 const RESOURCE_METADATA = '/.well-known/oauth-protected-resource';
@@ -30,21 +30,20 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
   const mcp = MCP_ROUTE.exec(path);
   if (mcp) {
     const [, name, endpoint] = mcp as unknown as [string, string, string];
-    // Unknown names get a JSON 404 before any token is read or any object is created.
-    if (!(await knownServer(env, name))) return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${name}"`);
+    // Malformed names get a JSON 404 at once; any other unregistered name looks like another tenant's upstream (resource-lookup.ts).
+    const resource = await resourceAt(env, name, endpoint === 'mcp' ? 'mcp' : 'sse');
+    if (!resource) return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${name}"`);
     const refused = refuseForeignOrigin(request, env);
     if (refused) return refused.response; // logged and audited as a denial by the guard
     if (request.method === 'OPTIONS') return preflight(request, env, endpoint === 'mcp' ? 'GET, POST, DELETE, OPTIONS' : endpoint === 'sse' ? 'GET, OPTIONS' : 'POST, OPTIONS');
-    const resourcePath = `/servers/${name}/${endpoint === 'mcp' ? 'mcp' : 'sse'}`;
-    const resource = (await oauthSurface(env, name)).resources.get(resourcePath);
-    if (!resource) return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${name}"`);
     return withCors(request, env, await resource.host.fetch(request, env, ctx));
   }
 
   if (path.startsWith(`${RESOURCE_METADATA}/servers/`)) {
     const resourcePath = path.slice(RESOURCE_METADATA.length);
     const name = serverNameOf(`${url.origin}${resourcePath}`);
-    const resource = name && (await knownServer(env, name)) ? (await oauthSurface(env, name)).resources.get(resourcePath) : undefined;
+    const transport = resourcePath.endsWith('/sse') ? 'sse' : 'mcp';
+    const resource = name ? await resourceAt(env, name, transport) : undefined;
     if (!resource) return restError(404, 'not_found', 'Unknown protected resource');
     if (request.method === 'OPTIONS') return preflight(request, env, 'GET, HEAD, OPTIONS');
     return withCors(request, env, await resource.host.fetch(request, env, ctx));
@@ -59,7 +58,7 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
     case OAUTH_PATHS.register:
       return oauthEndpoint(request, env, ctx, path === OAUTH_PATHS.token ? 'token' : 'register');
     case '/.well-known/oauth-authorization-server':
-      return (await oauthSurface(env)).authorizationServer.fetch(request, env, ctx);
+      return authorizationServerMetadata(request, env, ctx);
     case '/assets/smcp.css':
       return new Response(STYLESHEET, { headers: { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=3600', 'X-Content-Type-Options': 'nosniff' } });
   }
@@ -78,12 +77,8 @@ async function oauthEndpoint(request: Request, env: Env, ctx: ExecutionContext, 
   const bounded = await boundedRequest(request, MAX_OAUTH_BODY_BYTES);
   if (bounded === 'too_large') return restError(413, 'payload_too_large', `Body limit is ${MAX_OAUTH_BODY_BYTES} bytes`);
   const surface = await oauthSurface(env, which === 'token' ? await tokenResourceName(bounded) : undefined);
-  return auditedOAuthEndpoint(bounded, env, () => surface.authorizationServer.fetch(bounded, env, ctx));
-}
-
-/** A hosted server, or a name some tenant defined (upstream, deployed module; which tenant is checked after the token). */
-async function knownServer(env: Env, name: string): Promise<boolean> {
-  return findServer(name) !== undefined || (await tenantDefinedNameExists(env.DB, name));
+  const serve = () => surface.authorizationServer.fetch(bounded, env, ctx);
+  return auditedOAuthEndpoint(bounded, env, which === 'register' ? async () => holdUntilFirstUse(env, await serve()) : serve);
 }
 
 /** The server a token request's `resource` names, so a just-registered upstream is known to this isolate. */

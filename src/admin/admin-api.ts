@@ -1,12 +1,11 @@
-import { recordAudit } from '../audit/audit-trail';
+import { recordAudit, recordDenial } from '../audit/record';
 import { restError } from '../http/responses';
-import { logDenial } from '../observability/log';
 import type { Tenant } from '../tenancy/model';
 import { getTenant } from '../tenancy/tenant-store';
 import { authenticateAdmin, canActOn, type Actor } from './admin-auth';
 import { getExportRoute, listExportsRoute, migrateAuditRoute } from './audit-export-routes';
 import { getRetentionRoute, platformAuditRoute, platformMetricsRoute, putRetentionRoute, tenantAuditRoute, tenantMetricsRoute } from './audit-routes';
-import { createKeyRoute, listKeysRoute, revokeKeyRoute, rotateKeyRoute } from './key-routes';
+import { createKeyRoute, listKeysRoute, patchKeyRoute, revokeKeyRoute, rotateKeyRoute } from './key-routes';
 import { createTenantRoute, deleteTenantRoute, getTenantRoute, listTenantsRoute, patchTenantRoute, tenantIdFrom } from './tenant-routes';
 import { rotateSecretsRoute } from './secret-routes';
 import { approveUpstreamRoute, createUpstreamRoute, deleteUpstreamRoute, getUpstreamRoute, listUpstreamsRoute, patchUpstreamRoute } from './upstream-routes';
@@ -27,6 +26,7 @@ const TENANT_ROUTES: Array<[method: string, pattern: RegExp, handler: Handler, a
   ['POST', /^\/keys$/, (r, env, a, t) => createKeyRoute(r, env, a, t.id), 'admin.key.create'],
   ['GET', /^\/keys$/, (_r, env, _a, t) => listKeysRoute(env, t.id)],
   ['DELETE', /^\/keys\/([^/]+)$/, (_r, env, a, t, id) => revokeKeyRoute(env, a, t.id, id), 'admin.key.revoke'],
+  ['PATCH', /^\/keys\/([^/]+)$/, (r, env, a, t, id) => patchKeyRoute(r, env, a, t.id, id), 'admin.key.limits'],
   ['POST', /^\/keys\/([^/]+)\/rotate$/, (r, env, a, t, id) => rotateKeyRoute(r, env, a, t.id, id), 'admin.key.rotate'],
   ['GET', /^\/audit$/, (r, env, _a, t) => tenantAuditRoute(r, env, t)],
   ['GET', /^\/audit\/exports$/, (_r, env, _a, t) => listExportsRoute(env, t)],
@@ -103,7 +103,7 @@ export async function handleAdminApi(request: Request, env: Env, path: string): 
   const routes = TENANT_ROUTES.filter(([, pattern]) => pattern.test(rest));
   if (routes.length === 0) return notFound();
   if (!tenantId || !canActOn(actor, tenantId)) {
-    if (tenantId) logDenial('tenant admin outside its tenant', { tenant: actor.kind === 'tenant-admin' ? actor.tenantId : undefined, path });
+    if (tenantId) recordDenial('tenant admin outside its tenant', { tenant: actor.kind === 'tenant-admin' ? actor.tenantId : undefined, path });
     return restError(404, 'not_found', 'Tenant not found');
   }
   const route = routes.find(([method]) => method === request.method);

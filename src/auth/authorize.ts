@@ -1,13 +1,14 @@
 import { AuthorizationError, CimdFetchError, type AuthRequest, type OAuthHelpers } from '@cloudflare/workers-oauth-provider';
 import { z } from 'zod';
-import { findServer, type HostedServerEntry } from '../../servers/registry';
+import { findServer, SERVER_NAME_PATTERN, type HostedServerEntry } from '../../servers/registry';
 import { platformSecret, publicOrigin } from '../config';
 import { randomHex, safeEqual } from '../crypto/secrets';
 import type { GrantProps } from '../gate/principal-resolver';
-import { oauthSurface, serverNameOf } from '../oauth/oauth-surface';
-import { tenantDefinedNameExists, tenantDefinedServer, upstreamEntry } from '../tenancy/server-names';
-import { recordAudit } from '../audit/audit-trail';
-import { log, logDenial } from '../observability/log';
+import { serverNameOf } from '../oauth/oauth-surface';
+import { authorizationServerFor } from '../oauth/resource-lookup';
+import { tenantDefinedServer, upstreamEntry } from '../tenancy/server-names';
+import { recordAudit, recordDenial } from '../audit/record';
+import { log } from '../observability/log';
 import { EmailSchema } from '../tenancy/model';
 import { authenticate, getAccessRecord } from '../tenancy/tenant-store';
 import { readBounded } from '../http/bounded-body';
@@ -34,7 +35,7 @@ type SignIn = z.infer<typeof SignInSchema>;
 export async function handleAuthorize(request: Request, env: Env, ctx: Pick<ExecutionContext, 'waitUntil'>): Promise<Response> {
   const secret = platformSecret(env);
   if (!secret) return errorPage(503, 'Not configured', 'The platform secret SMCP_SECRET is not set.');
-  const oauth = (await oauthSurface(env, serverNameOf(new URL(request.url).searchParams.get('resource')))).authorizationServer.getOAuthApi(env);
+  const oauth = (await authorizationServerFor(env, serverNameOf(new URL(request.url).searchParams.get('resource')))).getOAuthApi(env);
   try {
     const authRequest = await oauth.parseAuthRequest(request);
     const server = await serverFor(env, authRequest);
@@ -72,7 +73,8 @@ async function serverFor(env: Env, req: AuthRequest): Promise<HostedServerEntry 
   if (!resource || new URL(resource).origin !== publicOrigin(env)) return undefined;
   const name = serverNameOf(resource);
   if (!name) return undefined;
-  return findServer(name) ?? ((await tenantDefinedNameExists(env.DB, name)) ? upstreamEntry(name) : undefined);
+  // Any well-formed name may be some tenant's server: whether it is the user's is decided after sign-in (tenantOffers).
+  return findServer(name) ?? (SERVER_NAME_PATTERN.test(name) ? upstreamEntry(name) : undefined);
 }
 
 /** Whether the user's tenant offers this server: enabled hosted server, or its own enabled upstream or deployed module. */
@@ -106,7 +108,7 @@ async function signIn(request: Request, env: Env, ctx: Pick<ExecutionContext, 'w
   const csrfCookie = readCookie(request, CSRF_COOKIE);
   const csrfField = form.get('csrf');
   if (!csrfCookie || typeof csrfField !== 'string' || !(await safeEqual(csrfCookie, csrfField))) {
-    logDenial('sign-in without a valid CSRF token', { path: '/authorize', action: 'auth.sign_in' });
+    recordDenial('sign-in without a valid CSRF token', { path: '/authorize', action: 'auth.sign_in' });
     return errorPage(403, 'Sign-in expired', 'The sign-in form expired or was not sent from this site. Start again from your app.');
   }
   const email = EmailSchema.safeParse(form.get('email'));
@@ -117,7 +119,7 @@ async function signIn(request: Request, env: Env, ctx: Pick<ExecutionContext, 'w
   const user = email.success && typeof password === 'string' && password.length <= 256 ? await authenticate(env.DB, email.data, password) : null;
   if (!user) {
     await guard.failed();
-    logDenial('sign-in failed', { path: '/authorize', action: 'auth.sign_in', principal: email.success ? email.data : undefined, resource: server.name });
+    recordDenial('sign-in failed', { path: '/authorize', action: 'auth.sign_in', principal: email.success ? email.data : undefined, resource: server.name });
     return showSignIn(request, oauth, req, server, 'Email or password is incorrect.', email.success ? email.data : undefined);
   }
   await guard.succeeded();

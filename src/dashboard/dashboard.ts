@@ -1,19 +1,21 @@
 import type { Actor } from '../admin/admin-auth';
-import { recordAudit } from '../audit/audit-trail';
+import { recordAudit, recordDenial } from '../audit/record';
 import { publicOrigin } from '../config';
 import { safeEqual } from '../crypto/secrets';
-import { log, logDenial } from '../observability/log';
+import { log } from '../observability/log';
 import { TenantIdSchema, type Tenant } from '../tenancy/model';
 import { getAccessRecord, getTenant } from '../tenancy/tenant-store';
 import { auditEventPage, auditExport, auditPage } from './audit-page';
 import { redirect, showSignIn, signInOperator, signInUser, signOut } from './dashboard-auth';
 import { messagePage, tenantUrl, type Viewer } from './dashboard-layout';
 import { destroySession, loadSession } from './dashboard-session';
-import { createKey, keysPage, revokeKey, rotateKey } from './keys-page';
+import { createKey, keysPage, revokeKey, rotateKey, setKeyLimits } from './keys-page';
 import { metricsPage } from './metrics-page';
 import { operatorPage, setTenantStatus } from './operator-page';
 import { serversPage, setServerEnabled } from './servers-page';
+import { deployedPage, deployFromDashboard, removeFromDashboard, rollbackFromDashboard } from './deployed-page';
 import { endSessionFromDashboard, sessionsPage } from './sessions-page';
+import { playgroundCall, playgroundEvent, playgroundPage } from './playground-page';
 import { serveAsset } from './static-assets';
 import { changeRole, createUser, deleteUser, resetPassword, usersPage } from './users-page';
 
@@ -38,10 +40,19 @@ type TenantHandler = (c: TenantContext) => Promise<Response> | Response;
 const TENANT_ROUTES: Array<[string, RegExp, TenantHandler, boolean | 'operator']> = [
   ['GET', /^servers$/, serversPage, false],
   ['POST', /^servers\/([a-z0-9-]{1,64})\/(?:enable|disable)$/, setServerEnabled, 'operator'],
+  ['GET', /^playground$/, playgroundPage, false],
+  ['GET', /^playground\/([a-z0-9-]{1,64})$/, playgroundPage, false],
+  ['POST', /^playground\/([a-z0-9-]{1,64})\/call$/, playgroundCall, false],
+  ['GET', /^playground\/([a-z0-9-]{1,64})\/event$/, playgroundEvent, false],
+  ['GET', /^deployed$/, deployedPage, true],
+  ['POST', /^deployed$/, deployFromDashboard, true],
+  ['POST', /^deployed\/([a-z][a-z0-9-]{0,31})\/rollback$/, rollbackFromDashboard, true],
+  ['POST', /^deployed\/([a-z][a-z0-9-]{0,31})\/delete$/, removeFromDashboard, true],
   ['GET', /^keys$/, keysPage, true],
   ['POST', /^keys$/, createKey, true],
   ['POST', /^keys\/(key_[a-z0-9]{1,40})\/revoke$/, revokeKey, true],
   ['POST', /^keys\/(key_[a-z0-9]{1,40})\/rotate$/, rotateKey, true],
+  ['POST', /^keys\/(key_[a-z0-9]{1,40})\/limits$/, setKeyLimits, true],
   ['GET', /^users$/, usersPage, true],
   ['POST', /^users$/, createUser, true],
   ['POST', /^users\/(usr_[a-z0-9]{1,40})\/role$/, changeRole, true],
@@ -141,16 +152,11 @@ async function checkedForm(request: Request, env: Env, viewer: Viewer): Promise<
 
 async function audited(env: Env, viewer: Viewer, request: Request, tenantId: string | null, reason: string): Promise<void> {
   const path = new URL(request.url).pathname;
-  logDenial(`dashboard: ${reason}`, { path, tenant: viewer.kind === 'user' ? viewer.tenantId : undefined });
-  await recordAudit(env, {
-    tenant: viewer.kind === 'user' ? viewer.tenantId : tenantId,
-    action: 'dashboard.access',
-    result: 'denied',
-    user: viewer.kind === 'user' ? viewer.userId : 'operator',
-    resource: path,
-    ip: request.headers.get('cf-connecting-ip') ?? undefined,
-    details: { via: 'dashboard', reason, method: request.method, ...(tenantId ? { targetTenant: tenantId } : {}) },
-  });
+  await recordDenial(
+    `dashboard: ${reason}`,
+    { path, tenant: viewer.kind === 'user' ? viewer.tenantId : (tenantId ?? undefined), action: 'dashboard.access', principal: viewer.kind === 'user' ? viewer.userId : 'operator', resource: path },
+    { details: { via: 'dashboard', reason, method: request.method, ...(tenantId ? { targetTenant: tenantId } : {}) } },
+  );
 }
 
 /**
