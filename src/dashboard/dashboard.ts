@@ -13,6 +13,7 @@ import { createKey, keysPage, revokeKey, rotateKey, setKeyLimits } from './keys-
 import { metricsPage } from './metrics-page';
 import { operatorPage, setTenantStatus } from './operator-page';
 import { serversPage, setServerEnabled } from './servers-page';
+import { deployedPage, deployFromDashboard, removeFromDashboard, rollbackFromDashboard } from './deployed-page';
 import { endSessionFromDashboard, sessionsPage } from './sessions-page';
 import { playgroundCall, playgroundEvent, playgroundPage } from './playground-page';
 import { serveAsset } from './static-assets';
@@ -43,6 +44,10 @@ const TENANT_ROUTES: Array<[string, RegExp, TenantHandler, boolean | 'operator']
   ['GET', /^playground\/([a-z0-9-]{1,64})$/, playgroundPage, false],
   ['POST', /^playground\/([a-z0-9-]{1,64})\/call$/, playgroundCall, false],
   ['GET', /^playground\/([a-z0-9-]{1,64})\/event$/, playgroundEvent, false],
+  ['GET', /^deployed$/, deployedPage, true],
+  ['POST', /^deployed$/, deployFromDashboard, true],
+  ['POST', /^deployed\/([a-z][a-z0-9-]{0,31})\/rollback$/, rollbackFromDashboard, true],
+  ['POST', /^deployed\/([a-z][a-z0-9-]{0,31})\/delete$/, removeFromDashboard, true],
   ['GET', /^keys$/, keysPage, true],
   ['POST', /^keys$/, createKey, true],
   ['POST', /^keys\/(key_[a-z0-9]{1,40})\/revoke$/, revokeKey, true],
