@@ -4,7 +4,7 @@ import { publicOrigin } from '../config';
 import { gateMcpRequest, type GateTarget } from '../gate/mcp-gate';
 import type { GrantProps, KeyProps } from '../gate/principal-resolver';
 import { recordDenial } from '../audit/record';
-import { noteTokenSubject } from './oauth-audit';
+import { onTokenExchange } from './grant-access';
 import { registrationProblem } from './client-registration';
 import { verifyApiKey } from '../tenancy/api-keys';
 import { tenantDefinedNames, upstreamEntry } from '../tenancy/server-names';
@@ -86,7 +86,7 @@ export function buildSurface(origin: string, upstreams: string[]): OAuthSurface 
     tokenEndpoint: OAUTH_PATHS.token,
     clientRegistrationEndpoint: OAUTH_PATHS.register,
     scopesSupported: [MCP_SCOPE],
-    tokenExchangeCallback: ({ props }) => noteTokenSubject(props),
+    tokenExchangeCallback: onTokenExchange,
     clientRegistrationCallback: ({ clientMetadata }) => {
       const problem = registrationProblem(clientMetadata);
       return problem ? { description: problem } : undefined;
