@@ -90,6 +90,9 @@ function buildSurface(origin: string, upstreams: string[]): OAuthSurface {
     tokenEndpoint: OAUTH_PATHS.token,
     clientRegistrationEndpoint: OAUTH_PATHS.register,
     scopesSupported: [MCP_SCOPE],
+    // Client ID Metadata Documents (MCP 2026-07-28): an HTTPS client_id whose document the provider
+    // fetches (public addresses only: the global_fetch_strictly_public flag), beside dynamic registration.
+    clientIdMetadataDocumentEnabled: true,
     tokenExchangeCallback: ({ props }) => noteTokenSubject(props),
   });
 
