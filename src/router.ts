@@ -10,7 +10,7 @@ import { restError, rpcError, RpcCode } from './http/responses';
 import { BINDING_PERIOD_SECONDS, clientIp, restTooMany, withinIpRate } from './limits/limits';
 import { healthResponse } from './health/health';
 import { auditedOAuthEndpoint } from './oauth/oauth-audit';
-import { OAUTH_PATHS, oauthSurface, serverNameOf } from './oauth/oauth-surface';
+import { auditMissingToken, OAUTH_PATHS, oauthSurface, serverNameOf } from './oauth/oauth-surface';
 import { upstreamNameExists } from './gateway/upstream-store';
 
 const MCP_ROUTE = /^\/servers\/([^/]+)\/(mcp|sse|sse\/message)$/;
@@ -38,7 +38,9 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
     const resourcePath = `/servers/${name}/${endpoint === 'mcp' ? 'mcp' : 'sse'}`;
     const resource = (await oauthSurface(env, name)).resources.get(resourcePath);
     if (!resource) return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${name}"`);
-    return withCors(request, env, await resource.host.fetch(request, env, ctx));
+    const response = await resource.host.fetch(request, env, ctx);
+    auditMissingToken(request, response, resourcePath);
+    return withCors(request, env, response);
   }
 
   if (path.startsWith(`${RESOURCE_METADATA}/servers/`)) {
