@@ -9,7 +9,7 @@ const USAGE = `usage: npm run smcp -- [--url URL] <command>
 
   tenant create <id> [--name NAME] [--servers a,b]   tenant list | get <id> | suspend <id> | resume <id> | delete <id>
   tenant servers <id> <a,b>                           (operator) set the enabled servers
-  tenant limits <id> [--rpm N] [--sessions N] [--user-sessions N]   (operator) set limits; "default" restores one
+  tenant limits <id> [--rpm N] [--sessions N] [--user-sessions N] [--upstreams N]   (operator) set limits; "default" restores one
   user add <tenant> <email> [--role ROLE]             password from SMCP_PASSWORD
   user list <tenant> | set-role <tenant> <user-id> <role> | remove <tenant> <user-id>
   key create <tenant> [--name NAME] [--role ROLE] [--expires-in-days N]
@@ -34,6 +34,7 @@ const { values, positionals } = parseArgs({
     rpm: { type: 'string' },
     sessions: { type: 'string' },
     'user-sessions': { type: 'string' },
+    upstreams: { type: 'string' },
     transport: { type: 'string' },
     auth: { type: 'string' },
     'token-url': { type: 'string' },
@@ -81,8 +82,8 @@ function request(): [string, string, unknown?] {
       return ['PATCH', `/tenants/${t()}`, { servers: list(arg(1, 'server list')) }];
     case 'tenant limits': {
       const limit = (v: string | undefined) => (v === 'default' ? null : num(v));
-      const limits = { requestsPerMinute: limit(values.rpm), maxSessions: limit(values.sessions), maxSessionsPerUser: limit(values['user-sessions']) };
-      if (Object.values(limits).every((v) => v === undefined)) fail('tenant limits: give at least one of --rpm, --sessions, --user-sessions');
+      const limits = { requestsPerMinute: limit(values.rpm), maxSessions: limit(values.sessions), maxSessionsPerUser: limit(values['user-sessions']), maxUpstreams: limit(values.upstreams) };
+      if (Object.values(limits).every((v) => v === undefined)) fail('tenant limits: give at least one of --rpm, --sessions, --user-sessions, --upstreams');
       return ['PATCH', `/tenants/${t()}`, { limits }];
     }
     case 'tenant delete':

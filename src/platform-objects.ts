@@ -20,4 +20,6 @@ export const PLATFORM_OBJECTS: readonly PlatformObjectEntry[] = [
   // Gateway (src/gateway): session objects for tenant upstreams, and one state object per upstream.
   { binding: 'GATEWAY_SERVER', className: 'GatewayServer', module: './gateway/gateway-server' },
   { binding: 'UPSTREAM_STATE', className: 'UpstreamState', module: './gateway/upstream-state' },
+  // Tenant-deployed servers (src/tenant-servers): one session object per MCP session on a deployed module.
+  { binding: 'TENANT_MODULE_SERVER', className: 'TenantModuleServer', module: './tenant-servers/tenant-module-server' },
 ];

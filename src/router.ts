@@ -1,4 +1,3 @@
-import { findServer, SERVER_NAME_PATTERN } from '../servers/registry';
 import { handleAdminApi } from './admin/admin-api';
 import { handleAuthorize } from './auth/authorize';
 import { handleDashboard } from './dashboard/dashboard';
@@ -11,7 +10,7 @@ import { BINDING_PERIOD_SECONDS, clientIp, restTooMany, withinIpRate } from './l
 import { healthResponse } from './health/health';
 import { auditedOAuthEndpoint } from './oauth/oauth-audit';
 import { auditMissingToken, OAUTH_PATHS, oauthSurface, serverNameOf } from './oauth/oauth-surface';
-import { upstreamNameExists } from './gateway/upstream-store';
+import { authorizationServerMetadata, resourceAt } from './oauth/resource-lookup';
 
 const MCP_ROUTE = /^\/servers\/([^/]+)\/(mcp|sse|sse\/message)$/;
 const RESOURCE_METADATA = '/.well-known/oauth-protected-resource';
@@ -30,23 +29,22 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
   const mcp = MCP_ROUTE.exec(path);
   if (mcp) {
     const [, name, endpoint] = mcp as unknown as [string, string, string];
-    // Unknown names get a JSON 404 before any token is read or any object is created.
-    if (!(await knownServer(env, name))) return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${name}"`);
+    // Malformed names get a JSON 404 at once; any other unregistered name looks like another tenant's upstream (resource-lookup.ts).
+    const resource = await resourceAt(env, name, endpoint === 'mcp' ? 'mcp' : 'sse');
+    if (!resource) return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${name}"`);
     const refused = refuseForeignOrigin(request, env);
     if (refused) return refused.response; // logged and audited as a denial by the guard
     if (request.method === 'OPTIONS') return preflight(request, env, endpoint === 'mcp' ? 'GET, POST, DELETE, OPTIONS' : endpoint === 'sse' ? 'GET, OPTIONS' : 'POST, OPTIONS');
-    const resourcePath = `/servers/${name}/${endpoint === 'mcp' ? 'mcp' : 'sse'}`;
-    const resource = (await oauthSurface(env, name)).resources.get(resourcePath);
-    if (!resource) return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${name}"`);
     const response = await resource.host.fetch(request, env, ctx);
-    auditMissingToken(request, response, resourcePath);
+    auditMissingToken(request, response, `/servers/${name}/${endpoint === 'mcp' ? 'mcp' : 'sse'}`);
     return withCors(request, env, response);
   }
 
   if (path.startsWith(`${RESOURCE_METADATA}/servers/`)) {
     const resourcePath = path.slice(RESOURCE_METADATA.length);
     const name = serverNameOf(`${url.origin}${resourcePath}`);
-    const resource = name && (await knownServer(env, name)) ? (await oauthSurface(env, name)).resources.get(resourcePath) : undefined;
+    const transport = resourcePath.endsWith('/sse') ? 'sse' : 'mcp';
+    const resource = name ? await resourceAt(env, name, transport) : undefined;
     if (!resource) return restError(404, 'not_found', 'Unknown protected resource');
     if (request.method === 'OPTIONS') return preflight(request, env, 'GET, HEAD, OPTIONS');
     return withCors(request, env, await resource.host.fetch(request, env, ctx));
@@ -61,7 +59,7 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
     case OAUTH_PATHS.register:
       return oauthEndpoint(request, env, ctx, path === OAUTH_PATHS.token ? 'token' : 'register');
     case '/.well-known/oauth-authorization-server':
-      return (await oauthSurface(env)).authorizationServer.fetch(request, env, ctx);
+      return authorizationServerMetadata(request, env, ctx);
     case '/assets/smcp.css':
       return new Response(STYLESHEET, { headers: { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=3600', 'X-Content-Type-Options': 'nosniff' } });
   }
@@ -81,11 +79,6 @@ async function oauthEndpoint(request: Request, env: Env, ctx: ExecutionContext, 
   if (bounded === 'too_large') return restError(413, 'payload_too_large', `Body limit is ${MAX_OAUTH_BODY_BYTES} bytes`);
   const surface = await oauthSurface(env, which === 'token' ? await tokenResourceName(bounded) : undefined);
   return auditedOAuthEndpoint(bounded, env, () => surface.authorizationServer.fetch(bounded, env, ctx));
-}
-
-/** A hosted server, or an upstream some tenant registered (which tenant is checked after the token). */
-async function knownServer(env: Env, name: string): Promise<boolean> {
-  return findServer(name) !== undefined || (SERVER_NAME_PATTERN.test(name) && (await upstreamNameExists(env.DB, name)));
 }
 
 /** The server a token request's `resource` names, so a just-registered upstream is known to this isolate. */

@@ -10,6 +10,7 @@ import { createKeyRoute, listKeysRoute, revokeKeyRoute, rotateKeyRoute } from '.
 import { createTenantRoute, deleteTenantRoute, getTenantRoute, listTenantsRoute, patchTenantRoute, tenantIdFrom } from './tenant-routes';
 import { rotateSecretsRoute } from './secret-routes';
 import { approveUpstreamRoute, createUpstreamRoute, deleteUpstreamRoute, getUpstreamRoute, listUpstreamsRoute, patchUpstreamRoute } from './upstream-routes';
+import { deleteServerRoute, deployServerRoute, getServerRoute, listServersRoute, listVersionsRoute, rollbackServerRoute } from './tenant-server-routes';
 import { createUserRoute, deleteUserRoute, listUsersRoute, patchUserRoute } from './user-routes';
 
 type Handler = (request: Request, env: Env, actor: Actor, tenant: Tenant, id: string) => Promise<Response>;
@@ -39,6 +40,12 @@ const TENANT_ROUTES: Array<[method: string, pattern: RegExp, handler: Handler, a
   ['PATCH', /^\/upstreams\/([^/]+)$/, (r, env, a, t, name) => patchUpstreamRoute(r, env, a, t.id, name), 'admin.upstream.update'],
   ['DELETE', /^\/upstreams\/([^/]+)$/, (_r, env, a, t, name) => deleteUpstreamRoute(env, a, t.id, name), 'admin.upstream.delete'],
   ['POST', /^\/upstreams\/([^/]+)\/approve$/, (_r, env, a, t, name) => approveUpstreamRoute(env, a, t.id, name), 'admin.upstream.approve'],
+  ['PUT', /^\/servers\/([^/]+)$/, (r, env, _a, t, name) => deployServerRoute(r, env, t.id, name), 'admin.tenant_server.deploy'],
+  ['GET', /^\/servers$/, (_r, env, _a, t) => listServersRoute(env, t.id)],
+  ['GET', /^\/servers\/([^/]+)$/, (_r, env, _a, t, name) => getServerRoute(env, t.id, name)],
+  ['DELETE', /^\/servers\/([^/]+)$/, (_r, env, _a, t, name) => deleteServerRoute(env, t.id, name), 'admin.tenant_server.delete'],
+  ['GET', /^\/servers\/([^/]+)\/versions$/, (_r, env, _a, t, name) => listVersionsRoute(env, t.id, name)],
+  ['POST', /^\/servers\/([^/]+)\/rollback$/, (r, env, _a, t, name) => rollbackServerRoute(r, env, t.id, name), 'admin.tenant_server.rollback'],
 ];
 
 /**
@@ -49,8 +56,9 @@ async function audited(env: Env, actor: Actor, tenantId: string | null, action: 
   const response = await run();
   if (!action) return response;
   const status = response.status;
-  // A creation names what it created (the new user's or key's id), never its secret.
-  const created = status === 201 ? ((await response.clone().json().catch(() => null)) as { id?: unknown } | null)?.id : undefined;
+  // A creation names what it created (the new user's or key's id), never its secret; a refusal its error code.
+  const answer = response.headers.get('content-type')?.includes('json') ? ((await response.clone().json().catch(() => null)) as { id?: unknown; version?: unknown; error?: { code?: unknown } } | null) : null;
+  const created = status === 201 ? answer?.id : undefined;
   await recordAudit(env, {
     tenant: tenantId,
     action,
@@ -58,7 +66,7 @@ async function audited(env: Env, actor: Actor, tenantId: string | null, action: 
     user: actor.kind === 'operator' ? 'operator' : `key:${actor.keyId}`,
     client: actor.kind === 'operator' ? undefined : actor.keyId,
     resource: typeof created === 'string' ? created : resource,
-    details: { status },
+    details: { status, ...(typeof answer?.version === 'number' ? { version: answer.version } : {}), ...(typeof answer?.error?.code === 'string' ? { error: answer.error.code } : {}) },
   });
   return response;
 }

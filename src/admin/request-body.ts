@@ -4,13 +4,13 @@ import { restError } from '../http/responses';
 
 const MAX_ADMIN_BODY = 64 * 1024;
 
-/** Read and validate a JSON body against `schema`; a Response when it is not acceptable. */
-export async function readBody<T>(request: Request, schema: z.ZodType<T>): Promise<T | Response> {
+/** Read and validate a JSON body against `schema`; a Response when it is not acceptable. `max` is for the few larger bodies (module deploys). */
+export async function readBody<T>(request: Request, schema: z.ZodType<T>, max = MAX_ADMIN_BODY): Promise<T | Response> {
   if (!request.headers.get('content-type')?.includes('application/json')) {
     return restError(415, 'unsupported_media_type', 'Content-Type must be application/json');
   }
-  const bytes = await readBounded(request, MAX_ADMIN_BODY);
-  if (bytes === 'too_large') return restError(413, 'payload_too_large', `Body limit is ${MAX_ADMIN_BODY} bytes`);
+  const bytes = await readBounded(request, max);
+  if (bytes === 'too_large') return restError(413, 'payload_too_large', `Body limit is ${max} bytes`);
   let body: unknown;
   try {
     body = JSON.parse(new TextDecoder().decode(bytes));

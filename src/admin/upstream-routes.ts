@@ -1,4 +1,3 @@
-import { findServer } from '../../servers/registry';
 import { publicOrigin } from '../config';
 import { KeyringError } from '../crypto/sealed-secrets';
 import { sealCredentials } from '../gateway/upstream-credentials';
@@ -7,8 +6,11 @@ import { upstreamStub } from '../gateway/upstream-state';
 import { deleteUpstream, getUpstream, insertUpstream, listUpstreams, updateUpstream } from '../gateway/upstream-store';
 import { privateUpstreamsAllowed, upstreamUrlProblem } from '../gateway/upstream-url';
 import { json, restError } from '../http/responses';
+import { DEFAULT_TENANT_LIMITS } from '../limits/tenant-limits';
+import { getTenant } from '../tenancy/tenant-store';
 import type { Actor } from './admin-auth';
 import { readBody } from './request-body';
+import { nameConflict } from '../tenancy/server-names';
 
 /**
  * Upstream registration for a tenant (`/admin/api/tenants/<t>/upstreams`): the operator or the
@@ -41,7 +43,8 @@ async function sealed(env: Env, tenantId: string, name: string, creds: Credentia
 export async function createUpstreamRoute(request: Request, env: Env, _actor: Actor, tenantId: string): Promise<Response> {
   const body = await readBody(request, CreateUpstreamSchema);
   if (body instanceof Response) return body;
-  if (findServer(body.name)) return restError(409, 'conflict', `"${body.name}" is a hosted server's name; choose another`);
+  const conflict = await nameConflict(env.DB, tenantId, body.name, 'upstream');
+  if (conflict) return restError(409, 'conflict', conflict);
   const refused = urlRefusal(env, body.url, body.credentials);
   if (refused) return refused;
   const sealedCreds = await sealed(env, tenantId, body.name, body.credentials);
@@ -55,7 +58,12 @@ export async function createUpstreamRoute(request: Request, env: Env, _actor: Ac
     settings: { ...DEFAULT_SETTINGS, ...body.settings },
     enabled: body.enabled,
   };
-  if (!(await insertUpstream(env.DB, tenantId, body.name, write))) return restError(409, 'conflict', `This tenant already has an upstream named "${body.name}"`);
+  const max = (await getTenant(env.DB, tenantId))?.limits.maxUpstreams ?? DEFAULT_TENANT_LIMITS.maxUpstreams;
+  const inserted = await insertUpstream(env.DB, tenantId, body.name, write, max);
+  if (inserted === 'exists') return restError(409, 'conflict', `This tenant already has an upstream named "${body.name}"`);
+  if (inserted === 'full') {
+    return restError(409, 'upstream_limit', `This tenant already has ${max} upstreams, the most it may register (limits.maxUpstreams, set by the operator); delete one first`);
+  }
   // A fresh registration starts from a clean state object (a previous upstream of this name is forgotten).
   await upstreamStub(env, { tenant: tenantId, name: body.name }).reset();
   return json(upstreamView((await getUpstream(env.DB, tenantId, body.name))!, publicOrigin(env)), 201);

@@ -1,11 +1,12 @@
 import { AuthorizationError, CimdFetchError, type AuthRequest, type OAuthHelpers } from '@cloudflare/workers-oauth-provider';
 import { z } from 'zod';
-import { findServer, type HostedServerEntry } from '../../servers/registry';
+import { findServer, SERVER_NAME_PATTERN, type HostedServerEntry } from '../../servers/registry';
 import { platformSecret, publicOrigin } from '../config';
 import { randomHex, safeEqual } from '../crypto/secrets';
 import type { GrantProps } from '../gate/principal-resolver';
-import { oauthSurface, serverNameOf, upstreamEntry } from '../oauth/oauth-surface';
-import { getUpstream, upstreamNameExists } from '../gateway/upstream-store';
+import { serverNameOf } from '../oauth/oauth-surface';
+import { authorizationServerFor } from '../oauth/resource-lookup';
+import { tenantDefinedServer, upstreamEntry } from '../tenancy/server-names';
 import { recordAudit } from '../audit/audit-trail';
 import { log, logDenial } from '../observability/log';
 import { EmailSchema } from '../tenancy/model';
@@ -34,7 +35,7 @@ type SignIn = z.infer<typeof SignInSchema>;
 export async function handleAuthorize(request: Request, env: Env, ctx: Pick<ExecutionContext, 'waitUntil'>): Promise<Response> {
   const secret = platformSecret(env);
   if (!secret) return errorPage(503, 'Not configured', 'The platform secret SMCP_SECRET is not set.');
-  const oauth = (await oauthSurface(env, serverNameOf(new URL(request.url).searchParams.get('resource')))).authorizationServer.getOAuthApi(env);
+  const oauth = (await authorizationServerFor(env, serverNameOf(new URL(request.url).searchParams.get('resource')))).getOAuthApi(env);
   try {
     const authRequest = await oauth.parseAuthRequest(request);
     const server = await serverFor(env, authRequest);
@@ -66,19 +67,21 @@ async function readForm(request: Request): Promise<FormData | null | 'too_large'
   return new Response(body, { headers: { 'content-type': type } }).formData().catch(() => null);
 }
 
-/** The hosted server or tenant upstream whose protected resource the request targets (`<origin>/servers/<name>/<transport>`). */
+/** The hosted server or tenant-defined server (upstream, deployed module) whose protected resource the request targets (`<origin>/servers/<name>/<transport>`). */
 async function serverFor(env: Env, req: AuthRequest): Promise<HostedServerEntry | undefined> {
   const resource = Array.isArray(req.resource) ? req.resource[0] : req.resource;
   if (!resource || new URL(resource).origin !== publicOrigin(env)) return undefined;
   const name = serverNameOf(resource);
   if (!name) return undefined;
-  return findServer(name) ?? ((await upstreamNameExists(env.DB, name)) ? upstreamEntry(name) : undefined);
+  // Any well-formed name may be some tenant's server: whether it is the user's is decided after sign-in (tenantOffers).
+  return findServer(name) ?? (SERVER_NAME_PATTERN.test(name) ? upstreamEntry(name) : undefined);
 }
 
-/** Whether the user's tenant offers this server: enabled hosted server, or its own enabled upstream. */
+/** Whether the user's tenant offers this server: enabled hosted server, or its own enabled upstream or deployed module. */
 async function tenantOffers(env: Env, tenantId: string, enabled: string[], server: HostedServerEntry): Promise<boolean> {
   if (findServer(server.name)) return enabled.includes(server.name);
-  return (await getUpstream(env.DB, tenantId, server.name))?.enabled === true;
+  const defined = await tenantDefinedServer(env.DB, tenantId, server.name);
+  return defined?.kind === 'upstream' ? defined.upstream.enabled : defined !== null;
 }
 
 async function clientName(oauth: OAuthHelpers, req: AuthRequest): Promise<string> {

@@ -16,7 +16,7 @@ export type Viewer =
   | { kind: 'operator'; session: DashboardSession }
   | { kind: 'user'; session: DashboardSession; tenantId: string; userId: string; email: string; role: Role };
 
-export type Section = 'servers' | 'sessions' | 'keys' | 'users' | 'audit' | 'metrics' | 'operator';
+export type Section = 'servers' | 'sessions' | 'playground' | 'keys' | 'users' | 'audit' | 'metrics' | 'operator';
 
 /** The URL of a tenant's dashboard section. */
 export function tenantUrl(tenantId: string, section: Exclude<Section, 'operator'>, rest = ''): string {
@@ -37,6 +37,7 @@ function nav(viewer: Viewer | null, tenant: Tenant | null, active: Section | nul
     ? [
         link('servers', tenantUrl(tenant.id, 'servers'), 'Servers'),
         link('sessions', tenantUrl(tenant.id, 'sessions'), 'Sessions'),
+        ...(viewer.kind === 'user' ? [link('playground', tenantUrl(tenant.id, 'playground'), 'Playground')] : []),
         ...(isAdmin
           ? [
               link('keys', tenantUrl(tenant.id, 'keys'), 'API keys'),
@@ -67,12 +68,15 @@ export interface PageOptions {
   status?: number;
   /** Load the chart library (metrics page). */
   charts?: boolean;
+  /** Allow `data:` images (the playground shows images tools return; nothing else may). */
+  dataImages?: boolean;
   setCookies?: string[];
 }
 
 /** A complete dashboard page. */
 export function dashboardPage(opts: PageOptions): Response {
   const headers = securityHeaders([], { scripts: true });
+  if (opts.dataImages) headers.set('Content-Security-Policy', headers.get('Content-Security-Policy')!.replace("img-src 'self'", "img-src 'self' data:"));
   // `no-referrer` makes Chromium send `Origin: null` on form posts, which would defeat the
   // same-origin check on every dashboard form; `same-origin` still sends nothing to other sites.
   headers.set('Referrer-Policy', 'same-origin');

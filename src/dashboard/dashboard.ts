@@ -14,6 +14,7 @@ import { metricsPage } from './metrics-page';
 import { operatorPage, setTenantStatus } from './operator-page';
 import { serversPage, setServerEnabled } from './servers-page';
 import { endSessionFromDashboard, sessionsPage } from './sessions-page';
+import { playgroundCall, playgroundEvent, playgroundPage } from './playground-page';
 import { serveAsset } from './static-assets';
 import { changeRole, createUser, deleteUser, resetPassword, usersPage } from './users-page';
 
@@ -38,6 +39,10 @@ type TenantHandler = (c: TenantContext) => Promise<Response> | Response;
 const TENANT_ROUTES: Array<[string, RegExp, TenantHandler, boolean | 'operator']> = [
   ['GET', /^servers$/, serversPage, false],
   ['POST', /^servers\/([a-z0-9-]{1,64})\/(?:enable|disable)$/, setServerEnabled, 'operator'],
+  ['GET', /^playground$/, playgroundPage, false],
+  ['GET', /^playground\/([a-z0-9-]{1,64})$/, playgroundPage, false],
+  ['POST', /^playground\/([a-z0-9-]{1,64})\/call$/, playgroundCall, false],
+  ['GET', /^playground\/([a-z0-9-]{1,64})\/event$/, playgroundEvent, false],
   ['GET', /^keys$/, keysPage, true],
   ['POST', /^keys$/, createKey, true],
   ['POST', /^keys\/(key_[a-z0-9]{1,40})\/revoke$/, revokeKey, true],

@@ -1,4 +1,5 @@
 import { CLIENT_IP_FORWARD_HEADER, CORRELATION_FORWARD_HEADER, PRINCIPAL_HEADER } from '../hosted/principal';
+import { MODULE_HEADER } from '../tenant-servers/module-ref';
 
 /**
  * Which request headers may travel from a client into a session's Durable Object, by allowlist.
@@ -19,8 +20,8 @@ import { CLIENT_IP_FORWARD_HEADER, CORRELATION_FORWARD_HEADER, PRINCIPAL_HEADER 
  */
 export const TRANSPORT_HEADERS: readonly string[] = ['accept', 'content-type', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id'];
 
-/** Headers only the gate sets (never copied from a client): the principal and audit context. */
-export const PLATFORM_HEADERS: readonly string[] = [PRINCIPAL_HEADER, CORRELATION_FORWARD_HEADER, CLIENT_IP_FORWARD_HEADER];
+/** Headers only the gate sets (never copied from a client): the principal, audit context and a deployed module's version. */
+export const PLATFORM_HEADERS: readonly string[] = [PRINCIPAL_HEADER, CORRELATION_FORWARD_HEADER, CLIENT_IP_FORWARD_HEADER, MODULE_HEADER];
 
 /**
  * Headers the SDK's own Worker-side handler adds when it bridges an HTTP request to the object

@@ -14,7 +14,8 @@ import { touchApiKey } from '../tenancy/api-keys';
 import { transportHeaders } from './forward-headers';
 import { opensSession, parseJsonRpcBody } from './jsonrpc-validation';
 import { resolvePrincipal } from './principal-resolver';
-import { getUpstream } from '../gateway/upstream-store';
+import { tenantDefinedServer } from '../tenancy/server-names';
+import { encodeModuleRef, MODULE_HEADER } from '../tenant-servers/module-ref';
 import { newSessionId, openSessionId, sealSessionId } from './session-id';
 import { chooseLane } from '../modern/era';
 import { serveModern } from '../modern/modern-lane';
@@ -26,7 +27,10 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export interface GateTarget {
   server: HostedServerEntry;
   transport: 'mcp' | 'sse';
-  /** A tenant upstream served by the gateway (the name is only meaningful within a tenant). */
+  /**
+   * A tenant-defined name (an upstream served by the gateway, or a deployed module served by the
+   * sandbox; src/tenancy/server-names.ts): only meaningful within a tenant, resolved after the token.
+   */
   upstream?: boolean;
 }
 
@@ -34,7 +38,7 @@ type Forward = { fetch(request: Request, env: Env, ctx: ExecutionContext): Promi
 const handlers = new Map<string, Forward>();
 
 function frameworkHandler(target: GateTarget): Forward {
-  const key = `${target.server.name}/${target.transport}`;
+  const key = `${target.server.binding}/${target.server.name}/${target.transport}`;
   let handler = handlers.get(key);
   if (!handler) {
     const base = `/servers/${target.server.name}/${target.transport}`;
@@ -71,7 +75,8 @@ function notFound(g: Gated): Response {
  * the one call to the tenant's limiter (rate, session quota, session liveness), forwards only
  * the transport's headers (forward-headers.ts), attaches the principal, then hands the request to the framework's transport.
  */
-export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionContext, target: GateTarget, grant: unknown, clientId: string): Promise<Response> {
+export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionContext, surfaceTarget: GateTarget, grant: unknown, clientId: string): Promise<Response> {
+  let target = surfaceTarget;
   const secret = platformSecret(env);
   if (!secret) return rpcError(503, RpcCode.ServerError, 'Platform not configured: SMCP_SECRET is missing');
   const full = knownFullFor((grant as { tenantId?: unknown } | null)?.tenantId as string);
@@ -85,13 +90,16 @@ export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionC
     return rpcError(403, RpcCode.Forbidden, resolved.refusal);
   }
   const { principal, limits } = resolved;
+  let moduleRef: string | undefined;
   if (target.upstream) {
-    // Another tenant's upstream of the same name looks exactly like no server at all; no object is created.
-    const upstream = await getUpstream(env.DB, principal.tenantId, target.server.name);
-    if (!upstream?.enabled) {
-      logDenial(upstream ? 'upstream disabled' : 'no such upstream for this tenant', { tenant: principal.tenantId, server: target.server.name });
+    // Another tenant's server of the same name looks exactly like no server at all; no object is created.
+    const defined = await tenantDefinedServer(env.DB, principal.tenantId, target.server.name);
+    if (!defined || (defined.kind === 'upstream' && !defined.upstream.enabled)) {
+      logDenial(defined ? 'upstream disabled' : 'no such server for this tenant', { tenant: principal.tenantId, server: target.server.name });
       return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${target.server.name}"`);
     }
+    target = { ...target, server: defined.entry };
+    if (defined.kind === 'module') moduleRef = encodeModuleRef(defined.module);
   }
   if (principal.kind === 'api-key') ctx.waitUntil(touchApiKey(env.DB, principal.clientId).catch(() => undefined));
   if (!(await withinCredentialRate(env, principal))) {
@@ -110,6 +118,7 @@ export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionC
   // Allowlist: only what the transports read; the SDK obeys some other headers as instructions.
   const headers = transportHeaders(request.headers);
   headers.set(PRINCIPAL_HEADER, encodePrincipal(principal));
+  if (moduleRef) headers.set(MODULE_HEADER, moduleRef);
   const context = requestContext();
   if (context) headers.set(CORRELATION_FORWARD_HEADER, context.correlationId);
   if (context?.ip) headers.set(CLIENT_IP_FORWARD_HEADER, context.ip);

@@ -8,7 +8,7 @@ import { getAccessRecord } from '../tenancy/tenant-store';
 export const GrantPropsSchema = z.object({ tenantId: z.string(), userId: z.string(), email: z.string(), role: RoleSchema });
 export type GrantProps = z.infer<typeof GrantPropsSchema>;
 
-const LimitsSchema = z.object({ requestsPerMinute: z.number(), maxSessions: z.number(), maxSessionsPerUser: z.number() });
+const LimitsSchema = z.object({ requestsPerMinute: z.number(), maxSessions: z.number(), maxSessionsPerUser: z.number(), maxUpstreams: z.number().default(DEFAULT_TENANT_LIMITS.maxUpstreams) });
 
 /**
  * What the API-key validator hands the gate: the key, and its tenant's status, servers and limits

@@ -46,6 +46,9 @@ export const PolicySchema = z
   .refine((p) => !(p.allow && p.deny), { message: 'use either allow or deny, not both' });
 export type UpstreamPolicy = z.infer<typeof PolicySchema>;
 
+/** The shortest health-check interval an upstream may ask for (traffic the platform generates on its own). */
+export const MIN_HEALTH_INTERVAL_MS = 30_000;
+
 /** Resilience knobs, bounded so one tenant cannot configure an upstream into a resource sink. */
 export const SettingsSchema = z.strictObject({
   connectTimeoutMs: z.number().int().min(100).max(30_000).default(5_000),
@@ -56,7 +59,7 @@ export const SettingsSchema = z.strictObject({
   failureThreshold: z.number().int().min(1).max(100).default(5),
   cooldownMs: z.number().int().min(100).max(600_000).default(30_000),
   cacheTtlMs: z.number().int().min(0).max(86_400_000).default(300_000),
-  healthIntervalMs: z.number().int().min(1_000).max(86_400_000).default(60_000),
+  healthIntervalMs: z.number().int().min(MIN_HEALTH_INTERVAL_MS, `healthIntervalMs must be at least ${MIN_HEALTH_INTERVAL_MS} ms`).max(86_400_000).default(60_000),
   maxResponseBytes: z.number().int().min(1_024).max(16 * 1024 * 1024).default(4 * 1024 * 1024),
 });
 export type UpstreamSettings = z.infer<typeof SettingsSchema>;

@@ -6,7 +6,9 @@ import { asFault, connectUpstream, isUpstreamFault, type UpstreamTarget } from '
 import { CredentialHeaders, openCredentials } from './upstream-credentials';
 import { GatewayCode } from './upstream-fetch';
 import type { UpstreamRecord, UpstreamSettings } from './upstream-model';
-import { getUpstream, setBreakerState } from './upstream-store';
+import { countUpstreams, getUpstream, setBreakerState } from './upstream-store';
+import { healthInterval, PAUSED_RECHECK_MS } from './health-schedule';
+import { getTenant } from '../tenancy/tenant-store';
 import { privateUpstreamsAllowed } from './upstream-url';
 import { withRetries } from './retry';
 import { pinStatus, toolHash, type PinStatus } from './tool-pins';
@@ -148,9 +150,13 @@ export class UpstreamState extends DurableObject<Env> {
     };
   }
 
-  /** The admin changed the upstream: reload config and credentials on the next call. */
+  /** The admin changed the upstream: reload config and credentials; a re-enabled upstream is checked again soon. */
   async configChanged(key: UpstreamKey): Promise<void> {
-    await this.load(key, true);
+    const record = await this.load(key, true);
+    if (!record?.enabled) return;
+    const soon = Date.now() + healthInterval(record.settings.healthIntervalMs, 1);
+    const due = await this.ctx.storage.getAlarm();
+    if (due === null || due > soon) await this.ctx.storage.setAlarm(soon);
   }
 
   /** The upstream was deleted: forget everything, stop health checks. */
@@ -161,11 +167,21 @@ export class UpstreamState extends DurableObject<Env> {
     this.cache = undefined;
   }
 
-  /** Periodic health check: initialize + ping. A success closes an open breaker after its cooldown. */
+  /**
+   * Periodic health check: initialize + ping. A success closes an open breaker after its cooldown.
+   * Never for a deleted upstream or tenant (the state is reset), a suspended tenant or a disabled
+   * upstream (paused: no request to the upstream); spaced by `healthInterval`.
+   */
   override async alarm(): Promise<void> {
     const key = this.key ?? (await this.ctx.storage.get<UpstreamKey>('key')) ?? null;
     const record = key ? await this.load(key, true) : null;
     if (!key || !record) return this.reset();
+    const tenant = await getTenant(this.env.DB, key.tenant);
+    if (!tenant) return this.reset();
+    if (tenant.status !== 'active' || !record.enabled) {
+      await this.ctx.storage.setAlarm(Date.now() + PAUSED_RECHECK_MS);
+      return;
+    }
     const breaker = await this.breakerFor(record);
     const started = Date.now();
     const admission = breaker.state === 'closed' ? { allowed: true } : breaker.admit(started, (t) => this.transition(t));
@@ -182,7 +198,7 @@ export class UpstreamState extends DurableObject<Env> {
       breaker.record(health.ok, Date.now(), health.error ?? '', (t) => this.transition(t));
       await this.saveBreaker();
     }
-    await this.ctx.storage.setAlarm(Date.now() + record.settings.healthIntervalMs);
+    await this.ctx.storage.setAlarm(Date.now() + healthInterval(record.settings.healthIntervalMs, await countUpstreams(this.env.DB, key.tenant)));
   }
 
   private async load(key: UpstreamKey, force = false): Promise<UpstreamRecord | null> {
@@ -198,7 +214,7 @@ export class UpstreamState extends DurableObject<Env> {
       this.recordAt = Date.now();
       if (fresh && this.breaker) this.breaker.configure(fresh.settings.failureThreshold, fresh.settings.cooldownMs);
     }
-    if (first && this.record && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + this.record.settings.healthIntervalMs);
+    if (first && this.record && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + healthInterval(this.record.settings.healthIntervalMs, 1));
     return this.record;
   }
 

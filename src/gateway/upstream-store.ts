@@ -43,17 +43,27 @@ function toRecord(row: UpstreamRow): UpstreamRecord {
 /** Fields an insert or update writes: the stored record's, so the two cannot drift apart. */
 export type UpstreamWrite = Pick<UpstreamRecord, 'url' | 'transport' | 'credentialKind' | 'sealedCredentials' | 'policy' | 'settings' | 'enabled'>;
 
-/** Insert an upstream; false when the tenant already has one with this name. */
-export async function insertUpstream(db: D1Database, tenantId: string, name: string, w: UpstreamWrite): Promise<boolean> {
+/**
+ * Insert an upstream unless the tenant already has one of this name (`exists`) or already has
+ * `maxUpstreams` of them (`full`). One statement, so concurrent registrations cannot pass the cap.
+ */
+export async function insertUpstream(db: D1Database, tenantId: string, name: string, w: UpstreamWrite, maxUpstreams: number): Promise<'inserted' | 'exists' | 'full'> {
   const now = Date.now();
   const res = await db
     .prepare(
       `INSERT INTO upstreams (tenant_id, name, url, transport, credential_kind, credentials, policy, settings, enabled, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, name) DO NOTHING`,
+       SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10 WHERE (SELECT COUNT(*) FROM upstreams WHERE tenant_id = ?1) < ?11
+       ON CONFLICT (tenant_id, name) DO NOTHING`,
     )
-    .bind(tenantId, name, w.url, w.transport, w.credentialKind, w.sealedCredentials, JSON.stringify(w.policy), JSON.stringify(w.settings), w.enabled ? 1 : 0, now, now)
+    .bind(tenantId, name, w.url, w.transport, w.credentialKind, w.sealedCredentials, JSON.stringify(w.policy), JSON.stringify(w.settings), w.enabled ? 1 : 0, now, maxUpstreams)
     .run();
-  return res.meta.changes > 0;
+  if (res.meta.changes > 0) return 'inserted';
+  return (await getUpstream(db, tenantId, name)) ? 'exists' : 'full';
+}
+
+/** How many upstreams the tenant has registered (health-check spacing, the cap). */
+export async function countUpstreams(db: D1Database, tenantId: string): Promise<number> {
+  return (await db.prepare('SELECT COUNT(*) AS n FROM upstreams WHERE tenant_id = ?').bind(tenantId).first<{ n: number }>())?.n ?? 0;
 }
 
 /** Replace an upstream's configuration and bump its version (sessions reconnect on the next call). */

@@ -11,9 +11,11 @@ export interface TenantLimits {
   maxSessions: number;
   /** Concurrent MCP sessions of one user or API key. */
   maxSessionsPerUser: number;
+  /** Upstreams (remote MCP servers) the tenant may register: each one costs the platform health-check traffic. */
+  maxUpstreams: number;
 }
 
-export const DEFAULT_TENANT_LIMITS: Readonly<TenantLimits> = { requestsPerMinute: 1000, maxSessions: 100, maxSessionsPerUser: 20 };
+export const DEFAULT_TENANT_LIMITS: Readonly<TenantLimits> = { requestsPerMinute: 1000, maxSessions: 100, maxSessionsPerUser: 20, maxUpstreams: 20 };
 
 /** Upper bound for every limit: keeps values sane and integer-safe. */
 export const MAX_LIMIT_VALUE = 1_000_000;
@@ -22,15 +24,16 @@ const LimitValue = z.number().int().min(1).max(MAX_LIMIT_VALUE).nullable();
 
 /** `limits` in `PATCH /admin/api/tenants/<id>`: a number sets a limit, null restores the default. */
 export const LimitsPatchSchema = z
-  .strictObject({ requestsPerMinute: LimitValue.optional(), maxSessions: LimitValue.optional(), maxSessionsPerUser: LimitValue.optional() })
+  .strictObject({ requestsPerMinute: LimitValue.optional(), maxSessions: LimitValue.optional(), maxSessionsPerUser: LimitValue.optional(), maxUpstreams: LimitValue.optional() })
   .refine((p) => Object.keys(p).length > 0, { message: 'no limit to change' });
 export type LimitsPatch = z.infer<typeof LimitsPatchSchema>;
 
-/** The columns of migrations/0003_limits.sql (NULL = default). */
+/** The columns of migrations/0003_limits.sql and 0007_upstream_limit.sql (NULL = default). */
 export interface LimitColumns {
   requests_per_minute: number | null;
   max_sessions: number | null;
   max_sessions_per_user: number | null;
+  max_upstreams: number | null;
 }
 
 /** Effective limits from the stored columns. */
@@ -39,6 +42,7 @@ export function limitsFromRow(row: Partial<LimitColumns>): TenantLimits {
     requestsPerMinute: row.requests_per_minute ?? DEFAULT_TENANT_LIMITS.requestsPerMinute,
     maxSessions: row.max_sessions ?? DEFAULT_TENANT_LIMITS.maxSessions,
     maxSessionsPerUser: row.max_sessions_per_user ?? DEFAULT_TENANT_LIMITS.maxSessionsPerUser,
+    maxUpstreams: row.max_upstreams ?? DEFAULT_TENANT_LIMITS.maxUpstreams,
   };
 }
 
@@ -48,5 +52,5 @@ export function columnsAfter(current: TenantLimits, patch: LimitsPatch): LimitCo
     const value = patch[key] === undefined ? current[key] : patch[key];
     return value === null || value === DEFAULT_TENANT_LIMITS[key] ? null : value;
   };
-  return { requests_per_minute: pick('requestsPerMinute'), max_sessions: pick('maxSessions'), max_sessions_per_user: pick('maxSessionsPerUser') };
+  return { requests_per_minute: pick('requestsPerMinute'), max_sessions: pick('maxSessions'), max_sessions_per_user: pick('maxSessionsPerUser'), max_upstreams: pick('maxUpstreams') };
 }

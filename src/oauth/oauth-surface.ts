@@ -1,12 +1,12 @@
 import { OAuthAuthorizationServer, OAuthResourceServer } from '@cloudflare/workers-oauth-provider';
-import { findServer, SERVERS, type HostedServerEntry } from '../../servers/registry';
+import { findServer, SERVERS } from '../../servers/registry';
 import { publicOrigin } from '../config';
 import { gateMcpRequest, type GateTarget } from '../gate/mcp-gate';
 import type { GrantProps, KeyProps } from '../gate/principal-resolver';
 import { logDenial } from '../observability/log';
 import { noteTokenSubject } from './oauth-audit';
 import { verifyApiKey } from '../tenancy/api-keys';
-import { upstreamNames } from '../gateway/upstream-store';
+import { tenantDefinedNames, upstreamEntry } from '../tenancy/server-names';
 
 /** The one scope clients request; roles, not scopes, decide what a caller may do. */
 export const MCP_SCOPE = 'mcp';
@@ -34,8 +34,8 @@ const NAMES_TTL_MS = 10_000;
 
 /**
  * The OAuth surface for the current set of servers: hosted servers from the registry plus every
- * upstream name any tenant registered (each its own protected resource, so audience binding holds
- * for upstreams too). The provider fixes its resource list at construction, so the surface is
+ * tenant-defined name: upstreams and deployed modules (src/tenancy/server-names.ts), each its own
+ * protected resource, so audience binding holds for them too. The provider fixes its resource list at construction, so the surface is
  * rebuilt when the set of upstream names changes: at most every few seconds, or at once when a
  * request names an upstream this isolate has not seen (`need`).
  */
@@ -45,7 +45,7 @@ export async function oauthSurface(env: Env, need?: string): Promise<OAuthSurfac
   const fresh = cached && Date.now() - cached.loadedAt < NAMES_TTL_MS;
   const missing = need !== undefined && !findServer(need) && !cached?.names.includes(need);
   if (cached && fresh && !missing) return cached.surface;
-  const names = await upstreamNames(env.DB).catch(() => cached?.names ?? []);
+  const names = await tenantDefinedNames(env.DB).catch(() => cached?.names ?? []);
   if (cached && names.join('\n') === cached.names.join('\n')) {
     cached.loadedAt = Date.now();
     return cached.surface;
@@ -78,17 +78,12 @@ export function serverNameOf(resource: string | null | undefined): string | unde
   }
 }
 
-/** The pseudo registry entry for a tenant upstream: served by the gateway class. */
-export function upstreamEntry(name: string): HostedServerEntry {
-  return { name, binding: 'GATEWAY_SERVER', className: 'GatewayServer', title: name };
-}
-
 /**
  * Build the surface: each server's Streamable HTTP and SSE endpoints are separate protected
  * resources, so a token is bound to exactly one of them and refused everywhere else (RFC 8707
  * audiences, checked by the provider before the gate runs).
  */
-function buildSurface(origin: string, upstreams: string[]): OAuthSurface {
+export function buildSurface(origin: string, upstreams: string[]): OAuthSurface {
   const entries = [...SERVERS.map((server) => ({ server, upstream: false })), ...upstreams.filter((n) => !findServer(n)).map((n) => ({ server: upstreamEntry(n), upstream: true }))];
   const targets: GateTarget[] = entries.flatMap(({ server, upstream }) => [
     { server, transport: 'mcp' as const, upstream },
@@ -111,36 +106,51 @@ function buildSurface(origin: string, upstreams: string[]): OAuthSurface {
 
   const resources: OAuthSurface['resources'] = new Map();
   for (const target of targets) {
-    const resource = resourceUrl(target);
-    const host = new OAuthResourceServer<Env, GrantProps | KeyProps>({
-      resourceMetadata: {
-        resource,
-        authorization_servers: [origin],
-        bearer_methods_supported: ['header'],
-        resource_name: `${target.upstream ? `Upstream ${target.server.name}` : target.server.title} (${target.transport === 'mcp' ? 'Streamable HTTP' : 'SSE'})`,
-      },
-      requiredScopes: [MCP_SCOPE],
-      validateToken: (env) => async (res, token) => {
-        if (!token.startsWith('smcp_')) {
-          const validated = await authorizationServer.validateToken<GrantProps>(res, token, env);
-          if (!validated) logDenial('unknown, expired or revoked access token', { path: new URL(res).pathname, action: 'auth.token' });
-          return validated;
-        }
-        // API keys are tenant credentials, not bound to one resource: the gate checks the server is enabled.
-        const verified = await verifyApiKey(env.DB, token);
-        if ('refusal' in verified) {
-          logDenial(`api key ${verified.refusal}`, { path: new URL(res).pathname, action: 'auth.api_key' });
-          return null;
-        }
-        const { key, tenant } = verified;
-        return { props: { kind: 'api-key' as const, tenantId: key.tenantId, keyId: key.id, role: key.role, tenant }, audience: res, clientId: key.id };
-      },
-      handler: {
-        fetch: (request, env, ctx) => gateMcpRequest(request, env, ctx, target, ctx.props, ctx.auth.clientId ?? 'unknown-client'),
-      },
-    });
-    resources.set(new URL(resource).pathname, { target, resource, host });
+    const entry = resourceEntry(authorizationServer, origin, target);
+    resources.set(new URL(entry.resource).pathname, entry);
   }
 
   return { authorizationServer, resources };
+}
+
+type ResourceEntry = OAuthSurface['resources'] extends Map<string, infer E> ? E : never;
+
+/**
+ * One protected resource: its RFC 9728 metadata, token validation (OAuth access tokens bound to
+ * exactly this resource, or API keys) and the gate. Also used for stand-ins of unregistered names
+ * (resource-lookup.ts), for which the provider knows no resource and so no OAuth token validates.
+ */
+export function resourceEntry(authorizationServer: OAuthAuthorizationServer<Env>, origin: string, target: GateTarget): ResourceEntry {
+  const resource = `${origin}/servers/${target.server.name}/${target.transport}`;
+  const host = new OAuthResourceServer<Env, GrantProps | KeyProps>({
+    resourceMetadata: {
+      resource,
+      authorization_servers: [origin],
+      bearer_methods_supported: ['header'],
+      resource_name: `${target.upstream ? `Tenant server ${target.server.name}` : target.server.title} (${target.transport === 'mcp' ? 'Streamable HTTP' : 'SSE'})`,
+    },
+    requiredScopes: [MCP_SCOPE],
+    validateToken: (env) => async (res, token) => {
+      if (!token.startsWith('smcp_')) {
+        const validated = await authorizationServer.validateToken<GrantProps>(res, token, env).catch((error: unknown) => {
+          if (error instanceof TypeError) return null; // a resource the provider does not know (a stand-in): no token is bound to it
+          throw error;
+        });
+        if (!validated) logDenial('unknown, expired or revoked access token', { path: new URL(res).pathname, action: 'auth.token' });
+        return validated;
+      }
+      // API keys are tenant credentials, not bound to one resource: the gate checks the server is enabled.
+      const verified = await verifyApiKey(env.DB, token);
+      if ('refusal' in verified) {
+        logDenial(`api key ${verified.refusal}`, { path: new URL(res).pathname, action: 'auth.api_key' });
+        return null;
+      }
+      const { key, tenant } = verified;
+      return { props: { kind: 'api-key' as const, tenantId: key.tenantId, keyId: key.id, role: key.role, tenant }, audience: res, clientId: key.id };
+    },
+    handler: {
+      fetch: (request, env, ctx) => gateMcpRequest(request, env, ctx, target, ctx.props, ctx.auth.clientId ?? 'unknown-client'),
+    },
+  });
+  return { target, resource, host };
 }

@@ -107,7 +107,7 @@ export interface AccessRecord {
 export async function getAccessRecord(db: D1Database, tenantId: string, userId: string): Promise<AccessRecord | null> {
   const row = await db
     .prepare(
-      'SELECT u.role AS role, t.status AS status, t.servers AS servers, t.generation AS generation, t.requests_per_minute, t.max_sessions, t.max_sessions_per_user FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.id = ? AND u.tenant_id = ?',
+      'SELECT u.role AS role, t.status AS status, t.servers AS servers, t.generation AS generation, t.requests_per_minute, t.max_sessions, t.max_sessions_per_user, t.max_upstreams FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.id = ? AND u.tenant_id = ?',
     )
     .bind(userId, tenantId)
     .first<{ role: Role; status: TenantStatus; servers: string; generation: number } & LimitColumns>();
@@ -130,8 +130,8 @@ export async function updateTenant(
   const columns = columnsAfter(current.limits, limitsPatch ?? {});
   const next: Tenant = { ...current, ...rest, limits: limitsFromRow(columns) };
   await db
-    .prepare('UPDATE tenants SET name = ?, status = ?, servers = ?, requests_per_minute = ?, max_sessions = ?, max_sessions_per_user = ? WHERE id = ?')
-    .bind(next.name, next.status, JSON.stringify(next.servers), columns.requests_per_minute, columns.max_sessions, columns.max_sessions_per_user, current.id)
+    .prepare('UPDATE tenants SET name = ?, status = ?, servers = ?, requests_per_minute = ?, max_sessions = ?, max_sessions_per_user = ?, max_upstreams = ? WHERE id = ?')
+    .bind(next.name, next.status, JSON.stringify(next.servers), columns.requests_per_minute, columns.max_sessions, columns.max_sessions_per_user, columns.max_upstreams, current.id)
     .run();
   return next;
 }
@@ -139,7 +139,7 @@ export async function updateTenant(
 /**
  * Delete a tenant: in one transaction, retire its incarnation (recording which users' grants and
  * which upstreams' state objects the purge must clear) and delete its control-plane rows (users,
- * keys, upstreams with their sealed credentials, the tenant). From then on nothing authenticates
+ * keys, upstreams with their sealed credentials, deployed modules, the tenant). From then on nothing authenticates
  * as the tenant, and a tenant created with the same id gets the next generation. The data in the
  * stores is removed by `purgeRetiredTenant` (src/admin/tenant-purge.ts).
  */
@@ -156,9 +156,11 @@ export async function deleteTenant(db: D1Database, id: string, now = Date.now())
     db.prepare('DELETE FROM api_keys WHERE tenant_id = ?').bind(id),
     db.prepare('DELETE FROM users WHERE tenant_id = ?').bind(id),
     db.prepare('DELETE FROM upstreams WHERE tenant_id = ?').bind(id),
+    db.prepare('DELETE FROM tenant_server_versions WHERE tenant_id = ?').bind(id),
+    db.prepare('DELETE FROM tenant_servers WHERE tenant_id = ?').bind(id),
     db.prepare('DELETE FROM tenants WHERE id = ?').bind(id),
   ]);
-  return (results[4]?.meta.changes ?? 0) > 0;
+  return (results.at(-1)?.meta.changes ?? 0) > 0;
 }
 
 /** The tenant's users (never password hashes). */

@@ -70,7 +70,7 @@ describe('smcp CLI against wrangler dev', () => {
     await smcp(['tenant', 'create', 'initech', '--servers', 'notes']);
     const set = await smcp(['tenant', 'limits', 'initech', '--rpm', '500', '--sessions', '1']);
     expect(set.code, set.stderr).toBe(0);
-    expect(JSON.parse(set.stdout).limits).toEqual({ requestsPerMinute: 500, maxSessions: 1, maxSessionsPerUser: 20 });
+    expect(JSON.parse(set.stdout).limits).toEqual({ requestsPerMinute: 500, maxSessions: 1, maxSessionsPerUser: 20, maxUpstreams: 20 });
     const key = JSON.parse((await smcp(['key', 'create', 'initech'])).stdout).key as string;
     const first = await initialize(key);
     expect(first.status).toBe(200);

@@ -88,14 +88,14 @@ describe('wrangler.jsonc environments', () => {
     const config = wranglerConfig();
     const drifted = structuredClone(config) as WranglerConfig & Record<string, unknown>;
     drifted.durable_objects!.bindings!.push({ name: 'NEW_OBJECT', class_name: 'NewObject' });
-    drifted.worker_loaders = [{ binding: 'LOADER' }];
+    drifted.worker_loaders = [...((config as Record<string, unknown>).worker_loaders as Array<{ binding: string }> ?? []), { binding: 'NEW_LOADER' }];
     (drifted.vars as Record<string, string>).NEW_VAR = 'x';
     delete drifted.env!.production!.version_metadata;
     (drifted.env!.staging!.d1_databases as Array<Record<string, unknown>>)[0]!.database_id = (config.env!.production!.d1_databases as Array<Record<string, unknown>>)[0]!.database_id;
     const problems = environmentProblems(drifted);
     for (const env of DEPLOYED) {
       expect(problems).toContain(`wrangler.jsonc env.${env}.durable_objects: add NEW_OBJECT (class NewObject) (the top level has it)`);
-      expect(problems).toContain(`wrangler.jsonc env.${env}.worker_loaders: add LOADER (the top level has it)`);
+      expect(problems).toContain(`wrangler.jsonc env.${env}.worker_loaders: add NEW_LOADER (the top level has it)`);
       expect(problems).toContain(`wrangler.jsonc env.${env}.vars: add NEW_VAR (the top level has it)`);
     }
     expect(problems).toContain('wrangler.jsonc env.production.version_metadata: add CF_VERSION_METADATA (the top level has it)');

@@ -80,10 +80,10 @@ describe('upstream registration (admin API)', () => {
 });
 
 describe('upstream MCP routes', () => {
-  it('404s unknown names before auth, challenges with the upstream resource metadata, and hides other tenants\' upstreams', async () => {
+  it('challenges with the upstream resource metadata, and hides other tenants\' upstreams', async () => {
+    // An unregistered name is challenged exactly like a registered one (upstream-name-privacy.test.ts).
     const unknown = await SELF.fetch(`${ORIGIN}/servers/${uniqueName()}/mcp`, { method: 'POST' });
-    expect(unknown.status).toBe(404);
-    expect(unknown.headers.get('content-type')).toContain('application/json');
+    expect(unknown.status).toBe(401);
 
     const a = await seedTenant([], ['member']);
     const b = await seedTenant([]);

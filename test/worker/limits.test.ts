@@ -32,7 +32,7 @@ describe('per-tenant request rate (exact, TenantLimiter)', () => {
     const quiet = await seedTenant(['notes']);
     const patched = await adminCall('PATCH', `/tenants/${noisy.id}`, { limits: { requestsPerMinute: 10 } });
     expect(patched.status).toBe(200);
-    expect(patched.body.limits).toEqual({ requestsPerMinute: 10, maxSessions: 100, maxSessionsPerUser: 20 });
+    expect(patched.body.limits).toEqual({ requestsPerMinute: 10, maxSessions: 100, maxSessionsPerUser: 20, maxUpstreams: 20 });
     const noisyKey = (await createKey(noisy.id, 'member')).key;
     const quietKey = (await createKey(quiet.id, 'member')).key;
     const noisySession = await openSession('notes', noisyKey);
@@ -186,11 +186,11 @@ describe('tenant limits in the admin API', () => {
   it('lets the operator set and reset limits, validates them, and refuses tenant admins', async () => {
     const { id } = await seedTenant(['notes']);
     const before = await adminCall('GET', `/tenants/${id}`);
-    expect(before.body.limits).toEqual({ requestsPerMinute: 1000, maxSessions: 100, maxSessionsPerUser: 20 });
+    expect(before.body.limits).toEqual({ requestsPerMinute: 1000, maxSessions: 100, maxSessionsPerUser: 20, maxUpstreams: 20 });
     expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { requestsPerMinute: 0 } })).status).toBe(400);
     expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { requestsPerMinute: 1.5 } })).status).toBe(400);
     expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { burst: 3 } })).status).toBe(400);
-    expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { maxSessions: 5, maxSessionsPerUser: 2 } })).body.limits).toEqual({ requestsPerMinute: 1000, maxSessions: 5, maxSessionsPerUser: 2 });
+    expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { maxSessions: 5, maxSessionsPerUser: 2 } })).body.limits).toEqual({ requestsPerMinute: 1000, maxSessions: 5, maxSessionsPerUser: 2, maxUpstreams: 20 });
     expect((await adminCall('GET', `/tenants/${id}`)).body.limits.maxSessions).toBe(5);
     expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { maxSessions: null } })).body.limits.maxSessions).toBe(100);
     const tenantAdmin = (await createKey(id, 'admin')).key;

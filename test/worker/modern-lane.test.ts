@@ -32,7 +32,7 @@ describe('MCP 2026-07-28 lane on /servers/<name>/mcp', () => {
 
   it('refuses, and audits once, requests without a token (none, or another scheme)', async () => {
     const marker = `no-token-${crypto.randomUUID()}`;
-    for (const headers of [{}, { authorization: `Basic ${btoa('a:b')}` }]) {
+    for (const headers of [{}, { authorization: `Basic ${btoa('a:b')}` }] as Record<string, string>[]) {
       const { status, response } = await modernCall('notes', null, 'tools/list', {}, { headers: { ...headers, 'x-correlation-id': marker } });
       expect(status).toBe(401);
       expect(response.headers.get('www-authenticate')).toContain('resource_metadata');

@@ -19,9 +19,12 @@ describe('routing', () => {
       expect(res.status, path).toBe(404);
       expect(res.headers.get('content-type'), path).toContain('application/json');
     }
-    const unknown = await get('/servers/notesfoo/mcp', { method: 'POST' });
-    expect(unknown.status).toBe(404);
-    expect(await unknown.json()).toMatchObject({ error: { message: 'Unknown server "notesfoo"' } });
+    // A name no server can have is a 404 at once; a well-formed unknown name looks like another
+    // tenant's upstream (401 until a token says otherwise, see upstream-name-privacy.test.ts).
+    const malformed = await get('/servers/Notes_Foo/mcp', { method: 'POST' });
+    expect(malformed.status).toBe(404);
+    expect(await malformed.json()).toMatchObject({ error: { message: 'Unknown server "Notes_Foo"' } });
+    expect((await get('/servers/notesfoo/mcp', { method: 'POST' })).status).toBe(401);
   });
 
   it('challenges unauthenticated MCP requests with the server-specific resource metadata', async () => {
@@ -59,7 +62,8 @@ describe('discovery documents', () => {
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ resource: `${ORIGIN}/servers/${name}/mcp`, authorization_servers: [ORIGIN], scopes_supported: ['mcp'] });
     }
-    expect((await get('/.well-known/oauth-protected-resource/servers/nope/mcp')).status).toBe(404);
+    // A name no server can have is unknown; a well-formed one may be some tenant's upstream (upstream-name-privacy.test.ts).
+    expect((await get('/.well-known/oauth-protected-resource/servers/No_Pe/mcp')).status).toBe(404);
   });
 });
 

@@ -56,6 +56,11 @@ describe('deleting a tenant (security review finding 2)', () => {
     });
     expect(upstream.status).toBe(201);
     await waitForEvents(id, 'action=tools/call', (events) => events.length >= 4);
+    // A deployed module's rows (written directly: the sandbox is not what this test is about).
+    await env.DB.batch([
+      env.DB.prepare("INSERT INTO tenant_servers (tenant_id, name, active_version, created_at, updated_at) VALUES (?, 'mod-old', 1, 0, 0)").bind(id),
+      env.DB.prepare("INSERT INTO tenant_server_versions (tenant_id, name, version, source, compiled, sha256, size, tools, created_at) VALUES (?, 'mod-old', 1, 'old-module-source', '', '', 0, '[]', 0)").bind(id),
+    ]);
 
     // Delete, then create the same id with the same emails.
     const deleted = await SELF.fetch(`${ORIGIN}/admin/api/tenants/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${OPERATOR}` } });
@@ -73,8 +78,10 @@ describe('deleting a tenant (security review finding 2)', () => {
     expect(await reads('sql_query', { sql: 'SELECT v FROM ledger' })).toMatch(/no such table/);
     expect((await adminCall('GET', `/tenants/${id}/upstreams`)).body.upstreams).toEqual([]);
     expect((await adminCall('GET', `/tenants/${id}/upstreams/up-${id}`)).status).toBe(404);
-    const row = await env.DB.prepare('SELECT COUNT(*) AS n FROM upstreams WHERE tenant_id = ?').bind(id).first<{ n: number }>();
-    expect(row!.n).toBe(0);
+    for (const table of ['upstreams', 'tenant_servers', 'tenant_server_versions']) {
+      const row = await env.DB.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE tenant_id = ?`).bind(id).first<{ n: number }>();
+      expect(row!.n, table).toBe(0);
+    }
 
     // The old incarnation's data is gone from the stores too, not only unreachable.
     expect((await env.DATA_KV.list({ prefix: `tenant-${id}:` })).keys).toEqual([]);

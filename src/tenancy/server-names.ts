@@ -1,0 +1,56 @@
+import { findServer, SERVER_NAME_PATTERN, type HostedServerEntry } from '../../servers/registry';
+import { getUpstream } from '../gateway/upstream-store';
+import type { UpstreamRecord } from '../gateway/upstream-model';
+import { getTenantServer, type TenantServerRecord } from '../tenant-servers/module-store';
+
+/**
+ * What a server name is. Compiled-in servers (servers/registry.ts) are the same for every tenant;
+ * every other name is tenant-defined, an upstream (the gateway) or a deployed module (the sandbox),
+ * and means something only within the tenant that defined it. The router and the OAuth surface ask
+ * "does any tenant define it" before a token is read; the gate asks "what is it for this tenant"
+ * after, and answers a name another tenant defined exactly as an unknown one.
+ */
+
+/** Registry entry of the class serving every tenant upstream. */
+export function upstreamEntry(name: string): HostedServerEntry {
+  return { name, binding: 'GATEWAY_SERVER', className: 'GatewayServer', title: name };
+}
+
+/** Registry entry of the class serving every tenant-deployed module. */
+export function moduleEntry(name: string, title?: string | null): HostedServerEntry {
+  return { name, binding: 'TENANT_MODULE_SERVER', className: 'TenantModuleServer', title: title ?? name };
+}
+
+/** A tenant-defined name, resolved for one tenant. */
+export type TenantDefined =
+  | { kind: 'upstream'; entry: HostedServerEntry; upstream: UpstreamRecord }
+  | { kind: 'module'; entry: HostedServerEntry; module: TenantServerRecord };
+
+/** What `name` is for `tenantId` among its upstreams and deployed modules; null when neither. */
+export async function tenantDefinedServer(db: D1Database, tenantId: string, name: string): Promise<TenantDefined | null> {
+  const [upstream, module] = await Promise.all([getUpstream(db, tenantId, name), getTenantServer(db, tenantId, name)]);
+  if (upstream) return { kind: 'upstream', entry: upstreamEntry(name), upstream };
+  if (module) return { kind: 'module', entry: moduleEntry(name, module.title), module };
+  return null;
+}
+
+/** Whether any tenant defined `name` (the router's 404 before a token is read; no tenant is revealed). */
+export async function tenantDefinedNameExists(db: D1Database, name: string): Promise<boolean> {
+  if (findServer(name) || !SERVER_NAME_PATTERN.test(name)) return false;
+  const row = await db.prepare('SELECT 1 AS one FROM upstreams WHERE name = ?1 UNION ALL SELECT 1 FROM tenant_servers WHERE name = ?1 LIMIT 1').bind(name).first();
+  return row !== null;
+}
+
+/** Every distinct tenant-defined name (the OAuth surface declares one protected resource per name). */
+export async function tenantDefinedNames(db: D1Database): Promise<string[]> {
+  const { results } = await db.prepare('SELECT name FROM upstreams UNION SELECT name FROM tenant_servers ORDER BY name').all<{ name: string }>();
+  return results.map((r) => r.name).filter((n) => !findServer(n));
+}
+
+/** Why `name` cannot be used for a new upstream or module of `tenantId`, or null when it can. */
+export async function nameConflict(db: D1Database, tenantId: string, name: string, creating: 'upstream' | 'module'): Promise<string | null> {
+  if (findServer(name)) return `"${name}" is a hosted server's name; choose another`;
+  const other = creating === 'upstream' ? await getTenantServer(db, tenantId, name) : await getUpstream(db, tenantId, name);
+  if (other) return `This tenant already has ${creating === 'upstream' ? 'a deployed server' : 'an upstream'} named "${name}"`;
+  return null;
+}
