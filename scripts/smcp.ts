@@ -3,6 +3,7 @@
  * API (docs/api.md). The token comes from SMCP_TOKEN (operator token or an admin API key), never
  * from the command line; the URL from --url or SMCP_URL (default http://localhost:8787).
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 const USAGE = `usage: npm run smcp -- [--url URL] <command>
@@ -18,6 +19,9 @@ const USAGE = `usage: npm run smcp -- [--url URL] <command>
                [--allow a,b | --deny a,b] [--prefix P] [--rename from=to,...] [--min-role tool=role,...] [--settings JSON]
                                                       secret (token, header value, client secret) from SMCP_UPSTREAM_SECRET
   upstream list <tenant> | get <tenant> <name> | approve <tenant> <name> | enable|disable <tenant> <name> | remove <tenant> <name>
+  server deploy <tenant> <name> <file.js> [--title T] [--description D] [--egress host,host|none]
+                                                      deploy a tenant server from an ES module (docs/servers.md); a new version each time
+  server list <tenant> | get <tenant> <name> | versions <tenant> <name> | rollback <tenant> <name> <version> | remove <tenant> <name>
   secrets rotate                                      (operator) re-seal stored secrets under the current key
 
 environment: SMCP_TOKEN (required), SMCP_URL, SMCP_PASSWORD (for user add), SMCP_UPSTREAM_SECRET (for upstream add --auth)`;
@@ -46,6 +50,9 @@ const { values, positionals } = parseArgs({
     rename: { type: 'string' },
     'min-role': { type: 'string' },
     settings: { type: 'string' },
+    title: { type: 'string' },
+    description: { type: 'string' },
+    egress: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -119,6 +126,27 @@ function request(): [string, string, unknown?] {
       return ['PATCH', `/tenants/${t()}/upstreams/${encodeURIComponent(arg(1, 'upstream name'))}`, { enabled: verb === 'enable' }];
     case 'upstream remove':
       return ['DELETE', `/tenants/${t()}/upstreams/${encodeURIComponent(arg(1, 'upstream name'))}`];
+    case 'server deploy': {
+      const file = arg(2, 'module file');
+      let module: string;
+      try {
+        module = readFileSync(file, 'utf8');
+      } catch (error) {
+        return fail(`cannot read ${file}: ${String(error)}`);
+      }
+      const egress = values.egress === undefined ? undefined : values.egress === 'none' ? [] : list(values.egress);
+      return ['PUT', `/tenants/${t()}/servers/${encodeURIComponent(arg(1, 'server name'))}`, { module, title: values.title, description: values.description, egress }];
+    }
+    case 'server list':
+      return ['GET', `/tenants/${t()}/servers`];
+    case 'server get':
+      return ['GET', `/tenants/${t()}/servers/${encodeURIComponent(arg(1, 'server name'))}`];
+    case 'server versions':
+      return ['GET', `/tenants/${t()}/servers/${encodeURIComponent(arg(1, 'server name'))}/versions`];
+    case 'server rollback':
+      return ['POST', `/tenants/${t()}/servers/${encodeURIComponent(arg(1, 'server name'))}/rollback`, { version: num(arg(2, 'version')) }];
+    case 'server remove':
+      return ['DELETE', `/tenants/${t()}/servers/${encodeURIComponent(arg(1, 'server name'))}`];
     case 'secrets rotate':
       return ['POST', '/secrets/rotate'];
     default:

@@ -9,6 +9,7 @@ import { restError, rpcError, RpcCode } from './http/responses';
 import { BINDING_PERIOD_SECONDS, clientIp, restTooMany, withinIpRate } from './limits/limits';
 import { healthResponse } from './health/health';
 import { auditedOAuthEndpoint } from './oauth/oauth-audit';
+import { holdUntilFirstUse } from './oauth/client-registration';
 import { auditMissingToken, OAUTH_PATHS, oauthSurface, serverNameOf } from './oauth/oauth-surface';
 import { authorizationServerMetadata, resourceAt } from './oauth/resource-lookup';
 
@@ -78,7 +79,8 @@ async function oauthEndpoint(request: Request, env: Env, ctx: ExecutionContext, 
   const bounded = await boundedRequest(request, MAX_OAUTH_BODY_BYTES);
   if (bounded === 'too_large') return restError(413, 'payload_too_large', `Body limit is ${MAX_OAUTH_BODY_BYTES} bytes`);
   const surface = await oauthSurface(env, which === 'token' ? await tokenResourceName(bounded) : undefined);
-  return auditedOAuthEndpoint(bounded, env, () => surface.authorizationServer.fetch(bounded, env, ctx));
+  const serve = () => surface.authorizationServer.fetch(bounded, env, ctx);
+  return auditedOAuthEndpoint(bounded, env, which === 'register' ? async () => holdUntilFirstUse(env, await serve()) : serve);
 }
 
 /** The server a token request's `resource` names, so a just-registered upstream is known to this isolate. */

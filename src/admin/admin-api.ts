@@ -1,6 +1,5 @@
-import { recordAudit } from '../audit/audit-trail';
+import { recordAudit, recordDenial } from '../audit/record';
 import { restError } from '../http/responses';
-import { logDenial } from '../observability/log';
 import type { Tenant } from '../tenancy/model';
 import { getTenant } from '../tenancy/tenant-store';
 import { authenticateAdmin, canActOn, type Actor } from './admin-auth';
@@ -103,7 +102,7 @@ export async function handleAdminApi(request: Request, env: Env, path: string): 
   const routes = TENANT_ROUTES.filter(([, pattern]) => pattern.test(rest));
   if (routes.length === 0) return notFound();
   if (!tenantId || !canActOn(actor, tenantId)) {
-    if (tenantId) logDenial('tenant admin outside its tenant', { tenant: actor.kind === 'tenant-admin' ? actor.tenantId : undefined, path });
+    if (tenantId) recordDenial('tenant admin outside its tenant', { tenant: actor.kind === 'tenant-admin' ? actor.tenantId : undefined, path });
     return restError(404, 'not_found', 'Tenant not found');
   }
   const route = routes.find(([method]) => method === request.method);

@@ -1,7 +1,7 @@
 import { adminToken } from '../config';
 import { safeEqual } from '../crypto/secrets';
 import { restError } from '../http/responses';
-import { logDenial } from '../observability/log';
+import { recordDenial } from '../audit/record';
 import { verifyApiKey } from '../tenancy/api-keys';
 
 /**
@@ -26,18 +26,18 @@ export async function authenticateAdmin(request: Request, env: Env): Promise<Act
   if (presented.startsWith('smcp_')) {
     const verified = await verifyApiKey(env.DB, presented);
     if ('refusal' in verified) {
-      logDenial(`api key ${verified.refusal}`, { path });
+      recordDenial(`api key ${verified.refusal}`, { path });
       return unauthorized();
     }
     if (verified.key.role !== 'admin') {
-      logDenial('api key without admin role', { path, tenant: verified.key.tenantId });
+      recordDenial('api key without admin role', { path, tenant: verified.key.tenantId });
       return restError(403, 'forbidden', 'This API key does not have the admin role');
     }
     return { kind: 'tenant-admin', tenantId: verified.key.tenantId, keyId: verified.key.id };
   }
   if (!operator) return restError(404, 'not_found', 'Not found');
   if (await safeEqual(presented, operator)) return { kind: 'operator' };
-  logDenial('bad operator token', { path });
+  recordDenial('bad operator token', { path });
   return unauthorized();
 }
 

@@ -1,4 +1,4 @@
-import { recordAudit } from '../audit/audit-trail';
+import { recordAudit } from '../audit/record';
 import { KeyringError, keyringFrom, reseal, SealError } from '../crypto/sealed-secrets';
 import { credentialContext } from '../gateway/upstream-model';
 import { replaceSealedCredentials, sealedCredentialRows } from '../gateway/upstream-store';

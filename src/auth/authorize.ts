@@ -7,8 +7,8 @@ import type { GrantProps } from '../gate/principal-resolver';
 import { serverNameOf } from '../oauth/oauth-surface';
 import { authorizationServerFor } from '../oauth/resource-lookup';
 import { tenantDefinedServer, upstreamEntry } from '../tenancy/server-names';
-import { recordAudit } from '../audit/audit-trail';
-import { log, logDenial } from '../observability/log';
+import { recordAudit, recordDenial } from '../audit/record';
+import { log } from '../observability/log';
 import { EmailSchema } from '../tenancy/model';
 import { authenticate, getAccessRecord } from '../tenancy/tenant-store';
 import { readBounded } from '../http/bounded-body';
@@ -108,7 +108,7 @@ async function signIn(request: Request, env: Env, ctx: Pick<ExecutionContext, 'w
   const csrfCookie = readCookie(request, CSRF_COOKIE);
   const csrfField = form.get('csrf');
   if (!csrfCookie || typeof csrfField !== 'string' || !(await safeEqual(csrfCookie, csrfField))) {
-    logDenial('sign-in without a valid CSRF token', { path: '/authorize', action: 'auth.sign_in' });
+    recordDenial('sign-in without a valid CSRF token', { path: '/authorize', action: 'auth.sign_in' });
     return errorPage(403, 'Sign-in expired', 'The sign-in form expired or was not sent from this site. Start again from your app.');
   }
   const email = EmailSchema.safeParse(form.get('email'));
@@ -119,7 +119,7 @@ async function signIn(request: Request, env: Env, ctx: Pick<ExecutionContext, 'w
   const user = email.success && typeof password === 'string' && password.length <= 256 ? await authenticate(env.DB, email.data, password) : null;
   if (!user) {
     await guard.failed();
-    logDenial('sign-in failed', { path: '/authorize', action: 'auth.sign_in', principal: email.success ? email.data : undefined, resource: server.name });
+    recordDenial('sign-in failed', { path: '/authorize', action: 'auth.sign_in', principal: email.success ? email.data : undefined, resource: server.name });
     return showSignIn(request, oauth, req, server, 'Email or password is incorrect.', email.success ? email.data : undefined);
   }
   await guard.succeeded();

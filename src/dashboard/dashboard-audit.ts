@@ -1,6 +1,6 @@
 import { actorUser } from '../admin/admin-operations';
 import type { AuditResult } from '../audit/audit-event';
-import { recordAudit } from '../audit/audit-trail';
+import { recordAudit } from '../audit/record';
 import type { PageContext } from './dashboard';
 
 /**

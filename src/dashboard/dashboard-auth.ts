@@ -1,10 +1,9 @@
-import { recordAudit } from '../audit/audit-trail';
+import { recordAudit, recordDenial } from '../audit/record';
 import { readCookie } from '../auth/cookies';
 import { SignInGuard, type ThrottledPage } from '../auth/sign-in-guard';
 import { adminToken } from '../config';
 import { randomHex, safeEqual } from '../crypto/secrets';
 import { html } from '../http/html';
-import { logDenial } from '../observability/log';
 import { EmailSchema } from '../tenancy/model';
 import { authenticate } from '../tenancy/tenant-store';
 import { dashboardPage, messagePage, type Viewer } from './dashboard-layout';
@@ -82,8 +81,7 @@ async function signInCsrfOk(request: Request, form: FormData): Promise<boolean> 
 export async function signInUser(request: Request, env: Env, ctx: Pick<ExecutionContext, 'waitUntil'>): Promise<Response> {
   const form = await request.formData().catch(() => null);
   if (!form || !(await signInCsrfOk(request, form))) {
-    logDenial('dashboard sign-in without a valid CSRF token', { path: '/dashboard/sign-in' });
-    await recordAudit(env, { tenant: null, action: 'auth.sign_in', result: 'denied', ip: ip(request), details: { via: 'dashboard', reason: 'csrf' } });
+    await recordDenial('dashboard sign-in without a valid CSRF token', { path: '/dashboard/sign-in', action: 'auth.sign_in' }, { details: { via: 'dashboard', reason: 'csrf' } });
     return messagePage(null, 403, 'Sign-in form expired', 'The form expired or was not sent from this site. Open the sign-in page and try again.');
   }
   const email = EmailSchema.safeParse(form.get('email'));
@@ -94,8 +92,7 @@ export async function signInUser(request: Request, env: Env, ctx: Pick<Execution
   const user = email.success && typeof password === 'string' && password.length <= 256 ? await authenticate(env.DB, email.data, password) : null;
   if (!user) {
     await guard.failed();
-    logDenial('dashboard sign-in failed', { path: '/dashboard/sign-in' });
-    await recordAudit(env, { tenant: null, action: 'auth.sign_in', result: 'denied', user: email.success ? email.data : undefined, ip: ip(request), details: { via: 'dashboard', reason: 'bad credentials' } });
+    await recordDenial('dashboard sign-in failed', { path: '/dashboard/sign-in', action: 'auth.sign_in', principal: email.success ? email.data : undefined }, { details: { via: 'dashboard', reason: 'bad credentials' } });
     return signInForm('user', { error: 'Email or password is incorrect.', email: email.success ? email.data : undefined, status: 401 });
   }
   await guard.succeeded();
@@ -110,8 +107,7 @@ export async function signInOperator(request: Request, env: Env, ctx: Pick<Execu
   if (!expected) return messagePage(null, 404, 'Not found', 'Operator sign-in is not enabled on this deployment.');
   const form = await request.formData().catch(() => null);
   if (!form || !(await signInCsrfOk(request, form))) {
-    logDenial('operator sign-in without a valid CSRF token', { path: '/dashboard/operator/sign-in' });
-    await recordAudit(env, { tenant: null, action: 'auth.operator_sign_in', result: 'denied', ip: ip(request), details: { via: 'dashboard', reason: 'csrf' } });
+    await recordDenial('operator sign-in without a valid CSRF token', { path: '/dashboard/operator/sign-in', action: 'auth.operator_sign_in' }, { details: { via: 'dashboard', reason: 'csrf' } });
     return messagePage(null, 403, 'Sign-in form expired', 'The form expired or was not sent from this site. Open the sign-in page and try again.');
   }
   const guard = new SignInGuard(env, ctx, request, null, { operator: true, page: throttledPage });
@@ -120,8 +116,7 @@ export async function signInOperator(request: Request, env: Env, ctx: Pick<Execu
   const token = form.get('token');
   if (typeof token !== 'string' || token.length > 512 || !(await safeEqual(token, expected))) {
     await guard.failed();
-    logDenial('bad operator token', { path: '/dashboard/operator/sign-in' });
-    await recordAudit(env, { tenant: null, action: 'auth.operator_sign_in', result: 'denied', ip: ip(request), details: { via: 'dashboard', reason: 'bad token' } });
+    await recordDenial('bad operator token', { path: '/dashboard/operator/sign-in', action: 'auth.operator_sign_in' }, { details: { via: 'dashboard', reason: 'bad token' } });
     return signInForm('operator', { error: 'That operator token is not valid.', status: 401 });
   }
   await guard.succeeded();

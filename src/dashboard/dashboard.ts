@@ -1,8 +1,8 @@
 import type { Actor } from '../admin/admin-auth';
-import { recordAudit } from '../audit/audit-trail';
+import { recordAudit, recordDenial } from '../audit/record';
 import { publicOrigin } from '../config';
 import { safeEqual } from '../crypto/secrets';
-import { log, logDenial } from '../observability/log';
+import { log } from '../observability/log';
 import { TenantIdSchema, type Tenant } from '../tenancy/model';
 import { getAccessRecord, getTenant } from '../tenancy/tenant-store';
 import { auditEventPage, auditExport, auditPage } from './audit-page';
@@ -146,16 +146,11 @@ async function checkedForm(request: Request, env: Env, viewer: Viewer): Promise<
 
 async function audited(env: Env, viewer: Viewer, request: Request, tenantId: string | null, reason: string): Promise<void> {
   const path = new URL(request.url).pathname;
-  logDenial(`dashboard: ${reason}`, { path, tenant: viewer.kind === 'user' ? viewer.tenantId : undefined });
-  await recordAudit(env, {
-    tenant: viewer.kind === 'user' ? viewer.tenantId : tenantId,
-    action: 'dashboard.access',
-    result: 'denied',
-    user: viewer.kind === 'user' ? viewer.userId : 'operator',
-    resource: path,
-    ip: request.headers.get('cf-connecting-ip') ?? undefined,
-    details: { via: 'dashboard', reason, method: request.method, ...(tenantId ? { targetTenant: tenantId } : {}) },
-  });
+  await recordDenial(
+    `dashboard: ${reason}`,
+    { path, tenant: viewer.kind === 'user' ? viewer.tenantId : (tenantId ?? undefined), action: 'dashboard.access', principal: viewer.kind === 'user' ? viewer.userId : 'operator', resource: path },
+    { details: { via: 'dashboard', reason, method: request.method, ...(tenantId ? { targetTenant: tenantId } : {}) } },
+  );
 }
 
 /**

@@ -8,7 +8,7 @@ import { limiter, rpcTooMany, tenantLimiterName, withinCredentialRate, BINDING_P
 import { knownFullFor, rememberFull } from '../limits/deny-cache';
 import { endSession, releaseSlot, settleSlot } from '../limits/session-slots';
 import type { TenantLimits } from '../limits/tenant-limits';
-import { logDenial } from '../observability/log';
+import { recordDenial } from '../audit/record';
 import { requestContext } from '../observability/request-context';
 import { touchApiKey } from '../tenancy/api-keys';
 import { transportHeaders } from './forward-headers';
@@ -64,7 +64,7 @@ interface Gated {
 }
 
 function notFound(g: Gated): Response {
-  logDenial('session id not issued to this caller, or expired', { tenant: g.principal.tenantId, server: g.target.server.name, principal: g.owner, action: 'session' });
+  recordDenial('session id not issued to this caller, or expired', { tenant: g.principal.tenantId, server: g.target.server.name, principal: g.owner, action: 'session' });
   return rpcError(404, RpcCode.SessionNotFound, 'Session not found');
 }
 
@@ -86,7 +86,7 @@ export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionC
   }
   const resolved = await resolvePrincipal(env, grant, clientId, target.server.name, target.upstream);
   if ('refusal' in resolved) {
-    logDenial(resolved.refusal, { tenant: resolved.tenant, server: target.server.name, path: new URL(request.url).pathname });
+    recordDenial(resolved.refusal, { tenant: resolved.tenant, server: target.server.name, path: new URL(request.url).pathname });
     return rpcError(403, RpcCode.Forbidden, resolved.refusal);
   }
   const { principal, limits } = resolved;
@@ -95,7 +95,7 @@ export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionC
     // Another tenant's server of the same name looks exactly like no server at all; no object is created.
     const defined = await tenantDefinedServer(env.DB, principal.tenantId, target.server.name);
     if (!defined || (defined.kind === 'upstream' && !defined.upstream.enabled)) {
-      logDenial(defined ? 'upstream disabled' : 'no such server for this tenant', { tenant: principal.tenantId, server: target.server.name });
+      recordDenial(defined ? 'upstream disabled' : 'no such server for this tenant', { tenant: principal.tenantId, server: target.server.name });
       return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${target.server.name}"`);
     }
     target = { ...target, server: defined.entry };

@@ -1,6 +1,6 @@
 import { allowedOrigins, publicOrigin } from '../config';
 import { rpcError, RpcCode } from '../http/responses';
-import { logDenial } from '../observability/log';
+import { recordDenial } from '../audit/record';
 
 function list(value: string | undefined): string[] {
   return (value ?? '').split(',').map((v) => v.trim()).filter(Boolean);
@@ -16,12 +16,12 @@ export function refuseForeignOrigin(request: Request, env: Env): { response: Res
   const vars = env as { SMCP_ALLOWED_HOSTS?: string };
   const host = (request.headers.get('host') ?? new URL(request.url).host).toLowerCase();
   if (![new URL(publicOrigin(env)).host, ...list(vars.SMCP_ALLOWED_HOSTS)].includes(host)) {
-    logDenial('host not allowed', { host, path: new URL(request.url).pathname });
+    recordDenial('host not allowed', { host, path: new URL(request.url).pathname });
     return { reason: 'host not allowed', response: rpcError(403, RpcCode.Forbidden, `Forbidden: host "${host}" is not served here`) };
   }
   const from = request.headers.get('origin');
   if (from !== null && !allowedOrigins(env).includes(from)) {
-    logDenial('origin not allowed', { origin: from, path: new URL(request.url).pathname });
+    recordDenial('origin not allowed', { origin: from, path: new URL(request.url).pathname });
     return { reason: 'origin not allowed', response: rpcError(403, RpcCode.Forbidden, 'Forbidden: requests from this Origin are not allowed') };
   }
   return null;

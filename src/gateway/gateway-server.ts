@@ -13,7 +13,6 @@ import {
   ReadResourceRequestSchema,
   type ServerNotification,
 } from '@modelcontextprotocol/sdk/types.js';
-import { recordAudit } from '../audit/audit-trail';
 import { HostedMcpAgent, type HostedServerInfo } from '../hosted/hosted-mcp-agent';
 import type { HandlerExtra } from '../hosted/choke-point';
 import type { ToolPolicySource } from '../hosted/tool-policy';
@@ -145,7 +144,7 @@ export class GatewayServer extends HostedMcpAgent {
       this.ctx.waitUntil(state.report(key, !fault, String(error).slice(0, 200)));
       if (!fault && error instanceof McpError) throw error; // the upstream's own answer (bad params, unknown resource)
       const reason = asFault(error, op).message;
-      this.ctx.waitUntil(recordAudit(this.env, { tenant: key.tenant, action: 'gateway.upstream_error', result: 'error', server: key.name, resource: toolName, details: { op, reason: reason.slice(0, 200) } }));
+      this.recordAudit({ tenant: key.tenant, action: 'gateway.upstream_error', result: 'error', server: key.name, resource: toolName, details: { op, reason: reason.slice(0, 200) } });
       throw new McpError(error instanceof McpError ? error.code : GatewayCode.Unavailable, `Upstream "${key.name}" failed: ${reason}`);
     } finally {
       this.active.delete(extra);
@@ -189,7 +188,7 @@ export class GatewayServer extends HostedMcpAgent {
     const current = [...this.active].at(-1);
     const key = this.key();
     if (!current || !(kind === 'sampling' ? caps?.sampling : caps?.elicitation)) {
-      this.ctx.waitUntil(recordAudit(this.env, { tenant: key.tenant, action: `gateway.${kind}_refused`, result: 'denied', server: key.name, details: { reason: 'client did not offer it' } }));
+      this.recordAudit({ tenant: key.tenant, action: `gateway.${kind}_refused`, result: 'denied', server: key.name, details: { reason: 'client did not offer it' } });
       throw new McpError(GatewayCode.NotOffered, `The upstream asked for ${kind}, but the client did not offer ${kind}`);
     }
     const options = { relatedRequestId: current.requestId };

@@ -1,5 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
-import { recordAudit } from '../audit/audit-trail';
+import { recordAudit } from '../audit/record';
 import { log } from '../observability/log';
 import { CircuitBreaker, type BreakerTransition } from './circuit-breaker';
 import { asFault, connectUpstream, isUpstreamFault, type UpstreamTarget } from './upstream-connection';

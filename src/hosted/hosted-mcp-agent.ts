@@ -14,7 +14,7 @@ import { AuditOutbox, retryDelayMs } from '../audit/audit-outbox';
 import { toAuditEvent } from '../audit/audit-record';
 import { confineObjectRequest } from '../gate/forward-headers';
 import { RpcCode } from '../http/responses';
-import { log, logDenial } from '../observability/log';
+import { log } from '../observability/log';
 import { platformSecret, sessionIdleMs } from '../config';
 import { expiryDelayMs } from '../limits/session-registry';
 import { releaseSlot } from '../limits/session-slots';
@@ -161,7 +161,12 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
     });
   }
 
-  private record(event: AuditEventInput, sensitive?: ReadonlySet<string>): void {
+  /**
+   * Record an audit event from this session object: written to the session's own outbox in the
+   * same turn (as durable as what the handler did), shipped to the tenant's store by the scheduler.
+   * The one way a session object records (src/audit/record.ts); the guard already records each request.
+   */
+  protected recordAudit(event: AuditEventInput, sensitive?: ReadonlySet<string>): void {
     this.outbox().append(toAuditEvent(event, sensitive));
     this.armShipping(0);
   }
@@ -188,8 +193,8 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
     if (!principal) {
       // The only request without transport info is the SDK replaying the stored initialize after a restart.
       if (method === 'initialize' && !extra.requestInfo) return next();
-      logDenial('no authenticated principal', { method });
-      this.record({ tenant: null, action: method, result: 'denied', details: { reason: 'no authenticated principal' } });
+      log('warn', 'denied', { reason: 'no authenticated principal', method });
+      this.recordAudit({ tenant: null, action: method, result: 'denied', details: { reason: 'no authenticated principal' } });
       throw new McpError(RpcCode.Forbidden, 'Access denied: no authenticated principal');
     }
     return guardRequest(
@@ -207,7 +212,7 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
           await this.postponeExpiry();
         },
         run: (fn) => this.calls.run(principal, async () => fn()),
-        record: this.auditRequests ? (event, sensitive) => this.record(event, sensitive) : undefined,
+        record: this.auditRequests ? (event, sensitive) => this.recordAudit(event, sensitive) : undefined,
       },
       next,
     );
@@ -279,7 +284,7 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
       await this.ctx.storage.put(OWNER_KEY, key);
       this.owner = key;
     } else if (this.owner !== key) {
-      logDenial('session owned by another principal', { tenant: principal.tenantId, principal: key, server: principal.server });
+      log('warn', 'denied', { reason: 'session owned by another principal', tenant: principal.tenantId, principal: key, server: principal.server });
       throw new McpError(RpcCode.SessionNotFound, 'Session not found');
     }
   }

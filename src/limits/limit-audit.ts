@@ -1,4 +1,4 @@
-import { recordAudit } from '../audit/audit-trail';
+import { recordAudit } from '../audit/record';
 import { log } from '../observability/log';
 import type { LimitHit } from './limits';
 

@@ -1,5 +1,5 @@
 import { getAgentByName } from 'agents';
-import { recordAudit } from '../audit/audit-trail';
+import { recordAudit } from '../audit/record';
 import { log } from '../observability/log';
 import { limiter, tenantLimiterName } from './limits';
 import type { SessionTarget } from './session-registry';

@@ -1,7 +1,7 @@
 import { createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/server';
 import * as serverClasses from '../../servers/classes';
 import type { AuditEventInput } from '../audit/audit-event';
-import { recordAudit } from '../audit/audit-trail';
+import { recordAudit } from '../audit/record';
 import { toAuditEvent } from '../audit/audit-record';
 import type { GateTarget } from '../gate/mcp-gate';
 import { parseJsonRpcBody } from '../gate/jsonrpc-validation';

@@ -1,5 +1,5 @@
 import { GrantPropsSchema } from '../gate/principal-resolver';
-import { recordAudit } from '../audit/audit-trail';
+import { recordAudit } from '../audit/record';
 import { requestContext } from '../observability/request-context';
 import { boundedClientId, verifiedTokenOwner } from './token-owner';
 

@@ -3,8 +3,9 @@ import { findServer, SERVERS } from '../../servers/registry';
 import { publicOrigin } from '../config';
 import { gateMcpRequest, type GateTarget } from '../gate/mcp-gate';
 import type { GrantProps, KeyProps } from '../gate/principal-resolver';
-import { logDenial } from '../observability/log';
+import { recordDenial } from '../audit/record';
 import { noteTokenSubject } from './oauth-audit';
+import { registrationProblem } from './client-registration';
 import { verifyApiKey } from '../tenancy/api-keys';
 import { tenantDefinedNames, upstreamEntry } from '../tenancy/server-names';
 
@@ -65,7 +66,7 @@ const BEARER = /^Bearer\s+\S+$/i;
  */
 export function auditMissingToken(request: Request, response: Response, resourcePath: string): void {
   if (response.status !== 401 || BEARER.test(request.headers.get('authorization') ?? '')) return;
-  logDenial('no access token', { path: resourcePath, action: 'auth.token' });
+  void recordDenial('no access token', { path: resourcePath, action: 'auth.token' });
 }
 
 /** The server name a resource URL (`<origin>/servers/<name>/<transport>`) points at, if any. */
@@ -102,6 +103,10 @@ export function buildSurface(origin: string, upstreams: string[]): OAuthSurface 
     // fetches (public addresses only: the global_fetch_strictly_public flag), beside dynamic registration.
     clientIdMetadataDocumentEnabled: true,
     tokenExchangeCallback: ({ props }) => noteTokenSubject(props),
+    clientRegistrationCallback: ({ clientMetadata }) => {
+      const problem = registrationProblem(clientMetadata);
+      return problem ? { description: problem } : undefined;
+    },
   });
 
   const resources: OAuthSurface['resources'] = new Map();
@@ -136,13 +141,13 @@ export function resourceEntry(authorizationServer: OAuthAuthorizationServer<Env>
           if (error instanceof TypeError) return null; // a resource the provider does not know (a stand-in): no token is bound to it
           throw error;
         });
-        if (!validated) logDenial('unknown, expired or revoked access token', { path: new URL(res).pathname, action: 'auth.token' });
+        if (!validated) recordDenial('unknown, expired or revoked access token', { path: new URL(res).pathname, action: 'auth.token' });
         return validated;
       }
       // API keys are tenant credentials, not bound to one resource: the gate checks the server is enabled.
       const verified = await verifyApiKey(env.DB, token);
       if ('refusal' in verified) {
-        logDenial(`api key ${verified.refusal}`, { path: new URL(res).pathname, action: 'auth.api_key' });
+        recordDenial(`api key ${verified.refusal}`, { path: new URL(res).pathname, action: 'auth.api_key' });
         return null;
       }
       const { key, tenant } = verified;

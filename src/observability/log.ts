@@ -1,4 +1,3 @@
-import { auditInBackground } from '../audit/audit-trail';
 import { requestContext } from './request-context';
 
 /**
@@ -25,22 +24,4 @@ export function log(level: LogLevel, event: string, fields: LogFields = {}): voi
   if (level === 'error') console.error(line);
   else if (level === 'warn') console.warn(line);
   else console.log(line);
-}
-
-/**
- * Record a refusal (authentication, authorization, ownership, Host/Origin): a `denied` log line
- * and, in Worker code, a `denied` audit event written in the background. `action` names what was
- * refused (defaults to `access`); `resource` what it was aimed at.
- */
-export function logDenial(reason: string, fields: LogFields & { action?: string; resource?: string } = {}): void {
-  log('warn', 'denied', { reason, ...fields });
-  auditInBackground({
-    tenant: fields.tenant ?? null,
-    action: fields.action ?? 'access',
-    result: 'denied',
-    server: fields.server,
-    resource: fields.resource ?? fields.tool?.toString() ?? fields.path,
-    user: fields.principal,
-    details: { reason },
-  });
 }

@@ -1,13 +1,12 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
 import { CallToolRequestSchema, CallToolResultSchema, ErrorCode, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { recordAudit } from '../audit/audit-trail';
 import { HostedMcpAgent, type HostedServerInfo } from '../hosted/hosted-mcp-agent';
 import type { HandlerExtra } from '../hosted/choke-point';
 import { tenantNamespace, type Principal } from '../hosted/principal';
 import { denyReason, type ToolPolicySource } from '../hosted/tool-policy';
 import { RpcCode } from '../http/responses';
-import { logDenial } from '../observability/log';
+import { log } from '../observability/log';
 import { decodeModuleRef, MODULE_HEADER, type ModuleRef } from './module-ref';
 import { compiledCode } from './module-store';
 import { callInSandbox, describeModule, type SandboxSpec, type ToolDefinition } from './sandbox';
@@ -105,7 +104,7 @@ export class TenantModuleServer extends HostedMcpAgent {
     const principal = this.principal();
     const refusal = denyReason(principal, tool.name, policyOf(tool));
     if (refusal) {
-      logDenial(refusal, { tenant: principal.tenantId, server: principal.server, tool: tool.name });
+      log('warn', 'denied', { reason: refusal, tenant: principal.tenantId, server: principal.server, tool: tool.name });
       throw new McpError(RpcCode.Forbidden, refusal);
     }
     const args = params.arguments ?? {};
@@ -126,9 +125,7 @@ export class TenantModuleServer extends HostedMcpAgent {
   }
 
   private async fault(principal: Principal, tool: string, reason: string, message: string): Promise<never> {
-    this.ctx.waitUntil(
-      recordAudit(this.env, { tenant: principal.tenantId, action: 'tenant_server.fault', result: 'error', server: principal.server, resource: tool, user: principal.userId, client: principal.clientId, details: { reason } }).catch(() => undefined),
-    );
+    this.recordAudit({ tenant: principal.tenantId, action: 'tenant_server.fault', result: 'error', server: principal.server, resource: tool, user: principal.userId, client: principal.clientId, details: { reason } });
     throw new McpError(SANDBOX_FAULT_CODE, message);
   }
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, seedTenant, startPlatform, type RunningPlatform } from '../../scripts/lib/local-platform.ts';
+import { admin as adminApi, ROOT, seedTenant, startPlatform, type RunningPlatform } from '../../scripts/lib/local-platform.ts';
 import { connectWithOAuth, firstText } from '../support/mcp-connect';
 import { TestOAuthProvider } from '../support/oauth-test-client';
 
@@ -187,6 +187,65 @@ describe('dashboard in Chromium against wrangler dev', () => {
     await page.waitForSelector('text=Role changed.');
     expect(await page.locator('tr', { hasText: 'bob@acme.test' }).locator('td').nth(1).textContent()).toBe('member');
     await shot('users');
+  });
+
+  it('resets a user’s password from the users page', async () => {
+    await page.goto(`${platform.url}/dashboard/t/acme/users`);
+    await page.getByLabel('New password for bob@acme.test').fill('Reset-Good-Pass-22');
+    await page.getByRole('button', { name: 'Reset the password of bob@acme.test' }).click();
+    await page.waitForSelector('text=Password reset.');
+  });
+
+  it('calls tools in the playground as the signed-in user: images render, strings stay text, the audit event is shown', async () => {
+    await page.goto(`${platform.url}/dashboard/t/acme/servers`);
+    await page.getByRole('link', { name: 'Playground' }).click();
+    await page.getByRole('link', { name: 'Everything' }).click();
+    await page.waitForURL(/\/playground\/everything$/);
+    await page.locator('[data-tool="test_image_content"]').getByRole('button', { name: 'Call test_image_content' }).click();
+    const image = page.locator('img.result-image');
+    await image.waitFor();
+    // The playground's CSP admits data: images; the picture actually decodes.
+    expect(await image.evaluate((img) => (img as unknown as { complete: boolean; naturalWidth: number }).complete && (img as unknown as { naturalWidth: number }).naturalWidth > 0)).toBe(true);
+
+    await page.getByRole('link', { name: 'Notes' }).click();
+    const hostile = '<img src=x onerror=alert(1)>';
+    let dialogs = 0;
+    page.on('dialog', (d) => (dialogs++, d.dismiss()));
+    await page.locator('[data-tool="add_note"]').getByLabel('title', { exact: true }).fill(hostile);
+    await page.locator('[data-tool="add_note"]').getByRole('button', { name: 'Call add_note' }).click();
+    await page.locator('[data-result="ok"]').waitFor();
+    expect(await page.locator('.result-text').first().textContent()).toContain(hostile);
+    expect(await page.locator('main img').count()).toBe(0);
+    expect(dialogs).toBe(0);
+    // The call's audit event: shown at once, or after "Look again" once the session's outbox has shipped.
+    for (let i = 0; i < 20 && !(await page.locator('[data-audit-event]').count()); i++) {
+      await page.waitForTimeout(500);
+      await page.locator('[data-audit-retry]').click();
+    }
+    const audit = page.locator('[data-audit-event]');
+    expect(await audit.textContent()).toContain('tools/call');
+    expect(await audit.textContent()).toContain('add_note');
+    expect(await audit.textContent()).toContain('smcp-dashboard-playground');
+    await shot('playground');
+  });
+
+  it('gives a read-only user only read-only tools; a forged write call is refused by the platform', async () => {
+    const reader = { email: 'rita@acme.test', password: 'Reader-Good-Pass-3' };
+    expect((await adminApi(platform, '/tenants/acme/users', { ...reader, role: 'read-only' })).status).toBe(201);
+    const readerContext = await browser.newContext();
+    const p = await readerContext.newPage();
+    await signIn(p, reader);
+    await p.getByRole('link', { name: 'Playground' }).click();
+    await p.getByRole('link', { name: 'Notes' }).click();
+    await p.locator('[data-tool="list_notes"]').waitFor();
+    expect(await p.locator('[data-tool="add_note"]').count()).toBe(0);
+    expect(await p.locator('[data-tool="delete_note"]').count()).toBe(0);
+    // Forge the form: point the list_notes form at add_note and submit it.
+    await p.locator('[data-tool="list_notes"] input[name="tool"]').evaluate((input) => void ((input as unknown as { value: string }).value = 'add_note'));
+    await p.locator('[data-tool="list_notes"]').getByRole('button', { name: 'Call list_notes' }).click();
+    await p.locator('[data-result="refused"], [data-result="tool-error"]').first().waitFor();
+    expect(await p.locator('#result-title').textContent()).toContain('add_note');
+    await readerContext.close();
   });
 
   it('is usable from the keyboard: a skip link first, then the navigation', async () => {

@@ -1,0 +1,82 @@
+import type { AuditEventInput } from './audit-event';
+import { toAuditEvent } from './audit-record';
+import { log, type LogFields } from '../observability/log';
+import { requestContext } from '../observability/request-context';
+
+/**
+ * Recording audit events: the one home of the explicit calls. Logging (src/observability/log.ts)
+ * is a separate leaf that never records anything; a refusal that must be both logged and audited
+ * says so by calling `recordDenial`.
+ *
+ * Each runtime has one way to record:
+ * - Worker code (gate, auth, OAuth, admin API, dashboard): `recordAudit(env, event)`, durable in the
+ *   tenant's Worker-side outbox when it resolves, or `recordDenial(reason, fields)` for a refusal;
+ * - session objects (`HostedMcpAgent` and its subclasses, including the gateway's `GatewayServer`):
+ *   `this.recordAudit(event)`, written to the session's own outbox in the same turn; the guard
+ *   already records one event per request, so a refusal inside a session is that request's event;
+ * - other Durable Objects (the gateway's `UpstreamState`, ...): `recordAudit(this.env, event)`, an RPC
+ *   to the tenant's Worker-side outbox (in `ctx.waitUntil` when it must not delay the caller).
+ */
+
+/** Outbox shard for events without an identified tenant (bad tokens, unknown accounts). */
+export const PLATFORM_SHARD = '_platform';
+
+/** The outbox object that holds `tenant`'s Worker-side events. */
+export function auditOutbox(env: Env, tenant: string | null) {
+  return env.AUDIT_OUTBOX.get(env.AUDIT_OUTBOX.idFromName(tenant ?? PLATFORM_SHARD));
+}
+
+/**
+ * Record one audit event from Worker code or a Durable Object without its own outbox. Resolves
+ * once the event is durable in the tenant's outbox; the tenant's audit store receives it shortly
+ * after. The request's correlation id and client IP are filled in when the caller does not give them.
+ */
+export async function recordAudit(env: Env, event: AuditEventInput): Promise<void> {
+  const context = requestContext();
+  const complete: AuditEventInput = {
+    ...event,
+    correlationId: event.correlationId ?? context?.correlationId,
+    ip: event.ip ?? context?.ip ?? undefined,
+  };
+  await auditOutbox(env, event.tenant).append([toAuditEvent(complete)]);
+}
+
+/**
+ * Record an event without delaying the response (hot paths): the append runs in the request's
+ * `waitUntil`, and a failure is logged. Outside a Worker request this records nothing: Durable
+ * Objects use their own way (see above).
+ */
+export function recordAuditInBackground(event: AuditEventInput): Promise<void> {
+  const context = requestContext();
+  if (!context) return Promise.resolve();
+  const recorded = recordAudit(context.env, event).catch((error) => log('error', 'audit.append_failed', { error: String(error).slice(0, 200) }));
+  context.ctx.waitUntil(recorded);
+  return recorded;
+}
+
+/** What the caller adds to a denial's audit event beyond the log fields. */
+export interface DenialAudit {
+  /** Merged into the event's details (a `reason` here replaces the logged reason in the event). */
+  details?: Record<string, unknown>;
+}
+
+/**
+ * A refusal (authentication, authorization, ownership, Host/Origin, CSRF): one `denied` log line
+ * and one `denied` audit event, recorded in the background. `action` names what was refused
+ * (default `access`), `resource` what it was aimed at (default the tool or path), `principal` who
+ * tried. Await the result where the refusal must not be answered before it is recorded. In Worker
+ * code only; inside a session object the request's own event records the refusal.
+ */
+export function recordDenial(reason: string, fields: LogFields & { action?: string; resource?: string } = {}, audit: DenialAudit = {}): Promise<void> {
+  const { action, resource, ...logged } = fields;
+  log('warn', 'denied', { reason, ...logged });
+  return recordAuditInBackground({
+    tenant: fields.tenant ?? null,
+    action: action ?? 'access',
+    result: 'denied',
+    server: fields.server,
+    resource: resource ?? fields.tool?.toString() ?? fields.path,
+    user: fields.principal,
+    details: { reason, ...audit.details },
+  });
+}
