@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { admin, startPlatform } from './lib/local-platform.ts';
+import { admin, raiseLimitsForLoad, startPlatform } from './lib/local-platform.ts';
 import { startUpstream } from '../test/support/upstream-fixture.ts';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 300);
@@ -34,7 +34,9 @@ const platform = await startPlatform({ stateDir, adminToken: 'bench-operator-tok
 const upstream = await startUpstream();
 try {
   await admin(platform, '/tenants', { id: 'bench', name: 'bench', servers: ['notes'] });
-  const key = (await admin(platform, '/tenants/bench/keys', { name: 'bench', role: 'member' })).body.key as string;
+  const created = (await admin(platform, '/tenants/bench/keys', { name: 'bench', role: 'member' })).body;
+  await raiseLimitsForLoad(platform, 'bench', [created.id]);
+  const key = created.key as string;
   const reg = await admin(platform, '/tenants/bench/upstreams', { name: 'echo-upstream', url: upstream.url });
   if (reg.status !== 201) throw new Error(`register: ${reg.status} ${JSON.stringify(reg.body)}`);
 

@@ -10,11 +10,14 @@ const USAGE = `usage: npm run smcp -- [--url URL] <command>
 
   tenant create <id> [--name NAME] [--servers a,b]   tenant list | get <id> | suspend <id> | resume <id> | delete <id>
   tenant servers <id> <a,b>                           (operator) set the enabled servers
-  tenant limits <id> [--rpm N] [--sessions N] [--user-sessions N] [--upstreams N]   (operator) set limits; "default" restores one
+  tenant limits <id> [--rpm N] [--sessions N] [--user-sessions N] [--upstreams N] [--key-per-minute N] [--key-per-hour N] [--key-per-day N]
+                                                      (operator) set limits ("default" restores one); --key-per-* are the
+                                                      tenant's default request limits for each API key and signed-in user
   user add <tenant> <email> [--role ROLE]             password from SMCP_PASSWORD
   user list <tenant> | set-role <tenant> <user-id> <role> | remove <tenant> <user-id>
   key create <tenant> [--name NAME] [--role ROLE] [--expires-in-days N]
   key list <tenant> | revoke <tenant> <key-id> | rotate <tenant> <key-id> [--grace-hours H]
+  key limits <tenant> <key-id> [--per-minute N] [--per-hour N] [--per-day N]   the key's own limits; "default" = tenant's
   upstream add <tenant> <name> <url> [--transport sse] [--auth bearer|header:<Name>|oauth --token-url U --client-id ID [--scope S]]
                [--allow a,b | --deny a,b] [--prefix P] [--rename from=to,...] [--min-role tool=role,...] [--settings JSON]
                                                       secret (token, header value, client secret) from SMCP_UPSTREAM_SECRET
@@ -39,6 +42,12 @@ const { values, positionals } = parseArgs({
     sessions: { type: 'string' },
     'user-sessions': { type: 'string' },
     upstreams: { type: 'string' },
+    'key-per-minute': { type: 'string' },
+    'key-per-hour': { type: 'string' },
+    'key-per-day': { type: 'string' },
+    'per-minute': { type: 'string' },
+    'per-hour': { type: 'string' },
+    'per-day': { type: 'string' },
     transport: { type: 'string' },
     auth: { type: 'string' },
     'token-url': { type: 'string' },
@@ -72,6 +81,8 @@ const arg = (i: number, what: string) => args[i] ?? fail(`missing ${what}\n\n${U
 const num = (v: string | undefined) => (v === undefined ? undefined : Number.isFinite(Number(v)) ? Number(v) : fail(`not a number: ${v}`));
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 const t = () => encodeURIComponent(arg(0, 'tenant id'));
+/** A limit option: a number, or "default" (null) to go back to the default. */
+const limit = (v: string | undefined) => (v === 'default' ? null : num(v));
 
 function request(): [string, string, unknown?] {
   switch (`${noun} ${verb}`) {
@@ -88,9 +99,16 @@ function request(): [string, string, unknown?] {
     case 'tenant servers':
       return ['PATCH', `/tenants/${t()}`, { servers: list(arg(1, 'server list')) }];
     case 'tenant limits': {
-      const limit = (v: string | undefined) => (v === 'default' ? null : num(v));
-      const limits = { requestsPerMinute: limit(values.rpm), maxSessions: limit(values.sessions), maxSessionsPerUser: limit(values['user-sessions']), maxUpstreams: limit(values.upstreams) };
-      if (Object.values(limits).every((v) => v === undefined)) fail('tenant limits: give at least one of --rpm, --sessions, --user-sessions, --upstreams');
+      const limits = {
+        requestsPerMinute: limit(values.rpm),
+        maxSessions: limit(values.sessions),
+        maxSessionsPerUser: limit(values['user-sessions']),
+        maxUpstreams: limit(values.upstreams),
+        credentialPerMinute: limit(values['key-per-minute']),
+        credentialPerHour: limit(values['key-per-hour']),
+        credentialPerDay: limit(values['key-per-day']),
+      };
+      if (Object.values(limits).every((v) => v === undefined)) fail('tenant limits: give at least one of --rpm, --sessions, --user-sessions, --upstreams, --key-per-minute, --key-per-hour, --key-per-day');
       return ['PATCH', `/tenants/${t()}`, { limits }];
     }
     case 'tenant delete':
@@ -111,6 +129,11 @@ function request(): [string, string, unknown?] {
       return ['GET', `/tenants/${t()}/keys`];
     case 'key revoke':
       return ['DELETE', `/tenants/${t()}/keys/${encodeURIComponent(arg(1, 'key id'))}`];
+    case 'key limits': {
+      const limits = { perMinute: limit(values['per-minute']), perHour: limit(values['per-hour']), perDay: limit(values['per-day']) };
+      if (Object.values(limits).every((v) => v === undefined)) fail('key limits: give at least one of --per-minute, --per-hour, --per-day');
+      return ['PATCH', `/tenants/${t()}/keys/${encodeURIComponent(arg(1, 'key id'))}`, { limits }];
+    }
     case 'key rotate':
       return ['POST', `/tenants/${t()}/keys/${encodeURIComponent(arg(1, 'key id'))}/rotate`, { graceHours: num(values['grace-hours']) }];
     case 'upstream add':

@@ -2,14 +2,14 @@
  * Starting the four benchmark targets on this machine: three `wrangler dev` instances of the
  * bench Worker (one per variant, so each has its own workerd and its memory can be told apart)
  * and the Node SDK peer. Platform and bare get a member API key for a seeded tenant, through the
- * admin API.
+ * admin API, with the tenant's and the key's limits raised for load (as an operator would).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { admin, ROOT, startPlatform, type RunningPlatform } from '../lib/local-platform.ts';
+import { admin, raiseLimitsForLoad, ROOT, startPlatform, type RunningPlatform } from '../lib/local-platform.ts';
 import { NOAUDIT_SERVER, PLATFORM_SERVER, writeBenchConfig } from './bench-config.ts';
 import type { MemoryTarget } from './memory.ts';
 import type { Target } from './mcp-http.ts';
@@ -26,6 +26,7 @@ async function seededKey(p: RunningPlatform): Promise<string> {
   if (tenant.status !== 201) throw new Error(`seeding tenant: ${tenant.status} ${JSON.stringify(tenant.body)}`);
   const key = await admin(p, '/tenants/bench/keys', { name: 'bench', role: 'member' });
   if (key.status !== 201) throw new Error(`creating key: ${key.status} ${JSON.stringify(key.body)}`);
+  await raiseLimitsForLoad(p, 'bench', [key.body.id as string]);
   return key.body.key as string;
 }
 

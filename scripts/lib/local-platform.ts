@@ -129,9 +129,9 @@ export async function startPlatform(opts: PlatformOptions): Promise<RunningPlatf
 
 /** Call the admin API with the operator token; returns status and parsed body. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- admin API JSON; callers read the fields they asserted
-export async function admin(platform: { url: string; adminToken: string }, path: string, body: unknown): Promise<{ status: number; body: any }> {
+export async function admin(platform: { url: string; adminToken: string }, path: string, body: unknown, method = 'POST'): Promise<{ status: number; body: any }> {
   const res = await fetch(`${platform.url}/admin/api${path}`, {
-    method: 'POST',
+    method,
     headers: { Authorization: `Bearer ${platform.adminToken}`, 'Content-Type': 'application/json' },
     body: JSON.stringify(body),
   });
@@ -147,5 +147,21 @@ export async function seedTenant(
   for (const [path, body] of [['/tenants', tenant], [`/tenants/${tenant.id}/users`, user]] as const) {
     const res = await admin(platform, path, body);
     if (res.status !== 201 && res.status !== 409) throw new Error(`seeding ${path} failed: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+}
+
+/**
+ * Give a load-test tenant and its keys room, the way an operator would (admin API): the platform's
+ * defaults are sized for interactive clients (1,000 requests a minute per tenant, 600 per key), and a
+ * benchmark of one client is far past them. `requestsPerMinute` stays settable (the noisy-tenant
+ * bench is about that limit); every key passed gets per-key limits above anything a run reaches.
+ */
+export async function raiseLimitsForLoad(platform: { url: string; adminToken: string }, tenant: string, keyIds: string[], requestsPerMinute = 1_000_000): Promise<void> {
+  const limits = { requestsPerMinute, maxSessions: 10_000, maxSessionsPerUser: 1_000, credentialPerMinute: 1_000_000, credentialPerHour: 10_000_000, credentialPerDay: 100_000_000 };
+  const patched = await admin(platform, `/tenants/${tenant}`, { limits }, 'PATCH');
+  if (patched.status !== 200) throw new Error(`setting limits of ${tenant}: ${patched.status} ${JSON.stringify(patched.body)}`);
+  for (const id of keyIds) {
+    const key = await admin(platform, `/tenants/${tenant}/keys/${id}`, { limits: { perMinute: 1_000_000, perHour: 10_000_000, perDay: 100_000_000 } }, 'PATCH');
+    if (key.status !== 200) throw new Error(`setting limits of key ${id}: ${key.status} ${JSON.stringify(key.body)}`);
   }
 }

@@ -5,7 +5,7 @@ import { getTenant } from '../tenancy/tenant-store';
 import { authenticateAdmin, canActOn, type Actor } from './admin-auth';
 import { getExportRoute, listExportsRoute, migrateAuditRoute } from './audit-export-routes';
 import { getRetentionRoute, platformAuditRoute, platformMetricsRoute, putRetentionRoute, tenantAuditRoute, tenantMetricsRoute } from './audit-routes';
-import { createKeyRoute, listKeysRoute, revokeKeyRoute, rotateKeyRoute } from './key-routes';
+import { createKeyRoute, listKeysRoute, patchKeyRoute, revokeKeyRoute, rotateKeyRoute } from './key-routes';
 import { createTenantRoute, deleteTenantRoute, getTenantRoute, listTenantsRoute, patchTenantRoute, tenantIdFrom } from './tenant-routes';
 import { rotateSecretsRoute } from './secret-routes';
 import { approveUpstreamRoute, createUpstreamRoute, deleteUpstreamRoute, getUpstreamRoute, listUpstreamsRoute, patchUpstreamRoute } from './upstream-routes';
@@ -26,6 +26,7 @@ const TENANT_ROUTES: Array<[method: string, pattern: RegExp, handler: Handler, a
   ['POST', /^\/keys$/, (r, env, a, t) => createKeyRoute(r, env, a, t.id), 'admin.key.create'],
   ['GET', /^\/keys$/, (_r, env, _a, t) => listKeysRoute(env, t.id)],
   ['DELETE', /^\/keys\/([^/]+)$/, (_r, env, a, t, id) => revokeKeyRoute(env, a, t.id, id), 'admin.key.revoke'],
+  ['PATCH', /^\/keys\/([^/]+)$/, (r, env, a, t, id) => patchKeyRoute(r, env, a, t.id, id), 'admin.key.limits'],
   ['POST', /^\/keys\/([^/]+)\/rotate$/, (r, env, a, t, id) => rotateKeyRoute(r, env, a, t.id, id), 'admin.key.rotate'],
   ['GET', /^\/audit$/, (r, env, _a, t) => tenantAuditRoute(r, env, t)],
   ['GET', /^\/audit\/exports$/, (_r, env, _a, t) => listExportsRoute(env, t)],

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { SERVERS } from '../../servers/registry';
-import { LimitsPatchSchema, type LimitsPatch } from '../limits/tenant-limits';
+import { KeyLimitsPatchSchema, LimitsPatchSchema, type KeyLimitsPatch, type LimitsPatch } from '../limits/tenant-limits';
 import { log } from '../observability/log';
-import { createApiKey, revokeApiKey, rotateApiKey, type ApiKey } from '../tenancy/api-keys';
+import { createApiKey, revokeApiKey, rotateApiKey, setApiKeyLimits, type ApiKey } from '../tenancy/api-keys';
 import { EmailSchema, PasswordSchema, RoleSchema, type Role, type Tenant, type TenantStatus, type User } from '../tenancy/model';
 import { createUser, deleteUser, updateTenant, updateUser } from '../tenancy/tenant-store';
 import type { Actor } from './admin-auth';
@@ -19,6 +19,8 @@ const Servers = z.array(z.enum(serverNames)).max(SERVERS.length);
 const Name = z.string().trim().min(1).max(100);
 
 export const CreateKeyInput = z.strictObject({ name: Name, role: RoleSchema, expiresInDays: z.number().int().min(1).max(3650).optional() });
+/** `PATCH /admin/api/tenants/<t>/keys/<id>`: the key's own request limits (null = the tenant default). */
+export const PatchKeyInput = z.strictObject({ limits: KeyLimitsPatchSchema });
 export const RotateKeyInput = z.strictObject({ graceHours: z.number().min(0).max(24 * 30).optional() });
 export const CreateUserInput = z.strictObject({ email: EmailSchema, password: PasswordSchema, role: RoleSchema });
 export const PatchUserInput = z
@@ -60,6 +62,16 @@ export async function rotateKeyOp(env: Env, actor: Actor, tenantId: string, keyI
   const rotated = await rotateApiKey(env.DB, tenantId, keyId, graceHours);
   if (rotated) logChange(actor, tenantId, 'admin.key.rotate', keyId);
   return rotated;
+}
+
+/**
+ * Set a key's own per-minute/hour/day request limits (tenant admins may: the tenant's own rate,
+ * which only the operator sets, still bounds every key); null when the tenant has no such key.
+ */
+export async function setKeyLimitsOp(env: Env, actor: Actor, tenantId: string, keyId: string, limits: KeyLimitsPatch): Promise<ApiKey | null> {
+  const key = await setApiKeyLimits(env.DB, tenantId, keyId, limits);
+  if (key) logChange(actor, tenantId, 'admin.key.limits', keyId);
+  return key;
 }
 
 /** Add a user (throws ConflictError when the email is taken). */

@@ -1,7 +1,8 @@
 import { json, restError } from '../http/responses';
-import { DEFAULT_ROTATION_GRACE_HOURS, listApiKeys } from '../tenancy/api-keys';
+import { DEFAULT_ROTATION_GRACE_HOURS } from '../tenancy/api-keys';
+import { keysWithUsage } from './key-usage';
 import type { Actor } from './admin-auth';
-import { CreateKeyInput, createKeyOp, revokeKeyOp, RotateKeyInput, rotateKeyOp } from './admin-operations';
+import { CreateKeyInput, createKeyOp, PatchKeyInput, revokeKeyOp, RotateKeyInput, rotateKeyOp, setKeyLimitsOp } from './admin-operations';
 import { readBody } from './request-body';
 
 /** `POST /admin/api/tenants/<t>/keys`: 201 with the key, shown this once. */
@@ -12,9 +13,18 @@ export async function createKeyRoute(request: Request, env: Env, actor: Actor, t
   return json({ ...record, key }, 201);
 }
 
-/** `GET /admin/api/tenants/<t>/keys`: metadata only, never secrets. */
+/** `GET /admin/api/tenants/<t>/keys`: metadata, own limits and request counts (`usage`), never secrets. */
 export async function listKeysRoute(env: Env, tenantId: string): Promise<Response> {
-  return json({ keys: await listApiKeys(env.DB, tenantId) });
+  return json({ keys: await keysWithUsage(env, tenantId) });
+}
+
+/** `PATCH /admin/api/tenants/<t>/keys/<id>` `{ limits: { perMinute?, perHour?, perDay? } }` (null = tenant default). */
+export async function patchKeyRoute(request: Request, env: Env, actor: Actor, tenantId: string, keyId: string): Promise<Response> {
+  const body = await readBody(request, PatchKeyInput);
+  if (body instanceof Response) return body;
+  const key = await setKeyLimitsOp(env, actor, tenantId, keyId, body.limits);
+  if (!key) return restError(404, 'not_found', 'Key not found');
+  return json(key);
 }
 
 /** `DELETE /admin/api/tenants/<t>/keys/<id>`: revoked from the next request on. */

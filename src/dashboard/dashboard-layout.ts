@@ -16,7 +16,7 @@ export type Viewer =
   | { kind: 'operator'; session: DashboardSession }
   | { kind: 'user'; session: DashboardSession; tenantId: string; userId: string; email: string; role: Role };
 
-export type Section = 'servers' | 'sessions' | 'playground' | 'keys' | 'users' | 'audit' | 'metrics' | 'operator';
+export type Section = 'servers' | 'deployed' | 'sessions' | 'playground' | 'keys' | 'users' | 'audit' | 'metrics' | 'operator';
 
 /** The URL of a tenant's dashboard section. */
 export function tenantUrl(tenantId: string, section: Exclude<Section, 'operator'>, rest = ''): string {
@@ -40,6 +40,7 @@ function nav(viewer: Viewer | null, tenant: Tenant | null, active: Section | nul
         ...(viewer.kind === 'user' ? [link('playground', tenantUrl(tenant.id, 'playground'), 'Playground')] : []),
         ...(isAdmin
           ? [
+              link('deployed', tenantUrl(tenant.id, 'deployed'), 'Deployed servers'),
               link('keys', tenantUrl(tenant.id, 'keys'), 'API keys'),
               link('users', tenantUrl(tenant.id, 'users'), 'Users'),
               link('audit', tenantUrl(tenant.id, 'audit'), 'Audit log'),

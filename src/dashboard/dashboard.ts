@@ -9,10 +9,11 @@ import { auditEventPage, auditExport, auditPage } from './audit-page';
 import { redirect, showSignIn, signInOperator, signInUser, signOut } from './dashboard-auth';
 import { messagePage, tenantUrl, type Viewer } from './dashboard-layout';
 import { destroySession, loadSession } from './dashboard-session';
-import { createKey, keysPage, revokeKey, rotateKey } from './keys-page';
+import { createKey, keysPage, revokeKey, rotateKey, setKeyLimits } from './keys-page';
 import { metricsPage } from './metrics-page';
 import { operatorPage, setTenantStatus } from './operator-page';
 import { serversPage, setServerEnabled } from './servers-page';
+import { deployedPage, deployFromDashboard, removeFromDashboard, rollbackFromDashboard } from './deployed-page';
 import { endSessionFromDashboard, sessionsPage } from './sessions-page';
 import { playgroundCall, playgroundEvent, playgroundPage } from './playground-page';
 import { serveAsset } from './static-assets';
@@ -43,10 +44,15 @@ const TENANT_ROUTES: Array<[string, RegExp, TenantHandler, boolean | 'operator']
   ['GET', /^playground\/([a-z0-9-]{1,64})$/, playgroundPage, false],
   ['POST', /^playground\/([a-z0-9-]{1,64})\/call$/, playgroundCall, false],
   ['GET', /^playground\/([a-z0-9-]{1,64})\/event$/, playgroundEvent, false],
+  ['GET', /^deployed$/, deployedPage, true],
+  ['POST', /^deployed$/, deployFromDashboard, true],
+  ['POST', /^deployed\/([a-z][a-z0-9-]{0,31})\/rollback$/, rollbackFromDashboard, true],
+  ['POST', /^deployed\/([a-z][a-z0-9-]{0,31})\/delete$/, removeFromDashboard, true],
   ['GET', /^keys$/, keysPage, true],
   ['POST', /^keys$/, createKey, true],
   ['POST', /^keys\/(key_[a-z0-9]{1,40})\/revoke$/, revokeKey, true],
   ['POST', /^keys\/(key_[a-z0-9]{1,40})\/rotate$/, rotateKey, true],
+  ['POST', /^keys\/(key_[a-z0-9]{1,40})\/limits$/, setKeyLimits, true],
   ['GET', /^users$/, usersPage, true],
   ['POST', /^users$/, createUser, true],
   ['POST', /^users\/(usr_[a-z0-9]{1,40})\/role$/, changeRole, true],

@@ -33,9 +33,16 @@ async function ownerNames(c: TenantContext, sessions: SessionInfo[]): Promise<Ma
 function row(c: TenantContext, s: SessionInfo, names: Map<string, string>): SafeHtml {
   const who = scope(c) === undefined ? html`<td>${names.get(s.user) ?? s.user}</td>` : '';
   return html`<tr data-session="${s.handle}">
-  ${who}<td>${s.server}</td><td>${when(s.created)}</td><td>${when(s.lastSeen)}</td>
-  <td class="actions"><form method="post" action="${tenantUrl(c.tenant.id, 'sessions', `/${s.handle}/end`)}" class="inline">${csrfField(c.viewer)}<button type="submit" class="danger" aria-label="End session on ${s.server} last used ${when(s.lastSeen)}">End</button></form></td>
-</tr>`;
+    ${who}
+    <td>${s.server}</td>
+    <td>${when(s.created)}</td>
+    <td>${when(s.lastSeen)}</td>
+    <td class="actions">
+      <form method="post" action="${tenantUrl(c.tenant.id, 'sessions', `/${s.handle}/end`)}" class="inline">
+        ${csrfField(c.viewer)}<button type="submit" class="danger" aria-label="End session on ${s.server} last used ${when(s.lastSeen)}">End</button>
+      </form>
+    </td>
+  </tr>`;
 }
 
 /** `GET /dashboard/t/<t>/sessions`. */
@@ -43,12 +50,30 @@ export async function sessionsPage(c: TenantContext): Promise<Response> {
   const sessions = await limiter(c.env, tenantLimiterName(c.tenant.id)).listSessions(scope(c));
   const names = await ownerNames(c, sessions);
   const whole = scope(c) === undefined;
-  const banner = c.url.searchParams.get('done') === 'ended' ? html`<p class="notice" role="status">Session ended. Its client must initialize a new one.</p>` : '';
-  const intro = html`<p>${whole ? 'Open MCP sessions of every user and API key of this organization' : 'Your open MCP sessions'}, most recently used first. Idle sessions end on their own; at the per-user quota the least recently used one ends to make room.</p>`;
+  const banner =
+    c.url.searchParams.get('done') === 'ended' ? html`<p class="notice" role="status">Session ended. Its client must initialize a new one.</p>` : '';
+  const intro = html`<p>
+    ${whole ? 'Open MCP sessions of every user and API key of this organization' : 'Your open MCP sessions'}, most recently used first. Idle sessions end on
+    their own; at the per-user quota the least recently used one ends to make room.
+  </p>`;
   const table = sessions.length
-    ? html`<table><caption>${whole ? 'Sessions' : 'Your sessions'}</caption>
-  <thead><tr>${whole ? html`<th scope="col">User or key</th>` : ''}<th scope="col">Server</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col">Actions</th></tr></thead>
-  <tbody>${sessions.map((s) => row(c, s, names))}</tbody></table>`
+    ? html`<table>
+        <caption>
+          ${whole ? 'Sessions' : 'Your sessions'}
+        </caption>
+        <thead>
+          <tr>
+            ${whole ? html`<th scope="col">User or key</th>` : ''}
+            <th scope="col">Server</th>
+            <th scope="col">Created</th>
+            <th scope="col">Last used</th>
+            <th scope="col">Actions</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${sessions.map((s) => row(c, s, names))}
+        </tbody>
+      </table>`
     : html`<p>No open sessions.</p>`;
   return dashboardPage({ viewer: c.viewer, tenant: c.tenant, active: 'sessions', title: 'Sessions', body: html`${banner}${intro}${table}` });
 }

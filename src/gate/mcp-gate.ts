@@ -4,7 +4,7 @@ import { platformSecret, sessionIdleMs } from '../config';
 import { readBounded } from '../http/bounded-body';
 import { rpcError, RpcCode } from '../http/responses';
 import { CLIENT_IP_FORWARD_HEADER, CORRELATION_FORWARD_HEADER, encodePrincipal, ownerKey, PRINCIPAL_HEADER, type Principal } from '../hosted/principal';
-import { limiter, rpcTooMany, tenantLimiterName, withinCredentialRate, BINDING_PERIOD_SECONDS } from '../limits/limits';
+import { limiter, rpcTooMany, tenantLimiterName } from '../limits/limits';
 import { knownFullFor, rememberFull } from '../limits/deny-cache';
 import { endSession, releaseSlot, settleSlot } from '../limits/session-slots';
 import type { TenantLimits } from '../limits/tenant-limits';
@@ -70,9 +70,9 @@ function notFound(g: Gated): Response {
 
 /**
  * The platform gate for MCP routes, after the token is validated: re-reads the caller's role and
- * tenant state, refuses servers the tenant has not enabled, applies the per-credential rate limit,
- * bounds and validates the body, binds sessions to their owner through signed session ids, makes
- * the one call to the tenant's limiter (rate, session quota, session liveness), forwards only
+ * tenant state, refuses servers the tenant has not enabled, bounds and validates the body, binds
+ * sessions to their owner through signed session ids, makes the one call to the tenant's limiter
+ * (tenant rate, the key's or user's minute/hour/day rate, session quota, session liveness), forwards only
  * the transport's headers (forward-headers.ts), attaches the principal, then hands the request to the framework's transport.
  */
 export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionContext, surfaceTarget: GateTarget, grant: unknown, clientId: string): Promise<Response> {
@@ -102,18 +102,6 @@ export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionC
     if (defined.kind === 'module') moduleRef = encodeModuleRef(defined.module);
   }
   if (principal.kind === 'api-key') ctx.waitUntil(touchApiKey(env.DB, principal.clientId).catch(() => undefined));
-  if (!(await withinCredentialRate(env, principal))) {
-    const which = principal.kind === 'api-key' ? 'api_key' : 'user';
-    return rpcTooMany(env, ctx, {
-      which,
-      retryAfter: BINDING_PERIOD_SECONDS,
-      message: `Rate limit exceeded for this ${principal.kind === 'api-key' ? 'API key' : 'user'}; retry later`,
-      tenant: principal.tenantId,
-      user: principal.userId,
-      client: principal.clientId,
-      server: target.server.name,
-    });
-  }
 
   // Allowlist: only what the transports read; the SDK obeys some other headers as instructions.
   const headers = transportHeaders(request.headers);
@@ -153,6 +141,7 @@ async function admit(g: Gated, session: string | undefined, opening: boolean): P
     idleMs: sessionIdleMs(g.env),
     server: g.target.server.name,
     binding: g.target.server.binding,
+    credential: { perMinute: g.limits.credentialPerMinute, perHour: g.limits.credentialPerHour, perDay: g.limits.credentialPerDay },
   });
   if (result.ok) {
     // At the caller's own session quota its least recently used session made room: end it for real.
@@ -162,7 +151,7 @@ async function admit(g: Gated, session: string | undefined, opening: boolean): P
   if (result.limit === 'unknown_session') return notFound(g);
   if (result.limit === 'tenant_rpm') rememberFull(g.principal.tenantId, result.retryAfter);
   return rpcTooMany(g.env, g.ctx, {
-    which: result.limit,
+    which: result.limit === 'credential' ? (g.principal.kind === 'api-key' ? 'api_key' : 'user') : result.limit,
     retryAfter: result.retryAfter,
     message: result.message,
     tenant: g.principal.tenantId,

@@ -8,7 +8,10 @@ import { getAccessRecord } from '../tenancy/tenant-store';
 export const GrantPropsSchema = z.object({ tenantId: z.string(), userId: z.string(), email: z.string(), role: RoleSchema });
 export type GrantProps = z.infer<typeof GrantPropsSchema>;
 
-const LimitsSchema = z.object({ requestsPerMinute: z.number(), maxSessions: z.number(), maxSessionsPerUser: z.number(), maxUpstreams: z.number().default(DEFAULT_TENANT_LIMITS.maxUpstreams) });
+/** The validator's effective limits for the key; any limit it did not send is the platform default. */
+const LimitsSchema = z
+  .object(Object.fromEntries(Object.keys(DEFAULT_TENANT_LIMITS).map((k) => [k, z.number().optional()])) as Record<keyof TenantLimits, z.ZodOptional<z.ZodNumber>>)
+  .transform((l): TenantLimits => ({ ...DEFAULT_TENANT_LIMITS, ...Object.fromEntries(Object.entries(l).filter(([, v]) => v !== undefined)) }));
 
 /**
  * What the API-key validator hands the gate: the key, and its tenant's status, servers and limits

@@ -1,11 +1,10 @@
-import type { Principal } from '../hosted/principal';
 import { restError, rpcError, RpcCode } from '../http/responses';
 import { auditLimitHit } from './limit-audit';
 
 /**
  * The Worker-side entry to every limit: the Rate Limiting bindings (approximate, per Cloudflare
- * location) for per-credential and per-IP limits, the TenantLimiter Durable Object (exact) for
- * per-tenant limits and sign-in back-off, and the one way a limit answers: 429 with Retry-After,
+ * location) for per-IP limits, the TenantLimiter Durable Object (exact) for per-tenant and
+ * per-credential limits and sign-in back-off, and the one way a limit answers: 429 with Retry-After,
  * audited as `limit.<which>` (coalesced per second, see limit-audit.ts).
  */
 
@@ -18,12 +17,6 @@ export const tenantLimiterName = (tenantId: string) => `tenant:${tenantId}`;
 
 /** Period of every Rate Limiting binding in wrangler.jsonc; what Retry-After says when one refuses. */
 export const BINDING_PERIOD_SECONDS = 60;
-
-/** Approximate per-credential limit on MCP routes: per API key, or per signed-in user. True when within it. */
-export async function withinCredentialRate(env: Env, p: Principal): Promise<boolean> {
-  const { success } = p.kind === 'api-key' ? await env.RL_API_KEY.limit({ key: p.clientId }) : await env.RL_USER.limit({ key: `${p.tenantId}/${p.userId}` });
-  return success;
-}
 
 /** Approximate per-IP limit on an unauthenticated endpoint. True when within it. */
 export async function withinIpRate(binding: RateLimit, request: Request): Promise<boolean> {

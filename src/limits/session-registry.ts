@@ -38,8 +38,7 @@ export interface OpenRequest {
 }
 
 export type OpenResult =
-  | { ok: true; reservation: string; evicted?: SessionTarget }
-  | { ok: false; limit: 'tenant_sessions' | 'user_sessions'; retryAfter: number; message: string };
+  { ok: true; reservation: string; evicted?: SessionTarget } | { ok: false; limit: 'tenant_sessions' | 'user_sessions'; retryAfter: number; message: string };
 
 interface SessionRecord {
   user: string;
@@ -76,8 +75,18 @@ export class SessionRegistry {
 
   constructor(private readonly sql: Sql) {
     sql.exec('CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, user TEXT NOT NULL, last_seen INTEGER NOT NULL, reserved INTEGER NOT NULL)');
-    const columns = new Set(sql.exec<{ name: string }>('PRAGMA table_info(sessions)').toArray().map((c) => c.name));
-    for (const [column, type] of [['server', "TEXT NOT NULL DEFAULT ''"], ['binding', "TEXT NOT NULL DEFAULT ''"], ['created', 'INTEGER NOT NULL DEFAULT 0'], ['handle', "TEXT NOT NULL DEFAULT ''"]] as const) {
+    const columns = new Set(
+      sql
+        .exec<{ name: string }>('PRAGMA table_info(sessions)')
+        .toArray()
+        .map((c) => c.name),
+    );
+    for (const [column, type] of [
+      ['server', "TEXT NOT NULL DEFAULT ''"],
+      ['binding', "TEXT NOT NULL DEFAULT ''"],
+      ['created', 'INTEGER NOT NULL DEFAULT 0'],
+      ['handle', "TEXT NOT NULL DEFAULT ''"],
+    ] as const) {
       if (!columns.has(column)) sql.exec(`ALTER TABLE sessions ADD COLUMN ${column} ${type}`);
     }
     for (const row of sql.exec('SELECT id, user, last_seen, reserved, server, binding, created, handle FROM sessions').toArray()) {
@@ -117,7 +126,12 @@ export class SessionRegistry {
     if (mine >= req.limits.maxSessionsPerUser || (total >= req.limits.maxSessions && mine > 0)) {
       if (!oldest) {
         const retryAfter = this.secondsUntilFree(now, req.idleMs, (s) => s.user === req.user);
-        return { ok: false, limit: 'user_sessions', retryAfter, message: `Session quota exceeded: one user or API key may have ${req.limits.maxSessionsPerUser} concurrent sessions, all still opening; retry shortly` };
+        return {
+          ok: false,
+          limit: 'user_sessions',
+          retryAfter,
+          message: `Session quota exceeded: one user or API key may have ${req.limits.maxSessionsPerUser} concurrent sessions, all still opening; retry shortly`,
+        };
       }
       const [name, s] = oldest;
       evicted = { name, binding: s.binding, server: s.server, user: s.user };
@@ -126,10 +140,23 @@ export class SessionRegistry {
     }
     if (total >= req.limits.maxSessions) {
       const retryAfter = this.secondsUntilFree(now, req.idleMs, () => true);
-      return { ok: false, limit: 'tenant_sessions', retryAfter, message: `Session quota exceeded: this tenant may have ${req.limits.maxSessions} concurrent sessions, held by other users or keys; retry when one ends or expires` };
+      return {
+        ok: false,
+        limit: 'tenant_sessions',
+        retryAfter,
+        message: `Session quota exceeded: this tenant may have ${req.limits.maxSessions} concurrent sessions, held by other users or keys; retry when one ends or expires`,
+      };
     }
     const reservation = `pending:${crypto.randomUUID()}`;
-    this.put(reservation, { user: req.user, server: req.server, binding: req.binding, created: now, lastSeen: now, reserved: true, handle: crypto.randomUUID() });
+    this.put(reservation, {
+      user: req.user,
+      server: req.server,
+      binding: req.binding,
+      created: now,
+      lastSeen: now,
+      reserved: true,
+      handle: crypto.randomUUID(),
+    });
     return { ok: true, reservation, ...(evicted ? { evicted } : {}) };
   }
 
@@ -137,7 +164,15 @@ export class SessionRegistry {
   confirm(reservation: string, session: string, now: number): void {
     const held = this.sessions.get(reservation);
     this.remove(reservation);
-    this.put(session, { user: held?.user ?? 'unknown', server: held?.server ?? '', binding: held?.binding ?? '', created: held?.created ?? now, lastSeen: now, reserved: false, handle: crypto.randomUUID() });
+    this.put(session, {
+      user: held?.user ?? 'unknown',
+      server: held?.server ?? '',
+      binding: held?.binding ?? '',
+      created: held?.created ?? now,
+      lastSeen: now,
+      reserved: false,
+      handle: crypto.randomUUID(),
+    });
   }
 
   /** A request within an open session: false when the session is unknown, ended or long idle. */
@@ -214,7 +249,14 @@ export class SessionRegistry {
     this.persisted.set(id, r.lastSeen);
     this.sql.exec(
       'INSERT OR REPLACE INTO sessions (id, user, last_seen, reserved, server, binding, created, handle) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      id, r.user, r.lastSeen, r.reserved ? 1 : 0, r.server, r.binding, r.created, r.handle,
+      id,
+      r.user,
+      r.lastSeen,
+      r.reserved ? 1 : 0,
+      r.server,
+      r.binding,
+      r.created,
+      r.handle,
     );
   }
 }

@@ -40,7 +40,13 @@ interface TerminableSession {
  * its audit outbox. Recorded as `session.<how>`. Never throws: if the object cannot be reached now,
  * its armed idle expiry still deletes it.
  */
-export async function endSession(env: Env, tenantId: string, target: SessionTarget, how: 'evicted' | 'ended', by?: { user?: string; client?: string; via?: string }): Promise<void> {
+export async function endSession(
+  env: Env,
+  tenantId: string,
+  target: SessionTarget,
+  how: 'evicted' | 'ended',
+  by?: { user?: string; client?: string; via?: string },
+): Promise<void> {
   try {
     const namespace = (env as unknown as Record<string, unknown>)[target.binding] as DurableObjectNamespace | undefined;
     if (!namespace || typeof namespace.idFromName !== 'function') throw new Error(`no session binding ${target.binding}`);
@@ -57,6 +63,10 @@ export async function endSession(env: Env, tenantId: string, target: SessionTarg
     client: by?.client,
     server: target.server,
     session: target.name.slice(target.name.indexOf(':') + 1),
-    details: { owner: target.user, ...(how === 'evicted' ? { reason: 'session quota reached: least recently used session of this user or key ended' } : {}), ...(by?.via ? { via: by.via } : {}) },
+    details: {
+      owner: target.user,
+      ...(how === 'evicted' ? { reason: 'session quota reached: least recently used session of this user or key ended' } : {}),
+      ...(by?.via ? { via: by.via } : {}),
+    },
   }).catch((error) => log('error', 'audit.session_end_failed', { error: String(error).slice(0, 200) }));
 }

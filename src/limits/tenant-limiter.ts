@@ -1,10 +1,12 @@
 import { DurableObject } from 'cloudflare:workers';
 import { afterFailure, EMPTY_BACKOFF, waitMs, type BackoffState } from './backoff';
+import { CredentialCounter } from './credential-counter';
+import type { CredentialLimits, CredentialUsage, WindowName } from './credential-windows';
 import { SessionRegistry, type SessionInfo, type SessionTarget } from './session-registry';
 import type { TenantLimits } from './tenant-limits';
 
-/** Which limit refused a request; audited as `limit.<which>`. */
-export type LimitName = 'tenant_rpm' | 'tenant_sessions' | 'user_sessions';
+/** Which limit refused a request; audited as `limit.<which>` (`credential` as `limit.api_key` or `limit.user`). */
+export type LimitName = 'tenant_rpm' | 'tenant_sessions' | 'user_sessions' | 'credential';
 
 /** One MCP request as the gate describes it to its tenant's limiter. */
 export interface AdmitRequest {
@@ -20,18 +22,20 @@ export interface AdmitRequest {
   /** Server name and its session binding, recorded with an opening session (listing, eviction). */
   server: string;
   binding: string;
+  /** The credential's per-minute/hour/day limits: the key's own, else the tenant's default. */
+  credential: CredentialLimits;
 }
 
 export type AdmitResult =
   | { ok: true; reservation?: string; evicted?: SessionTarget }
-  | { ok: false; limit: LimitName; retryAfter: number; message: string }
+  | { ok: false; limit: LimitName; retryAfter: number; message: string; window?: WindowName }
   | { ok: false; limit: 'unknown_session' };
 
 const WINDOW_MS = 60_000;
 
 /**
  * The exact limits of one tenant, in one Durable Object per tenant (`tenant:<id>`): requests per
- * fixed one-minute window, and the registry of its open sessions (session-registry.ts) for the
+ * fixed one-minute window, each credential's minute/hour/day windows (credential-counter.ts), and the registry of its open sessions (session-registry.ts) for the
  * concurrent-session quotas, liveness and least-recently-used eviction. The gate makes one
  * `admit` call per MCP request, so the check, the count and the session touch are a single round
  * trip; a Durable Object is single-threaded, so two requests can never both take the last slot.
@@ -45,11 +49,13 @@ export class TenantLimiter extends DurableObject<Env> {
   private windowStart = 0;
   private windowCount = 0;
   private registry!: SessionRegistry;
+  private credentials!: CredentialCounter;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => {
       this.registry = new SessionRegistry(ctx.storage.sql);
+      this.credentials = new CredentialCounter(ctx.storage.sql);
     });
   }
 
@@ -63,6 +69,12 @@ export class TenantLimiter extends DurableObject<Env> {
     if (this.windowCount >= req.limits.requestsPerMinute) {
       const retryAfter = Math.max(1, Math.ceil((this.windowStart + WINDOW_MS - now) / 1000));
       return { ok: false, limit: 'tenant_rpm', retryAfter, message: `Rate limit exceeded: this tenant may make ${req.limits.requestsPerMinute} requests per minute` };
+    }
+    // The caller's own minute/hour/day windows, counted only when the request is admitted.
+    const credential = this.credentials.admit(req.user, req.credential, now);
+    if (!credential.ok) {
+      const who = req.user.startsWith('key:') ? 'API key' : 'user';
+      return { ok: false, limit: 'credential', window: credential.window, retryAfter: credential.retryAfter, message: `Rate limit exceeded: this ${who} may make ${credential.limit} requests per ${credential.window === 'day' ? 'UTC day' : credential.window}` };
     }
     this.windowCount++;
     if (req.session !== undefined && !req.opening) return this.registry.touch(req.session, now, req.idleMs) ? { ok: true } : { ok: false, limit: 'unknown_session' };
@@ -95,9 +107,15 @@ export class TenantLimiter extends DurableObject<Env> {
     return this.registry.take(handle, user);
   }
 
+  /** Request counts (this minute, hour, UTC day, all time) of credentials (`key:<id>`, user ids). */
+  async credentialUsage(ids: string[]): Promise<Record<string, CredentialUsage>> {
+    return this.credentials.usage(ids, Date.now());
+  }
+
   /** The tenant was deleted: forget its sessions and request window, so a re-created tenant starts empty. */
   async forget(): Promise<void> {
     this.registry.clear();
+    this.credentials.clear();
     this.windowStart = this.windowCount = 0;
     await this.ctx.storage.delete('backoff');
   }

@@ -1,6 +1,6 @@
 import type { Role, TenantStatus } from './model';
 import { base64url, safeEqual, toHex } from '../crypto/secrets';
-import { limitsFromRow, type LimitColumns, type TenantLimits } from '../limits/tenant-limits';
+import { keyLimitsFromRow, limitColumnsSql, limitsFromRow, type KeyLimitColumns, type KeyLimits, type KeyLimitsPatch, type LimitColumns, type TenantLimits } from '../limits/tenant-limits';
 
 /**
  * API keys: `smcp_<tenantId>_<secret>` with a 32-byte random secret. Only a SHA-256 of the secret
@@ -23,9 +23,11 @@ export interface ApiKey {
   lastUsedAt: number | null;
   revokedAt: number | null;
   replacedBy: string | null;
+  /** The key's own request limits; null = its tenant's per-credential default. */
+  limits: KeyLimits;
 }
 
-interface KeyRow {
+interface KeyRow extends KeyLimitColumns {
   id: string;
   tenant_id: string;
   name: string;
@@ -49,6 +51,7 @@ function toKey(r: KeyRow): ApiKey {
     lastUsedAt: r.last_used_at,
     revokedAt: r.revoked_at,
     replacedBy: r.replaced_by,
+    limits: keyLimitsFromRow(r),
   };
 }
 
@@ -68,7 +71,7 @@ export async function createApiKey(
     .prepare('INSERT INTO api_keys (id, tenant_id, name, role, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
     .bind(id, k.tenantId, k.name, k.role, await secretHash(secret), createdAt, k.expiresAt)
     .run();
-  const record: ApiKey = { id, tenantId: k.tenantId, name: k.name, role: k.role, createdAt, expiresAt: k.expiresAt, lastUsedAt: null, revokedAt: null, replacedBy: null };
+  const record: ApiKey = { id, tenantId: k.tenantId, name: k.name, role: k.role, createdAt, expiresAt: k.expiresAt, lastUsedAt: null, revokedAt: null, replacedBy: null, limits: { perMinute: null, perHour: null, perDay: null } };
   return { key: `smcp_${k.tenantId}_${secret}`, record };
 }
 
@@ -92,7 +95,7 @@ export async function verifyApiKey(
   const hash = await secretHash(secret);
   const row = await db
     .prepare(
-      'SELECT k.*, t.status AS tenant_status, t.servers AS tenant_servers, t.generation AS tenant_generation, t.requests_per_minute, t.max_sessions, t.max_sessions_per_user FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id WHERE k.secret_hash = ? AND k.tenant_id = ?',
+      `SELECT k.*, t.status AS tenant_status, t.servers AS tenant_servers, t.generation AS tenant_generation, ${limitColumnsSql('t')} FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id WHERE k.secret_hash = ? AND k.tenant_id = ?`,
     )
     .bind(hash, tenantId)
     .first<KeyRow & { tenant_status: TenantStatus | null; tenant_servers: string | null; tenant_generation: number | null } & LimitColumns>();
@@ -102,7 +105,7 @@ export async function verifyApiKey(
   const tenant =
     row.tenant_status === null
       ? null
-      : { status: row.tenant_status, servers: JSON.parse(row.tenant_servers ?? '[]') as string[], limits: limitsFromRow(row), generation: row.tenant_generation ?? 0 };
+      : { status: row.tenant_status, servers: JSON.parse(row.tenant_servers ?? '[]') as string[], limits: limitsFromRow(row, keyLimitsFromRow(row)), generation: row.tenant_generation ?? 0 };
   return { key: toKey(row), tenant };
 }
 
@@ -151,7 +154,7 @@ export async function revokeApiKey(db: D1Database, tenantId: string, id: string)
 }
 
 /**
- * Rotate: a new key with the same name, role and expiry; the old one stops working after
+ * Rotate: a new key with the same name, role, expiry and request limits; the old one stops working after
  * `graceHours` (0 = at once). Refused for revoked or already rotated keys.
  */
 export async function rotateApiKey(db: D1Database, tenantId: string, id: string, graceHours: number): Promise<{ key: string; record: ApiKey; oldExpiresAt: number } | null> {
@@ -161,5 +164,21 @@ export async function rotateApiKey(db: D1Database, tenantId: string, id: string,
   const graceEnd = Date.now() + graceHours * 3_600_000;
   const oldExpiresAt = old.expiresAt === null ? graceEnd : Math.min(old.expiresAt, graceEnd);
   await db.prepare('UPDATE api_keys SET expires_at = ?, replaced_by = ? WHERE id = ? AND tenant_id = ?').bind(oldExpiresAt, created.record.id, id, tenantId).run();
-  return { ...created, oldExpiresAt };
+  // The replacement keeps the old key's own request limits.
+  const hasLimits = old.limits.perMinute !== null || old.limits.perHour !== null || old.limits.perDay !== null;
+  const record = hasLimits ? ((await setApiKeyLimits(db, tenantId, created.record.id, old.limits)) ?? created.record) : created.record;
+  return { ...created, record, oldExpiresAt };
+}
+
+/** Set or clear (null) a key's own request limits; null when the tenant has no such key. */
+export async function setApiKeyLimits(db: D1Database, tenantId: string, id: string, patch: KeyLimitsPatch): Promise<ApiKey | null> {
+  const current = await getApiKey(db, tenantId, id);
+  if (!current) return null;
+  const next: KeyLimits = {
+    perMinute: patch.perMinute === undefined ? current.limits.perMinute : patch.perMinute,
+    perHour: patch.perHour === undefined ? current.limits.perHour : patch.perHour,
+    perDay: patch.perDay === undefined ? current.limits.perDay : patch.perDay,
+  };
+  await db.prepare('UPDATE api_keys SET limit_per_minute = ?, limit_per_hour = ?, limit_per_day = ? WHERE id = ? AND tenant_id = ?').bind(next.perMinute, next.perHour, next.perDay, id, tenantId).run();
+  return { ...current, limits: next };
 }

@@ -1,6 +1,6 @@
 import type { Role, Tenant, TenantStatus, User } from './model';
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from '../crypto/password';
-import { columnsAfter, DEFAULT_TENANT_LIMITS, limitsFromRow, type LimitColumns, type LimitsPatch, type TenantLimits } from '../limits/tenant-limits';
+import { columnsAfter, columnValues, DEFAULT_TENANT_LIMITS, LIMIT_SET_SQL, limitColumnsSql, limitsFromRow, type LimitColumns, type LimitsPatch, type TenantLimits } from '../limits/tenant-limits';
 
 /**
  * D1 access for tenants and users. Every query is parameterised and carries the tenant, so a
@@ -107,7 +107,7 @@ export interface AccessRecord {
 export async function getAccessRecord(db: D1Database, tenantId: string, userId: string): Promise<AccessRecord | null> {
   const row = await db
     .prepare(
-      'SELECT u.role AS role, t.status AS status, t.servers AS servers, t.generation AS generation, t.requests_per_minute, t.max_sessions, t.max_sessions_per_user, t.max_upstreams FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.id = ? AND u.tenant_id = ?',
+      `SELECT u.role AS role, t.status AS status, t.servers AS servers, t.generation AS generation, ${limitColumnsSql('t')} FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.id = ? AND u.tenant_id = ?`,
     )
     .bind(userId, tenantId)
     .first<{ role: Role; status: TenantStatus; servers: string; generation: number } & LimitColumns>();
@@ -130,8 +130,8 @@ export async function updateTenant(
   const columns = columnsAfter(current.limits, limitsPatch ?? {});
   const next: Tenant = { ...current, ...rest, limits: limitsFromRow(columns) };
   await db
-    .prepare('UPDATE tenants SET name = ?, status = ?, servers = ?, requests_per_minute = ?, max_sessions = ?, max_sessions_per_user = ?, max_upstreams = ? WHERE id = ?')
-    .bind(next.name, next.status, JSON.stringify(next.servers), columns.requests_per_minute, columns.max_sessions, columns.max_sessions_per_user, columns.max_upstreams, current.id)
+    .prepare(`UPDATE tenants SET name = ?, status = ?, servers = ?, ${LIMIT_SET_SQL} WHERE id = ?`)
+    .bind(next.name, next.status, JSON.stringify(next.servers), ...columnValues(columns), current.id)
     .run();
   return next;
 }

@@ -68,16 +68,26 @@ describe('smcp CLI against wrangler dev', () => {
 
   it('sets tenant limits (operator only) and the gate enforces them', async () => {
     await smcp(['tenant', 'create', 'initech', '--servers', 'notes']);
-    const set = await smcp(['tenant', 'limits', 'initech', '--rpm', '500', '--sessions', '1']);
+    const set = await smcp(['tenant', 'limits', 'initech', '--rpm', '500', '--sessions', '1', '--key-per-minute', '50', '--key-per-day', '5000']);
     expect(set.code, set.stderr).toBe(0);
-    expect(JSON.parse(set.stdout).limits).toEqual({ requestsPerMinute: 500, maxSessions: 1, maxSessionsPerUser: 20, maxUpstreams: 20 });
-    const key = JSON.parse((await smcp(['key', 'create', 'initech'])).stdout).key as string;
+    expect(JSON.parse(set.stdout).limits).toEqual({ requestsPerMinute: 500, maxSessions: 1, maxSessionsPerUser: 20, maxUpstreams: 20, credentialPerMinute: 50, credentialPerHour: 20_000, credentialPerDay: 5000 });
+    const created = JSON.parse((await smcp(['key', 'create', 'initech'])).stdout) as { id: string; key: string };
+    const key = created.key;
+    const other = JSON.parse((await smcp(['key', 'create', 'initech'])).stdout).key as string;
     const first = await initialize(key);
     expect(first.status).toBe(200);
     await first.body?.cancel();
-    const second = await initialize(key);
+    // The tenant's one session is held by another key: refused (the same key would replace its own).
+    const second = await initialize(other);
     expect(second.status).toBe(429);
     expect(second.headers.get('retry-after')).toBeTruthy();
+    // A key's own limits round-trip, and the listing shows its request counts.
+    const keyLimits = await smcp(['key', 'limits', 'initech', created.id, '--per-minute', '2', '--per-hour', 'default']);
+    expect(keyLimits.code, keyLimits.stderr).toBe(0);
+    expect(JSON.parse(keyLimits.stdout).limits).toEqual({ perMinute: 2, perHour: null, perDay: null });
+    const listed = JSON.parse((await smcp(['key', 'list', 'initech'])).stdout).keys.find((k: { id: string }) => k.id === created.id);
+    expect(listed.limits).toEqual({ perMinute: 2, perHour: null, perDay: null });
+    expect(listed.usage.total).toBe(1);
     const reset = await smcp(['tenant', 'limits', 'initech', '--sessions', 'default']);
     expect(JSON.parse(reset.stdout).limits.maxSessions).toBe(100);
     const tenantAdmin = JSON.parse((await smcp(['key', 'create', 'initech', '--role', 'admin'])).stdout).key as string;

@@ -7,7 +7,7 @@ const handles = (html: string) => [...html.matchAll(/data-session="([0-9a-f-]{36
 const ping = (token: string, session: string) => mcpPost('notes', token, { jsonrpc: '2.0', id: 1, method: 'ping' }, session);
 
 describe('dashboard Sessions page (issue 13 finding 7)', () => {
-  it('shows users their own sessions and lets them end one; admins see and end the whole tenant\'s; CSRF and tenant walls hold', async () => {
+  it("shows users their own sessions and lets them end one; admins see and end the whole tenant's; CSRF and tenant walls hold", async () => {
     const a = await seedTenant(['notes'], ['admin', 'member']);
     const b = await seedTenant(['notes'], ['admin']);
     const token = (await obtainToken(a.accounts.member!, 'notes')).access_token;

@@ -59,7 +59,16 @@ describe('client headers never reach the framework inside the session object', (
       const { key } = await createKey(tenant.id, role);
       for (const headers of attackHeaders(crypto.randomUUID())) {
         const label = `${role} ${JSON.stringify(headers).slice(0, 80)}`;
-        const init = await post(key, { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'attacker', version: '1' } } }, headers);
+        const init = await post(
+          key,
+          {
+            jsonrpc: '2.0',
+            id: 0,
+            method: 'initialize',
+            params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'attacker', version: '1' } },
+          },
+          headers,
+        );
         expect(init.status, label).toBe(200);
         const session = init.headers.get('mcp-session-id')!;
         const [hello] = await rpcMessages(init);
@@ -72,11 +81,21 @@ describe('client headers never reach the framework inside the session object', (
         expect(listed, label).toContain('list_notes');
         for (const tool of STORAGE_TOOLS) expect(listed, label).not.toContain(tool);
 
-        const put = await post(key, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'kv_put', arguments: { key: 'stolen', value: 'x' } } }, headers, session);
+        const put = await post(
+          key,
+          { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'kv_put', arguments: { key: 'stolen', value: 'x' } } },
+          headers,
+          session,
+        );
         expect(put.status, label).toBeLessThan(500);
         const answer = (await rpcMessages(put)).find((m) => m.id === 2);
         expect(answer?.error ?? answer?.result?.isError, label).toBeTruthy();
-        const sql = await post(key, { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'sql_query', arguments: { sql: 'SELECT 42 AS answer' } } }, headers, session);
+        const sql = await post(
+          key,
+          { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'sql_query', arguments: { sql: 'SELECT 42 AS answer' } } },
+          headers,
+          session,
+        );
         expect(sql.status, label).toBeLessThan(500);
         expect(JSON.stringify(await rpcMessages(sql)), label).not.toContain('42');
       }
@@ -126,8 +145,22 @@ describe('client headers never reach the framework inside the session object', (
       await read((t) => t.includes('event: endpoint'));
       const endpoint = /data: (\S+)/.exec(text)![1]!;
       const send = (body: unknown) =>
-        SELF.fetch(`${ORIGIN}${endpoint}`, { method: 'POST', headers: { ...headers, authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      expect((await send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 'a', version: '1' } } })).status, label).toBe(202);
+        SELF.fetch(`${ORIGIN}${endpoint}`, {
+          method: 'POST',
+          headers: { ...headers, authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      expect(
+        (
+          await send({
+            jsonrpc: '2.0',
+            id: 1,
+            method: 'initialize',
+            params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 'a', version: '1' } },
+          })
+        ).status,
+        label,
+      ).toBe(202);
       await read((t) => t.includes('"id":1'));
       expect(text, label).not.toContain('smcp-storage');
       expect((await send({ jsonrpc: '2.0', method: 'notifications/initialized' })).status, label).toBe(202);
@@ -135,7 +168,10 @@ describe('client headers never reach the framework inside the session object', (
       await read((t) => t.includes('"id":2'));
       expect(text, label).toContain('list_notes');
       for (const tool of STORAGE_TOOLS) expect(text, label).not.toContain(`"${tool}"`);
-      expect((await send({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'kv_put', arguments: { key: 'stolen', value: 'x' } } })).status, label).toBe(202);
+      expect(
+        (await send({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'kv_put', arguments: { key: 'stolen', value: 'x' } } })).status,
+        label,
+      ).toBe(202);
       await read((t) => t.includes('"id":3'));
       await reader.cancel();
     }
@@ -148,9 +184,15 @@ describe('client headers never reach the framework inside the session object', (
     const upgrade = { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' };
     const session = await openSession('notes', key);
     const attempts = [
-      post(key, { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'a', version: '1' } } }, upgrade),
+      post(
+        key,
+        { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'a', version: '1' } } },
+        upgrade,
+      ),
       post(key, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, upgrade, session),
-      SELF.fetch(`${ORIGIN}/servers/notes/mcp`, { headers: { ...upgrade, authorization: `Bearer ${key}`, 'mcp-session-id': session, accept: 'text/event-stream' } }),
+      SELF.fetch(`${ORIGIN}/servers/notes/mcp`, {
+        headers: { ...upgrade, authorization: `Bearer ${key}`, 'mcp-session-id': session, accept: 'text/event-stream' },
+      }),
       SELF.fetch(`${ORIGIN}/servers/notes/sse`, { headers: { ...upgrade, authorization: `Bearer ${key}`, accept: 'text/event-stream' } }),
     ];
     for (const res of await Promise.all(attempts)) {

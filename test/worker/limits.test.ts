@@ -32,7 +32,7 @@ describe('per-tenant request rate (exact, TenantLimiter)', () => {
     const quiet = await seedTenant(['notes']);
     const patched = await adminCall('PATCH', `/tenants/${noisy.id}`, { limits: { requestsPerMinute: 10 } });
     expect(patched.status).toBe(200);
-    expect(patched.body.limits).toEqual({ requestsPerMinute: 10, maxSessions: 100, maxSessionsPerUser: 20, maxUpstreams: 20 });
+    expect(patched.body.limits).toMatchObject({ requestsPerMinute: 10, maxSessions: 100, maxSessionsPerUser: 20 });
     const noisyKey = (await createKey(noisy.id, 'member')).key;
     const quietKey = (await createKey(quiet.id, 'member')).key;
     const noisySession = await openSession('notes', noisyKey);
@@ -63,32 +63,7 @@ describe('per-tenant request rate (exact, TenantLimiter)', () => {
   });
 });
 
-describe('per-API-key rate (approximate, Rate Limiting binding)', () => {
-  it('refuses a key past 600 requests a minute with 429 + Retry-After; another key of the same tenant still works', async () => {
-    const { id } = await seedTenant(['notes']);
-    await adminCall('PATCH', `/tenants/${id}`, { limits: { requestsPerMinute: 100_000 } });
-    const hot = (await createKey(id, 'member')).key;
-    const other = (await createKey(id, 'member')).key;
-    // Requests with a session id that was never issued are cheap (404) but still count against the key.
-    const statuses: number[] = [];
-    let firstLimited: Response | undefined;
-    // Windows are aligned to the wall clock: 1,300 requests cover a full window's 600 even if the burst straddles a boundary.
-    for (let round = 0; round < 26 && !firstLimited; round++) {
-      const batch = await Promise.all(Array.from({ length: 50 }, (_, i) => mcpPost('notes', hot, list(i), `${'ab'.repeat(32)}.${'cd'.repeat(16)}`)));
-      for (const r of batch) {
-        statuses.push(r.status);
-        if (r.status === 429 && !firstLimited) firstLimited = r;
-        else await r.body?.cancel();
-      }
-    }
-    console.log(`api key burst: ${statuses.filter((s) => s === 404).length} passed the key limit, first 429 after ${statuses.indexOf(429)} requests`);
-    expect(firstLimited).toBeDefined();
-    expect(statuses.indexOf(429)).toBeGreaterThanOrEqual(500);
-    await expectTooMany(firstLimited!, 'rpc');
-    const session = await openSession('notes', other);
-    expect(session).toBeTruthy();
-  }, 300_000);
-});
+// Per-API-key and per-user rates (exact, minute/hour/day, settable per tenant and per key): credential-limits.test.ts.
 
 describe('session quotas (exact, TenantLimiter)', () => {
   it('refuses sessions over the per-tenant quota at initialize, evicts instead at the per-user quota, and frees a slot on DELETE', async () => {
@@ -186,11 +161,11 @@ describe('tenant limits in the admin API', () => {
   it('lets the operator set and reset limits, validates them, and refuses tenant admins', async () => {
     const { id } = await seedTenant(['notes']);
     const before = await adminCall('GET', `/tenants/${id}`);
-    expect(before.body.limits).toEqual({ requestsPerMinute: 1000, maxSessions: 100, maxSessionsPerUser: 20, maxUpstreams: 20 });
+    expect(before.body.limits).toEqual({ requestsPerMinute: 1000, maxSessions: 100, maxSessionsPerUser: 20, maxUpstreams: 20, credentialPerMinute: 600, credentialPerHour: 20_000, credentialPerDay: 200_000 });
     expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { requestsPerMinute: 0 } })).status).toBe(400);
     expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { requestsPerMinute: 1.5 } })).status).toBe(400);
     expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { burst: 3 } })).status).toBe(400);
-    expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { maxSessions: 5, maxSessionsPerUser: 2 } })).body.limits).toEqual({ requestsPerMinute: 1000, maxSessions: 5, maxSessionsPerUser: 2, maxUpstreams: 20 });
+    expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { maxSessions: 5, maxSessionsPerUser: 2 } })).body.limits).toMatchObject({ requestsPerMinute: 1000, maxSessions: 5, maxSessionsPerUser: 2, credentialPerMinute: 600 });
     expect((await adminCall('GET', `/tenants/${id}`)).body.limits.maxSessions).toBe(5);
     expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { maxSessions: null } })).body.limits.maxSessions).toBe(100);
     const tenantAdmin = (await createKey(id, 'admin')).key;

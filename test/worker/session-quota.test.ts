@@ -3,7 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { waitForEvents } from './audit-support';
 import { adminCall, call, createKey, mcpPost, openSession, ORIGIN, rpcMessages, seedTenant } from './platform-client';
 
-const INIT = (id: unknown = 0) => ({ jsonrpc: '2.0', id, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'quota-test', version: '1' } } });
+const INIT = (id: unknown = 0) => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'quota-test', version: '1' } },
+});
 const limiter = (tenant: string) => env.TENANT_LIMITER.get(env.TENANT_LIMITER.idFromName(`tenant:${tenant}`));
 const objectOf = (sessionId: string) => env.NOTES_SERVER.get(env.NOTES_SERVER.idFromName(`streamable-http:${sessionId.split('.')[0]}`));
 
@@ -50,7 +55,11 @@ describe('initialize sent as a notification (issue 13 finding 3)', () => {
     const reader = sse.body!.getReader();
     const first = new TextDecoder().decode((await reader.read()).value);
     const endpoint = /data: (\S+)/.exec(first)![1]!;
-    const posted = await SELF.fetch(`${ORIGIN}${endpoint}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(withoutId()) });
+    const posted = await SELF.fetch(`${ORIGIN}${endpoint}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(withoutId()),
+    });
     expect(posted.status).toBe(400);
     expect(((await posted.json()) as any).error.code).toBe(-32600);
     await reader.cancel();
@@ -79,7 +88,8 @@ describe('session quotas never lock a client out by its own old sessions (issue 
     }
     expect(await limiter(id).openSessions()).toBe(3); // 2 of mine + 1 of the other key
     const latest = opened.slice(-2);
-    for (const s of [s1, s2, ...opened.slice(0, 3)]) expect((await mcpPost('notes', mine.key, { jsonrpc: '2.0', id: 1, method: 'ping' }, s)).status, 'evicted session').toBe(404);
+    for (const s of [s1, s2, ...opened.slice(0, 3)])
+      expect((await mcpPost('notes', mine.key, { jsonrpc: '2.0', id: 1, method: 'ping' }, s)).status, 'evicted session').toBe(404);
     for (const s of latest) expect((await mcpPost('notes', mine.key, { jsonrpc: '2.0', id: 1, method: 'ping' }, s)).status, 'newest sessions').toBe(200);
     expect((await call('notes', other.key, theirs, 'tools/list')).status).toBe(200);
 
@@ -102,7 +112,7 @@ describe('session quotas never lock a client out by its own old sessions (issue 
     expect(events.map((e) => e.session)).toContain(s2.split('.')[0]);
   });
 
-  it('a tenant full of other keys\' sessions still refuses, with Retry-After until the earliest idle expiry; a key holding one of them evicts its own', async () => {
+  it("a tenant full of other keys' sessions still refuses, with Retry-After until the earliest idle expiry; a key holding one of them evicts its own", async () => {
     const { id } = await seedTenant(['notes']);
     expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { maxSessions: 2 } })).status).toBe(200);
     const [k1, k2, k3] = [(await createKey(id, 'member')).key, (await createKey(id, 'member')).key, (await createKey(id, 'member')).key];
