@@ -4,7 +4,7 @@ import { publicOrigin } from '../config';
 import { gateMcpRequest, type GateTarget } from '../gate/mcp-gate';
 import type { GrantProps, KeyProps } from '../gate/principal-resolver';
 import { recordDenial } from '../audit/record';
-import { noteTokenSubject } from './oauth-audit';
+import { onTokenExchange } from './grant-access';
 import { registrationProblem } from './client-registration';
 import { verifyApiKey } from '../tenancy/api-keys';
 import { tenantDefinedNames, upstreamEntry } from '../tenancy/server-names';
@@ -102,7 +102,7 @@ export function buildSurface(origin: string, upstreams: string[]): OAuthSurface 
     // Client ID Metadata Documents (MCP 2026-07-28): an HTTPS client_id whose document the provider
     // fetches (public addresses only: the global_fetch_strictly_public flag), beside dynamic registration.
     clientIdMetadataDocumentEnabled: true,
-    tokenExchangeCallback: ({ props }) => noteTokenSubject(props),
+    tokenExchangeCallback: onTokenExchange,
     clientRegistrationCallback: ({ clientMetadata }) => {
       const problem = registrationProblem(clientMetadata);
       return problem ? { description: problem } : undefined;
