@@ -1,12 +1,13 @@
 /**
- * `npm run bench`: floor, bare McpAgent, the platform and the Node SDK peer, all in one run on
+ * `npm run bench`: floor, bare McpAgent, the platform (sessionful, and its stateless MCP 2026-07-28
+ * lane as `modern`) and the Node SDK peer, all in one run on
  * this machine so the ratios hold however noisy it is. Prints the figures and ratios, writes them
  * to docs/performance.md, then runs scripts/bench-noisy-tenant.ts if it exists.
  *
  * Sizes (env): BENCH_DURATION_MS (steady phase length per variant, default 5000),
  * BENCH_CONCURRENCY (default "1,10,100"), BENCH_COLD (cold sessions, default 30),
  * BENCH_SESSIONS (sessions in a row, default 1000), BENCH_ROUNDS (how many alternating rounds
- * each phase is split into, default 4), BENCH_VARIANTS (default floor,bare,platform,platform-noaudit,peer; platform-noaudit is the platform with request auditing off),
+ * each phase is split into, default 4), BENCH_VARIANTS (default floor,bare,platform,platform-noaudit,modern,peer; platform-noaudit is the platform with request auditing off, modern its stateless 2026-07-28 lane),
  * BENCH_WRITE_DOCS=0 to leave docs/performance.md alone.
  */
 import { spawn } from 'node:child_process';

@@ -4,15 +4,13 @@
  * build with its bundle size against the Workers limits, and the D1 migrations on a fresh local
  * database. Exits non-zero on the first failure.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applyMigrationsLocally, dryRun, measureBundle, sizeReport, WORKER_SIZE_LIMITS } from './lib/deploy-check.ts';
-import { ROOT } from './lib/local-platform.ts';
+import { applyMigrationsLocally, currentBuild, dryRun, measureBundle, sizeReport, WORKER_SIZE_LIMITS } from './lib/deploy-check.ts';
 
 const envs = process.argv.slice(2).length ? process.argv.slice(2) : ['staging', 'production'];
-const build = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+const build = currentBuild();
 const work = mkdtempSync(join(tmpdir(), 'smcp-deploy-check-'));
 let failed = false;
 try {

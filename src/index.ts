@@ -14,6 +14,7 @@ export { AuditOutboxObject } from './audit/audit-outbox-object';
 export { AuditStore } from './audit/audit-store-object';
 export { TenantDatabase } from './storage/tenant-database';
 export { TenantLimiter } from './limits/tenant-limiter';
+export { RefreshGuard } from './oauth/refresh-guard';
 // Tenant-deployed servers: the session class, and the capability stubs their sandboxes get (src/tenant-servers).
 export { TenantModuleServer } from './tenant-servers/tenant-module-server';
 export { TenantKvCapability, TenantFilesCapability, EgressGate } from './tenant-servers/capabilities';

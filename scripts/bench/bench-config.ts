@@ -16,6 +16,13 @@ export const PLATFORM_SERVER = 'everything';
 const PLATFORM_BINDING = 'EVERYTHING_SERVER';
 /** The route of the optional audit-off platform variant. */
 export const NOAUDIT_SERVER = 'notes';
+/**
+ * What the modern variant calls on the platform route: the stateless lane serves each server's own
+ * definition (`servers/classes.ts`), not the Durable Object class the binding points at, so on
+ * `everything` it runs the conformance fixture `test_simple_text` (a fixed text result, as trivial
+ * as `echo`).
+ */
+export const MODERN_TOOL = { name: 'test_simple_text', arguments: {} };
 const NOAUDIT_BINDING = 'NOTES_SERVER';
 
 interface DoBinding {

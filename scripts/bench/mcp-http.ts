@@ -15,9 +15,23 @@ export interface Target {
   path: string;
   /** Bearer token, or null for the floor. */
   token: string | null;
-  /** Whether the target keeps sessions (everything but the floor). */
+  /** Whether the target keeps sessions (everything but the floor and the modern lane). */
   sessions: boolean;
+  /**
+   * `2026-07-28`: the stateless lane. No `initialize` and no session: every request carries the
+   * `_meta` envelope, mirrored in the MCP-Protocol-Version, Mcp-Method and Mcp-Name headers.
+   */
+  era?: '2026-07-28';
+  /** The tool `callTool` calls (default the bench's trivial `echo`). */
+  tool?: { name: string; arguments: Record<string, unknown> };
 }
+
+/** The per-request envelope of a 2026-07-28 request. */
+const MODERN_META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientInfo': { name: 'smcp-bench', version: '1.0.0' },
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
 
 export interface RpcOutcome {
   ok: boolean;
@@ -58,14 +72,21 @@ function parseMessages(contentType: string, text: string): unknown[] {
 /** Send one JSON-RPC message (request or notification, or DELETE with `message === null`). */
 export function send(t: Target, sessionId: string | null, message: { id?: number; method: string; params?: unknown } | null): Promise<RpcOutcome> {
   return new Promise((resolve) => {
-    const body = message ? JSON.stringify({ jsonrpc: '2.0', ...message }) : '';
+    const modern = t.era === '2026-07-28' && message !== null;
+    const params = modern ? { ...((message.params as Record<string, unknown> | undefined) ?? {}), _meta: MODERN_META } : message?.params;
+    const body = message ? JSON.stringify({ jsonrpc: '2.0', ...message, ...(params === undefined ? {} : { params }) }) : '';
     const headers: Record<string, string> = {
       host: t.host,
       accept: 'application/json, text/event-stream',
       'content-type': 'application/json',
-      'mcp-protocol-version': '2025-06-18',
+      'mcp-protocol-version': modern ? '2026-07-28' : '2025-06-18',
       'content-length': String(Buffer.byteLength(body)),
     };
+    if (modern) {
+      headers['mcp-method'] = message.method;
+      const name = (params as { name?: unknown } | undefined)?.name;
+      if (typeof name === 'string') headers['mcp-name'] = name;
+    }
     if (t.token) headers.authorization = `Bearer ${t.token}`;
     if (sessionId) headers['mcp-session-id'] = sessionId;
     const req = request({ host: '127.0.0.1', port: t.port, path: t.path, method: message ? 'POST' : 'DELETE', headers, agent: agentFor(t.port) }, (res) => {
@@ -98,8 +119,9 @@ export function send(t: Target, sessionId: string | null, message: { id?: number
 
 let nextId = 1;
 
-/** `initialize` then `notifications/initialized`; the session id, or the failure. */
+/** `initialize` then `notifications/initialized`; the session id, or the failure. Nothing for the stateless lane. */
 export async function openSession(t: Target): Promise<{ sessionId: string | null } | { error: string }> {
+  if (t.era === '2026-07-28') return { sessionId: null };
   const init = await send(t, null, {
     id: nextId++,
     method: 'initialize',
@@ -112,9 +134,9 @@ export async function openSession(t: Target): Promise<{ sessionId: string | null
   return { sessionId: init.sessionId };
 }
 
-/** One `tools/call` of the trivial tool. */
+/** One `tools/call` of the target's trivial tool. */
 export function callTool(t: Target, sessionId: string | null): Promise<RpcOutcome> {
-  return send(t, sessionId, { id: nextId++, method: 'tools/call', params: { name: 'echo', arguments: { text: 'bench' } } });
+  return send(t, sessionId, { id: nextId++, method: 'tools/call', params: t.tool ?? { name: 'echo', arguments: { text: 'bench' } } });
 }
 
 /** End a session (DELETE); ignored for the floor. */

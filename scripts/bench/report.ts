@@ -1,6 +1,7 @@
 /**
- * Turning benchmark results into tables: the per-phase figures, the ratios the issue asks for
- * (platform/bare, platform/floor, platform/peer), the targets, and the machine. The same markdown
+ * Turning benchmark results into tables: the per-phase figures, the ratios the issues ask for
+ * (platform/bare, platform/floor, platform/peer; modern/platform, modern/floor), the targets, and
+ * the machine. The same markdown
  * is printed and written between the markers in docs/performance.md.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { ROOT } from '../lib/local-platform.ts';
 import { ratio, type PhaseResult } from './stats.ts';
 
 /** Every variant, in report order; all run by default (BENCH_VARIANTS picks a subset). */
-export const VARIANTS = ['floor', 'bare', 'platform', 'platform-noaudit', 'peer'] as const;
+export const VARIANTS = ['floor', 'bare', 'platform', 'platform-noaudit', 'modern', 'peer'] as const;
 export const DEFAULT_VARIANTS: readonly Variant[] = VARIANTS;
 export type Variant = (typeof VARIANTS)[number];
 
@@ -76,6 +77,18 @@ function ratios(r: Report): string {
   return rows.join('\n');
 }
 
+/** The stateless (2026-07-28) lane against the sessionful platform and the floor, per phase. */
+function modernRatios(r: Report): string {
+  const rows = ['| phase | throughput modern/platform | throughput modern/floor | p50 modern/platform | p50 modern/floor |', '|---|---:|---:|---:|---:|'];
+  for (const phase of phases(r.results)) {
+    const m = find(r.results, phase, 'modern');
+    if (!m) continue;
+    const cell = (v: Variant, key: 'p50' | 'throughput') => x(ratio(m[key], find(r.results, phase, v)?.[key]));
+    rows.push(`| ${phase} | ${cell('platform', 'throughput')} | ${cell('floor', 'throughput')} | ${cell('platform', 'p50')} | ${cell('floor', 'p50')} |`);
+  }
+  return rows.length > 2 ? rows.join('\n') : '';
+}
+
 function memory(r: Report): string {
   const rows = ['| variant | peak RSS of the server processes |', '|---|---:|'];
   for (const v of VARIANTS) if (r.peaks.has(v)) rows.push(`| ${v} | ${mib(r.peaks.get(v))} |`);
@@ -105,6 +118,18 @@ export function targets(r: Report): { lines: string[]; met: boolean } {
     const peer = find(r.results, phase, 'peer');
     if (p && peer) check(p.throughput >= peer.throughput, `platform throughput ≥ peer in "${phase}": ${p.throughput.toFixed(0)} vs ${peer.throughput.toFixed(0)} ops/s`);
   }
+  // The modern lane (issue 14): ≥ 3× the sessionful platform's and ≥ 0.5× the floor's throughput at
+  // c=10 and c=100; p50 at c=1 within 2× the floor's.
+  for (const c of [10, 100]) {
+    const phase = `steady c=${c}`;
+    const m = find(r.results, phase, 'modern')?.throughput;
+    const vsPlatform = ratio(m, find(r.results, phase, 'platform')?.throughput);
+    if (vsPlatform !== null) check(vsPlatform >= 3, `modern/platform throughput ≥ 3 in "${phase}": ${x(vsPlatform)}`);
+    const vsFloor = ratio(m, find(r.results, phase, 'floor')?.throughput);
+    if (vsFloor !== null) check(vsFloor >= 0.5, `modern/floor throughput ≥ 0.5 in "${phase}": ${x(vsFloor)}`);
+  }
+  const p50 = ratio(find(r.results, 'steady c=1', 'modern')?.p50, find(r.results, 'steady c=1', 'floor')?.p50);
+  if (p50 !== null) check(p50 <= 2, `modern/floor p50 ≤ 2 in "steady c=1": ${x(p50)}`);
   return { lines, met };
 }
 
@@ -124,6 +149,7 @@ export function markdown(r: Report): string {
     '### Ratios',
     ratios(r),
     '',
+    ...(modernRatios(r) ? ['### Modern lane (MCP 2026-07-28, stateless)', modernRatios(r), ''] : []),
     '### Memory',
     memory(r),
     '',

@@ -1,7 +1,7 @@
 /**
- * Starting the four benchmark targets on this machine: three `wrangler dev` instances of the
- * bench Worker (one per variant, so each has its own workerd and its memory can be told apart)
- * and the Node SDK peer. Platform and bare get a member API key for a seeded tenant, through the
+ * Starting the benchmark targets on this machine: one `wrangler dev` instance of the bench Worker
+ * per Worker variant (so each has its own workerd and its memory can be told apart) and the Node
+ * SDK peer. Every variant but the floor gets a member API key for a seeded tenant, through the
  * admin API, with the tenant's and the key's limits raised for load (as an operator would).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { admin, raiseLimitsForLoad, ROOT, startPlatform, type RunningPlatform } from '../lib/local-platform.ts';
-import { NOAUDIT_SERVER, PLATFORM_SERVER, writeBenchConfig } from './bench-config.ts';
+import { MODERN_TOOL, NOAUDIT_SERVER, PLATFORM_SERVER, writeBenchConfig } from './bench-config.ts';
 import type { MemoryTarget } from './memory.ts';
 import type { Target } from './mcp-http.ts';
 import type { Variant } from './report.ts';
@@ -83,8 +83,10 @@ export async function startTargets(wanted: readonly Variant[]): Promise<Started>
   const memory: MemoryTarget[] = [];
   for (const [variant, p] of workers) {
     const token = variant === 'floor' ? null : await seededKey(p);
-    const path = { floor: '/bench/floor', bare: '/bench/bare/mcp', platform: `/servers/${PLATFORM_SERVER}/mcp`, 'platform-noaudit': `/servers/${NOAUDIT_SERVER}/mcp` }[variant as Exclude<Variant, 'peer'>];
-    targets.set(variant, { name: variant, port: p.port, host: `localhost:${p.port}`, path, token, sessions: variant !== 'floor' });
+    const path = { floor: '/bench/floor', bare: '/bench/bare/mcp', platform: `/servers/${PLATFORM_SERVER}/mcp`, 'platform-noaudit': `/servers/${NOAUDIT_SERVER}/mcp`, modern: `/servers/${PLATFORM_SERVER}/mcp` }[variant as Exclude<Variant, 'peer'>];
+    const base = { name: variant, port: p.port, host: `localhost:${p.port}`, path, token };
+    // The modern lane: the same route as the platform variant, spoken statelessly (MCP 2026-07-28).
+    targets.set(variant, variant === 'modern' ? { ...base, sessions: false, era: '2026-07-28', tool: MODERN_TOOL } : { ...base, sessions: variant !== 'floor' });
     memory.push({ variant, pid: p.process.pid!, comm: 'workerd', group: true });
   }
   if (wanted.includes('peer')) {

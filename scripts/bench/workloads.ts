@@ -6,6 +6,9 @@
  * - steady: N sessions initialize, then each calls the trivial tool back to back;
  * - cold: one new session at a time, timed from initialize to the first tool result;
  * - in a row: sessions opened one after another (initialize + initialized), kept open to the end.
+ *
+ * The stateless (2026-07-28) lane has no sessions: "open" is a no-op, so steady is N concurrent
+ * callers, cold is a first call with nothing before it, and it sits out "in a row".
  */
 import { performance } from 'node:perf_hooks';
 import { callTool, closeSession, openSession, type Target } from './mcp-http.ts';
@@ -99,7 +102,8 @@ export function cold(targets: Target[], samples: number, rounds: number): Promis
 
 /** `count` sessions per variant opened one after another; latency per open, throughput in sessions/s. */
 export function inARow(targets: Target[], count: number, rounds: number): Promise<PhaseResult[]> {
-  return interleaved(targets, `${count} sessions in a row`, rounds, async () => undefined, async (lane, r) => {
+  // The stateless lane has no session to open: nothing to measure there.
+  return interleaved(targets.filter((t) => t.era === undefined), `${count} sessions in a row`, rounds, async () => undefined, async (lane, r) => {
     for (let i = 0; i < share(count, rounds, r); i++) {
       const began = performance.now();
       const s = await openSession(lane.target);

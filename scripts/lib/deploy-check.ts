@@ -5,7 +5,7 @@
  * binding. Shared by `npm run deploy:check` and test/node/deploy-dry-run.test.ts, so the command an
  * operator runs and the one CI runs are the same.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -20,6 +20,15 @@ export interface CommandRun {
   command: string;
   code: number;
   output: string;
+}
+
+/** The build label a deploy sets: the short commit, or `unknown` outside a git checkout. */
+export function currentBuild(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
 }
 
 /** Run wrangler with metrics off and no colours, collecting everything it prints. */

@@ -1,9 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { applyMigrationsLocally, dryRun, localTables, measureBundle, sizeReport, WORKER_SIZE_LIMITS } from '../../scripts/lib/deploy-check.ts';
+import { applyMigrationsLocally, currentBuild, dryRun, localTables, measureBundle, sizeReport, WORKER_SIZE_LIMITS } from '../../scripts/lib/deploy-check.ts';
 import { ROOT } from '../../scripts/lib/local-platform.ts';
 import { wranglerConfig } from '../support/wrangler-config';
 
@@ -17,7 +16,7 @@ import { wranglerConfig } from '../support/wrangler-config';
 const DEPLOYED = ['staging', 'production'] as const;
 const work = mkdtempSync(join(tmpdir(), 'smcp-deploy-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-const build = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+const build = currentBuild();
 const guide = readFileSync(join(ROOT, 'docs/deploy.md'), 'utf8');
 
 describe('deploy, offline', () => {

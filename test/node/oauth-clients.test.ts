@@ -29,7 +29,7 @@ describe('official MCP SDK client, full OAuth flow against wrangler dev', () => 
     expect(provider.tokens()?.refresh_token).toBeTruthy();
 
     const tools = await client.listTools();
-    expect(tools.tools.map((t) => t.name).sort()).toEqual(['add_note', 'delete_note', 'list_notes', 'search_notes']);
+    expect(tools.tools.map((t) => t.name)).toEqual(expect.arrayContaining(['add_note', 'delete_note', 'list_notes', 'search_notes']));
     const added = JSON.parse(firstText(await client.callTool({ name: 'add_note', arguments: { title: 'Groceries', body: 'eggs, milk' } })));
     expect(added.id).toBeTypeOf('number');
     await client.callTool({ name: 'add_note', arguments: { title: 'Ideas', body: 'platform' } });
