@@ -3,7 +3,7 @@ import { restError } from '../http/responses';
 import type { Tenant } from '../tenancy/model';
 import { getTenant } from '../tenancy/tenant-store';
 import { authenticateAdmin, canActOn, type Actor } from './admin-auth';
-import { getExportRoute, listExportsRoute, migrateAuditRoute } from './audit-export-routes';
+import { getExportRoute, listExportsRoute, migrateAuditRoute, platformExportsRoute } from './audit-export-routes';
 import { getRetentionRoute, platformAuditRoute, platformMetricsRoute, putRetentionRoute, tenantAuditRoute, tenantMetricsRoute } from './audit-routes';
 import { createKeyRoute, listKeysRoute, patchKeyRoute, revokeKeyRoute, rotateKeyRoute } from './key-routes';
 import { createTenantRoute, deleteTenantRoute, getTenantRoute, listTenantsRoute, patchTenantRoute, tenantIdFrom } from './tenant-routes';
@@ -83,6 +83,8 @@ export async function handleAdminApi(request: Request, env: Env, path: string): 
 
   if (path === '/admin/api/audit' && request.method === 'GET') return platformAuditRoute(request, env, actor);
   if (path === '/admin/api/metrics' && request.method === 'GET') return platformMetricsRoute(request, env, actor);
+  const exportsPath = /^\/admin\/api\/audit\/exports(?:\/([^/]+))?$/.exec(path);
+  if (exportsPath && request.method === 'GET') return platformExportsRoute(request, env, actor, exportsPath[1]);
   if (path === '/admin/api/audit/migrate' && request.method === 'POST') return audited(env, actor, null, 'admin.audit.migrate', 'audit_events', () => migrateAuditRoute(env, actor));
   if (path === '/admin/api/tenants') {
     if (request.method === 'POST') {
