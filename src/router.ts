@@ -11,7 +11,7 @@ import { healthResponse } from './health/health';
 import { auditedOAuthEndpoint } from './oauth/oauth-audit';
 import { holdUntilFirstUse } from './oauth/client-registration';
 import { guardRefresh } from './oauth/refresh-rotation';
-import { OAUTH_PATHS, oauthSurface, serverNameOf } from './oauth/oauth-surface';
+import { auditMissingToken, OAUTH_PATHS, oauthSurface, serverNameOf } from './oauth/oauth-surface';
 import { authorizationServerMetadata, resourceAt } from './oauth/resource-lookup';
 
 const MCP_ROUTE = /^\/servers\/([^/]+)\/(mcp|sse|sse\/message)$/;
@@ -37,7 +37,9 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
     const refused = refuseForeignOrigin(request, env);
     if (refused) return refused.response; // logged and audited as a denial by the guard
     if (request.method === 'OPTIONS') return preflight(request, env, endpoint === 'mcp' ? 'GET, POST, DELETE, OPTIONS' : endpoint === 'sse' ? 'GET, OPTIONS' : 'POST, OPTIONS');
-    return withCors(request, env, await resource.host.fetch(request, env, ctx));
+    const response = await resource.host.fetch(request, env, ctx);
+    auditMissingToken(request, response, `/servers/${name}/${endpoint === 'mcp' ? 'mcp' : 'sse'}`);
+    return withCors(request, env, response);
   }
 
   if (path.startsWith(`${RESOURCE_METADATA}/servers/`)) {
