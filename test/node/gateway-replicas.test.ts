@@ -85,7 +85,7 @@ describe('gateway replicas and load balancing', () => {
     expect(view.state.replicas[1].breaker.state).toBe('open');
     expect(view.state.replicas[0]).toMatchObject({ url: replicas[0]!.url, breaker: { state: 'closed' } });
     expect(view.state.breaker.state).toBe('closed'); // the upstream as a whole stayed up
-    const health = await (await fetch(`${h.platform.url}/health`)).json();
+    const health = (await (await fetch(`${h.platform.url}/health`)).json()) as { gateway: { replicas: { down: number } } };
     expect(health.gateway.replicas.down).toBeGreaterThanOrEqual(1);
   });
 
