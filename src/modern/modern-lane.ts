@@ -23,6 +23,8 @@ export interface Admitted {
   /** The one call to the tenant's limiter (rate), shared with the 2025 lane; a Response refuses. */
   admit: () => Promise<unknown>;
   maxBodyBytes: number;
+  /** A tenant-deployed module (src/tenant-servers/module-definition.ts): its definition and a cache key per tenant and version. */
+  module?: { key: string; definition: () => Promise<ServerDefinition | Response> };
 }
 
 /** Request headers the SDK's modern transport reads; nothing else is forwarded (no credentials). */
@@ -52,8 +54,8 @@ function definitionOf(target: GateTarget): ServerDefinition | undefined {
   return cls?.definition;
 }
 
-function laneFor(target: GateTarget, definition: ServerDefinition): LaneEntry {
-  let entry = handlers.get(target.server.name);
+function laneFor(target: GateTarget, definition: ServerDefinition, key = target.server.name): LaneEntry {
+  let entry = handlers.get(key);
   if (entry) return entry;
   const handler: McpHttpHandler = createMcpHandler(
     (context) => {
@@ -85,7 +87,7 @@ function laneFor(target: GateTarget, definition: ServerDefinition): LaneEntry {
     },
   );
   entry = { handler, definition };
-  handlers.set(target.server.name, entry);
+  handlers.set(key, entry);
   return entry;
 }
 
@@ -112,7 +114,8 @@ export async function serveModern(lane: Extract<Lane, { era: '2026-07-28' }>, ad
   if (request.method !== 'POST') {
     return rpcError(405, RpcCode.InvalidRequest, 'Method not allowed: MCP 2026-07-28 has no GET stream and no sessions; POST each request', { Allow: 'POST' });
   }
-  const definition = admitted.target.upstream ? undefined : definitionOf(admitted.target);
+  const definition = admitted.module ? await admitted.module.definition() : admitted.target.upstream ? undefined : definitionOf(admitted.target);
+  if (definition instanceof Response) return definition;
   if (!definition) return upstreamNotModern(lane.parsed);
   const messages = parseJsonRpcBody(lane.body ?? new Uint8Array(0));
   if (messages instanceof Response) return messages;
@@ -132,7 +135,7 @@ export async function serveModern(lane: Extract<Lane, { era: '2026-07-28' }>, ad
       ? String((single.params as { name: string }).name)
       : undefined;
   const scope: RequestScope = { admitted, onlyTool, correlationId: context?.correlationId, ip: context?.ip ?? undefined };
-  const { handler } = laneFor(admitted.target, definition);
+  const { handler } = laneFor(admitted.target, definition, admitted.module?.key);
   const response = await handler.fetch(forwarded, {
     parsedBody: lane.parsed,
     authInfo: { token: 'gate-verified', clientId: admitted.principal.clientId, scopes: [], extra: { scope } },

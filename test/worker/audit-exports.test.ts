@@ -56,4 +56,22 @@ describe('daily audit exports across tenant incarnations', { timeout: 120_000 },
     const admin = await createKey(t.id, 'admin');
     expect((await auditQuery(`/audit/exports?tenant=${t.id}`, admin.key)).status).toBe(403);
   });
+
+  it('streams a day larger than one multipart part (5 MiB) into one complete file, in order', async () => {
+    const t = await seedTenant(['notes']);
+    const dayStart = Math.floor((Date.now() - 2 * DAY) / DAY) * DAY;
+    const date = new Date(dayStart).toISOString().slice(0, 10);
+    const pad = 'p'.repeat(400);
+    const seeded: string[] = [];
+    for (let batch = 0; batch < 4; batch++) {
+      const events = await seedStoreEvents(t.id, Array.from({ length: 4000 }, (_, i) => ({ time: dayStart + batch * 4000 + i, server: 'notes', details: { pad } })));
+      seeded.push(...events.map((e) => e.id));
+    }
+    await runCron();
+    const list = (await auditQuery(`/tenants/${t.id}/audit/exports`)).body.exports;
+    expect(list).toHaveLength(1);
+    expect(list[0].size).toBeGreaterThan(5 * 1024 * 1024);
+    const file = await download(`/tenants/${t.id}/audit/exports/${date}`);
+    expect(file.lines.map((e) => e.id)).toEqual(seeded);
+  });
 });
