@@ -94,8 +94,12 @@ export class TenantDatabase extends DurableObject<Env> {
       if (error instanceof RefusedWrite || error instanceof CostRefusal) return { ok: false, error: error.message };
       return { ok: false, error: `SQL error: ${cleanSqliteMessage(error)}` };
     } finally {
-      // Counts taken for a statement that writes are stale once it ran.
-      if (verdict.kind === 'write') this.stats.clear();
+      // Counts of the tables a write names are stale once it ran (a foreign-key cascade elsewhere
+      // only removes rows, so older counts there still bound); schema changes forget everything.
+      if (verdict.kind === 'write') {
+        if (['INSERT', 'UPDATE', 'DELETE', 'REPLACE'].includes(verdict.verb)) for (const t of verdict.tokens) this.stats.delete(t.value.toLowerCase());
+        else this.stats.clear();
+      }
     }
   }
 

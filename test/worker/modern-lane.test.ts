@@ -87,6 +87,13 @@ describe('MCP 2026-07-28 lane on /servers/<name>/mcp', () => {
     expect(unknown.status).toBe(400);
     expect(unknown.message.error.code).toBe(-32022);
     expect(unknown.message.error.data.supported).toContain(MODERN);
+    // Each wire-level rejection is one audit event (the SDK answered before any handler ran).
+    const events = await waitForEvents(id, 'action=server/discover', (e) => e.length >= 2);
+    await new Promise((r) => setTimeout(r, 500));
+    const after = await waitForEvents(id, 'action=server/discover', () => true);
+    expect(after).toHaveLength(2);
+    expect(events.map((e: any) => e.details.code).sort()).toEqual([-32020, -32022]);
+    expect(events.every((e: any) => e.result === 'error' && e.details.era === MODERN)).toBe(true);
   });
 
   it('applies role policy: read-only sees read-only tools, a write tool is refused, each audited once with era 2026-07-28', async () => {
