@@ -10,6 +10,7 @@ import { log } from './observability/log';
 export { NotesServer, EverythingServer, StorageServer } from '../servers/classes';
 export { GatewayServer } from './gateway/gateway-server';
 export { UpstreamState } from './gateway/upstream-state';
+export { TenantAlerts } from './alerts/alerts-object';
 export { AuditOutboxObject } from './audit/audit-outbox-object';
 export { AuditStore } from './audit/audit-store-object';
 export { TenantDatabase } from './storage/tenant-database';

@@ -21,6 +21,8 @@ export const PLATFORM_OBJECTS: readonly PlatformObjectEntry[] = [
   // Gateway (src/gateway): session objects for tenant upstreams, and one state object per upstream.
   { binding: 'GATEWAY_SERVER', className: 'GatewayServer', module: './gateway/gateway-server' },
   { binding: 'UPSTREAM_STATE', className: 'UpstreamState', module: './gateway/upstream-state' },
+  // Alerts (src/alerts): one object per tenant evaluating its alert rules and delivering webhooks.
+  { binding: 'TENANT_ALERTS', className: 'TenantAlerts', module: './alerts/alerts-object' },
   // Tenant-deployed servers (src/tenant-servers): one session object per MCP session on a deployed module.
   { binding: 'TENANT_MODULE_SERVER', className: 'TenantModuleServer', module: './tenant-servers/tenant-module-server' },
 ];

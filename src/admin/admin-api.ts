@@ -10,6 +10,7 @@ import { createTenantRoute, deleteTenantRoute, getTenantRoute, listTenantsRoute,
 import { rotateSecretsRoute } from './secret-routes';
 import { approveUpstreamRoute, createUpstreamRoute, deleteUpstreamRoute, getUpstreamRoute, listUpstreamsRoute, patchUpstreamRoute } from './upstream-routes';
 import { deleteServerRoute, deployServerRoute, getServerRoute, listServersRoute, listVersionsRoute, rollbackServerRoute } from './tenant-server-routes';
+import { createAlertRoute, deleteAlertRoute, evaluateAlertsRoute, getAlertRoute, listAlertsRoute, patchAlertRoute } from '../alerts/alert-routes';
 import { createUserRoute, deleteUserRoute, listUsersRoute, patchUserRoute } from './user-routes';
 
 type Handler = (request: Request, env: Env, actor: Actor, tenant: Tenant, id: string) => Promise<Response>;
@@ -40,6 +41,12 @@ const TENANT_ROUTES: Array<[method: string, pattern: RegExp, handler: Handler, a
   ['PATCH', /^\/upstreams\/([^/]+)$/, (r, env, a, t, name) => patchUpstreamRoute(r, env, a, t.id, name), 'admin.upstream.update'],
   ['DELETE', /^\/upstreams\/([^/]+)$/, (_r, env, a, t, name) => deleteUpstreamRoute(env, a, t.id, name), 'admin.upstream.delete'],
   ['POST', /^\/upstreams\/([^/]+)\/approve$/, (_r, env, a, t, name) => approveUpstreamRoute(env, a, t.id, name), 'admin.upstream.approve'],
+  ['POST', /^\/alerts$/, (r, env, _a, t) => createAlertRoute(r, env, t.id), 'admin.alert.create'],
+  ['GET', /^\/alerts$/, (_r, env, _a, t) => listAlertsRoute(env, t.id)],
+  ['POST', /^\/alerts\/evaluate$/, (_r, env, _a, t) => evaluateAlertsRoute(env, t.id), 'admin.alert.evaluate'],
+  ['GET', /^\/alerts\/(al_[0-9a-f]{16})$/, (_r, env, _a, t, id) => getAlertRoute(env, t.id, id)],
+  ['PATCH', /^\/alerts\/(al_[0-9a-f]{16})$/, (r, env, _a, t, id) => patchAlertRoute(r, env, t.id, id), 'admin.alert.update'],
+  ['DELETE', /^\/alerts\/(al_[0-9a-f]{16})$/, (_r, env, _a, t, id) => deleteAlertRoute(env, t.id, id), 'admin.alert.delete'],
   ['PUT', /^\/servers\/([^/]+)$/, (r, env, _a, t, name) => deployServerRoute(r, env, t.id, name), 'admin.tenant_server.deploy'],
   ['GET', /^\/servers$/, (_r, env, _a, t) => listServersRoute(env, t.id)],
   ['GET', /^\/servers\/([^/]+)$/, (_r, env, _a, t, name) => getServerRoute(env, t.id, name)],

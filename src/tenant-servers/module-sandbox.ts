@@ -49,13 +49,13 @@ export interface HookSink {
 }
 
 /**
- * `ctx.progress` and `ctx.log` for the sandbox, as RPC callbacks. The sandbox is untrusted, so what
- * it sends is checked and bounded here: finite numbers, messages of at most 1,000 characters, at
- * most 100 log lines of 8 KiB per call, known levels only.
+ * `ctx.progress` and `ctx.log` for the sandbox, as one RPC callback (one stub per call, not two).
+ * The sandbox is untrusted, so what it sends is checked and bounded here: finite numbers, messages of
+ * at most 1,000 characters, at most 100 log lines of 8 KiB per call, known levels only.
  */
 export function sandboxHooks(sink: HookSink) {
   let logs = 0;
-  return {
+  const hooks = {
     progress: async (progress: unknown, total?: unknown, message?: unknown) => {
       if (typeof progress !== 'number' || !Number.isFinite(progress)) return;
       await sink.progress(progress, typeof total === 'number' && Number.isFinite(total) ? total : undefined, typeof message === 'string' ? message.slice(0, 1000) : undefined).catch(() => undefined);
@@ -72,6 +72,8 @@ export function sandboxHooks(sink: HookSink) {
       await sink.log(lvl, text.slice(0, 8192)).catch(() => undefined);
     },
   };
+  return (kind: unknown, a?: unknown, b?: unknown, c?: unknown): Promise<void> =>
+    kind === 'progress' ? hooks.progress(a, b, c) : kind === 'log' ? hooks.log(a, b) : Promise.resolve();
 }
 
 /** A tool call's outcome as both lanes answer it: a tool result, or a fault to refuse and audit. */
