@@ -133,4 +133,14 @@ describe('MCP 2026-07-28 lane on /servers/<name>/mcp', () => {
       true,
     );
   });
+
+  it('lets a browser client from an allowed origin send the 2026-07-28 headers (CORS preflight)', async () => {
+    const res = await SELF.fetch(`${ORIGIN}/servers/notes/mcp`, {
+      method: 'OPTIONS',
+      headers: { origin: ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type, mcp-protocol-version, mcp-method, mcp-name' },
+    });
+    expect(res.headers.get('access-control-allow-origin')).toBe(ORIGIN);
+    const allowed = res.headers.get('access-control-allow-headers')?.toLowerCase() ?? '';
+    for (const h of ['mcp-protocol-version', 'mcp-method', 'mcp-name']) expect(allowed).toContain(h);
+  });
 });
