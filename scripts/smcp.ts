@@ -25,6 +25,11 @@ const USAGE = `usage: npm run smcp -- [--url URL] <command>
   server deploy <tenant> <name> <file.js> [--title T] [--description D] [--egress host,host|none]
                                                       deploy a tenant server from an ES module (docs/servers.md); a new version each time
   server list <tenant> | get <tenant> <name> | versions <tenant> <name> | rollback <tenant> <name> <version> | remove <tenant> <name>
+  alert add <tenant> <server> <metric> <webhook-url> [--threshold N] [--window MINUTES] [--min-requests N]
+                                                      metric: p95_latency_ms | p99_latency_ms | error_rate | rate_limited_share |
+                                                      breaker_open | replica_down; prints the signing secret once (docs/gateway.md)
+  alert list <tenant> | get <tenant> <id> | enable|disable <tenant> <id> | remove <tenant> <id> | evaluate <tenant>
+  alert set <tenant> <id> [--threshold N] [--window MINUTES] [--min-requests N] [--webhook URL]
   secrets rotate                                      (operator) re-seal stored secrets under the current key
 
 environment: SMCP_TOKEN (required), SMCP_URL, SMCP_PASSWORD (for user add), SMCP_UPSTREAM_SECRET (for upstream add --auth)`;
@@ -62,6 +67,10 @@ const { values, positionals } = parseArgs({
     title: { type: 'string' },
     description: { type: 'string' },
     egress: { type: 'string' },
+    threshold: { type: 'string' },
+    window: { type: 'string' },
+    'min-requests': { type: 'string' },
+    webhook: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -149,6 +158,21 @@ function request(): [string, string, unknown?] {
       return ['PATCH', `/tenants/${t()}/upstreams/${encodeURIComponent(arg(1, 'upstream name'))}`, { enabled: verb === 'enable' }];
     case 'upstream remove':
       return ['DELETE', `/tenants/${t()}/upstreams/${encodeURIComponent(arg(1, 'upstream name'))}`];
+    case 'alert add':
+      return ['POST', `/tenants/${t()}/alerts`, { server: arg(1, 'server or upstream name'), metric: arg(2, 'metric'), webhookUrl: arg(3, 'webhook URL'), ...alertNumbers() }];
+    case 'alert set':
+      return ['PATCH', `/tenants/${t()}/alerts/${encodeURIComponent(arg(1, 'alert id'))}`, { ...alertNumbers(), webhookUrl: values.webhook }];
+    case 'alert list':
+      return ['GET', `/tenants/${t()}/alerts`];
+    case 'alert get':
+      return ['GET', `/tenants/${t()}/alerts/${encodeURIComponent(arg(1, 'alert id'))}`];
+    case 'alert enable':
+    case 'alert disable':
+      return ['PATCH', `/tenants/${t()}/alerts/${encodeURIComponent(arg(1, 'alert id'))}`, { enabled: verb === 'enable' }];
+    case 'alert remove':
+      return ['DELETE', `/tenants/${t()}/alerts/${encodeURIComponent(arg(1, 'alert id'))}`];
+    case 'alert evaluate':
+      return ['POST', `/tenants/${t()}/alerts/evaluate`];
     case 'server deploy': {
       const file = arg(2, 'module file');
       let module: string;
@@ -184,6 +208,12 @@ function pairs(v: string | undefined): Record<string, string> | undefined {
     const at = p.indexOf('=');
     return at > 0 ? [p.slice(0, at), p.slice(at + 1)] : fail(`expected name=value, got ${p}`);
   }));
+}
+
+/** Numeric alert options (omitted ones keep their defaults or current values). */
+function alertNumbers(): Record<string, number | undefined> {
+  const num = (v: string | undefined, what: string) => (v === undefined ? undefined : Number.isFinite(Number(v)) ? Number(v) : fail(`${what} must be a number`));
+  return { threshold: num(values.threshold, '--threshold'), windowMinutes: num(values.window, '--window'), minRequests: num(values['min-requests'], '--min-requests') };
 }
 
 /** The upstream registration body; the secret comes from SMCP_UPSTREAM_SECRET, never the command line. */

@@ -10,10 +10,12 @@ import { log } from './observability/log';
 export { NotesServer, EverythingServer, StorageServer } from '../servers/classes';
 export { GatewayServer } from './gateway/gateway-server';
 export { UpstreamState } from './gateway/upstream-state';
+export { TenantAlerts } from './alerts/alerts-object';
 export { AuditOutboxObject } from './audit/audit-outbox-object';
 export { AuditStore } from './audit/audit-store-object';
 export { TenantDatabase } from './storage/tenant-database';
 export { TenantLimiter } from './limits/tenant-limiter';
+export { RefreshGuard } from './oauth/refresh-guard';
 // Tenant-deployed servers: the session class, and the capability stubs their sandboxes get (src/tenant-servers).
 export { TenantModuleServer } from './tenant-servers/tenant-module-server';
 export { TenantKvCapability, TenantFilesCapability, EgressGate } from './tenant-servers/capabilities';

@@ -17,9 +17,12 @@ export const PLATFORM_OBJECTS: readonly PlatformObjectEntry[] = [
   { binding: 'AUDIT_STORE', className: 'AuditStore', module: './audit/audit-store-object' },
   { binding: 'TENANT_DATABASE', className: 'TenantDatabase', module: './storage/tenant-database' },
   { binding: 'TENANT_LIMITER', className: 'TenantLimiter', module: './limits/tenant-limiter' },
+  { binding: 'REFRESH_GUARD', className: 'RefreshGuard', module: './oauth/refresh-guard' },
   // Gateway (src/gateway): session objects for tenant upstreams, and one state object per upstream.
   { binding: 'GATEWAY_SERVER', className: 'GatewayServer', module: './gateway/gateway-server' },
   { binding: 'UPSTREAM_STATE', className: 'UpstreamState', module: './gateway/upstream-state' },
+  // Alerts (src/alerts): one object per tenant evaluating its alert rules and delivering webhooks.
+  { binding: 'TENANT_ALERTS', className: 'TenantAlerts', module: './alerts/alerts-object' },
   // Tenant-deployed servers (src/tenant-servers): one session object per MCP session on a deployed module.
   { binding: 'TENANT_MODULE_SERVER', className: 'TenantModuleServer', module: './tenant-servers/tenant-module-server' },
 ];

@@ -10,7 +10,8 @@ import { BINDING_PERIOD_SECONDS, clientIp, restTooMany, withinIpRate } from './l
 import { healthResponse } from './health/health';
 import { auditedOAuthEndpoint } from './oauth/oauth-audit';
 import { holdUntilFirstUse } from './oauth/client-registration';
-import { OAUTH_PATHS, oauthSurface, serverNameOf } from './oauth/oauth-surface';
+import { guardRefresh } from './oauth/refresh-rotation';
+import { auditMissingToken, OAUTH_PATHS, oauthSurface, serverNameOf } from './oauth/oauth-surface';
 import { authorizationServerMetadata, resourceAt } from './oauth/resource-lookup';
 
 const MCP_ROUTE = /^\/servers\/([^/]+)\/(mcp|sse|sse\/message)$/;
@@ -36,7 +37,9 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
     const refused = refuseForeignOrigin(request, env);
     if (refused) return refused.response; // logged and audited as a denial by the guard
     if (request.method === 'OPTIONS') return preflight(request, env, endpoint === 'mcp' ? 'GET, POST, DELETE, OPTIONS' : endpoint === 'sse' ? 'GET, OPTIONS' : 'POST, OPTIONS');
-    return withCors(request, env, await resource.host.fetch(request, env, ctx));
+    const response = await resource.host.fetch(request, env, ctx);
+    auditMissingToken(request, response, `/servers/${name}/${endpoint === 'mcp' ? 'mcp' : 'sse'}`);
+    return withCors(request, env, response);
   }
 
   if (path.startsWith(`${RESOURCE_METADATA}/servers/`)) {
@@ -78,7 +81,7 @@ async function oauthEndpoint(request: Request, env: Env, ctx: ExecutionContext, 
   if (bounded === 'too_large') return restError(413, 'payload_too_large', `Body limit is ${MAX_OAUTH_BODY_BYTES} bytes`);
   const surface = await oauthSurface(env, which === 'token' ? await tokenResourceName(bounded) : undefined);
   const serve = () => surface.authorizationServer.fetch(bounded, env, ctx);
-  return auditedOAuthEndpoint(bounded, env, which === 'register' ? async () => holdUntilFirstUse(env, await serve()) : serve);
+  return auditedOAuthEndpoint(bounded, env, which === 'register' ? async () => holdUntilFirstUse(env, await serve()) : () => guardRefresh(bounded, env, serve));
 }
 
 /** The server a token request's `resource` names, so a just-registered upstream is known to this isolate. */

@@ -73,7 +73,12 @@ export function planNewServer(root: string, name: string | undefined, title?: st
   const tag = nextTag(wrangler);
   let newWrangler: string;
   try {
-    newWrangler = appendToArray(wrangler, 'durable_objects.bindings', `{ "name": "${n.binding}", "class_name": "${n.className}" }`);
+    const binding = `{ "name": "${n.binding}", "class_name": "${n.className}" }`;
+    newWrangler = appendToArray(wrangler, 'durable_objects.bindings', binding);
+    // Wrangler does not inherit Durable Object bindings into environments: each deployed one gets it too.
+    for (const path of [...findArrays(newWrangler).keys()].filter((p) => /^env\.[^.]+\.durable_objects\.bindings$/.test(p))) {
+      newWrangler = appendToArray(newWrangler, path, binding);
+    }
     newWrangler = appendToArray(newWrangler, 'migrations', `{ "tag": "${tag}", "new_sqlite_classes": ["${n.className}"] }`);
     findArrays(newWrangler);
   } catch (error) {

@@ -4,7 +4,7 @@ import { tenantNamespace } from '../../src/hosted/principal';
 import { SENSITIVE_META } from '../../src/hosted/request-audit';
 import { MIN_ROLE_META } from '../../src/hosted/tool-policy';
 import { MAX_PARAMS, type SqlResult } from '../../src/storage/tenant-database';
-import { MAX_ROW_VISITS } from '../../src/storage/sql-cost';
+import { MAX_ROW_VISITS, MAX_WORK_BYTES } from '../../src/storage/sql-cost';
 import { MAX_SQL_LENGTH } from '../../src/storage/sql-guard';
 import { LIMITS } from './storage-limits';
 import { ok, refuse } from './storage-results';
@@ -39,8 +39,10 @@ export function registerSqlTool(server: AuthorServer): void {
       description:
         `Run one SQLite statement on your tenant's own database. Read-only users may run SELECT and VALUES; members and admins may also ` +
         `INSERT, UPDATE, DELETE, REPLACE, CREATE TABLE/INDEX, DROP and ALTER. WITH (CTEs: use a subquery), ATTACH, DETACH, PRAGMA, VACUUM, ` +
-        `transactions, views, triggers and sqlite_/_cf_ names are refused. A statement combining tables may visit at most ` +
-        `${MAX_ROW_VISITS} row combinations (counted from whole tables). Bind values with ? and params. ` +
+        `transactions, views, triggers, sqlite_/_cf_ names and functions that build large values (zeroblob/randomblob over 1 KB, ` +
+        `printf with * or wide fields, replace with a longer replacement) are refused. A statement combining tables may visit at most ` +
+        `${MAX_ROW_VISITS} row combinations, and any statement may process at most ${MAX_WORK_BYTES / 1024 / 1024} MiB ` +
+        `(counted from whole tables before it runs). Bind values with ? and params. ` +
         `At most ${LIMITS.sqlRows} rows (maxRows lowers it), ${LIMITS.sqlTimeMs / 1000} s.`,
       inputSchema: {
         sql: z.string().max(MAX_SQL_LENGTH),

@@ -3,13 +3,14 @@ import { restError } from '../http/responses';
 import type { Tenant } from '../tenancy/model';
 import { getTenant } from '../tenancy/tenant-store';
 import { authenticateAdmin, canActOn, type Actor } from './admin-auth';
-import { getExportRoute, listExportsRoute, migrateAuditRoute } from './audit-export-routes';
+import { getExportRoute, listExportsRoute, migrateAuditRoute, platformExportsRoute } from './audit-export-routes';
 import { getRetentionRoute, platformAuditRoute, platformMetricsRoute, putRetentionRoute, tenantAuditRoute, tenantMetricsRoute } from './audit-routes';
 import { createKeyRoute, listKeysRoute, patchKeyRoute, revokeKeyRoute, rotateKeyRoute } from './key-routes';
 import { createTenantRoute, deleteTenantRoute, getTenantRoute, listTenantsRoute, patchTenantRoute, tenantIdFrom } from './tenant-routes';
 import { rotateSecretsRoute } from './secret-routes';
 import { approveUpstreamRoute, createUpstreamRoute, deleteUpstreamRoute, getUpstreamRoute, listUpstreamsRoute, patchUpstreamRoute } from './upstream-routes';
 import { deleteServerRoute, deployServerRoute, getServerRoute, listServersRoute, listVersionsRoute, rollbackServerRoute } from './tenant-server-routes';
+import { createAlertRoute, deleteAlertRoute, evaluateAlertsRoute, getAlertRoute, listAlertsRoute, patchAlertRoute } from '../alerts/alert-routes';
 import { createUserRoute, deleteUserRoute, listUsersRoute, patchUserRoute } from './user-routes';
 
 type Handler = (request: Request, env: Env, actor: Actor, tenant: Tenant, id: string) => Promise<Response>;
@@ -40,6 +41,12 @@ const TENANT_ROUTES: Array<[method: string, pattern: RegExp, handler: Handler, a
   ['PATCH', /^\/upstreams\/([^/]+)$/, (r, env, a, t, name) => patchUpstreamRoute(r, env, a, t.id, name), 'admin.upstream.update'],
   ['DELETE', /^\/upstreams\/([^/]+)$/, (_r, env, a, t, name) => deleteUpstreamRoute(env, a, t.id, name), 'admin.upstream.delete'],
   ['POST', /^\/upstreams\/([^/]+)\/approve$/, (_r, env, a, t, name) => approveUpstreamRoute(env, a, t.id, name), 'admin.upstream.approve'],
+  ['POST', /^\/alerts$/, (r, env, _a, t) => createAlertRoute(r, env, t.id), 'admin.alert.create'],
+  ['GET', /^\/alerts$/, (_r, env, _a, t) => listAlertsRoute(env, t.id)],
+  ['POST', /^\/alerts\/evaluate$/, (_r, env, _a, t) => evaluateAlertsRoute(env, t.id), 'admin.alert.evaluate'],
+  ['GET', /^\/alerts\/(al_[0-9a-f]{16})$/, (_r, env, _a, t, id) => getAlertRoute(env, t.id, id)],
+  ['PATCH', /^\/alerts\/(al_[0-9a-f]{16})$/, (r, env, _a, t, id) => patchAlertRoute(r, env, t.id, id), 'admin.alert.update'],
+  ['DELETE', /^\/alerts\/(al_[0-9a-f]{16})$/, (_r, env, _a, t, id) => deleteAlertRoute(env, t.id, id), 'admin.alert.delete'],
   ['PUT', /^\/servers\/([^/]+)$/, (r, env, _a, t, name) => deployServerRoute(r, env, t.id, name), 'admin.tenant_server.deploy'],
   ['GET', /^\/servers$/, (_r, env, _a, t) => listServersRoute(env, t.id)],
   ['GET', /^\/servers\/([^/]+)$/, (_r, env, _a, t, name) => getServerRoute(env, t.id, name)],
@@ -83,6 +90,8 @@ export async function handleAdminApi(request: Request, env: Env, path: string): 
 
   if (path === '/admin/api/audit' && request.method === 'GET') return platformAuditRoute(request, env, actor);
   if (path === '/admin/api/metrics' && request.method === 'GET') return platformMetricsRoute(request, env, actor);
+  const exportsPath = /^\/admin\/api\/audit\/exports(?:\/([^/]+))?$/.exec(path);
+  if (exportsPath && request.method === 'GET') return platformExportsRoute(request, env, actor, exportsPath[1]);
   if (path === '/admin/api/audit/migrate' && request.method === 'POST') return audited(env, actor, null, 'admin.audit.migrate', 'audit_events', () => migrateAuditRoute(env, actor));
   if (path === '/admin/api/tenants') {
     if (request.method === 'POST') {

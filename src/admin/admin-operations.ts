@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { SERVERS } from '../../servers/registry';
 import { KeyLimitsPatchSchema, LimitsPatchSchema, type KeyLimitsPatch, type LimitsPatch } from '../limits/tenant-limits';
 import { log } from '../observability/log';
+import { revokeUserGrants } from '../oauth/grant-revocation';
 import { createApiKey, revokeApiKey, rotateApiKey, setApiKeyLimits, type ApiKey } from '../tenancy/api-keys';
 import { EmailSchema, PasswordSchema, RoleSchema, type Role, type Tenant, type TenantStatus, type User } from '../tenancy/model';
 import { createUser, deleteUser, updateTenant, updateUser } from '../tenancy/tenant-store';
@@ -81,17 +82,21 @@ export async function createUserOp(env: Env, actor: Actor, tenantId: string, inp
   return user;
 }
 
-/** Change a user's role and/or password; null when the tenant has no such user. */
+/** Change a user's role and/or password (a new password also revokes the user's OAuth grants); null when the tenant has no such user. */
 export async function updateUserOp(env: Env, actor: Actor, tenantId: string, userId: string, patch: { role?: Role; password?: string }): Promise<User | null> {
   const user = await updateUser(env.DB, tenantId, userId, patch);
-  if (user) logChange(actor, tenantId, 'admin.user.update', userId);
+  if (!user) return null;
+  logChange(actor, tenantId, 'admin.user.update', userId);
+  // A password change is how an admin answers a compromised account: its grants end too.
+  if (patch.password !== undefined) await revokeUserGrants(env, userId);
   return user;
 }
 
-/** Delete a user of the tenant; false when there is none. */
+/** Delete a user of the tenant and revoke its OAuth grants; false when there is none. */
 export async function deleteUserOp(env: Env, actor: Actor, tenantId: string, userId: string): Promise<boolean> {
   if (!(await deleteUser(env.DB, tenantId, userId))) return false;
   logChange(actor, tenantId, 'admin.user.delete', userId);
+  await revokeUserGrants(env, userId);
   return true;
 }
 

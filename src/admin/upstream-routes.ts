@@ -1,6 +1,7 @@
 import { publicOrigin } from '../config';
 import { KeyringError } from '../crypto/sealed-secrets';
 import { sealCredentials } from '../gateway/upstream-credentials';
+import type { Replica } from '../gateway/replicas';
 import { CreateUpstreamSchema, DEFAULT_SETTINGS, PatchUpstreamSchema, upstreamView, type Credentials, type UpstreamRecord } from '../gateway/upstream-model';
 import { upstreamStub } from '../gateway/upstream-state';
 import { deleteUpstream, getUpstream, insertUpstream, listUpstreams, updateUpstream } from '../gateway/upstream-store';
@@ -21,10 +22,15 @@ import { nameConflict } from '../tenancy/server-names';
 
 const notFound = () => restError(404, 'not_found', 'Upstream not found');
 
-function urlRefusal(env: Env, url: string, creds?: Credentials | null): Response | null {
+function urlRefusal(env: Env, url: string, creds?: Credentials | null, replicas?: Replica[] | null): Response | null {
   const allow = privateUpstreamsAllowed(env);
   const problem = upstreamUrlProblem(url, allow);
   if (problem) return restError(400, 'url_refused', `url: ${problem}`);
+  // Every replica URL passes the same outbound rules as a single url.
+  for (const [i, r] of (replicas ?? []).entries()) {
+    const replicaProblem = upstreamUrlProblem(r.url, allow);
+    if (replicaProblem) return restError(400, 'url_refused', `replicas[${i}].url: ${replicaProblem}`);
+  }
   const tokenProblem = creds?.kind === 'oauth-client-credentials' ? upstreamUrlProblem(creds.tokenUrl, allow) : null;
   return tokenProblem ? restError(400, 'url_refused', `credentials.tokenUrl: ${tokenProblem}`) : null;
 }
@@ -45,12 +51,15 @@ export async function createUpstreamRoute(request: Request, env: Env, _actor: Ac
   if (body instanceof Response) return body;
   const conflict = await nameConflict(env.DB, tenantId, body.name, 'upstream');
   if (conflict) return restError(409, 'conflict', conflict);
-  const refused = urlRefusal(env, body.url, body.credentials);
+  const url = body.url ?? body.replicas![0]!.url;
+  const refused = urlRefusal(env, url, body.credentials, body.replicas);
   if (refused) return refused;
   const sealedCreds = await sealed(env, tenantId, body.name, body.credentials);
   if (sealedCreds instanceof Response) return sealedCreds;
   const write = {
-    url: body.url,
+    url,
+    replicas: body.replicas ?? null,
+    balance: body.balance,
     transport: body.transport,
     credentialKind: body.credentials?.kind ?? ('none' as const),
     sealedCredentials: sealedCreds,
@@ -89,7 +98,10 @@ export async function patchUpstreamRoute(request: Request, env: Env, _actor: Act
   if (body instanceof Response) return body;
   const current = await getUpstream(env.DB, tenantId, name);
   if (!current) return notFound();
-  const refused = urlRefusal(env, body.url ?? current.url, body.credentials);
+  // A new url replaces the replicas; new replicas replace the url (their first is the url).
+  const replicas = body.replicas ?? (body.url !== undefined ? null : current.replicas);
+  const url = body.url ?? replicas?.[0]?.url ?? current.url;
+  const refused = urlRefusal(env, url, body.credentials, replicas);
   if (refused) return refused;
   let sealedCreds: string | null = current.sealedCredentials;
   let credentialKind: UpstreamRecord['credentialKind'] = current.credentialKind;
@@ -100,7 +112,9 @@ export async function patchUpstreamRoute(request: Request, env: Env, _actor: Act
     credentialKind = body.credentials?.kind ?? 'none';
   }
   await updateUpstream(env.DB, tenantId, name, {
-    url: body.url ?? current.url,
+    url,
+    replicas,
+    balance: body.balance ?? current.balance,
     transport: body.transport ?? current.transport,
     credentialKind,
     sealedCredentials: sealedCreds,

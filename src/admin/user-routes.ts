@@ -11,7 +11,7 @@ export async function createUserRoute(request: Request, env: Env, actor: Actor, 
   try {
     return json(await createUserOp(env, actor, tenantId, body), 201);
   } catch (error) {
-    if (error instanceof ConflictError) return restError(409, 'conflict', 'A user with this email already exists');
+    if (error instanceof ConflictError) return restError(409, 'conflict', 'This tenant already has a user with this email');
     throw error;
   }
 }

@@ -1,5 +1,6 @@
 import type { ConsentDescription } from '@cloudflare/workers-oauth-provider';
 import { html, page } from '../http/html';
+import { organizationField } from './sign-in-identity';
 
 /**
  * The pages of `/authorize`. Everything shown comes from the client or the user, so it goes
@@ -7,8 +8,8 @@ import { html, page } from '../http/html';
  * stays in the query string, the consent decision travels as the provider's one-time handle).
  */
 
-/** Sign-in form: inputs `email` and `password`, plus the double-submit CSRF token. */
-export function signInPage(opts: { action: string; csrf: string; serverTitle: string; clientName: string; error?: string; email?: string; headers?: Headers; status?: number }): Response {
+/** Sign-in form: inputs `email`, `password` and the optional `organization`, plus the double-submit CSRF token. */
+export function signInPage(opts: { action: string; csrf: string; serverTitle: string; clientName: string; error?: string; email?: string; organization?: string | null; headers?: Headers; status?: number }): Response {
   const body = html`<h1>Sign in to continue</h1>
 <p><strong>${opts.clientName}</strong> wants to connect to <strong>${opts.serverTitle}</strong> on SMCP.</p>
 ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
@@ -18,6 +19,7 @@ ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
   <input id="email" name="email" type="email" autocomplete="username" required value="${opts.email ?? ''}">
   <label for="password">Password</label>
   <input id="password" name="password" type="password" autocomplete="current-password" required>
+  ${organizationField(opts.organization)}
   <button type="submit">Sign in</button>
 </form>`;
   return page('Sign in', body, { status: opts.status, headers: opts.headers });

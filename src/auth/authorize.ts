@@ -10,7 +10,8 @@ import { tenantDefinedServer, upstreamEntry } from '../tenancy/server-names';
 import { recordAudit, recordDenial } from '../audit/record';
 import { log } from '../observability/log';
 import { EmailSchema } from '../tenancy/model';
-import { authenticate, getAccessRecord } from '../tenancy/tenant-store';
+import { getAccessRecord } from '../tenancy/tenant-store';
+import { checkSignIn } from './sign-in-identity';
 import { readBounded } from '../http/bounded-body';
 import { consentPage, errorPage, signInPage } from './authorize-pages';
 import { SignInGuard } from './sign-in-guard';
@@ -88,7 +89,7 @@ async function clientName(oauth: OAuthHelpers, req: AuthRequest): Promise<string
   return (await oauth.describeConsent(req)).clientName;
 }
 
-async function showSignIn(request: Request, oauth: OAuthHelpers, req: AuthRequest, server: HostedServerEntry, error?: string, email?: string): Promise<Response> {
+async function showSignIn(request: Request, oauth: OAuthHelpers, req: AuthRequest, server: HostedServerEntry, error?: string, email?: string, organization?: string | null): Promise<Response> {
   const csrf = randomHex(32);
   const headers = new Headers({ 'Set-Cookie': setCookie(CSRF_COOKIE, csrf, SIGNIN_TTL_SECONDS) });
   const url = new URL(request.url);
@@ -99,6 +100,7 @@ async function showSignIn(request: Request, oauth: OAuthHelpers, req: AuthReques
     clientName: await clientName(oauth, req),
     error,
     email,
+    organization,
     headers,
     status: error ? 401 : 200,
   });
@@ -112,16 +114,16 @@ async function signIn(request: Request, env: Env, ctx: Pick<ExecutionContext, 'w
     return errorPage(403, 'Sign-in expired', 'The sign-in form expired or was not sent from this site. Start again from your app.');
   }
   const email = EmailSchema.safeParse(form.get('email'));
-  const password = form.get('password');
   const guard = new SignInGuard(env, ctx, request, email.success ? email.data : null);
   const throttled = await guard.refusal();
   if (throttled) return throttled;
-  const user = email.success && typeof password === 'string' && password.length <= 256 ? await authenticate(env.DB, email.data, password) : null;
-  if (!user) {
-    await guard.failed();
-    recordDenial('sign-in failed', { path: '/authorize', action: 'auth.sign_in', principal: email.success ? email.data : undefined, resource: server.name });
-    return showSignIn(request, oauth, req, server, 'Email or password is incorrect.', email.success ? email.data : undefined);
+  const check = await checkSignIn(env.DB, form);
+  if (check.outcome !== 'ok') {
+    if (check.outcome === 'failed') await guard.failed();
+    recordDenial(check.outcome === 'failed' ? 'sign-in failed' : 'sign-in needs the organization', { path: '/authorize', action: 'auth.sign_in', principal: check.email ?? undefined, resource: server.name });
+    return showSignIn(request, oauth, req, server, check.message, check.email ?? undefined, check.organization);
   }
+  const user = check.user;
   await guard.succeeded();
   log('info', 'signin.ok', { tenant: user.tenantId, principal: user.id });
   await recordAudit(env, { tenant: user.tenantId, action: 'auth.sign_in', result: 'ok', user: user.id, resource: server.name });

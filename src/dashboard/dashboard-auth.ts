@@ -5,7 +5,7 @@ import { adminToken } from '../config';
 import { randomHex, safeEqual } from '../crypto/secrets';
 import { html } from '../http/html';
 import { EmailSchema } from '../tenancy/model';
-import { authenticate } from '../tenancy/tenant-store';
+import { checkSignIn, organizationField } from '../auth/sign-in-identity';
 import { dashboardPage, messagePage, type Viewer } from './dashboard-layout';
 import { createSession, dashboardCookie, destroySession } from './dashboard-session';
 
@@ -27,14 +27,15 @@ const redirect = (location: string, cookies: string[] = []) => {
   return new Response(null, { status: 303, headers });
 };
 
-function signInForm(kind: 'user' | 'operator', opts: { error?: string; email?: string; status?: number } = {}): Response {
+function signInForm(kind: 'user' | 'operator', opts: { error?: string; email?: string; organization?: string | null; status?: number } = {}): Response {
   const csrf = randomHex(32);
   const fields =
     kind === 'user'
       ? html`<label for="email">Email</label>
   <input id="email" name="email" type="email" autocomplete="username" required value="${opts.email ?? ''}">
   <label for="password">Password</label>
-  <input id="password" name="password" type="password" autocomplete="current-password" required>`
+  <input id="password" name="password" type="password" autocomplete="current-password" required>
+  ${organizationField(opts.organization)}`
       : html`<label for="token">Operator token</label>
   <input id="token" name="token" type="password" autocomplete="off" required>`;
   const other =
@@ -85,16 +86,17 @@ export async function signInUser(request: Request, env: Env, ctx: Pick<Execution
     return messagePage(null, 403, 'Sign-in form expired', 'The form expired or was not sent from this site. Open the sign-in page and try again.');
   }
   const email = EmailSchema.safeParse(form.get('email'));
-  const password = form.get('password');
   const guard = new SignInGuard(env, ctx, request, email.success ? email.data : null, { page: throttledPage });
   const throttled = await guard.refusal();
   if (throttled) return throttled;
-  const user = email.success && typeof password === 'string' && password.length <= 256 ? await authenticate(env.DB, email.data, password) : null;
-  if (!user) {
-    await guard.failed();
-    await recordDenial('dashboard sign-in failed', { path: '/dashboard/sign-in', action: 'auth.sign_in', principal: email.success ? email.data : undefined }, { details: { via: 'dashboard', reason: 'bad credentials' } });
-    return signInForm('user', { error: 'Email or password is incorrect.', email: email.success ? email.data : undefined, status: 401 });
+  const check = await checkSignIn(env.DB, form);
+  if (check.outcome !== 'ok') {
+    if (check.outcome === 'failed') await guard.failed();
+    const reason = check.outcome === 'failed' ? 'bad credentials' : 'organization needed';
+    await recordDenial(`dashboard sign-in: ${reason}`, { path: '/dashboard/sign-in', action: 'auth.sign_in', principal: check.email ?? undefined }, { details: { via: 'dashboard', reason } });
+    return signInForm('user', { error: check.message, email: check.email ?? undefined, organization: check.organization, status: 401 });
   }
+  const user = check.user;
   await guard.succeeded();
   const cookie = await createSession(env, { kind: 'user', tenantId: user.tenantId, userId: user.id, email: user.email });
   await recordAudit(env, { tenant: user.tenantId, action: 'auth.sign_in', result: 'ok', user: user.id, ip: ip(request), details: { via: 'dashboard' } });

@@ -2,7 +2,9 @@ import type { Actor } from '../admin/admin-auth';
 import { recordAudit, recordDenial } from '../audit/record';
 import { publicOrigin } from '../config';
 import { safeEqual } from '../crypto/secrets';
+import { boundedRequest } from '../http/bounded-body';
 import { log } from '../observability/log';
+import { MAX_MODULE_BYTES } from '../tenant-servers/module-meter';
 import { TenantIdSchema, type Tenant } from '../tenancy/model';
 import { getAccessRecord, getTenant } from '../tenancy/tenant-store';
 import { auditEventPage, auditExport, auditPage } from './audit-page';
@@ -66,6 +68,9 @@ const TENANT_ROUTES: Array<[string, RegExp, TenantHandler, boolean | 'operator']
   ['POST', /^sessions\/([0-9a-f-]{36})\/end$/, endSessionFromDashboard, false],
 ];
 
+/** Largest dashboard form body: the deploy form's module file (read up to twice the module limit) plus its other fields. */
+export const MAX_DASHBOARD_BODY_BYTES = 2 * MAX_MODULE_BYTES + 64 * 1024;
+
 const notFound = (viewer: Viewer | null) => messagePage(viewer, 404, 'Not found', 'There is no such page.');
 
 /**
@@ -74,7 +79,10 @@ const notFound = (viewer: Viewer | null) => messagePage(viewer, 404, 'Not found'
  * tenant's pages (another tenant looks like one that does not exist), non-admins only the
  * servers page, and only the operator the operator view. Every refusal is audited.
  */
-export async function handleDashboard(request: Request, env: Env, path: string, ctx: Pick<ExecutionContext, 'waitUntil'>): Promise<Response> {
+export async function handleDashboard(incoming: Request, env: Env, path: string, ctx: Pick<ExecutionContext, 'waitUntil'>): Promise<Response> {
+  // Forms are read whole (formData), sign-in before any session exists: bound every body first.
+  const request = await boundedRequest(incoming, MAX_DASHBOARD_BODY_BYTES);
+  if (request === 'too_large') return messagePage(null, 413, 'Too large', `A dashboard form may send at most ${MAX_DASHBOARD_BODY_BYTES} bytes.`);
   const url = new URL(request.url);
   if (path.startsWith('/dashboard/assets/')) return (request.method === 'GET' && serveAsset(path.slice('/dashboard/assets/'.length))) || notFound(null);
   if (path === '/dashboard/sign-in' || path === '/dashboard/operator/sign-in') {

@@ -1,9 +1,13 @@
-import { findServer, SERVERS, type HostedServerEntry } from '../../servers/registry';
+import { findServer, SERVERS, SERVER_NAME_PATTERN, type HostedServerEntry } from '../../servers/registry';
 import type { AuditEvent } from '../audit/audit-event';
 import { queryAudit } from '../audit/audit-query';
 import { publicOrigin } from '../config';
+import type { GateTarget } from '../gate/mcp-gate';
+import { listUpstreams } from '../gateway/upstream-store';
 import { html, type SafeHtml } from '../http/html';
 import { requestContext } from '../observability/request-context';
+import { moduleEntry, tenantDefinedServer, upstreamEntry } from '../tenancy/server-names';
+import { listTenantServers } from '../tenant-servers/module-store';
 import type { TenantContext } from './dashboard';
 import { csrfField, dashboardPage, messagePage, tenantUrl, type Viewer } from './dashboard-layout';
 import { argumentsFrom, postedValues, toolForm, type ToolInfo } from './playground-form';
@@ -11,7 +15,8 @@ import { PLAYGROUND_CLIENT_ID, PlaygroundSession, type RpcOutcome } from './play
 import { auditPanel, resultPanel } from './playground-result';
 
 /**
- * The tool playground: a signed-in tenant user picks one of the tenant's servers, sees the tools
+ * The tool playground: a signed-in tenant user picks one of the tenant's servers (hosted servers
+ * enabled for it, its enabled upstreams and its deployed modules), sees the tools
  * their role may call (the server's own filtered `tools/list`) with forms built from the input
  * schemas, calls one as themselves and sees the result and the audit event the call produced.
  * Calls go through the platform gate with the user's identity (playground-mcp.ts), so the policy is
@@ -28,18 +33,28 @@ function grantOf(viewer: UserViewer) {
   return { tenantId: viewer.tenantId, userId: viewer.userId, email: viewer.email, role: viewer.role };
 }
 
-function serverPicker(c: TenantContext, current: HostedServerEntry | null): SafeHtml {
-  const enabled = SERVERS.filter((s) => c.tenant.servers.includes(s.name));
-  if (!enabled.length) return html`<p>No server is enabled for this organization.</p>`;
-  return html`<nav aria-label="Servers" class="picker"><ul>${enabled.map(
-    (s) => html`<li><a href="${tenantUrl(c.tenant.id, 'playground', `/${s.name}`)}"${s === current ? html` aria-current="page"` : ''}>${s.title}</a></li>`,
+/** The tenant's servers: enabled hosted ones, then its enabled upstreams and its deployed modules. */
+async function tenantServers(c: TenantContext): Promise<HostedServerEntry[]> {
+  const [upstreams, modules] = await Promise.all([listUpstreams(c.env.DB, c.tenant.id), listTenantServers(c.env.DB, c.tenant.id)]);
+  return [
+    ...SERVERS.filter((s) => c.tenant.servers.includes(s.name)),
+    ...upstreams.filter((u) => u.enabled).map((u) => upstreamEntry(u.name)),
+    ...modules.map((m) => moduleEntry(m.name, m.title)),
+  ];
+}
+
+async function serverPicker(c: TenantContext, current: GateTarget | null): Promise<SafeHtml> {
+  const servers = await tenantServers(c);
+  if (!servers.length) return html`<p>No server is enabled for this organization.</p>`;
+  return html`<nav aria-label="Servers" class="picker"><ul>${servers.map(
+    (s) => html`<li><a href="${tenantUrl(c.tenant.id, 'playground', `/${s.name}`)}"${s.name === current?.server.name ? html` aria-current="page"` : ''}>${s.title}</a></li>`,
   )}</ul></nav>`;
 }
 
-function toolSection(c: TenantContext, server: HostedServerEntry, tool: ToolInfo, index: number, values?: Map<string, string>): SafeHtml {
+function toolSection(c: TenantContext, server: GateTarget, tool: ToolInfo, index: number, values?: Map<string, string>): SafeHtml {
   const hints = tool.annotations ?? {};
   const badges = html`${hints.readOnlyHint ? html` <span class="badge ok">read-only</span>` : ''}${hints.destructiveHint ? html` <span class="badge bad">destructive</span>` : ''}`;
-  const action = tenantUrl(c.tenant.id, 'playground', `/${server.name}/call`);
+  const action = tenantUrl(c.tenant.id, 'playground', `/${server.server.name}/call`);
   return html`<section class="panel" aria-labelledby="tool-${String(index)}" data-tool="${tool.name}">
   <h2 id="tool-${String(index)}"><code>${tool.name}</code>${badges}</h2>
   ${tool.description ? html`<p>${tool.description}</p>` : ''}
@@ -47,19 +62,25 @@ function toolSection(c: TenantContext, server: HostedServerEntry, tool: ToolInfo
 </section>`;
 }
 
-function page(c: TenantContext, server: HostedServerEntry | null, body: SafeHtml, status = 200): Response {
+async function page(c: TenantContext, server: GateTarget | null, body: SafeHtml, status = 200): Promise<Response> {
   const intro = html`<p>Call a tool as yourself (${(c.viewer as UserViewer).email}, ${(c.viewer as UserViewer).role}). The platform applies the same
 policy, limits and audit as for any MCP client: you see and can call only the tools your role allows.</p>`;
-  const title = server ? `Playground: ${server.title}` : 'Playground';
-  return dashboardPage({ viewer: c.viewer, tenant: c.tenant, active: 'playground', title, status, dataImages: true, body: html`${intro}${serverPicker(c, server)}${body}` });
+  const title = server ? `Playground: ${server.server.title}` : 'Playground';
+  return dashboardPage({ viewer: c.viewer, tenant: c.tenant, active: 'playground', title, status, dataImages: true, body: html`${intro}${await serverPicker(c, server)}${body}` });
 }
 
-/** The viewer as a tenant user and the server named in the path, or the page that says why not. */
-function target(c: TenantContext): { viewer: UserViewer; server: HostedServerEntry | null } | Response {
+/**
+ * The viewer as a tenant user and the gate target the path names (a hosted server, or one of this
+ * tenant's upstreams or deployed modules, resolved as the gate resolves them), or the page that says why not.
+ */
+async function target(c: TenantContext): Promise<{ viewer: UserViewer; server: GateTarget | null } | Response> {
   if (c.viewer.kind !== 'user') return messagePage(c.viewer, 403, 'Playground', 'The playground calls tools as a user of the organization; the operator token is not one. Sign in as a tenant user.');
-  const server = c.id ? findServer(c.id) : null;
-  if (c.id && !server) return messagePage(c.viewer, 404, 'Not found', 'There is no such server.');
-  return { viewer: c.viewer, server: server ?? null };
+  if (!c.id) return { viewer: c.viewer, server: null };
+  const hosted = findServer(c.id);
+  if (hosted) return { viewer: c.viewer, server: { server: hosted, transport: 'mcp' } };
+  const defined = SERVER_NAME_PATTERN.test(c.id) ? await tenantDefinedServer(c.env.DB, c.tenant.id, c.id) : null;
+  if (defined) return { viewer: c.viewer, server: { server: defined.entry, transport: 'mcp', upstream: true } };
+  return messagePage(c.viewer, 404, 'Not found', 'There is no such server.');
 }
 
 async function listTools(session: PlaygroundSession): Promise<{ tools: ToolInfo[] } | Extract<RpcOutcome, { ok: false }>> {
@@ -69,9 +90,9 @@ async function listTools(session: PlaygroundSession): Promise<{ tools: ToolInfo[
   return { tools: Array.isArray(tools) ? (tools as ToolInfo[]).filter((t) => typeof t?.name === 'string') : [] };
 }
 
-/** `GET /dashboard/t/<t>/playground[/<server>]`. */
+/** `GET /dashboard/t/<t>/playground[/<server>]`: the picker, or the server's tools with their forms. */
 export async function playgroundPage(c: TenantContext): Promise<Response> {
-  const t = target(c);
+  const t = await target(c);
   if (t instanceof Response) return t;
   if (!t.server) return page(c, null, html`<p>Choose a server.</p>`);
   const session = await PlaygroundSession.open(c.env, publicOrigin(c.env), t.server, grantOf(t.viewer));
@@ -88,7 +109,7 @@ export async function playgroundPage(c: TenantContext): Promise<Response> {
 
 /** `POST /dashboard/t/<t>/playground/<server>/call` with `tool` and `arg:<name>` fields. */
 export async function playgroundCall(c: TenantContext): Promise<Response> {
-  const t = target(c);
+  const t = await target(c);
   if (t instanceof Response) return t;
   const server = t.server!;
   const toolName = String(c.form?.get('tool') ?? '').slice(0, 128);
@@ -114,19 +135,19 @@ export async function playgroundCall(c: TenantContext): Promise<Response> {
     await session.close();
   }
   const correlationId = requestContext()?.correlationId ?? '';
-  const event = await findCallEvent(c, t.viewer, server.name, correlationId, startedAt, AUDIT_WAIT_MS);
-  const retry = tenantUrl(c.tenant.id, 'playground', `/${server.name}/event?correlation=${encodeURIComponent(correlationId)}&at=${startedAt}`);
+  const event = await findCallEvent(c, t.viewer, server.server.name, correlationId, startedAt, AUDIT_WAIT_MS);
+  const retry = tenantUrl(c.tenant.id, 'playground', `/${server.server.name}/event?correlation=${encodeURIComponent(correlationId)}&at=${startedAt}`);
   return page(c, server, html`${resultPanel(toolName, outcome)}${auditPanel(event, retry)}${sections}`);
 }
 
 /** `GET /dashboard/t/<t>/playground/<server>/event?correlation=…&at=…`: the viewer's own call event. */
 export async function playgroundEvent(c: TenantContext): Promise<Response> {
-  const t = target(c);
+  const t = await target(c);
   if (t instanceof Response) return t;
   const correlationId = c.url.searchParams.get('correlation') ?? '';
   const at = Number(c.url.searchParams.get('at'));
   if (!/^[A-Za-z0-9._:-]{8,64}$/.test(correlationId) || !Number.isSafeInteger(at) || at <= 0) return messagePage(c.viewer, 400, 'Bad request', 'This link is malformed.');
-  const event = await findCallEvent(c, t.viewer, t.server!.name, correlationId, at, 0);
+  const event = await findCallEvent(c, t.viewer, t.server!.server.name, correlationId, at, 0);
   return page(c, t.server, auditPanel(event, c.url.pathname + c.url.search));
 }
 

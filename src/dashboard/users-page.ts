@@ -80,7 +80,7 @@ export async function createUser(c: TenantContext): Promise<Response> {
   } catch (error) {
     if (error instanceof ConflictError) {
       await auditDashboardChange(c, c.tenant.id, 'admin.user.create', '', 'error', { status: 409 });
-      return render(c, { error: 'A user with this email already exists.', status: 409, email });
+      return render(c, { error: 'This organization already has a user with this email.', status: 409, email });
     }
     throw error;
   }

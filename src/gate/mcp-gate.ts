@@ -16,6 +16,7 @@ import { opensSession, parseJsonRpcBody } from './jsonrpc-validation';
 import { resolvePrincipal } from './principal-resolver';
 import { tenantDefinedServer } from '../tenancy/server-names';
 import { encodeModuleRef, MODULE_HEADER } from '../tenant-servers/module-ref';
+import { modernModule, type ModernModule } from '../tenant-servers/module-definition';
 import { newSessionId, openSessionId, sealSessionId } from './session-id';
 import { chooseLane } from '../modern/era';
 import { serveModern } from '../modern/modern-lane';
@@ -91,6 +92,7 @@ export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionC
   }
   const { principal, limits } = resolved;
   let moduleRef: string | undefined;
+  let modern: ModernModule | undefined;
   if (target.upstream) {
     // Another tenant's server of the same name looks exactly like no server at all; no object is created.
     const defined = await tenantDefinedServer(env.DB, principal.tenantId, target.server.name);
@@ -99,7 +101,10 @@ export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionC
       return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${target.server.name}"`);
     }
     target = { ...target, server: defined.entry };
-    if (defined.kind === 'module') moduleRef = encodeModuleRef(defined.module);
+    if (defined.kind === 'module') {
+      moduleRef = encodeModuleRef(defined.module);
+      modern = modernModule(env, ctx, principal, defined.module);
+    }
   }
   if (principal.kind === 'api-key') ctx.waitUntil(touchApiKey(env.DB, principal.clientId).catch(() => undefined));
 
@@ -116,7 +121,7 @@ export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionC
     // The era split, after every check above: 2026-07-28 requests are served statelessly in the Worker.
     const lane = await chooseLane(request, MAX_BODY_BYTES);
     if (lane.era === 'refused') return lane.response;
-    if (lane.era === '2026-07-28') return serveModern(lane, { env, ctx, target, principal, secret, admit: () => admit(g, undefined, false), maxBodyBytes: MAX_BODY_BYTES });
+    if (lane.era === '2026-07-28') return serveModern(lane, { env, ctx, target, principal, secret, admit: () => admit(g, undefined, false), maxBodyBytes: MAX_BODY_BYTES, module: modern });
     request = lane.request;
   }
   const response = target.transport === 'mcp' ? await streamable(request, g) : await legacySse(request, g);

@@ -25,6 +25,8 @@ import { upstreamStub, type AdmitResult, type UpstreamKey } from './upstream-sta
 
 interface Connection {
   version: number;
+  /** The replica this upstream session lives on (sticky for the session's life, unless it is taken out). */
+  replica: number;
   client: Promise<Client>;
 }
 
@@ -111,7 +113,7 @@ export class GatewayServer extends HostedMcpAgent {
   ): Promise<T> {
     const key = this.key();
     const state = upstreamStub(this.env, key);
-    const admitted = (await state.admit(key, op, toolName)) as AdmitResult;
+    const admitted = (await state.admit(key, op, toolName, this.connection?.replica)) as AdmitResult;
     if (!admitted.ok) throw new McpError(admitted.code, admitted.message);
     const { settings, tool } = admitted;
     const token = (extra as { _meta?: { progressToken?: string | number } })._meta?.progressToken;
@@ -124,13 +126,28 @@ export class GatewayServer extends HostedMcpAgent {
     };
     const retries = (typeof idempotent === 'function' ? idempotent(tool) : idempotent) ? settings.retries : 0;
     this.active.add(extra);
+    // Failover: each attempt runs on one replica; a retried attempt moves to a replica that has not failed this call.
+    const tried: number[] = [];
+    let replica: number | null = admitted.replica;
     try {
       const result = await withRetries(
         async () => {
+          if (replica === null) {
+            replica = (await state.failover(key, tried)) ?? (await state.failover(key, []));
+            if (replica === null) throw new McpError(GatewayCode.Unavailable, 'every replica is taken out after failures');
+          }
+          const current: number = replica;
+          tried.push(current);
+          replica = null;
+          const started = Date.now();
           try {
-            return await run(await this.client(key, admitted.version), options, tool);
+            const out = await run(await this.client(key, admitted.version, current), options, tool);
+            this.ctx.waitUntil(state.reportReplica(key, current, false, Date.now() - started));
+            return out;
           } catch (error) {
-            if (isUpstreamFault(error)) this.dropConnection();
+            const fault = isUpstreamFault(error);
+            this.ctx.waitUntil(state.reportReplica(key, current, fault, Date.now() - started, String(error).slice(0, 200)));
+            if (fault) this.dropConnection();
             throw error;
           }
         },
@@ -151,17 +168,17 @@ export class GatewayServer extends HostedMcpAgent {
     }
   }
 
-  private client(key: UpstreamKey, version: number): Promise<Client> {
-    if (this.connection?.version === version) return this.connection.client;
+  private client(key: UpstreamKey, version: number, replica: number): Promise<Client> {
+    if (this.connection?.version === version && this.connection.replica === replica) return this.connection.client;
     this.dropConnection();
     const client = (async () =>
-      connectUpstream(await upstreamStub(this.env, key).target(key), {
+      connectUpstream(await upstreamStub(this.env, key).target(key, replica), {
         onNotification: (n) => this.forward(n),
         onToolsChanged: () => void upstreamStub(this.env, key).toolsChanged(key).catch(() => undefined),
         onSampling: (params) => this.askClient('sampling', params),
         onElicitation: (params) => this.askClient('elicitation', params),
       }))();
-    const connection = { version, client };
+    const connection = { version, replica, client };
     this.connection = connection;
     client.catch(() => {
       if (this.connection === connection) this.connection = null;

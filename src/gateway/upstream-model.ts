@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { SERVER_NAME_PATTERN } from '../../servers/registry';
 import { RoleSchema, type Role } from '../tenancy/model';
+import type { BalanceStrategy } from './balancer';
+import { BalanceSchema, ReplicasSchema, type Replica } from './replicas';
 
 /**
  * The gateway's vocabulary: what a tenant admin registers about an upstream MCP server, with the
@@ -70,27 +72,34 @@ export const DEFAULT_SETTINGS: UpstreamSettings = SettingsSchema.parse({});
 export const UpstreamNameSchema = z.string().regex(SERVER_NAME_PATTERN, 'name must match ^[a-z][a-z0-9-]{0,31}$');
 
 /** `POST /admin/api/tenants/<t>/upstreams`. */
-export const CreateUpstreamSchema = z.strictObject({
-  name: UpstreamNameSchema,
-  url: z.url().max(2048),
-  transport: z.enum(TRANSPORTS).default('streamable-http'),
-  credentials: CredentialsSchema.optional(),
-  policy: PolicySchema.default({}),
-  settings: SettingsSchema.partial().default({}),
-  enabled: z.boolean().default(true),
-});
+export const CreateUpstreamSchema = z
+  .strictObject({
+    name: UpstreamNameSchema,
+    url: z.url().max(2048).optional(),
+    replicas: ReplicasSchema.optional(),
+    balance: BalanceSchema.default('round-robin'),
+    transport: z.enum(TRANSPORTS).default('streamable-http'),
+    credentials: CredentialsSchema.optional(),
+    policy: PolicySchema.default({}),
+    settings: SettingsSchema.partial().default({}),
+    enabled: z.boolean().default(true),
+  })
+  .refine((u) => (u.url === undefined) !== (u.replicas === undefined), { message: 'give either url or replicas, not both' });
 
 /** `PATCH .../upstreams/<name>`: any subset; `credentials: null` removes them. */
 export const PatchUpstreamSchema = z
   .strictObject({
     url: z.url().max(2048).optional(),
+    replicas: ReplicasSchema.optional(),
+    balance: BalanceSchema.optional(),
     transport: z.enum(TRANSPORTS).optional(),
     credentials: CredentialsSchema.nullable().optional(),
     policy: PolicySchema.optional(),
     settings: SettingsSchema.partial().optional(),
     enabled: z.boolean().optional(),
   })
-  .refine((p) => Object.keys(p).length > 0, { message: 'nothing to change' });
+  .refine((p) => Object.keys(p).length > 0, { message: 'nothing to change' })
+  .refine((p) => !(p.url !== undefined && p.replicas !== undefined), { message: 'give either url or replicas, not both' });
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -98,7 +107,11 @@ export type BreakerState = 'closed' | 'open' | 'half-open';
 export interface UpstreamRecord {
   tenantId: string;
   name: string;
+  /** The single URL, or the first replica's. */
   url: string;
+  /** Null for a single-URL upstream; else the replicas (the first is also `url`). */
+  replicas: Replica[] | null;
+  balance: BalanceStrategy;
   transport: UpstreamTransport;
   credentialKind: CredentialKind;
   sealedCredentials: string | null;
@@ -117,6 +130,8 @@ export function upstreamView(u: UpstreamRecord, origin: string) {
     name: u.name,
     tenant: u.tenantId,
     url: u.url,
+    replicas: u.replicas,
+    balance: u.balance,
     transport: u.transport,
     hasCredentials: u.credentialKind !== 'none',
     credentialKind: u.credentialKind,
@@ -129,6 +144,11 @@ export function upstreamView(u: UpstreamRecord, origin: string) {
     createdAt: u.createdAt,
     updatedAt: u.updatedAt,
   };
+}
+
+/** The replicas calls are spread over: the configured ones, or the single URL as one replica. */
+export function replicasOf(u: Pick<UpstreamRecord, 'url' | 'replicas'>): Replica[] {
+  return u.replicas ?? [{ url: u.url, weight: 1 }];
 }
 
 /** Associated data a tenant upstream's credentials are sealed with (moving them to another row fails). */

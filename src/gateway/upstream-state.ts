@@ -5,8 +5,9 @@ import { CircuitBreaker, type BreakerTransition } from './circuit-breaker';
 import { asFault, connectUpstream, isUpstreamFault, type UpstreamTarget } from './upstream-connection';
 import { CredentialHeaders, openCredentials } from './upstream-credentials';
 import { GatewayCode } from './upstream-fetch';
-import type { UpstreamRecord, UpstreamSettings } from './upstream-model';
-import { countUpstreams, getUpstream, setBreakerState } from './upstream-store';
+import { replicasOf, type UpstreamRecord, type UpstreamSettings } from './upstream-model';
+import { countHealthChecks, getUpstream, setBreakerState, setReplicasDown } from './upstream-store';
+import { ReplicaSet, type ReplicaHealth } from './replicas';
 import { healthInterval, PAUSED_RECHECK_MS } from './health-schedule';
 import { getTenant } from '../tenancy/tenant-store';
 import { privateUpstreamsAllowed } from './upstream-url';
@@ -22,7 +23,7 @@ export interface UpstreamKey {
 
 /** The answer to `admit`: go ahead (with what the session needs), or a refusal to send the client. */
 export type AdmitResult =
-  | { ok: true; version: number; settings: UpstreamSettings; trial: boolean; tool?: ExposedTool }
+  | { ok: true; version: number; settings: UpstreamSettings; trial: boolean; tool?: ExposedTool; replica: number }
   | { ok: false; code: number; message: string };
 
 interface ToolCache {
@@ -61,9 +62,10 @@ export class UpstreamState extends DurableObject<Env> {
   private breaker: CircuitBreaker | null = null;
   private cache: ToolCache | null | undefined;
   private refreshing: Promise<ToolCache> | null = null;
+  private replicaSet: ReplicaSet | null = null;
 
   /** May the session make this upstream call now? For tools/call, also the tool's pin status. */
-  async admit(key: UpstreamKey, op: string, exposedTool?: string): Promise<AdmitResult> {
+  async admit(key: UpstreamKey, op: string, exposedTool?: string, preferReplica?: number): Promise<AdmitResult> {
     const record = await this.load(key);
     if (!record || !record.enabled) return { ok: false, code: GatewayCode.Unavailable, message: `Upstream "${key.name}" is not available` };
     const breaker = await this.breakerFor(record);
@@ -84,7 +86,25 @@ export class UpstreamState extends DurableObject<Env> {
       this.ctx.waitUntil(recordAudit(this.env, { tenant: key.tenant, action: 'gateway.fail_fast', result: 'error', server: key.name, resource: exposedTool, details: { op } }));
       return { ok: false, code: GatewayCode.Unavailable, message: `Upstream "${key.name}" is unavailable (circuit open); retry in ${seconds} s` };
     }
-    return { ok: true, version: record.version, settings: record.settings, trial: admission.trial, tool };
+    const replica = this.replicasFor(record).pick(Date.now(), [], this.replicaTransition, preferReplica);
+    if (replica === null) {
+      if (admission.trial) breaker.record(false, Date.now(), 'every replica is taken out', (t) => this.transition(t));
+      this.ctx.waitUntil(recordAudit(this.env, { tenant: key.tenant, action: 'gateway.fail_fast', result: 'error', server: key.name, resource: exposedTool, details: { op, reason: 'every replica is taken out' } }));
+      return { ok: false, code: GatewayCode.Unavailable, message: `Upstream "${key.name}" is unavailable: every replica is taken out after failures; retry in ${Math.ceil(record.settings.cooldownMs / 1000)} s` };
+    }
+    return { ok: true, version: record.version, settings: record.settings, trial: admission.trial, tool, replica };
+  }
+
+  /** Failover: another replica for a retried (idempotent) call, not one that already failed it; null when none is left. */
+  async failover(key: UpstreamKey, exclude: number[]): Promise<number | null> {
+    const record = await this.load(key);
+    return record ? this.replicasFor(record).pick(Date.now(), exclude, this.replicaTransition) : null;
+  }
+
+  /** The outcome of one attempt on one replica (its breaker, latency and open-call count). */
+  async reportReplica(key: UpstreamKey, replica: number, fault: boolean, latencyMs: number, reason = ''): Promise<void> {
+    const record = await this.load(key);
+    if (record) this.replicasFor(record).report(replica, fault, latencyMs, reason, Date.now(), this.replicaTransition);
   }
 
   /** The outcome of an admitted call: faults count against the breaker, anything else resets it. */
@@ -96,11 +116,12 @@ export class UpstreamState extends DurableObject<Env> {
   }
 
   /** How to reach the upstream: URL, transport, credential headers (never leaves the platform), settings. */
-  async target(key: UpstreamKey): Promise<UpstreamTarget> {
+  async target(key: UpstreamKey, replica = 0): Promise<UpstreamTarget> {
     const record = await this.load(key);
     if (!record) throw new Error(`upstream "${key.name}" is not registered`);
     this.credentials ??= new CredentialHeaders(this.env, record.sealedCredentials ? await openCredentials(this.env, record.tenantId, record.name, record.sealedCredentials) : null, record.settings.connectTimeoutMs);
-    return { url: record.url, transport: record.transport, headers: await this.credentials.headers(), settings: record.settings, allowPrivate: privateUpstreamsAllowed(this.env), version: record.version };
+    const replicas = this.replicasFor(record);
+    return { url: replicas.url(Math.min(replica, replicas.size - 1)), transport: record.transport, headers: await this.credentials.headers(), settings: record.settings, allowPrivate: privateUpstreamsAllowed(this.env), version: record.version };
   }
 
   /** The tools callers see: approved ones only, after the tenant's policy. Cached with a TTL. */
@@ -147,6 +168,7 @@ export class UpstreamState extends DurableObject<Env> {
       health: (await this.ctx.storage.get<Health>('health')) ?? null,
       cache: cache ? { fetchedAt: cache.fetchedAt || null, tools: cache.tools.length } : null,
       pins: { approved: byPin('approved'), drifted: byPin('drifted'), unapproved: byPin('unapproved') },
+      replicas: record ? this.replicasFor(record).view() : [],
     };
   }
 
@@ -163,7 +185,7 @@ export class UpstreamState extends DurableObject<Env> {
   async reset(): Promise<void> {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
-    this.key = this.record = this.breaker = this.credentials = null;
+    this.key = this.record = this.breaker = this.credentials = this.replicaSet = null;
     this.cache = undefined;
   }
 
@@ -186,20 +208,52 @@ export class UpstreamState extends DurableObject<Env> {
     const started = Date.now();
     const admission = breaker.state === 'closed' ? { allowed: true } : breaker.admit(started, (t) => this.transition(t));
     if (admission.allowed) {
-      let health: Health;
-      try {
-        const client = await connectUpstream(await this.target(key));
-        await client.ping({ timeout: record.settings.requestTimeoutMs }).finally(() => client.close().catch(() => undefined));
-        health = { checkedAt: started, ok: true, latencyMs: Date.now() - started };
-      } catch (error) {
-        health = { checkedAt: started, ok: false, latencyMs: Date.now() - started, error: asFault(error, 'health check').message.slice(0, 200) };
+      // Each replica is checked; the upstream is healthy when at least one replica is.
+      const replicas = this.replicasFor(record);
+      const results: Health[] = [];
+      for (let i = 0; i < replicas.size; i++) {
+        const { health, pingMs } = await this.checkReplica(key, record, i);
+        replicas.checked(i, health, pingMs, this.replicaTransition);
+        results.push(health);
       }
+      const health = results.find((h) => h.ok) ?? results[0]!;
       await this.ctx.storage.put('health', health);
       breaker.record(health.ok, Date.now(), health.error ?? '', (t) => this.transition(t));
       await this.saveBreaker();
     }
-    await this.ctx.storage.setAlarm(Date.now() + healthInterval(record.settings.healthIntervalMs, await countUpstreams(this.env.DB, key.tenant)));
+    // Spacing counts every replica check of the tenant (each is one platform-initiated connection).
+    await this.ctx.storage.setAlarm(Date.now() + healthInterval(record.settings.healthIntervalMs, await countHealthChecks(this.env.DB, key.tenant)));
   }
+
+  /** One replica's health check: connect, ping, close. */
+  private async checkReplica(key: UpstreamKey, record: UpstreamRecord, replica: number): Promise<{ health: ReplicaHealth; pingMs: number }> {
+    const started = Date.now();
+    try {
+      const client = await connectUpstream(await this.target(key, replica));
+      const pingStart = Date.now();
+      await client.ping({ timeout: record.settings.requestTimeoutMs }).finally(() => client.close().catch(() => undefined));
+      return { health: { checkedAt: started, ok: true, latencyMs: Date.now() - started }, pingMs: Date.now() - pingStart };
+    } catch (error) {
+      return { health: { checkedAt: started, ok: false, latencyMs: Date.now() - started, error: asFault(error, 'health check').message.slice(0, 200) }, pingMs: 0 };
+    }
+  }
+
+  /** The replicas' runtime state for the current configuration (rebuilt when the version changes). */
+  private replicasFor(record: UpstreamRecord): ReplicaSet {
+    if (this.replicaSet?.version !== record.version) this.replicaSet = new ReplicaSet(record.version, replicasOf(record), record.balance, record.settings);
+    return this.replicaSet;
+  }
+
+  /** A replica was taken out or came back: logged, audited, and the down count mirrored to D1 for /health. */
+  private readonly replicaTransition = (replica: number, t: BreakerTransition): void => {
+    const key = this.key!;
+    if (t.to === 'half-open') return;
+    const action = t.to === 'open' ? 'gateway.replica_down' : 'gateway.replica_up';
+    log(t.to === 'open' ? 'warn' : 'info', action, { tenant: key.tenant, server: key.name, replica, reason: t.reason });
+    this.ctx.waitUntil(recordAudit(this.env, { tenant: key.tenant, action, result: t.to === 'open' ? 'error' : 'ok', server: key.name, details: { replica, reason: t.reason.slice(0, 200) } }));
+    const down = this.replicaSet?.down() ?? 0;
+    this.ctx.waitUntil(setReplicasDown(this.env.DB, key.tenant, key.name, down).catch(() => undefined));
+  };
 
   private async load(key: UpstreamKey, force = false): Promise<UpstreamRecord | null> {
     const first = !this.key;
@@ -267,7 +321,8 @@ export class UpstreamState extends DurableObject<Env> {
       if (!admission.allowed) throw new Error(`Upstream "${record.name}" is unavailable (circuit open)`);
       let definitions: CachedTool['definition'][];
       try {
-        definitions = await withRetries(() => this.fetchTools(record), { retries: record.settings.retries, baseMs: record.settings.retryBaseMs, retryable: isUpstreamFault });
+        const tried: number[] = [];
+        definitions = await withRetries(() => this.fetchTools(record, tried), { retries: record.settings.retries, baseMs: record.settings.retryBaseMs, retryable: isUpstreamFault });
         breaker.record(true, Date.now(), '', (t) => this.transition(t));
       } catch (error) {
         breaker.record(!isUpstreamFault(error), Date.now(), String(error), (t) => this.transition(t));
@@ -284,8 +339,24 @@ export class UpstreamState extends DurableObject<Env> {
     return run;
   }
 
-  private async fetchTools(record: UpstreamRecord): Promise<CachedTool['definition'][]> {
-    const client = await connectUpstream(await this.target({ tenant: record.tenantId, name: record.name }));
+  /** tools/list from one replica (not one in `tried`, which it joins); its outcome feeds that replica's figures. */
+  private async fetchTools(record: UpstreamRecord, tried: number[]): Promise<CachedTool['definition'][]> {
+    const replicas = this.replicasFor(record);
+    const replica = replicas.pick(Date.now(), tried.length < replicas.size ? tried : [], this.replicaTransition) ?? 0;
+    tried.push(replica);
+    const started = Date.now();
+    try {
+      const tools = await this.fetchToolsFrom(record, replica);
+      replicas.report(replica, false, Date.now() - started, '', Date.now(), this.replicaTransition);
+      return tools;
+    } catch (error) {
+      replicas.report(replica, isUpstreamFault(error), Date.now() - started, String(error).slice(0, 200), Date.now(), this.replicaTransition);
+      throw error;
+    }
+  }
+
+  private async fetchToolsFrom(record: UpstreamRecord, replica: number): Promise<CachedTool['definition'][]> {
+    const client = await connectUpstream(await this.target({ tenant: record.tenantId, name: record.name }, replica));
     try {
       const out: CachedTool['definition'][] = [];
       let cursor: string | undefined;

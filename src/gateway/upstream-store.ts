@@ -10,6 +10,8 @@ interface UpstreamRow {
   tenant_id: string;
   name: string;
   url: string;
+  replicas: string | null;
+  balance: string | null;
   transport: UpstreamTransport;
   credential_kind: CredentialKind;
   credentials: string | null;
@@ -27,6 +29,8 @@ function toRecord(row: UpstreamRow): UpstreamRecord {
     tenantId: row.tenant_id,
     name: row.name,
     url: row.url,
+    replicas: row.replicas ? (JSON.parse(row.replicas) as UpstreamRecord['replicas']) : null,
+    balance: (row.balance ?? 'round-robin') as UpstreamRecord['balance'],
     transport: row.transport,
     credentialKind: row.credential_kind,
     sealedCredentials: row.credentials,
@@ -41,7 +45,7 @@ function toRecord(row: UpstreamRow): UpstreamRecord {
 }
 
 /** Fields an insert or update writes: the stored record's, so the two cannot drift apart. */
-export type UpstreamWrite = Pick<UpstreamRecord, 'url' | 'transport' | 'credentialKind' | 'sealedCredentials' | 'policy' | 'settings' | 'enabled'>;
+export type UpstreamWrite = Pick<UpstreamRecord, 'url' | 'replicas' | 'balance' | 'transport' | 'credentialKind' | 'sealedCredentials' | 'policy' | 'settings' | 'enabled'>;
 
 /**
  * Insert an upstream unless the tenant already has one of this name (`exists`) or already has
@@ -51,11 +55,11 @@ export async function insertUpstream(db: D1Database, tenantId: string, name: str
   const now = Date.now();
   const res = await db
     .prepare(
-      `INSERT INTO upstreams (tenant_id, name, url, transport, credential_kind, credentials, policy, settings, enabled, created_at, updated_at)
-       SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10 WHERE (SELECT COUNT(*) FROM upstreams WHERE tenant_id = ?1) < ?11
+      `INSERT INTO upstreams (tenant_id, name, url, transport, credential_kind, credentials, policy, settings, enabled, created_at, updated_at, replicas, balance)
+       SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?12, ?13 WHERE (SELECT COUNT(*) FROM upstreams WHERE tenant_id = ?1) < ?11
        ON CONFLICT (tenant_id, name) DO NOTHING`,
     )
-    .bind(tenantId, name, w.url, w.transport, w.credentialKind, w.sealedCredentials, JSON.stringify(w.policy), JSON.stringify(w.settings), w.enabled ? 1 : 0, now, maxUpstreams)
+    .bind(tenantId, name, w.url, w.transport, w.credentialKind, w.sealedCredentials, JSON.stringify(w.policy), JSON.stringify(w.settings), w.enabled ? 1 : 0, now, maxUpstreams, w.replicas ? JSON.stringify(w.replicas) : null, w.balance)
     .run();
   if (res.meta.changes > 0) return 'inserted';
   return (await getUpstream(db, tenantId, name)) ? 'exists' : 'full';
@@ -70,10 +74,10 @@ export async function countUpstreams(db: D1Database, tenantId: string): Promise<
 export async function updateUpstream(db: D1Database, tenantId: string, name: string, w: UpstreamWrite): Promise<void> {
   await db
     .prepare(
-      `UPDATE upstreams SET url = ?, transport = ?, credential_kind = ?, credentials = ?, policy = ?, settings = ?, enabled = ?,
+      `UPDATE upstreams SET url = ?, replicas = ?, balance = ?, transport = ?, credential_kind = ?, credentials = ?, policy = ?, settings = ?, enabled = ?,
        version = version + 1, updated_at = ? WHERE tenant_id = ? AND name = ?`,
     )
-    .bind(w.url, w.transport, w.credentialKind, w.sealedCredentials, JSON.stringify(w.policy), JSON.stringify(w.settings), w.enabled ? 1 : 0, Date.now(), tenantId, name)
+    .bind(w.url, w.replicas ? JSON.stringify(w.replicas) : null, w.balance, w.transport, w.credentialKind, w.sealedCredentials, JSON.stringify(w.policy), JSON.stringify(w.settings), w.enabled ? 1 : 0, Date.now(), tenantId, name)
     .run();
 }
 
@@ -109,6 +113,23 @@ export async function upstreamNames(db: D1Database): Promise<string[]> {
 /** Record the breaker state the upstream's state object reached (read by /health and the admin API). */
 export async function setBreakerState(db: D1Database, tenantId: string, name: string, state: BreakerState): Promise<void> {
   await db.prepare('UPDATE upstreams SET breaker_state = ? WHERE tenant_id = ? AND name = ?').bind(state, tenantId, name).run();
+}
+
+/** Health checks a tenant's upstreams make per round (one per replica): spaces the tenant's checks. */
+export async function countHealthChecks(db: D1Database, tenantId: string): Promise<number> {
+  const row = await db.prepare('SELECT COALESCE(SUM(COALESCE(json_array_length(replicas), 1)), 0) AS n FROM upstreams WHERE tenant_id = ?').bind(tenantId).first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+/** Record how many of an upstream's replicas are taken out (read by /health). */
+export async function setReplicasDown(db: D1Database, tenantId: string, name: string, down: number): Promise<void> {
+  await db.prepare('UPDATE upstreams SET replicas_down = ? WHERE tenant_id = ? AND name = ?').bind(down, tenantId, name).run();
+}
+
+/** Replica counts for /health (an upstream without replicas counts as one), no tenant data. */
+export async function replicaCounts(db: D1Database): Promise<{ total: number; down: number }> {
+  const row = await db.prepare('SELECT COALESCE(SUM(COALESCE(json_array_length(replicas), 1)), 0) AS total, COALESCE(SUM(replicas_down), 0) AS down FROM upstreams').first<{ total: number; down: number }>();
+  return { total: row?.total ?? 0, down: row?.down ?? 0 };
 }
 
 /** Counts for /health: upstreams per breaker state, no tenant data. */

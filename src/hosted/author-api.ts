@@ -1,6 +1,6 @@
 import { completable } from '@modelcontextprotocol/sdk/server/completable.js';
 import type { CallToolResult, GetPromptResult, ReadResourceResult, ServerCapabilities, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { HandleStore } from './handles';
 import type { Principal } from './principal';
 import type { TenantFiles } from '../storage/tenant-files';
@@ -194,7 +194,10 @@ export function defineServer(info: HostedServerInfo, setup: (server: AuthorServe
       setup({
         tool(name, spec, handler) {
           unique('tool', name);
-          r.tools.push({ name, spec, handler: handler as unknown as ToolHandler<InputSchema | undefined> });
+          // A raw zod shape becomes its object schema once per isolate, not in every request's
+          // registration; any Standard Schema (zod object, fromJsonSchema) is kept as it is.
+          const inputSchema = spec.inputSchema && !('~standard' in spec.inputSchema) ? z.object(spec.inputSchema as Shape) : spec.inputSchema;
+          r.tools.push({ name, spec: { ...spec, inputSchema } as ToolSpec<InputSchema | undefined>, handler: handler as unknown as ToolHandler<InputSchema | undefined> });
         },
         resource(name, uri, spec, read) {
           unique('resource', name);

@@ -23,6 +23,8 @@ export interface Admitted {
   /** The one call to the tenant's limiter (rate), shared with the 2025 lane; a Response refuses. */
   admit: () => Promise<unknown>;
   maxBodyBytes: number;
+  /** A tenant-deployed module (src/tenant-servers/module-definition.ts): its definition and a cache key per tenant and version. */
+  module?: { key: string; definition: () => Promise<ServerDefinition | Response> };
 }
 
 /** Request headers the SDK's modern transport reads; nothing else is forwarded (no credentials). */
@@ -39,6 +41,10 @@ const handlers = new Map<string, LaneEntry>();
 /** Per-request inputs to the factory, carried through the SDK's pass-through `authInfo`. */
 interface RequestScope {
   admitted: Admitted;
+  /** The tool a single `tools/call` names (the server then registers only it). */
+  onlyTool?: string;
+  /** Set once the guard recorded this request's audit event. */
+  recorded?: boolean;
   correlationId?: string;
   ip?: string;
 }
@@ -48,8 +54,8 @@ function definitionOf(target: GateTarget): ServerDefinition | undefined {
   return cls?.definition;
 }
 
-function laneFor(target: GateTarget, definition: ServerDefinition): LaneEntry {
-  let entry = handlers.get(target.server.name);
+function laneFor(target: GateTarget, definition: ServerDefinition, key = target.server.name): LaneEntry {
+  let entry = handlers.get(key);
   if (entry) return entry;
   const handler: McpHttpHandler = createMcpHandler(
     (context) => {
@@ -62,7 +68,16 @@ function laneFor(target: GateTarget, definition: ServerDefinition): LaneEntry {
         principal,
         listChanged: (kind) =>
           kind === 'tools' ? handler.notify.toolsChanged() : kind === 'prompts' ? handler.notify.promptsChanged() : handler.notify.resourcesChanged(),
-        guard: { principal, correlationId: scope.correlationId, ip: scope.ip, record: (event, sensitive) => record(scope.admitted, event, sensitive) },
+        guard: {
+          principal,
+          correlationId: scope.correlationId,
+          ip: scope.ip,
+          record: (event, sensitive) => {
+            scope.recorded = true;
+            record(scope.admitted, event, sensitive);
+          },
+        },
+        onlyTool: scope.onlyTool,
       });
     },
     {
@@ -72,7 +87,7 @@ function laneFor(target: GateTarget, definition: ServerDefinition): LaneEntry {
     },
   );
   entry = { handler, definition };
-  handlers.set(target.server.name, entry);
+  handlers.set(key, entry);
   return entry;
 }
 
@@ -99,7 +114,8 @@ export async function serveModern(lane: Extract<Lane, { era: '2026-07-28' }>, ad
   if (request.method !== 'POST') {
     return rpcError(405, RpcCode.InvalidRequest, 'Method not allowed: MCP 2026-07-28 has no GET stream and no sessions; POST each request', { Allow: 'POST' });
   }
-  const definition = admitted.target.upstream ? undefined : definitionOf(admitted.target);
+  const definition = admitted.module ? await admitted.module.definition() : admitted.target.upstream ? undefined : definitionOf(admitted.target);
+  if (definition instanceof Response) return definition;
   if (!definition) return upstreamNotModern(lane.parsed);
   const messages = parseJsonRpcBody(lane.body ?? new Uint8Array(0));
   if (messages instanceof Response) return messages;
@@ -113,12 +129,50 @@ export async function serveModern(lane: Extract<Lane, { era: '2026-07-28' }>, ad
   }
   const forwarded = new Request(request.url, { method: 'POST', headers, body: lane.body });
   const context = requestContext();
-  const scope: RequestScope = { admitted, correlationId: context?.correlationId, ip: context?.ip ?? undefined };
-  const { handler } = laneFor(admitted.target, definition);
-  return handler.fetch(forwarded, {
+  const single = messages.length === 1 ? messages[0] : undefined;
+  const onlyTool =
+    single && 'method' in single && single.method === 'tools/call' && typeof (single.params as { name?: unknown } | undefined)?.name === 'string'
+      ? String((single.params as { name: string }).name)
+      : undefined;
+  const scope: RequestScope = { admitted, onlyTool, correlationId: context?.correlationId, ip: context?.ip ?? undefined };
+  const { handler } = laneFor(admitted.target, definition, admitted.module?.key);
+  const response = await handler.fetch(forwarded, {
     parsedBody: lane.parsed,
     authInfo: { token: 'gate-verified', clientId: admitted.principal.clientId, scopes: [], extra: { scope } },
   });
+  if (!scope.recorded && response.status >= 400 && single && 'method' in single) await auditRejection(admitted, scope, single, response);
+  return response;
+}
+
+/**
+ * The SDK answers wire-level rejections (bad envelope -32602, header/body disagreement -32020,
+ * unsupported version -32022, missing client capability -32021, unknown method) with HTTP 4xx
+ * before any handler, so the guard never saw the request: record its one audit event here, as an
+ * error with the code.
+ */
+async function auditRejection(admitted: Admitted, scope: RequestScope, message: { method: string; params?: unknown }, response: Response): Promise<void> {
+  const answer = (await response
+    .clone()
+    .json()
+    .catch(() => null)) as { error?: { code?: unknown; message?: unknown } } | null;
+  const params = (message.params ?? {}) as { name?: unknown; uri?: unknown };
+  const { principal } = admitted;
+  record(
+    admitted,
+    {
+      tenant: principal.tenantId,
+      user: principal.userId,
+      client: principal.clientId,
+      server: principal.server,
+      action: message.method,
+      resource: typeof params.name === 'string' ? params.name : typeof params.uri === 'string' ? params.uri : undefined,
+      result: 'error',
+      correlationId: scope.correlationId,
+      ip: scope.ip,
+      details: { era: '2026-07-28', status: response.status, code: answer?.error?.code, error: String(answer?.error?.message ?? '').slice(0, 300) },
+    },
+    new Set(),
+  );
 }
 
 /**

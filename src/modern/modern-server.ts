@@ -24,6 +24,12 @@ const CACHE_HINTS: Partial<
 /** What the per-request server needs besides the definition. */
 export interface ModernServerScope extends ModernScope {
   guard: Omit<GuardScope, 'toolPolicy' | 'run' | 'era'>;
+  /**
+   * The tool a `tools/call` names, when the definition has it: only that tool is registered on the
+   * request's server (its policy still comes from the whole definition). A call is the hot path, and
+   * registering every tool of a large server per request costs more than the call itself.
+   */
+  onlyTool?: string;
 }
 
 const validator = new CfWorkerJsonSchemaValidator();
@@ -90,7 +96,9 @@ export function buildModernServer(definition: ServerDefinition, scope: ModernSer
     guardRequest(method, request, { ...scope.guard, era: '2026-07-28', toolPolicy: (name) => policies.get(name), run: async (fn) => fn() }, next),
   );
 
+  const only = scope.onlyTool !== undefined && policies.has(scope.onlyTool) ? scope.onlyTool : undefined;
   for (const { name, spec, handler } of r.tools) {
+    if (only !== undefined && name !== only) continue;
     const config = { title: spec.title, description: spec.description, inputSchema: spec.inputSchema, annotations: spec.annotations, _meta: spec._meta };
     const op = (args: unknown): Operation => ({ method: 'tools/call', name, args: args ?? {} });
     if (spec.inputSchema === undefined)
@@ -102,6 +110,7 @@ export function buildModernServer(definition: ServerDefinition, scope: ModernSer
         ((args: never, ctx: ServerContext) => runStateless(scope, ctx, op(args), (call) => handler(args, call))) as never,
       );
   }
+  if (only !== undefined) return guarded(server, info.name);
   for (const { name, uri, spec, read } of r.resources) {
     server.registerResource(name, uri, spec, ((url: URL, ctx: ServerContext) =>
       runStateless(scope, ctx, { method: 'resources/read', name: url.href, args: {} }, (call) => read(url, call))) as never);
@@ -127,7 +136,11 @@ export function buildModernServer(definition: ServerDefinition, scope: ModernSer
         ((args: Record<string, string>, ctx: ServerContext) => runStateless(scope, ctx, op(args), (call) => get(args, call))) as never,
       );
   }
-  if (!isGuarded(server as never)) throw new Error(`${info.name}: request handlers were replaced after setup; refusing to serve unguarded`);
+  return guarded(server, info.name);
+}
+
+function guarded(server: McpServer, name: string): McpServer {
+  if (!isGuarded(server as never)) throw new Error(`${name}: request handlers were replaced after setup; refusing to serve unguarded`);
   return server;
 }
 

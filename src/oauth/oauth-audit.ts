@@ -70,6 +70,7 @@ export async function auditedOAuthEndpoint(request: Request, env: Env, serve: ()
       status: response.status,
       ...(typeof grantType === 'string' ? { grantType: boundedClientId(grantType.slice(0, 100)) } : {}),
       ...(typeof revokedToken === 'string' && !owner ? { verified: false } : {}),
+      ...(context?.note ? { note: context.note } : {}),
     },
   });
   return response;

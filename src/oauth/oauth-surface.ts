@@ -4,7 +4,7 @@ import { publicOrigin } from '../config';
 import { gateMcpRequest, type GateTarget } from '../gate/mcp-gate';
 import type { GrantProps, KeyProps } from '../gate/principal-resolver';
 import { recordDenial } from '../audit/record';
-import { noteTokenSubject } from './oauth-audit';
+import { onTokenExchange } from './grant-access';
 import { registrationProblem } from './client-registration';
 import { verifyApiKey } from '../tenancy/api-keys';
 import { tenantDefinedNames, upstreamEntry } from '../tenancy/server-names';
@@ -56,6 +56,19 @@ export async function oauthSurface(env: Env, need?: string): Promise<OAuthSurfac
   return surface;
 }
 
+const BEARER = /^Bearer\s+\S+$/i;
+
+/**
+ * The provider answers a request without a bearer token (no `Authorization`, or another scheme)
+ * with 401 before any token validation runs, so nothing else records it: audit that refusal here,
+ * once (tenant unknown, resource = the endpoint). Bad and foreign tokens are audited by
+ * `validateToken` below.
+ */
+export function auditMissingToken(request: Request, response: Response, resourcePath: string): void {
+  if (response.status !== 401 || BEARER.test(request.headers.get('authorization') ?? '')) return;
+  void recordDenial('no access token', { path: resourcePath, action: 'auth.token' });
+}
+
 /** The server name a resource URL (`<origin>/servers/<name>/<transport>`) points at, if any. */
 export function serverNameOf(resource: string | null | undefined): string | undefined {
   if (!resource) return undefined;
@@ -86,7 +99,10 @@ export function buildSurface(origin: string, upstreams: string[]): OAuthSurface 
     tokenEndpoint: OAUTH_PATHS.token,
     clientRegistrationEndpoint: OAUTH_PATHS.register,
     scopesSupported: [MCP_SCOPE],
-    tokenExchangeCallback: ({ props }) => noteTokenSubject(props),
+    // Client ID Metadata Documents (MCP 2026-07-28): an HTTPS client_id whose document the provider
+    // fetches (public addresses only: the global_fetch_strictly_public flag), beside dynamic registration.
+    clientIdMetadataDocumentEnabled: true,
+    tokenExchangeCallback: onTokenExchange,
     clientRegistrationCallback: ({ clientMetadata }) => {
       const problem = registrationProblem(clientMetadata);
       return problem ? { description: problem } : undefined;

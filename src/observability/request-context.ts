@@ -13,6 +13,8 @@ export interface RequestContext {
   /** Tenant and user learned while serving (e.g. at the token endpoint), for the request's own audit event. */
   tenant?: string;
   subject?: string;
+  /** What the token endpoint decided beyond its status (e.g. `refresh_token_reuse`), for that event's details. */
+  note?: string;
 }
 
 /** Response (and accepted request) header carrying the correlation id. */

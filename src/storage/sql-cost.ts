@@ -1,3 +1,4 @@
+import { checkFunctions } from './sql-functions';
 import type { SqlToken } from './sql-tokens';
 
 /**
@@ -14,6 +15,11 @@ import type { SqlToken } from './sql-tokens';
 
 /** Row combinations a statement with more than one source may visit at worst (a 1,000 × 2,000 join). */
 export const MAX_ROW_VISITS = 2_000_000;
+/**
+ * Bytes a statement may process at worst: value operations per row × amplification × the bytes of
+ * every row combination (and the literals, once per combination). About a second of SQLite work.
+ */
+export const MAX_WORK_BYTES = 512 * 1024 * 1024;
 /** Elements a `json_each`/`json_tree` over a computed value may yield: a value holds under 10 MB. */
 export const JSON_ELEMENTS_BOUND = 5_000_000;
 
@@ -21,15 +27,19 @@ export const JSON_ELEMENTS_BOUND = 5_000_000;
 export interface SchemaView {
   /** `table` or `view` for a schema object of that (lower-cased) name, else undefined. */
   kind(name: string): 'table' | 'view' | undefined;
-  /** Rows of a table (only asked when a statement combines sources). */
+  /** Rows of a table. */
   rows(name: string): number;
+  /** Bytes of a table's values (as text or blob), exact but a scan: asked only when the cheap bound fails. */
+  bytes(name: string): number;
+  /** The database file's size: with a margin, a cheap upper bound of any table's bytes. */
+  databaseBytes(): number;
   /** Tables whose foreign keys point at the table (a delete or update there may scan them). */
   referencing(name: string): string[];
 }
 
 export type CostVerdict = { ok: true; rowVisits: number } | { ok: false; reason: string };
 
-type Factor = { label: string; rows: () => number };
+type Factor = { label: string; rows: () => number; bytes: (exact: boolean) => number };
 
 const NAME_TYPES: ReadonlySet<SqlToken['type']> = new Set(['word', 'quoted', 'string']);
 
@@ -91,12 +101,12 @@ export function checkCost(tokens: SqlToken[], verb: string, kind: 'read' | 'writ
   tokens.forEach((t, i) => {
     if (t.type === 'word' && t.value === 'VALUES') {
       const rows = valuesRows(tokens, i);
-      factors.push({ label: `VALUES (${rows} rows)`, rows: () => rows });
+      factors.push({ label: `VALUES (${rows} rows)`, rows: () => rows, bytes: () => 0 });
       return;
     }
     if (t.type === 'word' && (t.value === 'JSON_EACH' || t.value === 'JSON_TREE') && tokens[i + 1]?.value === '(') {
       const rows = jsonRows(tokens, i, params, numbers);
-      factors.push({ label: t.value.toLowerCase(), rows: () => rows });
+      factors.push({ label: t.value.toLowerCase(), rows: () => rows, bytes: () => rows * 2 });
       return;
     }
     if (!NAME_TYPES.has(t.type)) return;
@@ -107,12 +117,47 @@ export function checkCost(tokens: SqlToken[], verb: string, kind: 'read' | 'writ
     if (found === 'view') throw new CostRefusal(`"${t.value}" is a view; views are not available to tenant SQL, query its tables`);
     if (found !== 'table') return;
     if (kind === 'write') scannedForWrites.add(name);
-    if (i !== target) factors.push({ label: name, rows: () => schema.rows(name) });
+    if (i !== target) factors.push({ label: name, rows: () => schema.rows(name), bytes: (exact) => (exact ? schema.bytes(name) : cheapBytes()) });
   });
   // A write to a table others reference may look each of them up per changed row.
   for (const name of scannedForWrites) {
-    for (const child of schema.referencing(name)) factors.push({ label: `${child} (references ${name})`, rows: () => schema.rows(child) });
+    for (const child of schema.referencing(name)) {
+      factors.push({ label: `${child} (references ${name})`, rows: () => schema.rows(child), bytes: (exact) => (exact ? schema.bytes(child) : cheapBytes()) });
+    }
   }
+  const functions = checkFunctions(tokens, verb, (name) => schema.kind(name) !== undefined, (t) => params[(numbers.get(tokens.indexOf(t)) ?? 0) - 1]);
+  if (!functions.ok) return { ok: false, reason: functions.reason! };
+  const rowsCheck = checkRowVisits(factors);
+  if (!rowsCheck.ok) return rowsCheck;
+  const literalBytes =
+    tokens.reduce((n, t) => n + (t.type === 'string' || t.type === 'blob' || t.type === 'number' ? t.value.length : 0), 0) +
+    [...new Set(numbers.values())].reduce<number>((n, k) => n + (typeof params[k - 1] === 'string' ? (params[k - 1] as string).length : 8), 0) +
+    functions.generatedBytes;
+  const work = (exact: boolean) => {
+    const rows = factors.map((f) => Math.max(1, f.rows()));
+    const combinations = rows.reduce((a, b) => a * b, 1);
+    const dataBytes = factors.reduce((sum, f, i) => sum + f.bytes(exact) * (combinations / rows[i]!), 0);
+    return functions.operations * functions.amplification * (dataBytes + combinations * literalBytes);
+  };
+  const estimate = work(false) <= MAX_WORK_BYTES ? work(false) : work(true);
+  if (estimate > MAX_WORK_BYTES) {
+    return {
+      ok: false,
+      reason:
+        `statement may process up to ${(estimate / 1024 / 1024).toFixed(0)} MiB (${functions.operations} value operations × ${functions.amplification} ` +
+        `amplification over the rows it reads), more than the ${MAX_WORK_BYTES / 1024 / 1024} MiB allowed; use fewer functions or operators, ` +
+        'read fewer or smaller rows, or split the work into several statements',
+    };
+  }
+  return { ok: true, rowVisits: rowsCheck.rowVisits };
+
+  function cheapBytes(): number {
+    return 2 * schema.databaseBytes();
+  }
+}
+
+/** More than one source: the product of their rows must stay within MAX_ROW_VISITS. */
+function checkRowVisits(factors: Factor[]): CostVerdict {
   if (factors.length <= 1) return { ok: true, rowVisits: factors.length === 0 ? 1 : Number.NaN };
   let visits = 1;
   const counted: string[] = [];

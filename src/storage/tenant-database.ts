@@ -2,7 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { STORAGE_NAMESPACE_PATTERN } from '../tenancy/model';
 import { checkCost, CostRefusal } from './sql-cost';
 import { checkStatement } from './sql-guard';
-import { schemaView } from './sql-schema-view';
+import { schemaView, type TableStats } from './sql-schema-view';
 
 /** Rows returned when the caller does not ask for fewer; also the most a caller may ask for. */
 export const DEFAULT_ROW_LIMIT = 1000;
@@ -44,6 +44,9 @@ class RefusedWrite extends Error {}
  * so a statement that could run long is refused instead of abandoned).
  */
 export class TenantDatabase extends DurableObject<Env> {
+  /** Row and byte counts for the cost bound, valid until the next write. */
+  private readonly stats: TableStats = new Map();
+
   /** Run one validated statement; never throws for a bad statement, answers `{ ok: false }`. */
   async query(request: SqlRequest): Promise<SqlResult> {
     if (!STORAGE_NAMESPACE_PATTERN.test(request.tenantId)) return { ok: false, error: 'invalid tenant' };
@@ -65,7 +68,7 @@ export class TenantDatabase extends DurableObject<Env> {
 
     try {
       return this.ctx.storage.transactionSync(() => {
-        const cost = checkCost(verdict.tokens, verdict.verb, verdict.kind, schemaView(this.ctx.storage.sql), params);
+        const cost = checkCost(verdict.tokens, verdict.verb, verdict.kind, schemaView(this.ctx.storage.sql, this.stats), params);
         if (!cost.ok) throw new CostRefusal(cost.reason);
         const cursor = this.ctx.storage.sql.exec(verdict.statement, ...params);
         const rows: unknown[][] = [];
@@ -90,6 +93,13 @@ export class TenantDatabase extends DurableObject<Env> {
     } catch (error) {
       if (error instanceof RefusedWrite || error instanceof CostRefusal) return { ok: false, error: error.message };
       return { ok: false, error: `SQL error: ${cleanSqliteMessage(error)}` };
+    } finally {
+      // Counts of the tables a write names are stale once it ran (a foreign-key cascade elsewhere
+      // only removes rows, so older counts there still bound); schema changes forget everything.
+      if (verdict.kind === 'write') {
+        if (['INSERT', 'UPDATE', 'DELETE', 'REPLACE'].includes(verdict.verb)) for (const t of verdict.tokens) this.stats.delete(t.value.toLowerCase());
+        else this.stats.clear();
+      }
     }
   }
 

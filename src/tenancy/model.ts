@@ -44,7 +44,14 @@ export function storageNamespace(tenantId: string, generation = 0): string {
 
 export const TenantIdSchema = z.string().regex(TENANT_ID_PATTERN, 'tenant id must match ^[a-z0-9][a-z0-9-]{1,31}$');
 export const RoleSchema = z.enum(ROLES);
-export const EmailSchema = z.string().trim().toLowerCase().max(254).email();
+/**
+ * Emails as stored and looked up: Unicode NFKC (so compatibility forms of one address are one
+ * address), trimmed, lower case, then validated. Unique per tenant, not across the platform.
+ */
+export const EmailSchema = z
+  .string()
+  .transform((e) => e.normalize('NFKC'))
+  .pipe(z.string().trim().toLowerCase().max(254).email());
 
 /**
  * Passwords: at least 12 characters with at least three of lower case, upper case, digits and

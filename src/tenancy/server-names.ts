@@ -1,7 +1,7 @@
 import { findServer, SERVER_NAME_PATTERN, type HostedServerEntry } from '../../servers/registry';
 import { getUpstream } from '../gateway/upstream-store';
 import type { UpstreamRecord } from '../gateway/upstream-model';
-import { getTenantServer, type TenantServerRecord } from '../tenant-servers/module-store';
+import { getTenantServer, tenantServerOrUpstream, type TenantServerRecord } from '../tenant-servers/module-store';
 
 /**
  * What a server name is. Compiled-in servers (servers/registry.ts) are the same for every tenant;
@@ -28,8 +28,12 @@ export type TenantDefined =
 
 /** What `name` is for `tenantId` among its upstreams and deployed modules; null when neither. */
 export async function tenantDefinedServer(db: D1Database, tenantId: string, name: string): Promise<TenantDefined | null> {
-  const [upstream, module] = await Promise.all([getUpstream(db, tenantId, name), getTenantServer(db, tenantId, name)]);
-  if (upstream) return { kind: 'upstream', entry: upstreamEntry(name), upstream };
+  // One query on the hot path of deployed modules and unknown names; an upstream's row is read after.
+  const { module, hasUpstream } = await tenantServerOrUpstream(db, tenantId, name);
+  if (hasUpstream) {
+    const upstream = await getUpstream(db, tenantId, name);
+    if (upstream) return { kind: 'upstream', entry: upstreamEntry(name), upstream };
+  }
   if (module) return { kind: 'module', entry: moduleEntry(name, module.title), module };
   return null;
 }

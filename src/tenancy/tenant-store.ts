@@ -32,7 +32,7 @@ function toUser(row: UserRow): User {
   return { id: row.id, tenantId: row.tenant_id, email: row.email, role: row.role, createdAt: row.created_at };
 }
 
-/** Thrown when an insert collides with an existing id or email. */
+/** Thrown when an insert collides with an existing id, or an email already used in the same tenant. */
 export class ConflictError extends Error {}
 
 function isUniqueViolation(error: unknown): boolean {
@@ -63,7 +63,7 @@ export async function getTenant(db: D1Database, id: string): Promise<Tenant | nu
   return row ? toTenant(row) : null;
 }
 
-/** Create a user in a tenant with a hashed password; throws ConflictError when the email is taken. */
+/** Create a user in a tenant with a hashed password; throws ConflictError when the tenant already has this email. */
 export async function createUser(
   db: D1Database,
   u: { tenantId: string; email: string; password: string; role: Role },
@@ -83,14 +83,28 @@ export async function createUser(
   return { id, tenantId: u.tenantId, email: u.email, role: u.role, createdAt };
 }
 
+/** At most this many accounts share one email across tenants before sign-in needs the organization. */
+const MAX_SIGN_IN_CANDIDATES = 5;
+
 /**
- * Check an email and password. Unknown emails still cost one PBKDF2 run, so the answer time does
- * not tell an outsider whether an account exists.
+ * Check an email and password, in `tenantId` when the sign-in form named one. Without it, every
+ * account with this email (emails are unique per tenant only) is tried, up to
+ * MAX_SIGN_IN_CANDIDATES: exactly one whose password matches signs in, several are `ambiguous`
+ * (the form then asks for the organization). Unknown emails still cost one PBKDF2 run, so the
+ * answer time does not tell an outsider whether an account exists.
  */
-export async function authenticate(db: D1Database, email: string, password: string): Promise<User | null> {
-  const row = await db.prepare('SELECT * FROM users WHERE email = ?').bind(email).first<UserRow>();
-  const ok = await verifyPassword(password, row?.password_hash ?? DUMMY_PASSWORD_HASH);
-  return row && ok ? toUser(row) : null;
+export async function authenticate(db: D1Database, email: string, password: string, tenantId?: string): Promise<User | null | 'ambiguous'> {
+  const { results } = tenantId
+    ? await db.prepare('SELECT * FROM users WHERE email = ? AND tenant_id = ?').bind(email, tenantId).all<UserRow>()
+    : await db.prepare('SELECT * FROM users WHERE email = ? ORDER BY created_at LIMIT ?').bind(email, MAX_SIGN_IN_CANDIDATES).all<UserRow>();
+  if (results.length === 0) {
+    await verifyPassword(password, DUMMY_PASSWORD_HASH);
+    return null;
+  }
+  const matches: UserRow[] = [];
+  for (const row of results) if (await verifyPassword(password, row.password_hash)) matches.push(row);
+  if (matches.length > 1) return 'ambiguous';
+  return matches[0] ? toUser(matches[0]) : null;
 }
 
 /** What the gate needs per request, in one query: the user's current role and the tenant's state. */

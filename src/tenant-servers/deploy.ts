@@ -7,6 +7,7 @@ import { nameConflict } from '../tenancy/server-names';
 import { MAX_MODULE_BYTES, meterModule, ModuleProblem } from './module-meter';
 import { activateVersion, getTenantServer, insertVersion, type TenantServerRecord } from './module-store';
 import { describeModule } from './sandbox';
+import { inputSchemaProblem } from './schema-check';
 
 /**
  * Deploying a tenant module: checks in platform code (name, size, syntax, no imports), metering,
@@ -62,6 +63,10 @@ export async function deployModule(env: Env, tenantId: string, name: string, inp
   const digest = toHex(await sha256(input.module));
   const described = await describeModule(env.LOADER, { id: `validate:${tenantId}/${name}/${digest}/${meterName}`, compiled: async () => compiled, env: {}, globalOutbound: null });
   if ('problem' in described) return { status: 400, code: 'bad_export', message: described.problem };
+  for (const tool of described.tools) {
+    const problem = inputSchemaProblem(tool.inputSchema, `tool "${tool.name}"`);
+    if (problem) return { status: 400, code: 'bad_schema', message: problem };
+  }
   await insertVersion(env.DB, tenantId, name, {
     source: input.module,
     compiled,

@@ -17,9 +17,14 @@ export const ModuleRefSchema = z.object({
 });
 export type ModuleRef = z.infer<typeof ModuleRefSchema>;
 
+/** The tenant's active version of a deployed server. */
+export function moduleRefOf(record: TenantServerRecord): ModuleRef {
+  return { version: record.activeVersion, sha256: record.sha256, egress: record.egress };
+}
+
 /** The header value for the tenant's active version. */
 export function encodeModuleRef(record: TenantServerRecord): string {
-  return JSON.stringify({ version: record.activeVersion, sha256: record.sha256, egress: record.egress } satisfies ModuleRef);
+  return JSON.stringify(moduleRefOf(record));
 }
 
 /** Parse the header; null for anything malformed (the call is then refused). */

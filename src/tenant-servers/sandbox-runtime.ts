@@ -111,8 +111,8 @@ function context(env, caller, hooks) {
       delete: (path) => files.delete(path),
       list: (options) => files.list(options),
     }),
-    progress: (progress, total, message) => hooks.progress(progress, total, message),
-    log: (level, data) => hooks.log(level, data),
+    progress: (progress, total, message) => hooks('progress', progress, total, message),
+    log: (level, data) => hooks('log', level, data),
   });
 }
 

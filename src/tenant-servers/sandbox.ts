@@ -28,6 +28,9 @@ export const SANDBOX_LIMITS = {
 
 const COMPATIBILITY_DATE = '2026-10-20';
 
+/** JSON-RPC code for a tool stopped by the sandbox's limits (server-defined range), in both lanes. */
+export const SANDBOX_FAULT_CODE = -32010;
+
 /** What one sandbox is built from. `id` must change whenever code, tenant or egress changes. */
 export interface SandboxSpec {
   id: string;

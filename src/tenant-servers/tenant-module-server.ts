@@ -1,18 +1,14 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
-import { CallToolRequestSchema, CallToolResultSchema, ErrorCode, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { HostedMcpAgent, type HostedServerInfo } from '../hosted/hosted-mcp-agent';
 import type { HandlerExtra } from '../hosted/choke-point';
-import { tenantNamespace, type Principal } from '../hosted/principal';
 import { denyReason, type ToolPolicySource } from '../hosted/tool-policy';
 import { RpcCode } from '../http/responses';
 import { log } from '../observability/log';
-import { decodeModuleRef, MODULE_HEADER, type ModuleRef } from './module-ref';
-import { compiledCode } from './module-store';
-import { callInSandbox, describeModule, type SandboxSpec, type ToolDefinition } from './sandbox';
-
-/** JSON-RPC code for a tool stopped by the sandbox's limits (server-defined range). */
-export const SANDBOX_FAULT_CODE = -32010;
+import { decodeModuleRef, MODULE_HEADER } from './module-ref';
+import { moduleKey, moduleSandboxSpec, runModuleTool, type Exports } from './module-sandbox';
+import { describeModule, SANDBOX_FAULT_CODE, type SandboxSpec, type ToolDefinition } from './sandbox';
 
 type Validator = (input: unknown) => { valid: boolean; errorMessage?: string };
 
@@ -68,33 +64,15 @@ export class TenantModuleServer extends HostedMcpAgent {
     const ref = decodeModuleRef(Array.isArray(header) ? header[0] : header);
     if (!ref) throw new McpError(ErrorCode.InternalError, 'No module version for this request');
     const principal = this.principal();
-    const key = `${tenantNamespace(principal)}/${principal.server}/v${ref.version}/${ref.sha256.slice(0, 16)}/${ref.egress.join(',')}`;
+    const key = moduleKey(principal, ref);
     if (this.loaded?.key === key) return this.loaded;
-    const spec = this.spec(principal, ref, key);
+    const spec = moduleSandboxSpec(this.env, (this.ctx as unknown as { exports: Exports }).exports, principal, ref);
     const described = await describeModule(this.env.LOADER, spec);
     if ('problem' in described) throw new McpError(SANDBOX_FAULT_CODE, `Server "${principal.server}" could not be loaded: ${described.problem}`);
     const changed = this.loaded !== null;
     this.loaded = { key, spec, tools: new Map(described.tools.map((t) => [t.name, t])), validators: new Map() };
     if (changed) this.server.sendToolListChanged();
     return this.loaded;
-  }
-
-  /** The sandbox of one version: capability stubs bound to the caller's tenant, no network unless granted. */
-  private spec(principal: Principal, ref: ModuleRef, key: string): SandboxSpec {
-    const exports = (this.ctx as unknown as { exports: Record<string, (o: { props: unknown }) => Fetcher> }).exports;
-    const tenantId = principal.tenantId;
-    const namespace = tenantNamespace(principal);
-    const server = principal.server;
-    return {
-      id: `module:${key}`,
-      compiled: async () => {
-        const code = await compiledCode(this.env.DB, tenantId, server, ref.version);
-        if (code === null) throw new Error('module version not found');
-        return code;
-      },
-      env: { KV: exports.TenantKvCapability!({ props: { namespace } }), FILES: exports.TenantFilesCapability!({ props: { namespace } }) },
-      globalOutbound: ref.egress.length > 0 ? exports.EgressGate!({ props: { tenantId, server, allow: ref.egress } }) : null,
-    };
   }
 
   private async callTool(params: { name: string; arguments?: Record<string, unknown>; _meta?: { progressToken?: string | number } }, extra: HandlerExtra) {
@@ -113,51 +91,19 @@ export class TenantModuleServer extends HostedMcpAgent {
     const checked = validate(args);
     if (!checked.valid) throw new McpError(ErrorCode.InvalidParams, `Invalid arguments for tool ${tool.name}: ${checked.errorMessage ?? 'does not match inputSchema'}`);
 
-    const caller = { tenant: principal.tenantId, role: principal.role, user: principal.userId, kind: principal.kind, server: principal.server };
-    const outcome = await callInSandbox(this.env.LOADER, module.spec, tool.name, args, caller, this.hooks(extra, params._meta?.progressToken));
-    if (outcome.kind === 'tool_error') return { content: [{ type: 'text' as const, text: outcome.message }], isError: true };
-    if (outcome.kind === 'result') {
-      const parsed = CallToolResultSchema.safeParse(safeJson(outcome.json));
-      if (parsed.success) return parsed.data;
-      return this.fault(principal, tool.name, 'invalid_result', `Tool "${tool.name}" returned something that is not an MCP tool result`);
-    }
-    return this.fault(principal, tool.name, outcome.reason, outcome.message);
-  }
-
-  private async fault(principal: Principal, tool: string, reason: string, message: string): Promise<never> {
-    this.recordAudit({ tenant: principal.tenantId, action: 'tenant_server.fault', result: 'error', server: principal.server, resource: tool, user: principal.userId, client: principal.clientId, details: { reason } });
-    throw new McpError(SANDBOX_FAULT_CODE, message);
-  }
-
-  /** Progress and logging for the sandbox, as RPC callbacks; what the sandbox sends is checked and bounded. */
-  private hooks(extra: HandlerExtra, progressToken: string | number | undefined) {
-    let logs = 0;
-    const logger = this.principal().server; // the callbacks run outside the request's principal scope
-    return {
-      progress: async (progress: unknown, total?: unknown, message?: unknown) => {
-        if (progressToken === undefined || typeof progress !== 'number' || !Number.isFinite(progress)) return;
-        const params = { progressToken, progress, total: typeof total === 'number' && Number.isFinite(total) ? total : undefined, message: typeof message === 'string' ? message.slice(0, 1000) : undefined };
-        await extra.sendNotification({ method: 'notifications/progress', params }).catch(() => undefined);
+    const progressToken = params._meta?.progressToken;
+    const outcome = await runModuleTool(this.env.LOADER, module.spec, tool.name, args, principal, {
+      progress: async (progress, total, message) => {
+        if (progressToken !== undefined) await extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress, total, message } });
       },
-      log: async (level: unknown, data: unknown) => {
-        if (++logs > 100) return;
-        const levels = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;
-        const lvl = levels.includes(level as (typeof levels)[number]) ? (level as (typeof levels)[number]) : 'info';
-        const text = typeof data === 'string' ? data : JSON.stringify(data ?? null);
-        await extra.sendNotification({ method: 'notifications/message', params: { level: lvl, logger, data: (text ?? '').slice(0, 8192) } }).catch(() => undefined);
-      },
-    };
+      log: (level, data) => extra.sendNotification({ method: 'notifications/message', params: { level, logger: principal.server, data } }),
+    });
+    if ('result' in outcome) return outcome.result;
+    this.recordAudit({ tenant: principal.tenantId, action: 'tenant_server.fault', result: 'error', server: principal.server, resource: tool.name, user: principal.userId, client: principal.clientId, details: { reason: outcome.fault.reason } });
+    throw new McpError(SANDBOX_FAULT_CODE, outcome.fault.message);
   }
 }
 
 function policyOf(tool: ToolDefinition | undefined): ToolPolicySource | undefined {
   return tool ? { annotations: tool.annotations as ToolPolicySource['annotations'], _meta: tool._meta } : undefined;
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }

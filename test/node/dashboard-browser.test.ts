@@ -36,8 +36,8 @@ async function shot(name: string): Promise<void> {
 
 async function signIn(p: Page, account: { email: string; password: string }): Promise<void> {
   await p.goto(`${platform.url}/dashboard`);
-  await p.getByLabel('Email').fill(account.email);
-  await p.getByLabel('Password').fill(account.password);
+  await p.getByLabel('Email', { exact: true }).fill(account.email);
+  await p.getByLabel('Password', { exact: true }).fill(account.password);
   await p.getByRole('button', { name: 'Sign in' }).click();
   await p.waitForURL(/\/dashboard\/t\/[^/]+\/servers$/);
 }
@@ -177,7 +177,7 @@ describe('dashboard in Chromium against wrangler dev', () => {
 
   it('manages users and roles', async () => {
     await page.goto(`${platform.url}/dashboard/t/acme/users`);
-    await page.getByLabel('Email').fill('bob@acme.test');
+    await page.getByLabel('Email', { exact: true }).fill('bob@acme.test');
     await page.getByLabel('Initial password').fill('Another-Good-Pass-1');
     await page.getByLabel('Role', { exact: true }).selectOption('read-only');
     await page.getByRole('button', { name: 'Add user' }).click();

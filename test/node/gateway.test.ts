@@ -3,6 +3,8 @@ import { runNode, type NodeRun } from '../support/run-node';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../scripts/lib/local-platform.ts';
 import { adminCall, connectClient, startHarness, tenantWithKeys, text, type Harness } from '../support/gateway-harness.ts';
@@ -83,6 +85,28 @@ describe('gateway: upstream MCP servers behind the platform', () => {
     const adminClient = await connectClient(h.platform, 'files', keys.admin);
     expect(text(await adminClient.callTool({ name: 'write', arguments: { value: 'x' } }))).toBe('wrote x');
     await Promise.all([member.close(), readOnly.close(), adminClient.close()]);
+  });
+
+  it('forwards no SDK-internal client header into a gateway session: a tenant with no hosted server never reaches storage (issue 13 finding 1)', async () => {
+    const up = await upstream();
+    await register('acme', { name: 'hdr-probe', url: up.url });
+    const variants: Array<Record<string, string>> = [
+      { 'x-cf-agents-subagent-url': `${h.platform.url}/sub/storage-server/probe` },
+      { 'x-cf-agents-subagent-url': `${h.platform.url}/servers/hdr-probe/mcp/sub/notes-server/probe` },
+      { 'x-agents-lifecycle-props': Buffer.from(JSON.stringify({ tenantId: 'other' })).toString('base64') },
+      { 'x-partykit-room': 'storage', 'x-partykit-namespace': 'storage-server' },
+      { 'cf-mcp-method': 'GET', 'x-agent-name': 'probe' },
+    ];
+    for (const headers of variants) {
+      const client = new Client({ name: 'header-probe', version: '1' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${h.platform.url}/servers/hdr-probe/mcp`), { requestInit: { headers: { ...headers, authorization: `Bearer ${keys.member}` } } }));
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      expect(names, JSON.stringify(headers)).toContain('echo');
+      for (const tool of ['kv_put', 'sql_query', 'add_note']) expect(names, JSON.stringify(headers)).not.toContain(tool);
+      const put = await client.callTool({ name: 'kv_put', arguments: { key: 'stolen', value: 'x' } }).catch((error: unknown) => ({ isError: true, error }));
+      expect((put as { isError?: boolean }).isError, JSON.stringify(headers)).toBe(true);
+      await client.close();
+    }
   });
 
   it('never returns credentials and stores them sealed (AES-256-GCM) in D1', async () => {

@@ -7,13 +7,15 @@ import { connectClient } from '../support/gateway-harness';
 import { connectWithOAuth, firstText } from '../support/mcp-connect';
 import { TestOAuthProvider } from '../support/oauth-test-client';
 import { runNode } from '../support/run-node';
+import { connectV2 } from '../support/sdk-v2-connect';
 import { GOOD_MODULE, GOOD_MODULE_V2 } from '../support/tenant-modules';
 
 /**
  * A tenant admin goes from a .js file to a working MCP server with no operator and no redeploy:
  * `npm run smcp -- server deploy` with the tenant's own admin key, then the official SDK client
- * over Streamable HTTP (API key and the full OAuth flow, audience bound to the deployed server)
- * and legacy SSE; redeploy and rollback through the CLI take effect on the next call.
+ * over Streamable HTTP (API key and the full OAuth flow, audience bound to the deployed server),
+ * legacy SSE, and the SDK v2 client over MCP 2026-07-28; redeploy and rollback through the CLI take
+ * effect on the next call.
  */
 
 const account = { email: 'dev@acme.test', password: 'Correct-Horse-Battery-9' };
@@ -67,6 +69,22 @@ describe('tenant-deployed server end to end (wrangler dev, SDK client, CLI)', ()
     const refused = await smcp(['server', 'deploy', 'acme', 'my-tools', file]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/error 400: syntax_error: syntax error/);
+  });
+
+  it('serves the same deployed server to the SDK v2 client over MCP 2026-07-28 (stateless)', async () => {
+    const file = join(stateDir, 'modern-tools.js');
+    writeFileSync(file, GOOD_MODULE);
+    expect((await smcp(['server', 'deploy', 'acme', 'modern-tools', file])).code).toBe(0);
+    const modern = await connectV2(`${platform.url}/servers/modern-tools/mcp`, { pin: '2026-07-28' }, { apiKey: memberKey });
+    try {
+      expect((await modern.listTools()).tools.map((t) => t.name)).toEqual(['echo', 'bump']);
+      expect(firstText(await modern.callTool({ name: 'echo', arguments: { text: 'v2 client' } }))).toBe('v1:v2 client:acme:member');
+      writeFileSync(file, GOOD_MODULE_V2);
+      expect((await smcp(['server', 'deploy', 'acme', 'modern-tools', file])).code).toBe(0);
+      expect(firstText(await modern.callTool({ name: 'echo', arguments: { text: 'again' } }))).toBe('v2:again:acme:member');
+    } finally {
+      await modern.close();
+    }
   });
 
   it('serves a deployed server to the SDK client through the full OAuth flow (its own audience) and over legacy SSE', async () => {

@@ -68,7 +68,7 @@ export function formAction(page: string, pageUrl: string): string {
  */
 export async function signInAndConsent(
   authorizationUrl: string,
-  account: { email: string; password: string },
+  account: { email: string; password: string; organization?: string },
   decision: 'approve' | 'deny' = 'approve',
   browser = new FormBrowser(),
 ): Promise<URL> {
@@ -76,7 +76,8 @@ export async function signInAndConsent(
   const signInPage = await signInRes.text();
   if (signInRes.status !== 200) throw new Error(`sign-in page: ${signInRes.status} ${signInPage.slice(0, 300)}`);
   const action = formAction(signInPage, authorizationUrl);
-  const consentRes = await browser.post(action, { csrf: inputValue(signInPage, 'csrf'), email: account.email, password: account.password });
+  const fields = { csrf: inputValue(signInPage, 'csrf'), email: account.email, password: account.password, ...(account.organization ? { organization: account.organization } : {}) };
+  const consentRes = await browser.post(action, fields);
   const consentPage = await consentRes.text();
   if (consentRes.status !== 200) throw new Error(`sign-in failed: ${consentRes.status} ${consentPage.slice(0, 300)}`);
   const decided = await browser.post(formAction(consentPage, action), { handle: inputValue(consentPage, 'handle'), decision });

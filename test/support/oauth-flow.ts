@@ -57,7 +57,7 @@ export interface Tokens {
 export async function obtainToken(
   fetcher: Fetcher,
   origin: string,
-  account: { email: string; password: string },
+  account: { email: string; password: string; organization?: string },
   server: string,
   transport: 'mcp' | 'sse' = 'mcp',
   client?: RegisteredClient,

@@ -84,11 +84,9 @@ describe('modern lane: the gate is the same as the 2025 lane', () => {
     expect((await modern('notes', notesToken, 'tools/list')).status).toBe(200);
   });
 
-  // UNMET (issue 14 "requests without a token: all refused, all audited"; /work/modern-findings.md F3.1):
-  // the 401 without a token is answered by the OAuth provider before any platform code runs, so it
-  // leaves no audit event. Marked `fails` so the gap stays visible in every run; when the platform
-  // audits it, this test fails: change `it.fails` to `it`.
-  it.fails('audits a modern request without a token once (platform-wide trail, no tenant)', async () => {
+  // Issue 14 "requests without a token: all refused, all audited": the provider answers the 401
+  // before any token validation, so the router records it (oauth-surface.ts, auditMissingToken).
+  it('audits a modern request without a token once (platform-wide trail, no tenant)', async () => {
     const since = Date.now();
     expect((await modern('storage', null, 'tools/list')).status).toBe(401);
     await platformDenials(since, '/servers/storage/mcp', 1, 8_000);

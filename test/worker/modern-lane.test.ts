@@ -1,6 +1,6 @@
 import { env, listDurableObjectIds, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { waitForEvents } from './audit-support';
+import { auditQuery, waitForEvents } from './audit-support';
 import { MODERN, modernCall, textOf } from './modern-client';
 import { createKey, mcpPost, obtainToken, ORIGIN, rpcMessages, seedTenant } from './platform-client';
 
@@ -30,10 +30,25 @@ describe('MCP 2026-07-28 lane on /servers/<name>/mcp', () => {
     expect((await listDurableObjectIds(env.STORAGE_SERVER)).length).toBe(before);
   });
 
-  it('refuses requests without a token', async () => {
-    const { status, response } = await modernCall('notes', null, 'tools/list');
-    expect(status).toBe(401);
-    expect(response.headers.get('www-authenticate')).toContain('resource_metadata');
+  it('refuses, and audits once, requests without a token (none, or another scheme)', async () => {
+    const marker = `no-token-${crypto.randomUUID()}`;
+    for (const headers of [{}, { authorization: `Basic ${btoa('a:b')}` }] as Record<string, string>[]) {
+      const { status, response } = await modernCall('notes', null, 'tools/list', {}, { headers: { ...headers, 'x-correlation-id': marker } });
+      expect(status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toContain('resource_metadata');
+    }
+    const since = Date.now() - 60_000;
+    let events: any[] = [];
+    for (let i = 0; i < 120 && events.length < 2; i++) {
+      const res = await auditQuery(`/audit?tenant=_platform&action=auth.token&result=denied&from=${since}&limit=5000`);
+      events = (res.body?.events ?? []).filter((e: any) => e.correlationId === marker);
+      if (events.length < 2) await new Promise((r) => setTimeout(r, 250));
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    const res = await auditQuery(`/audit?tenant=_platform&action=auth.token&result=denied&from=${since}&limit=5000`);
+    events = res.body.events.filter((e: any) => e.correlationId === marker);
+    expect(events).toHaveLength(2);
+    expect(events.every((e: any) => e.result === 'denied' && e.tenant === null && e.resource === '/servers/notes/mcp')).toBe(true);
   });
 
   it('an initialize answer never offers 2026-07-28', async () => {
@@ -72,6 +87,13 @@ describe('MCP 2026-07-28 lane on /servers/<name>/mcp', () => {
     expect(unknown.status).toBe(400);
     expect(unknown.message.error.code).toBe(-32022);
     expect(unknown.message.error.data.supported).toContain(MODERN);
+    // Each wire-level rejection is one audit event (the SDK answered before any handler ran).
+    const events = await waitForEvents(id, 'action=server/discover', (e) => e.length >= 2);
+    await new Promise((r) => setTimeout(r, 500));
+    const after = await waitForEvents(id, 'action=server/discover', () => true);
+    expect(after).toHaveLength(2);
+    expect(events.map((e: any) => e.details.code).sort()).toEqual([-32020, -32022]);
+    expect(events.every((e: any) => e.result === 'error' && e.details.era === MODERN)).toBe(true);
   });
 
   it('applies role policy: read-only sees read-only tools, a write tool is refused, each audited once with era 2026-07-28', async () => {
@@ -110,5 +132,15 @@ describe('MCP 2026-07-28 lane on /servers/<name>/mcp', () => {
     expect(events.every((e: any) => e.resource === 'test_simple_text' && e.result === 'ok' && e.details?.era === '2026-07-28' && e.session === null)).toBe(
       true,
     );
+  });
+
+  it('lets a browser client from an allowed origin send the 2026-07-28 headers (CORS preflight)', async () => {
+    const res = await SELF.fetch(`${ORIGIN}/servers/notes/mcp`, {
+      method: 'OPTIONS',
+      headers: { origin: ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type, mcp-protocol-version, mcp-method, mcp-name' },
+    });
+    expect(res.headers.get('access-control-allow-origin')).toBe(ORIGIN);
+    const allowed = res.headers.get('access-control-allow-headers')?.toLowerCase() ?? '';
+    for (const h of ['mcp-protocol-version', 'mcp-method', 'mcp-name']) expect(allowed).toContain(h);
   });
 });

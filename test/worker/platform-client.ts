@@ -48,7 +48,7 @@ export async function seedTenant(servers: string[], roles: Array<'admin' | 'memb
 export const registerClient = (name?: string, redirect?: string) => registerWith(fetcher, ORIGIN, name, redirect);
 
 /** The full OAuth flow through the Worker: register, authorize with sign-in and consent, exchange. */
-export const obtainToken = (account: { email: string; password: string }, server: string, transport: 'mcp' | 'sse' = 'mcp', client?: RegisteredClient) =>
+export const obtainToken = (account: { email: string; password: string; organization?: string }, server: string, transport: 'mcp' | 'sse' = 'mcp', client?: RegisteredClient) =>
   obtainWith(fetcher, ORIGIN, account, server, transport, client);
 
 /** JSON-RPC messages out of a Streamable HTTP answer (SSE stream or JSON body). */

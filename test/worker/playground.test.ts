@@ -3,6 +3,7 @@ import type { FormBrowser } from '../support/browser-forms';
 import { waitForEvents } from './audit-support';
 import { D, operatorSignedIn, signedIn } from './dashboard-support';
 import { adminCall, ORIGIN, seedTenant } from './platform-client';
+import { GOOD_MODULE } from '../support/tenant-modules';
 
 /**
  * The dashboard's tool playground through the real Worker: forms from input schemas, calls made
@@ -103,5 +104,26 @@ describe('tool playground', () => {
     const events = (await adminCall('GET', `/tenants/${id}/audit?action=tools/call`)).body.events;
     expect(events.filter((e: { resource: string }) => e.resource === 'add_note')).toEqual([]);
   });
-});
 
+  it('offers the tenant’s deployed modules too, called through the same gate, with structured content (and another tenant’s are unknown)', async () => {
+    const { id, accounts } = await seedTenant([], ['member']);
+    const name = `mod-${crypto.randomUUID().slice(0, 8)}`;
+    expect((await adminCall('PUT', `/tenants/${id}/servers/${name}`, { module: GOOD_MODULE, title: 'My <module>' })).status).toBe(201);
+    const { browser, csrf } = await signedIn(accounts.member!);
+    const picker = await (await browser.get(`${D}/t/${id}/playground`)).text();
+    expect(picker).toContain(`href="/dashboard/t/${id}/playground/${name}"`);
+    expect(picker).toContain('My &lt;module&gt;');
+    const tools = await (await browser.get(`${D}/t/${id}/playground/${name}`)).text();
+    expect(tools).toContain('data-tool="echo"');
+    const echoed = await (await call(browser, id, name, { csrf, tool: 'echo', 'arg:text': 'from the playground' })).text();
+    expect(echoed).toContain('data-result="ok"');
+    expect(echoed).toContain('from the playground');
+    // Structured content, after the progress and log notifications the tool streams first.
+    const bumped = await (await call(browser, id, name, { csrf, tool: 'bump', 'arg:key': 'visits' })).text();
+    expect(bumped).toContain('data-result="ok"');
+    expect(bumped).toMatch(/<h3>Structured content<\/h3><pre class="result-json">\{\n {2}&quot;n&quot;: 1,/);
+    const other = await seedTenant([], ['member']);
+    const stranger = await signedIn(other.accounts.member!);
+    expect((await stranger.browser.get(`${D}/t/${other.id}/playground/${name}`)).status).toBe(404);
+  });
+});

@@ -1,4 +1,6 @@
+import { env, listDurableObjectIds } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { modernCall, textOf } from './modern-client';
 import { adminCall, call, createKey, createTenant, mcpPost, openSession, rpcMessages } from './platform-client';
 import { waitForEvents } from './audit-support';
 import { GOOD_MODULE, GOOD_MODULE_V2 } from '../support/tenant-modules';
@@ -154,5 +156,49 @@ describe('tenant-deployed servers: deploy API and serving', () => {
     const unknown = await call(s.name, s.key, s.session, 'tools/call', { name: 'nope', arguments: {} });
     expect(unknown.message.error.code).toBe(-32602);
     await waitForEvents(s.tenant, 'action=tools/call&result=denied', (e) => e.length === 1 && e[0].resource === 'bump');
+  });
+});
+
+describe('tenant-deployed servers: the 2026-07-28 stateless lane', () => {
+  it('serves the same module statelessly: tools, validation, policy, faults and tenancy as in the 2025 lane, with no session object', async () => {
+    const tenant = await createTenant([]);
+    const name = uniqueName();
+    const module = GOOD_MODULE.replace('  tools: {', "  tools: {\n    spin: { description: 'loops', inputSchema: { type: 'object' }, annotations: { readOnlyHint: true }, run: () => { while (true) {} } },");
+    expect((await deploy(tenant, name, module)).status).toBe(201);
+    const { key } = await createKey(tenant, 'member');
+    const { key: readOnly } = await createKey(tenant, 'read-only');
+    const before = (await listDurableObjectIds(env.TENANT_MODULE_SERVER)).length;
+
+    const listed = await modernCall(name, key, 'tools/list');
+    expect(listed.status).toBe(200);
+    expect(listed.message.result.tools.map((t: { name: string }) => t.name)).toEqual(['spin', 'echo', 'bump']);
+    expect(textOf((await modernCall(name, key, 'tools/call', { name: 'echo', arguments: { text: 'modern' } })).message)).toBe(`v1:modern:${tenant}:member`);
+    const bumped = await modernCall(name, key, 'tools/call', { name: 'bump', arguments: { key: 'm' } });
+    expect(bumped.message.result.structuredContent).toEqual({ n: 1, file: '1' });
+
+    const invalid = await modernCall(name, key, 'tools/call', { name: 'echo', arguments: { text: 7 } });
+    expect(invalid.message.error?.code ?? (invalid.message.result?.isError ? 'tool-error' : 'ok')).not.toBe('ok');
+    expect(JSON.stringify(invalid.message)).not.toContain('v1:');
+    const roList = await modernCall(name, readOnly, 'tools/list');
+    expect(roList.message.result.tools.map((t: { name: string }) => t.name)).toEqual(['spin', 'echo']);
+    const denied = await modernCall(name, readOnly, 'tools/call', { name: 'bump', arguments: { key: 'm' } });
+    expect(denied.message.error.code).toBe(-32003);
+    const spun = await modernCall(name, key, 'tools/call', { name: 'spin', arguments: {} });
+    expect(spun.message.error.code).toBe(-32010);
+    expect(spun.message.error.message).toMatch(/budget/);
+
+    // Redeploy: the next stateless call runs the new version.
+    expect((await deploy(tenant, name, GOOD_MODULE_V2)).status).toBe(201);
+    expect(textOf((await modernCall(name, key, 'tools/call', { name: 'echo', arguments: { text: 'again' } })).message)).toBe(`v2:again:${tenant}:member`);
+
+    // Another tenant: the same 404 as an unknown name.
+    const other = await createTenant([]);
+    const { key: otherKey } = await createKey(other, 'member');
+    const theirs = await modernCall(name, otherKey, 'tools/list');
+    expect(theirs.status).toBe(404);
+    expect(theirs.message.error.message).toBe(`Unknown server "${name}"`);
+    expect((await listDurableObjectIds(env.TENANT_MODULE_SERVER)).length).toBe(before);
+    const events = await waitForEvents(tenant, 'action=tenant_server.fault', (e) => e.length >= 1);
+    expect(events[0].details.reason).toBe('budget');
   });
 });

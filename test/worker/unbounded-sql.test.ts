@@ -17,6 +17,8 @@ import { waitForEvents } from './audit-support';
 
 const CTE_ATTACK = 'WITH c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x<100000000) SELECT count(*) FROM c';
 const TEN = '(VALUES (1),(2),(3),(4),(5),(6),(7),(8),(9),(10))';
+/** Three thousand functions over every stored value: seconds of work once `fat` holds 2 MB. */
+const FAT_ATTACK = 'SELECT ' + Array(100).fill('max(' + Array(30).fill('upper(v)').join(',') + ')').join(', ') + ' FROM fat';
 
 let owner: TestSession;
 let reader: TestSession;
@@ -32,6 +34,11 @@ beforeAll(async () => {
   expect(owner.json(await owner.callTool('sql_query', { sql: "INSERT INTO big SELECT value, 'v' || value FROM json_each(?)", params: [keys] })).rowsWritten).toBe(2000);
   await owner.callTool('sql_query', { sql: 'CREATE TABLE small (x INTEGER PRIMARY KEY)' });
   await owner.callTool('sql_query', { sql: 'INSERT INTO small SELECT value FROM json_each(?)', params: [JSON.stringify([...Array(500).keys()])] });
+  // 20 values of 100 KB (2 MB): thousands of functions over them would be seconds of work.
+  await owner.callTool('sql_query', { sql: 'CREATE TABLE fat (v TEXT)' });
+  // While empty, the same statement is cheap and allowed; the counts it took must not outlive the inserts.
+  expect((await owner.callTool('sql_query', { sql: FAT_ATTACK })).isError).toBeFalsy();
+  for (let i = 0; i < 20; i++) await owner.callTool('sql_query', { sql: 'INSERT INTO fat VALUES (?)', params: ['f'.repeat(100_000)] });
   await other.callTool('sql_query', { sql: 'CREATE TABLE mine (v TEXT)' });
   await other.callTool('sql_query', { sql: "INSERT INTO mine VALUES ('other tenant row')" });
 });
@@ -42,13 +49,16 @@ const ATTACKS: Array<[string, RegExp]> = [
   ['with "c"(x) as (select 1 union all select x+1 from [c]) select count(*) from c', /WITH/],
   [`SELECT * FROM (WITH c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c)`, /WITH/],
   [`SELECT count(*) FROM ${TEN} a, ${TEN} b, ${TEN} c, ${TEN} d, ${TEN} e, ${TEN} f, ${TEN} g, ${TEN} h`, /row combinations/],
+  ["SELECT length(zeroblob(1000000000)), length(printf('%.*c', 1000000000, 'x'))", /zeroblob\(\) is limited/],
+  ['SELECT ' + Array(40).fill("max(length(replace(hex(zeroblob(2000000)),'0','00')), 1)").join(', '), /zeroblob\(\) is limited/],
   ['SELECT count(*) FROM big a, big b', /row combinations \(big: 2000 × big: 2000\)/],
   ["SELECT count(*) FROM 'big' a CROSS JOIN \"BIG\" b", /row combinations/],
   ['SELECT count(*) FROM big a JOIN big b ON a.v <> b.v', /row combinations/],
   ['SELECT (SELECT count(*) FROM big b WHERE b.x > a.x) FROM big a', /row combinations/],
   ['SELECT count(*) FROM big WHERE x IN (SELECT a.x FROM big a, small b)', /row combinations/],
   ["SELECT count(*) FROM json_each(json_array(1,2,3)) a, json_each(json_array(1,2,3)) b, big", /row combinations/],
-  ["SELECT count(*) FROM json_each(replace(hex(zeroblob(4000000)), '00', '1,')) a, big", /row combinations/],
+  ["SELECT count(*) FROM json_each(replace(hex(zeroblob(4000000)), '00', '1,')) a, big", /zeroblob\(\) is limited/],
+  ["SELECT count(*) FROM json_each((SELECT json_group_array(x) FROM big)) a, big", /row combinations/],
   ['SELECT count(*) FROM sqlite_master a, sqlite_master b', /sqlite_ belong/],
 ];
 
@@ -61,19 +71,42 @@ describe('unbounded SQL: the attack and its variants end as clear refusals', () 
     }
   });
 
-  it('allocation bombs end at once with an error, never a hang (the runtime caps a value under 10 MB)', async () => {
-    for (const sql of [
-      'SELECT length(zeroblob(1000000000))',
-      'SELECT length(randomblob(1000000000))',
-      "SELECT length(replace(hex(zeroblob(5000000)), '0', '00000000'))",
-      "SELECT length(printf('%.*c', 1000000000, 'x')) AS n",
-      "SELECT length(substr(replace(hex(zeroblob(3000000)), '0', 'xx'), 1, 1000000000))",
-    ]) {
-      const res = await reader.callTool('sql_query', { sql });
-      // Either SQLite refuses the size, or the value is capped small; nothing runs on.
-      if (res.isError) expect(reader.text(res)).toMatch(/too big|Refused/);
-      else expect(reader.json(res).rows[0][0]).toBeLessThan(20_000_000);
+  it('refuses value generators and amplifiers before they run: one call, or a thousand of them', async () => {
+    const heavy = "length(replace(hex(zeroblob(2000000)),'0','00'))";
+    const doubling = (levels: number) => {
+      let inner = "SELECT 'abcdefgh' AS x";
+      for (let i = 0; i < levels; i++) inner = `SELECT x || x AS x FROM (${inner})`;
+      return `SELECT length(x) FROM (${inner})`;
+    };
+    const cases: Array<[string, RegExp, unknown[]?]> = [
+      ['SELECT length(zeroblob(1000000000))', /zeroblob\(\) is limited/],
+      ['SELECT length(randomblob(1000000000))', /randomblob\(\) is limited/],
+      ['SELECT length(zeroblob(?))', /zeroblob\(\) is limited/, [100_000_000]],
+      ['SELECT length("zeroblob"(5000000))', /zeroblob\(\) is limited/],
+      ["SELECT length(printf('%.*c', 1000000000, 'x')) AS n", /printf\(\) needs a literal format/],
+      ["SELECT length(printf('%1000000c', 'x'))", /printf\(\) needs a literal format/],
+      ['SELECT printf(?, 1)', /printf\(\) needs a literal format/, ['%.*c']],
+      ["SELECT length(replace(hex(randomblob(1000)), '0', '" + 'x'.repeat(100) + "'))", /replace\(\) may not replace/],
+      ["SELECT length(replace(v, ?, ?)) FROM big", /replace\(\) may not replace/, ['v', 'y'.repeat(1000)]],
+      ['SELECT length(replace(v, v, v || v)) FROM big', /replace\(\) needs a literal/],
+      ['SELECT ' + Array(50).fill('max(' + Array(20).fill(heavy).join(',') + ')').join(', '), /zeroblob\(\) is limited/],
+      [doubling(26), /may process up to/],
+      [FAT_ATTACK, /may process up to/],
+      ['SELECT count(*) FROM fat WHERE ' + Array(400).fill("upper(v) LIKE '%zz%'").join(' OR '), /may process up to/],
+      ["SELECT sqlite_compileoption_get(0)", /sqlite_ belong/],
+      ['SELECT unknown_function(1)', /function unknown_function\(\) is not available/],
+      ['SELECT "load_extension"(1)', /LOAD_EXTENSION|not available/],
+    ];
+    for (const [sql, reason, params] of cases) {
+      const res = await reader.callTool('sql_query', { sql, params: params ?? [] });
+      expect(res.isError, sql.slice(0, 120)).toBe(true);
+      expect(reader.text(res), sql.slice(0, 120)).toMatch(reason);
     }
+    // Small generators and flat concatenation stay available.
+    expect(reader.json(await reader.callTool('sql_query', { sql: 'SELECT length(hex(randomblob(16))) AS n' })).rows).toEqual([[32]]);
+    expect(reader.json(await reader.callTool('sql_query', { sql: doubling(3) })).rows).toEqual([[64]]);
+    const label = await reader.callTool('sql_query', { sql: "SELECT printf('%d rows', count(*)) || ' in ' || 'the table', replace(v, 'v', 'w') FROM big WHERE x = 7" });
+    expect(reader.json(label).rows).toEqual([['1 rows in the table', 'w7']]);
   });
 
   it('/health and another tenant stay answered while every attack is sent at once', async () => {
@@ -113,6 +146,8 @@ describe('the cost bound (unit)', () => {
   const schema = (tables: Record<string, number>, views: string[] = [], refs: Record<string, string[]> = {}): SchemaView => ({
     kind: (name) => (name in tables ? 'table' : views.includes(name) ? 'view' : undefined),
     rows: (name) => tables[name] ?? 0,
+    bytes: (name) => (tables[name] ?? 0) * 20,
+    databaseBytes: () => Object.values(tables).reduce((a, b) => a + b * 20, 0),
     referencing: (name) => refs[name] ?? [],
   });
   const cost = (sql: string, s: SchemaView, params: unknown[] = []) => {
