@@ -6,6 +6,7 @@ import { rpcError, RpcCode } from '../http/responses';
 import { CLIENT_IP_FORWARD_HEADER, CORRELATION_FORWARD_HEADER, encodePrincipal, ownerKey, PRINCIPAL_HEADER, type Principal } from '../hosted/principal';
 import { limiter, rpcTooMany, tenantLimiterName } from '../limits/limits';
 import { knownFullFor, rememberFull } from '../limits/deny-cache';
+import { admitMcpRequest } from '../limits/lease-budget';
 import { endSession, releaseSlot, settleSlot } from '../limits/session-slots';
 import type { TenantLimits } from '../limits/tenant-limits';
 import { recordDenial } from '../audit/record';
@@ -138,7 +139,7 @@ type Admission = { reservation?: string } | Response;
 
 /** The one call to the tenant's limiter for this request. */
 async function admit(g: Gated, session: string | undefined, opening: boolean): Promise<Admission> {
-  const result = await limiter(g.env, tenantLimiterName(g.principal.tenantId)).admit({
+  const result = await admitMcpRequest(limiter(g.env, tenantLimiterName(g.principal.tenantId)), g.principal.tenantId, {
     user: g.principal.userId,
     limits: g.limits,
     session,
@@ -147,7 +148,7 @@ async function admit(g: Gated, session: string | undefined, opening: boolean): P
     server: g.target.server.name,
     binding: g.target.server.binding,
     credential: { perMinute: g.limits.credentialPerMinute, perHour: g.limits.credentialPerHour, perDay: g.limits.credentialPerDay },
-  });
+  }, g.ctx);
   if (result.ok) {
     // At the caller's own session quota its least recently used session made room: end it for real.
     if (result.evicted) await endSession(g.env, g.principal.tenantId, result.evicted, 'evicted', { user: g.principal.userId, client: g.principal.clientId });

@@ -1,5 +1,8 @@
 import {
   admitRequest,
+  leaseRequests,
+  unusedReturned,
+  type CredentialLease,
   EMPTY_COUNTS,
   usageOf,
   type CredentialCheck,
@@ -40,6 +43,19 @@ export class CredentialCounter {
     return check;
   }
 
+  /** Count up to `want` requests of `id` at once (a lease), as many as its windows allow; otherwise the refusal. */
+  lease(id: string, limits: CredentialLimits, now: number, want: number): CredentialLease {
+    const before = this.load(id);
+    const check = leaseRequests(before, limits, now, want);
+    if (check.ok) this.save(id, check.next);
+    return check;
+  }
+
+  /** Give back `n` leased requests of `id` that were granted at `grantedAt` and never used. */
+  giveBack(id: string, n: number, grantedAt: number): void {
+    this.save(id, unusedReturned(this.load(id), n, grantedAt));
+  }
+
   /** Current counts of each credential (zeros for one never seen). */
   usage(ids: string[], now: number): Record<string, CredentialUsage> {
     const out: Record<string, CredentialUsage> = {};
@@ -75,6 +91,7 @@ export class CredentialCounter {
   }
 
   private save(id: string, c: CredentialCounts): void {
+    this.counts.set(id, c);
     this.unsaved.delete(id);
     this.sql.exec(
       'INSERT OR REPLACE INTO credentials (id, minute_start, minute, hour_start, hour, day_start, day, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',

@@ -79,3 +79,33 @@ export function usageOf(c: CredentialCounts | undefined, now: number): Credentia
   const seen = current(c ?? EMPTY_COUNTS, now);
   return { minute: seen.minute, hour: seen.hour, day: seen.day, total: seen.total };
 }
+
+export type CredentialLease = { ok: true; granted: number; next: CredentialCounts } | { ok: false; window: WindowName; limit: number; retryAfter: number };
+
+/**
+ * Up to `want` requests at once (a lease, see lease-budget.ts): refused exactly as `admitRequest`
+ * when a window is full, otherwise as many as every window still has room for (at least one),
+ * all counted now.
+ */
+export function leaseRequests(c: CredentialCounts, limits: CredentialLimits, now: number, want: number): CredentialLease {
+  const one = admitRequest(c, limits, now);
+  if (!one.ok) return one;
+  const seen = current(c, now);
+  const granted = Math.max(1, Math.min(want, limits.perMinute - seen.minute, limits.perHour - seen.hour, limits.perDay - seen.day));
+  return { ok: true, granted, next: { ...seen, minute: seen.minute + granted, hour: seen.hour + granted, day: seen.day + granted, total: seen.total + granted } };
+}
+
+/**
+ * The counts after `n` leased requests granted at `grantedAt` went unused: each window that is
+ * still the one they were counted in gets them back (never below zero), and so does the total.
+ */
+export function unusedReturned(c: CredentialCounts, n: number, grantedAt: number): CredentialCounts {
+  const back = (start: number, size: number, count: number) => (start === startOf(grantedAt, size) ? Math.max(0, count - n) : count);
+  return {
+    ...c,
+    minute: back(c.minuteStart, WINDOWS.minute, c.minute),
+    hour: back(c.hourStart, WINDOWS.hour, c.hour),
+    day: back(c.dayStart, WINDOWS.day, c.day),
+    total: Math.max(0, c.total - n),
+  };
+}

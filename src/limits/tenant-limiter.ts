@@ -33,6 +33,25 @@ export type AdmitResult =
 
 const WINDOW_MS = 60_000;
 
+/** The longest a lease is usable: unused requests return to the tenant within about this long. */
+export const LEASE_MAX_MS = 1000;
+
+/** How many requests one lease may hold against a limit: a tenth of it, at least ten (never more than is left). */
+export const leaseSize = (limit: number) => Math.max(10, Math.ceil(limit / 10));
+
+/** A session-less request's lease: the caller and the limits that apply, as in `admit`. */
+export type LeaseRequest = Pick<AdmitRequest, 'user' | 'limits' | 'credential'>;
+
+/** A refusal of the tenant's rate or the credential's windows (a lease gets no other). */
+export type RateRefusal = { ok: false; limit: 'tenant_rpm' | 'credential'; retryAfter: number; message: string; window?: WindowName };
+
+export type LeaseResult = { ok: true; granted: number; grantedAt: number; validMs: number } | RateRefusal;
+
+function credentialRefusal(user: string, c: { window: WindowName; limit: number; retryAfter: number }): RateRefusal {
+  const who = user.startsWith('key:') ? 'API key' : 'user';
+  return { ok: false, limit: 'credential', window: c.window, retryAfter: c.retryAfter, message: `Rate limit exceeded: this ${who} may make ${c.limit} requests per ${c.window === 'day' ? 'UTC day' : c.window}` };
+}
+
 /**
  * The exact limits of one tenant, in one Durable Object per tenant (`tenant:<id>`): requests per
  * fixed one-minute window, each credential's minute/hour/day windows (credential-counter.ts), and the registry of its open sessions (session-registry.ts) for the
@@ -62,24 +81,51 @@ export class TenantLimiter extends DurableObject<Env> {
   /** Count the request against the tenant's rate, apply session quotas when it opens a session. */
   async admit(req: AdmitRequest): Promise<AdmitResult> {
     const now = Date.now();
-    if (now - this.windowStart >= WINDOW_MS) {
-      this.windowStart = now - (now % WINDOW_MS);
-      this.windowCount = 0;
-    }
-    if (this.windowCount >= req.limits.requestsPerMinute) {
-      const retryAfter = Math.max(1, Math.ceil((this.windowStart + WINDOW_MS - now) / 1000));
-      return { ok: false, limit: 'tenant_rpm', retryAfter, message: `Rate limit exceeded: this tenant may make ${req.limits.requestsPerMinute} requests per minute` };
-    }
+    const full = this.tenantFull(req.limits, now);
+    if (full) return full;
     // The caller's own minute/hour/day windows, counted only when the request is admitted.
     const credential = this.credentials.admit(req.user, req.credential, now);
-    if (!credential.ok) {
-      const who = req.user.startsWith('key:') ? 'API key' : 'user';
-      return { ok: false, limit: 'credential', window: credential.window, retryAfter: credential.retryAfter, message: `Rate limit exceeded: this ${who} may make ${credential.limit} requests per ${credential.window === 'day' ? 'UTC day' : credential.window}` };
-    }
+    if (!credential.ok) return credentialRefusal(req.user, credential);
     this.windowCount++;
     if (req.session !== undefined && !req.opening) return this.registry.touch(req.session, now, req.idleMs) ? { ok: true } : { ok: false, limit: 'unknown_session' };
     if (!req.opening) return { ok: true };
     return this.registry.open({ user: req.user, server: req.server, binding: req.binding, limits: req.limits, idleMs: req.idleMs }, now);
+  }
+
+  /**
+   * A slice of the tenant's and the credential's budgets for an isolate to admit session-less
+   * requests from locally (lease-budget.ts): counted now, as if that many requests were admitted,
+   * so the windows are never exceeded; usable until the minute window ends or LEASE_MAX_MS, so a
+   * slice can never be spent in the next window; unused requests come back through `giveBack`.
+   */
+  async lease(req: LeaseRequest): Promise<LeaseResult> {
+    const now = Date.now();
+    const full = this.tenantFull(req.limits, now);
+    if (full) return full;
+    const rpm = req.limits.requestsPerMinute;
+    const want = Math.min(rpm - this.windowCount, leaseSize(rpm), leaseSize(req.credential.perMinute));
+    const credential = this.credentials.lease(req.user, req.credential, now, want);
+    if (!credential.ok) return credentialRefusal(req.user, credential);
+    this.windowCount += credential.granted;
+    return { ok: true, granted: credential.granted, grantedAt: now, validMs: Math.min(LEASE_MAX_MS, this.windowStart + WINDOW_MS - now) };
+  }
+
+  /** Unused requests of a lease granted at `grantedAt` go back to the windows they were counted in. */
+  async giveBack(user: string, unused: number, grantedAt: number): Promise<void> {
+    if (unused <= 0) return;
+    if (this.windowStart === grantedAt - (grantedAt % WINDOW_MS)) this.windowCount = Math.max(0, this.windowCount - unused);
+    this.credentials.giveBack(user, unused, grantedAt);
+  }
+
+  /** Starts a new window when the minute changed; the refusal when the tenant's window is full. */
+  private tenantFull(limits: TenantLimits, now: number): RateRefusal | undefined {
+    if (now - this.windowStart >= WINDOW_MS) {
+      this.windowStart = now - (now % WINDOW_MS);
+      this.windowCount = 0;
+    }
+    if (this.windowCount < limits.requestsPerMinute) return undefined;
+    const retryAfter = Math.max(1, Math.ceil((this.windowStart + WINDOW_MS - now) / 1000));
+    return { ok: false, limit: 'tenant_rpm', retryAfter, message: `Rate limit exceeded: this tenant may make ${limits.requestsPerMinute} requests per minute` };
   }
 
   /** Turn a reservation into the session the framework created. */

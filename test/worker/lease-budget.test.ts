@@ -1,0 +1,113 @@
+import { env } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { LeaseBudget } from '../../src/limits/lease-budget';
+import { DEFAULT_TENANT_LIMITS, type TenantLimits } from '../../src/limits/tenant-limits';
+import { LEASE_MAX_MS, leaseSize } from '../../src/limits/tenant-limiter';
+import { waitForEvents } from './audit-support';
+import { modernCall } from './modern-client';
+import { adminCall, createKey, seedTenant } from './platform-client';
+
+/** Start a burst well inside a minute, so "at most N per minute" is not split by a window boundary. */
+async function awayFromMinuteEdge(): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < 15_000) await new Promise((r) => setTimeout(r, left + 200));
+}
+
+const limiterOf = (name: string) => env.TENANT_LIMITER.get(env.TENANT_LIMITER.idFromName(name));
+
+/** One isolate's worth of clients: its own lease holder and its own `waitUntil`. */
+function isolate() {
+  const pending: Promise<unknown>[] = [];
+  return { budget: new LeaseBudget(), ctx: { waitUntil: (p: Promise<unknown>) => void pending.push(p) }, settled: () => Promise.all(pending) };
+}
+
+function limitsOf(patch: Partial<TenantLimits>) {
+  const limits = { ...DEFAULT_TENANT_LIMITS, ...patch };
+  return { limits, credential: { perMinute: limits.credentialPerMinute, perHour: limits.credentialPerHour, perDay: limits.credentialPerDay } };
+}
+
+/** `clients` concurrent requests through each of `isolates` lease holders against one tenant's limiter. */
+async function burst(tenant: string, users: string[], isolates: number, clients: number, patch: Partial<TenantLimits>) {
+  const stub = limiterOf(`tenant:${tenant}`);
+  const { limits, credential } = limitsOf(patch);
+  const holders = Array.from({ length: isolates }, isolate);
+  const results = await Promise.all(
+    holders.flatMap((h, i) =>
+      Array.from({ length: clients }, (_, c) => h.budget.admit(tenant, stub, { user: users[(i + c) % users.length]!, limits, credential }, h.ctx)),
+    ),
+  );
+  return { stub, holders, admitted: results.filter((r) => r === undefined).length, refusals: results.filter((r) => r !== undefined) };
+}
+
+describe('leased admission (session-less requests): several isolates against one tenant', () => {
+  it('never admits more than the tenant limit per minute, wastes at most isolates × lease size, and returns what it did not use', async () => {
+    await awayFromMinuteEdge();
+    const tenant = `lease-${crypto.randomUUID()}`;
+    const rpm = 100;
+    const isolates = 6;
+    const { stub, holders, admitted, refusals } = await burst(tenant, ['key:a', 'key:b', 'user:c'], isolates, 40, { requestsPerMinute: rpm });
+    expect(admitted).toBeLessThanOrEqual(rpm);
+    expect(admitted).toBeGreaterThanOrEqual(rpm - isolates * leaseSize(rpm));
+    expect(refusals.length).toBe(isolates * 40 - admitted);
+    for (const r of refusals) {
+      expect(r).toMatchObject({ ok: false, limit: 'tenant_rpm', message: `Rate limit exceeded: this tenant may make ${rpm} requests per minute` });
+      expect(r!.retryAfter).toBeGreaterThanOrEqual(1);
+      expect(r!.retryAfter).toBeLessThanOrEqual(60);
+    }
+    // Every lease lapses within LEASE_MAX_MS and gives back what it held: the counts are then the requests served.
+    await Promise.all(holders.map((h) => h.settled()));
+    expect(holders.every((h) => h.budget.held() === 0)).toBe(true);
+    const usage = await stub.credentialUsage(['key:a', 'key:b', 'user:c']);
+    expect(Object.values(usage).reduce((n, u) => n + u.minute, 0)).toBe(admitted);
+  });
+
+  it('with demand under the limit, every request is served and the counts match exactly once the leases lapse', async () => {
+    await awayFromMinuteEdge();
+    const tenant = `lease-${crypto.randomUUID()}`;
+    const { stub, holders, admitted } = await burst(tenant, ['key:a'], 4, 7, { requestsPerMinute: 1000 });
+    expect(admitted).toBe(28);
+    await Promise.all(holders.map((h) => h.settled()));
+    expect((await stub.credentialUsage(['key:a']))['key:a']).toMatchObject({ minute: 28, hour: 28, day: 28, total: 28 });
+  });
+
+  it("a credential's own minute window holds across isolates (refused as that credential, not the tenant)", async () => {
+    await awayFromMinuteEdge();
+    const tenant = `lease-${crypto.randomUUID()}`;
+    const { admitted, refusals } = await burst(tenant, ['key:hot'], 5, 20, { requestsPerMinute: 10_000, credentialPerMinute: 25 });
+    expect(admitted).toBeLessThanOrEqual(25);
+    expect(admitted).toBeGreaterThanOrEqual(25 - 5 * leaseSize(25));
+    expect(refusals.every((r) => r?.limit === 'credential' && r.message === 'Rate limit exceeded: this API key may make 25 requests per minute')).toBe(true);
+  });
+
+  it('a lease is never usable past the end of its minute window', async () => {
+    const tenant = `lease-${crypto.randomUUID()}`;
+    const { limits, credential } = limitsOf({});
+    const granted = await limiterOf(`tenant:${tenant}`).lease({ user: 'key:a', limits, credential });
+    expect(granted.ok).toBe(true);
+    if (!granted.ok) return;
+    expect(granted.validMs).toBeLessThanOrEqual(Math.min(LEASE_MAX_MS, 60_000 - (granted.grantedAt % 60_000)));
+    expect(granted.granted).toBe(Math.min(leaseSize(limits.requestsPerMinute), leaseSize(credential.perMinute)));
+  });
+});
+
+describe('leased admission through the stateless (2026-07-28) lane', () => {
+  it('a tenant limited to N a minute gets exactly N calls, then 429 with Retry-After, each refusal counted in the audit', async () => {
+    const { id } = await seedTenant(['notes']);
+    expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { requestsPerMinute: 4 } })).status).toBe(200);
+    const key = (await createKey(id, 'member')).key;
+    await awayFromMinuteEdge();
+    const statuses: number[] = [];
+    let refused: Response | undefined;
+    for (let i = 0; i < 7; i++) {
+      const { status, response } = await modernCall('notes', key, 'tools/list');
+      statuses.push(status);
+      if (status === 429) refused ??= response;
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 429, 429, 429]);
+    const retryAfter = Number(refused!.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    const events = await waitForEvents(id, 'action=limit.tenant_rpm', (e) => e.reduce((n, x) => n + x.details.count, 0) >= 3);
+    expect(events.reduce((n, e) => n + e.details.count, 0)).toBe(3);
+  });
+});
