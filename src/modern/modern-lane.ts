@@ -4,6 +4,7 @@ import type { AuditEventInput } from '../audit/audit-event';
 import { recordAudit } from '../audit/record';
 import { toAuditEvent } from '../audit/audit-record';
 import type { GateTarget } from '../gate/mcp-gate';
+import { modernTransportHeaders } from '../gate/forward-headers';
 import { parseJsonRpcBody } from '../gate/jsonrpc-validation';
 import type { ServerDefinition } from '../hosted/author-api';
 import type { Principal } from '../hosted/principal';
@@ -26,9 +27,6 @@ export interface Admitted {
   /** A tenant-deployed module (src/tenant-servers/module-definition.ts): its definition and a cache key per tenant and version. */
   module?: { key: string; definition: () => Promise<ServerDefinition | Response> };
 }
-
-/** Request headers the SDK's modern transport reads; nothing else is forwarded (no credentials). */
-const FORWARD = new Set(['content-type', 'accept', 'mcp-protocol-version', 'mcp-method', 'mcp-name']);
 
 interface LaneEntry {
   handler: McpHttpHandler;
@@ -122,11 +120,8 @@ export async function serveModern(lane: Extract<Lane, { era: '2026-07-28' }>, ad
   const admission = await admitted.admit();
   if (admission instanceof Response) return admission;
 
-  const headers = new Headers();
-  for (const [name, value] of request.headers) {
-    const lower = name.toLowerCase();
-    if (FORWARD.has(lower) || lower.startsWith('mcp-param-')) headers.set(name, value);
-  }
+  // Allowlist (forward-headers.ts): no credentials, nothing the SDK might obey beyond the transport.
+  const headers = modernTransportHeaders(request.headers);
   const forwarded = new Request(request.url, { method: 'POST', headers, body: lane.body });
   const context = requestContext();
   const single = messages.length === 1 ? messages[0] : undefined;
