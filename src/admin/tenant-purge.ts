@@ -1,3 +1,4 @@
+import { alertsStub } from '../alerts/alerts-object';
 import { upstreamStub } from '../gateway/upstream-state';
 import { limiter, tenantLimiterName } from '../limits/limits';
 import { log } from '../observability/log';
@@ -37,6 +38,7 @@ async function purgeOne(env: Env, row: RetiredRow): Promise<boolean> {
   if (!live) {
     for (const name of JSON.parse(row.upstreams) as Array<string | null>) if (name) await upstreamStub(env, { tenant: row.id, name }).reset();
     await limiter(env, tenantLimiterName(row.id)).forget();
+    await alertsStub(env, row.id).reset();
   }
   await env.TENANT_DATABASE.get(env.TENANT_DATABASE.idFromName(namespace)).destroy();
   const kvDone = await new TenantKv(env.DATA_KV, namespace).purge(BUDGET);

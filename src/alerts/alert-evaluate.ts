@@ -37,8 +37,8 @@ export async function ruleValues(env: Env, tenant: string, since: number, rules:
 interface UpstreamStatus {
   breaker: { state: string } | null;
   health: { ok: boolean } | null;
-  /** Per-replica state, when the upstream has replicas (each with `health.ok` or `down`). */
-  replicas?: Array<{ down?: boolean; health?: { ok?: boolean } | null }>;
+  /** Per-replica state (src/gateway/replicas.ts `view()`): each with its own breaker and last health check. */
+  replicas?: Array<{ breaker?: { state?: string } | null; health?: { ok?: boolean } | null }>;
 }
 
 const isStateMetric = (r: AlertRule) => r.metric === 'breaker_open' || r.metric === 'replica_down';
@@ -46,8 +46,9 @@ const isStateMetric = (r: AlertRule) => r.metric === 'breaker_open' || r.metric 
 function stateValue(rule: AlertRule, s: UpstreamStatus | null): number | null {
   if (!s || !s.breaker) return null;
   if (rule.metric === 'breaker_open') return s.breaker.state === 'open' ? 1 : 0;
-  // Replicas down; an upstream without replicas is one replica, down when its last health check failed.
-  if (Array.isArray(s.replicas) && s.replicas.length > 0) return s.replicas.filter((r) => r.down === true || r.health?.ok === false).length;
+  // Replicas down: taken out (its breaker open) or failing its last health check; without a
+  // per-replica view the upstream is one replica, down when its last health check failed.
+  if (Array.isArray(s.replicas) && s.replicas.length > 0) return s.replicas.filter((r) => r.breaker?.state === 'open' || r.health?.ok === false).length;
   return s.health && s.health.ok === false ? 1 : 0;
 }
 

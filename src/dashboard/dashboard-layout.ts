@@ -16,7 +16,7 @@ export type Viewer =
   | { kind: 'operator'; session: DashboardSession }
   | { kind: 'user'; session: DashboardSession; tenantId: string; userId: string; email: string; role: Role };
 
-export type Section = 'servers' | 'deployed' | 'sessions' | 'playground' | 'keys' | 'users' | 'audit' | 'metrics' | 'operator';
+export type Section = 'servers' | 'deployed' | 'sessions' | 'playground' | 'keys' | 'users' | 'audit' | 'metrics' | 'alerts' | 'operator';
 
 /** The URL of a tenant's dashboard section. */
 export function tenantUrl(tenantId: string, section: Exclude<Section, 'operator'>, rest = ''): string {
@@ -45,6 +45,7 @@ function nav(viewer: Viewer | null, tenant: Tenant | null, active: Section | nul
               link('users', tenantUrl(tenant.id, 'users'), 'Users'),
               link('audit', tenantUrl(tenant.id, 'audit'), 'Audit log'),
               link('metrics', tenantUrl(tenant.id, 'metrics'), 'Metrics'),
+              link('alerts', tenantUrl(tenant.id, 'alerts'), 'Alerts'),
             ]
           : []),
       ]

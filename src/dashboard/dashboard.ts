@@ -13,6 +13,7 @@ import { messagePage, tenantUrl, type Viewer } from './dashboard-layout';
 import { destroySession, loadSession } from './dashboard-session';
 import { createKey, keysPage, revokeKey, rotateKey, setKeyLimits } from './keys-page';
 import { metricsPage } from './metrics-page';
+import { alertsPage } from './alerts-page';
 import { operatorPage, setTenantStatus } from './operator-page';
 import { serversPage, setServerEnabled } from './servers-page';
 import { deployedPage, deployFromDashboard, removeFromDashboard, rollbackFromDashboard } from './deployed-page';
@@ -64,6 +65,7 @@ const TENANT_ROUTES: Array<[string, RegExp, TenantHandler, boolean | 'operator']
   ['GET', /^audit\/export$/, auditExport, true],
   ['GET', /^audit\/([A-Za-z0-9_-]{1,80})$/, auditEventPage, true],
   ['GET', /^metrics$/, metricsPage, true],
+  ['GET', /^alerts$/, alertsPage, true],
   ['GET', /^sessions$/, sessionsPage, false],
   ['POST', /^sessions\/([0-9a-f-]{36})\/end$/, endSessionFromDashboard, false],
 ];

@@ -64,6 +64,9 @@ function validMessage(text: string): { id?: unknown } | null {
 
 /** Build the guarded fetch for one upstream. */
 export function guardedFetch(guard: FetchGuard): typeof fetch {
+  // Legacy SSE: a POST is answered 202 and its answer comes on the long-lived GET stream, so the
+  // ids of requests accepted that way are remembered until the stream answers them.
+  const legacyPending = new Set<string | number>();
   return async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const url = input instanceof Request ? input.url : String(input);
     const problem = upstreamUrlProblem(url, guard.allowPrivate);
@@ -78,6 +81,9 @@ export function guardedFetch(guard: FetchGuard): typeof fetch {
       throw new UpstreamFault(`upstream unreachable: ${error instanceof Error ? error.message : String(error)}`);
     }
     const ids = init?.method === 'POST' ? requestIds(init.body) : [];
+    const type0 = response.headers.get('content-type') ?? '';
+    if ((init?.method ?? 'GET') === 'GET' && response.ok && response.body && type0.includes('text/event-stream')) return guardedEventStream(response, legacyPending, guard.maxResponseBytes);
+    if (response.status === 202) for (const id of ids) legacyPending.add(id);
     if (!response.ok || ids.length === 0 || !response.body) return response;
     const type = response.headers.get('content-type') ?? '';
     if (type.includes('application/json')) return boundedJson(response, ids, guard.maxResponseBytes);
@@ -202,4 +208,58 @@ function boundedStream(response: Response, ids: Array<string | number>, max: num
   const headers = new Headers(response.headers);
   headers.delete('content-length');
   return new Response(body, { status: response.status, headers });
+}
+
+/**
+ * A long-lived GET event stream (legacy SSE answers, Streamable HTTP server notifications): each
+ * event is bounded by `maxResponseBytes` and must be a well-formed JSON-RPC message (the legacy
+ * `endpoint` event excepted). An oversize or malformed event fails every request still waiting for
+ * an answer on this stream with -32011 / -32012 and closes the stream (the session reconnects on
+ * its next call), instead of leaving them to time out or buffering without bound.
+ */
+function guardedEventStream(response: Response, pending: Set<string | number>, max: number): Response {
+  let buffer = '';
+  let finished = false;
+  const source = response.body!.getReader();
+  const emit = (controller: ReadableStreamDefaultController<Uint8Array>, data: string) => controller.enqueue(encoder.encode(`event: message\ndata: ${data}\n\n`));
+  const failPending = async (controller: ReadableStreamDefaultController<Uint8Array>, code: number, message: string) => {
+    for (const id of pending) emit(controller, errorMessage(id, code, message));
+    pending.clear();
+    finished = true;
+    await source.cancel().catch(() => undefined);
+    controller.close();
+  };
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (finished) return;
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await source.read();
+      } catch {
+        return failPending(controller, GatewayCode.Unavailable, 'Upstream dropped the event stream before answering');
+      }
+      if (chunk.done) {
+        finished = true;
+        return controller.close();
+      }
+      buffer += decoder.decode(chunk.value, { stream: true });
+      const events = buffer.replace(/\r\n/g, '\n').split('\n\n');
+      buffer = events.pop() ?? '';
+      if (buffer.length > max) return failPending(controller, GatewayCode.Oversize, `Upstream response exceeds the ${max}-byte limit`);
+      for (const event of events) {
+        const lines = event.split('\n');
+        const kind = lines.find((l) => l.startsWith('event:'))?.slice(6).trim() ?? 'message';
+        const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, '')).join('\n');
+        if (event.length > max) return failPending(controller, GatewayCode.Oversize, `Upstream response exceeds the ${max}-byte limit`);
+        if (data && kind === 'message') {
+          const message = validMessage(data);
+          if (!message) return failPending(controller, GatewayCode.Malformed, 'Upstream sent a malformed JSON-RPC message');
+          if ((typeof message.id === 'string' || typeof message.id === 'number') && !('method' in message)) pending.delete(message.id);
+        }
+        controller.enqueue(encoder.encode(`${event}\n\n`));
+      }
+    },
+    cancel: (reason) => source.cancel(reason),
+  });
+  return new Response(body, { status: response.status, headers: new Headers(response.headers) });
 }

@@ -49,7 +49,7 @@ async function runStateless<T>(
   const raw = ctx.mcpReq.requestState();
   let carried: Record<string, unknown> = {};
   if (typeof raw === 'string') {
-    const opened = await openRequestState(scope.secret, scope.env.DATA_KV, scope.principal, op, raw);
+    const opened = await openRequestState(scope.secret, scope.env.DB, scope.principal, op, raw);
     if ('refusal' in opened) {
       log('warn', 'denied', {
         reason: `requestState refused (${opened.refusal})`,

@@ -1,24 +1,23 @@
 import { base64url, hmacHex, randomHex, safeEqual, sha256, toHex } from '../crypto/secrets';
-import { ownerKey, tenantNamespace, type Principal } from '../hosted/principal';
-import { TenantKv } from '../storage/tenant-kv';
+import { ownerKey, type Principal } from '../hosted/principal';
 
 /**
  * The `requestState` of multi-round-trip results: the answers a stateless handler has collected so
  * far, carried by the client between rounds. It is attacker-controlled on the way back, so it is
  * signed (HMAC under SMCP_SECRET, domain-separated), bound to the caller (tenant, principal, server)
  * and to the operation (method, tool/prompt/resource name and a hash of its arguments), short-lived,
- * and single-use: a verified state's nonce is recorded in the tenant's KV until it expires, so the
- * same state presented twice is refused. The payload is signed, not encrypted: it holds only the
- * client's own answers.
+ * and single-use: a verified state's nonce is claimed with one atomic D1 insert
+ * (migrations/0011_request_state_claims.sql), so the same state presented twice, even concurrently
+ * or to two isolates, completes at most once (KV, eventually consistent with a read-then-write,
+ * let concurrent replays through). The payload is signed, not encrypted: it holds only the client's
+ * own answers.
  *
  * Wire shape: `s1.<base64url(JSON payload)>.<hex MAC>`.
  */
 
 export const REQUEST_STATE_TTL_SECONDS = 600;
-/** KV type of the replay markers inside the tenant's namespace. */
-const USED_TYPE = 'mrtr-used';
-/** KV refuses expiration TTLs under 60 s. */
-const MIN_KV_TTL = 60;
+/** One claim in this many also deletes expired claims. */
+const SWEEP_EVERY = 64;
 const MAX_STATE_CHARS = 256 * 1024;
 
 interface StatePayload {
@@ -74,7 +73,7 @@ export type StateRefusal = 'malformed' | 'mac' | 'expired' | 'replayed';
  */
 export async function openRequestState(
   secret: string,
-  kvBinding: KVNamespace,
+  db: D1Database,
   principal: Principal,
   op: Operation,
   state: string,
@@ -92,8 +91,13 @@ export async function openRequestState(
   const now = Math.floor(Date.now() / 1000);
   if (typeof payload.exp !== 'number' || payload.exp <= now) return { refusal: 'expired' };
   if (typeof payload.n !== 'string' || !payload.r || typeof payload.r !== 'object') return { refusal: 'malformed' };
-  const kv = new TenantKv(kvBinding, tenantNamespace(principal));
-  if ((await kv.get(USED_TYPE, payload.n)) !== null) return { refusal: 'replayed' };
-  await kv.put(USED_TYPE, payload.n, '1', { expirationTtl: Math.max(MIN_KV_TTL, payload.exp - now + 1) });
+  if (!(await claimOnce(db, payload.n, payload.exp, now))) return { refusal: 'replayed' };
   return { answers: payload.r };
+}
+
+/** Claim a nonce once: true for the first claim, false for every later one (atomic by the primary key). */
+async function claimOnce(db: D1Database, nonce: string, expiresAt: number, now: number): Promise<boolean> {
+  const claimed = await db.prepare('INSERT INTO request_state_claims (nonce, expires_at) VALUES (?1, ?2) ON CONFLICT (nonce) DO NOTHING').bind(nonce, expiresAt).run();
+  if (Math.floor(Math.random() * SWEEP_EVERY) === 0) await db.prepare('DELETE FROM request_state_claims WHERE expires_at < ?1').bind(now).run();
+  return claimed.meta.changes === 1;
 }

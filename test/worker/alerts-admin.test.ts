@@ -2,7 +2,8 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { open, keyringFrom } from '../../src/crypto/sealed-secrets';
 import { alertSecretContext } from '../../src/alerts/alert-model';
-import { adminCall, createKey, createTenant } from './platform-client';
+import { adminCall, createKey, createTenant, seedTenant } from './platform-client';
+import { D, signedIn } from './dashboard-support';
 
 // Alert rules through the admin API under production URL rules (SMCP_ALLOW_PRIVATE_UPSTREAMS unset here).
 
@@ -71,5 +72,21 @@ describe('alert rules (admin API)', () => {
       expect(res.body.error.code).toBe('tenant_suspended');
     }
     expect((await adminCall('GET', `/tenants/${a}/alerts/${created.body.id}`, undefined, adminA.key)).body.threshold).toBe(500);
+  });
+
+  it('the dashboard lists the rules (escaped) for admins, never the secret, and not for members', async () => {
+    const t = await seedTenant([], ['admin', 'member']);
+    const created = await adminCall('POST', `/tenants/${t.id}/alerts`, rule('https://hooks.example.com/<b>x</b>', { server: 'files' }));
+    expect(created.status).toBe(201);
+    const admin = await signedIn(t.accounts.admin!);
+    const res = await admin.browser.get(`${D}/t/${t.id}/alerts`);
+    const page = await res.text();
+    expect(res.status).toBe(200);
+    expect(page).toContain(`data-alert="${created.body.id}"`);
+    expect(page).toContain('p95_latency_ms');
+    expect(page).toContain('hooks.example.com');
+    expect(page).not.toContain(created.body.secret);
+    const member = await signedIn(t.accounts.member!);
+    expect((await member.browser.get(`${D}/t/${t.id}/alerts`)).status).toBe(403);
   });
 });

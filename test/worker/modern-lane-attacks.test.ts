@@ -151,6 +151,23 @@ describe('modern lane: the revision\'s own refusals', () => {
     expect(JSON.stringify(res.message.error.data)).toContain(MODERN);
   });
 
+  // Issue 14: every refusal audited once. The SDK answers these before any handler; the lane records
+  // each such wire-level rejection once (result `error`, the era in details).
+  it('audits a -32020 and a -32022 refusal once each in the tenant trail', async () => {
+    const t = await seedTenant(['everything']);
+    const { key } = await createKey(t.id, 'member');
+    expect((await modernTool('everything', key, 'test_simple_text', {}, {}, { headers: { 'mcp-method': 'tools/list' } })).message.error?.code).toBe(-32020);
+    const unsupported = { headers: { 'mcp-protocol-version': '2099-01-01' }, meta: { 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } };
+    expect((await modern('everything', key, 'server/discover', {}, unsupported)).message.error?.code).toBe(-32022);
+    const deadline = Date.now() + 8_000;
+    const refusals = async () => ((await auditQuery(`/tenants/${t.id}/audit?limit=100`)).body.events as any[]).filter((e) => !e.action.startsWith('admin.'));
+    while ((await refusals()).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, 1500));
+    const events = await refusals();
+    expect(events.map((e) => [e.action, e.details?.code]).sort(), JSON.stringify(events)).toEqual([['server/discover', -32022], ['tools/call', -32020]]);
+    for (const e of events) expect(eraOf(e)).toBe(MODERN);
+  });
+
   it('a modern request never creates a session object, and initialize never offers 2026-07-28', async () => {
     const t = await seedTenant(['notes', 'everything', 'storage']);
     const { key } = await createKey(t.id, 'member');

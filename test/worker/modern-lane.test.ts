@@ -2,7 +2,7 @@ import { env, listDurableObjectIds, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { auditQuery, waitForEvents } from './audit-support';
 import { MODERN, modernCall, textOf } from './modern-client';
-import { createKey, mcpPost, obtainToken, ORIGIN, rpcMessages, seedTenant } from './platform-client';
+import { adminCall, createKey, mcpPost, obtainToken, ORIGIN, rpcMessages, seedTenant } from './platform-client';
 
 describe('MCP 2026-07-28 lane on /servers/<name>/mcp', () => {
   it('answers server/discover with versions, capabilities, server info and cache hints', async () => {
@@ -137,10 +137,27 @@ describe('MCP 2026-07-28 lane on /servers/<name>/mcp', () => {
   it('lets a browser client from an allowed origin send the 2026-07-28 headers (CORS preflight)', async () => {
     const res = await SELF.fetch(`${ORIGIN}/servers/notes/mcp`, {
       method: 'OPTIONS',
-      headers: { origin: ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type, mcp-protocol-version, mcp-method, mcp-name' },
+      headers: {
+        origin: ORIGIN,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type, mcp-protocol-version, mcp-method, mcp-name',
+      },
     });
     expect(res.headers.get('access-control-allow-origin')).toBe(ORIGIN);
     const allowed = res.headers.get('access-control-allow-headers')?.toLowerCase() ?? '';
     for (const h of ['mcp-protocol-version', 'mcp-method', 'mcp-name']) expect(allowed).toContain(h);
+  });
+
+  it('answers a 2026-07-28 request to a tenant upstream (gateway, 2025 only) with -32022 naming the 2025 versions, without contacting it', async () => {
+    const { id } = await seedTenant([]);
+    const name = `up-${crypto.randomUUID().slice(0, 8)}`;
+    expect((await adminCall('POST', `/tenants/${id}/upstreams`, { name, url: 'https://mcp.example.com/mcp' })).status).toBe(201);
+    const { key } = await createKey(id, 'member');
+    const res = await modernCall(name, key, 'server/discover');
+    expect(res.status).toBe(400);
+    expect(res.message.error.code).toBe(-32022);
+    expect(res.message.error.data.supported).toContain('2025-11-25');
+    expect(res.message.error.data.supported).not.toContain(MODERN);
+    expect(typeof res.message.id).toBe('number'); // the request's own id, not null
   });
 });

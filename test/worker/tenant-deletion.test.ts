@@ -55,6 +55,8 @@ describe('deleting a tenant (security review finding 2)', () => {
       credentials: { kind: 'bearer', token: 'old-upstream-secret' },
     });
     expect(upstream.status).toBe(201);
+    const alert = await adminCall('POST', `/tenants/${id}/alerts`, { server: `up-${id}`, metric: 'breaker_open', webhookUrl: 'https://hooks.example.com/old' });
+    expect(alert.status).toBe(201);
     await waitForEvents(id, 'action=tools/call', (events) => events.length >= 4);
     // A deployed module's rows (written directly: the sandbox is not what this test is about).
     await env.DB.batch([
@@ -78,6 +80,7 @@ describe('deleting a tenant (security review finding 2)', () => {
     expect(await reads('sql_query', { sql: 'SELECT v FROM ledger' })).toMatch(/no such table/);
     expect((await adminCall('GET', `/tenants/${id}/upstreams`)).body.upstreams).toEqual([]);
     expect((await adminCall('GET', `/tenants/${id}/upstreams/up-${id}`)).status).toBe(404);
+    expect((await adminCall('GET', `/tenants/${id}/alerts`)).body.alerts).toEqual([]);
     for (const table of ['upstreams', 'tenant_servers', 'tenant_server_versions']) {
       const row = await env.DB.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE tenant_id = ?`).bind(id).first<{ n: number }>();
       expect(row!.n, table).toBe(0);
