@@ -35,6 +35,12 @@ interface LaneEntry {
 
 /** Per-isolate: one SDK handler per hosted server (its listen bus included); the registrations are cached by the definition. */
 const handlers = new Map<string, LaneEntry>();
+/**
+ * Most handlers of deployed modules one isolate keeps (one per tenant incarnation and version, like
+ * module-definition.ts's cache): every redeploy makes a new key, so without a bound a tenant could
+ * grow this map, and the definitions it holds, for as long as the isolate lives.
+ */
+const MAX_MODULE_HANDLERS = 200;
 
 /** Per-request inputs to the factory, carried through the SDK's pass-through `authInfo`. */
 interface RequestScope {
@@ -85,6 +91,10 @@ function laneFor(target: GateTarget, definition: ServerDefinition, key = target.
     },
   );
   entry = { handler, definition };
+  if (key !== target.server.name) {
+    const modules = [...handlers.keys()].filter((k) => k.startsWith('module:'));
+    if (modules.length >= MAX_MODULE_HANDLERS) handlers.delete(modules[0]!);
+  }
   handlers.set(key, entry);
   return entry;
 }
