@@ -43,6 +43,23 @@ export function transportHeaders(client: Headers): Headers {
 }
 
 /**
+ * What the 2026-07-28 lane's SDK handler reads (in the Worker, no object): the transport's own
+ * headers and the revision's mirrors of the body (`Mcp-Method`, `Mcp-Name`, `Mcp-Param-*`, checked
+ * by the SDK against the body). No session id: that revision has none. Kept here so one module
+ * lists every header a client may send past the gate.
+ */
+export const MODERN_TRANSPORT_HEADERS: readonly string[] = ['accept', 'content-type', 'mcp-protocol-version', 'mcp-method', 'mcp-name'];
+const MODERN = new Set(MODERN_TRANSPORT_HEADERS);
+const MODERN_PARAM_PREFIX = 'mcp-param-';
+
+/** The client's headers the stateless lane's SDK handler needs, and nothing else (names lower-cased). */
+export function modernTransportHeaders(client: Headers): Headers {
+  const out = new Headers();
+  for (const [name, value] of client) if (MODERN.has(name) || name.startsWith(MODERN_PARAM_PREFIX)) out.set(name, value);
+  return out;
+}
+
+/**
  * Inside the object, defence in depth behind the gate: the headers a forwarded request may carry
  * (transport, platform and the SDK's bridge headers). Returns the request unchanged when it holds
  * nothing else, otherwise a copy with only those.

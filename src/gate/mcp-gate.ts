@@ -18,6 +18,7 @@ import { resolvePrincipal } from './principal-resolver';
 import { tenantDefinedServer } from '../tenancy/server-names';
 import { encodeModuleRef, MODULE_HEADER } from '../tenant-servers/module-ref';
 import { modernModule, type ModernModule } from '../tenant-servers/module-definition';
+import { modernUpstream } from '../gateway/modern-upstream';
 import { newSessionId, openSessionId, sealSessionId } from './session-id';
 import { chooseLane } from '../modern/era';
 import { serveModern } from '../modern/modern-lane';
@@ -105,6 +106,8 @@ export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionC
     if (defined.kind === 'module') {
       moduleRef = encodeModuleRef(defined.module);
       modern = modernModule(env, ctx, principal, defined.module);
+    } else {
+      modern = modernUpstream(env, principal); // 2026-07-28 clients: relayed per request (src/gateway/modern-upstream.ts)
     }
   }
   if (principal.kind === 'api-key') ctx.waitUntil(touchApiKey(env.DB, principal.clientId).catch(() => undefined));

@@ -4,6 +4,7 @@ import type { AuditEventInput } from '../audit/audit-event';
 import { recordAudit } from '../audit/record';
 import { toAuditEvent } from '../audit/audit-record';
 import type { GateTarget } from '../gate/mcp-gate';
+import { modernTransportHeaders } from '../gate/forward-headers';
 import { parseJsonRpcBody } from '../gate/jsonrpc-validation';
 import type { ServerDefinition } from '../hosted/author-api';
 import type { Principal } from '../hosted/principal';
@@ -27,9 +28,6 @@ export interface Admitted {
   module?: { key: string; definition: () => Promise<ServerDefinition | Response> };
 }
 
-/** Request headers the SDK's modern transport reads; nothing else is forwarded (no credentials). */
-const FORWARD = new Set(['content-type', 'accept', 'mcp-protocol-version', 'mcp-method', 'mcp-name']);
-
 interface LaneEntry {
   handler: McpHttpHandler;
   definition: ServerDefinition;
@@ -37,6 +35,12 @@ interface LaneEntry {
 
 /** Per-isolate: one SDK handler per hosted server (its listen bus included); the registrations are cached by the definition. */
 const handlers = new Map<string, LaneEntry>();
+/**
+ * Most handlers of deployed modules one isolate keeps (one per tenant incarnation and version, like
+ * module-definition.ts's cache): every redeploy makes a new key, so without a bound a tenant could
+ * grow this map, and the definitions it holds, for as long as the isolate lives.
+ */
+const MAX_MODULE_HANDLERS = 200;
 
 /** Per-request inputs to the factory, carried through the SDK's pass-through `authInfo`. */
 interface RequestScope {
@@ -87,6 +91,10 @@ function laneFor(target: GateTarget, definition: ServerDefinition, key = target.
     },
   );
   entry = { handler, definition };
+  if (key !== target.server.name) {
+    const modules = [...handlers.keys()].filter((k) => k.startsWith('module:'));
+    if (modules.length >= MAX_MODULE_HANDLERS) handlers.delete(modules[0]!);
+  }
   handlers.set(key, entry);
   return entry;
 }
@@ -122,11 +130,8 @@ export async function serveModern(lane: Extract<Lane, { era: '2026-07-28' }>, ad
   const admission = await admitted.admit();
   if (admission instanceof Response) return admission;
 
-  const headers = new Headers();
-  for (const [name, value] of request.headers) {
-    const lower = name.toLowerCase();
-    if (FORWARD.has(lower) || lower.startsWith('mcp-param-')) headers.set(name, value);
-  }
+  // Allowlist (forward-headers.ts): no credentials, nothing the SDK might obey beyond the transport.
+  const headers = modernTransportHeaders(request.headers);
   const forwarded = new Request(request.url, { method: 'POST', headers, body: lane.body });
   const context = requestContext();
   const single = messages.length === 1 ? messages[0] : undefined;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { adminCall, connectClient, startHarness, tenantWithKeys, text, type Harness } from '../support/gateway-harness.ts';
 import { startUpstream, type UpstreamFixture } from '../support/upstream-fixture.ts';
+import { connectV2 } from '../support/sdk-v2-connect.ts';
 
 // End to end: an upstream with several replicas (real SDK servers on loopback started here) behind
 // `wrangler dev`, called by the official SDK client with a tenant API key. Tolerances are stated
@@ -122,5 +123,26 @@ describe('gateway replicas and load balancing', () => {
     const heavy = served.filter((r) => r === 0).length;
     expect(heavy, JSON.stringify(served)).toBeGreaterThanOrEqual(5);
     expect(heavy).toBeLessThanOrEqual(7);
+  });
+
+  it('2026-07-28 clients reach a tenant upstream statelessly: tools/list and tools/call relayed, role policy applied, calls balanced per request', async () => {
+    const replicas = [await upstream(), await upstream()];
+    const created = await adminCall(h.platform, 'POST', '/tenants/fleet/upstreams', { name: 'modern-up', replicas: replicas.map((f) => ({ url: f.url })), settings });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const modern = await connectV2(`${h.platform.url}/servers/modern-up/mcp`, { pin: '2026-07-28' }, { apiKey: keys.member });
+    const names = (await modern.listTools()).tools.map((t) => t.name).sort();
+    expect(names).toEqual(['add', 'ask', 'big', 'echo', 'slow', 'write']);
+    const before = replicas.map(calls);
+    for (let i = 0; i < 6; i++) expect(text(await modern.callTool({ name: 'add', arguments: { a: i, b: 2 } }))).toBe(String(i + 2));
+    // Tolerance: round-robin per request over 2 replicas, 6 calls: 3 each (at least 2 each stated).
+    for (const [i, f] of replicas.entries()) expect(calls(f) - before[i]!).toBeGreaterThanOrEqual(2);
+    await modern.close();
+
+    // The same role policy as the 2025 lane: a read-only key may not call a tool without readOnlyHint.
+    const readOnly = await connectV2(`${h.platform.url}/servers/modern-up/mcp`, { pin: '2026-07-28' }, { apiKey: keys['read-only'] });
+    const refused = await readOnly.callTool({ name: 'add', arguments: { a: 1, b: 2 } }).then((r) => r, (e: unknown) => e);
+    expect(JSON.stringify(refused, Object.getOwnPropertyNames(refused as object))).toMatch(/readOnlyHint|not allowed|role/i);
+    expect(text(await readOnly.callTool({ name: 'echo', arguments: { text: 'hi' } }))).toBe('echo: hi');
+    await readOnly.close();
   });
 });
