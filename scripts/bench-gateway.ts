@@ -32,6 +32,7 @@ const row = (label: string, t: number[]) => `${label.padEnd(22)} p50 ${pct(t, 50
 const stateDir = mkdtempSync(join(tmpdir(), 'smcp-bench-gw-'));
 const platform = await startPlatform({ stateDir, adminToken: 'bench-operator-token-0123456789', secret: 'bench-secret-'.padEnd(48, 'b') });
 const upstream = await startUpstream();
+const replica2 = await startUpstream();
 try {
   await admin(platform, '/tenants', { id: 'bench', name: 'bench', servers: ['notes'] });
   const created = (await admin(platform, '/tenants/bench/keys', { name: 'bench', role: 'member' })).body;
@@ -52,15 +53,32 @@ try {
   const d = await measure(direct);
   const g = await measure(gateway);
   const n = await measure(hosted, 'list_notes');
+  // A balanced call: an upstream with two replicas (round-robin), one new session per 10 calls so sessions spread.
+  const balanced = await admin(platform, '/tenants/bench/upstreams', { name: 'balanced', replicas: [{ url: upstream.url }, { url: replica2.url }], balance: 'round-robin' });
+  if (balanced.status !== 201) throw new Error(`register balanced: ${balanced.status} ${JSON.stringify(balanced.body)}`);
+  const b: number[] = [];
+  for (let s = 0; s < Math.ceil((WARMUP + CALLS) / 10); s++) {
+    const client = new Client({ name: 'bench-balanced', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${platform.url}/servers/balanced/mcp`), { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
+    for (let i = 0; i < 10; i++) {
+      const start = performance.now();
+      await client.callTool({ name: 'echo', arguments: { text: `b ${i}` } });
+      if (s * 10 + i >= WARMUP) b.push(performance.now() - start);
+    }
+    await client.close();
+  }
+  b.sort((x, y) => x - y);
   console.log(`gateway added latency: ${CALLS} sequential tools/call (echo), after ${WARMUP} warm-up calls each\n`);
   console.log(row('direct to upstream', d));
   console.log(row('through the gateway', g));
   console.log(row('hosted server (notes)', n));
+  console.log(row('balanced, 2 replicas', b));
   console.log(`\nadded by the platform + gateway at p50: ${(pct(g, 50) - pct(d, 50)).toFixed(2)} ms (ratio ${(pct(g, 50) / pct(d, 50)).toFixed(1)}x; p99 ratio ${(pct(g, 99) / pct(d, 99)).toFixed(1)}x)`);
   console.log(`of which the gateway's own share (gateway p50 - hosted p50): ${(pct(g, 50) - pct(n, 50)).toFixed(2)} ms`);
   await Promise.all([direct.close(), gateway.close(), hosted.close()]);
 } finally {
   await upstream.close();
+  await replica2.close();
   await platform.stop();
   rmSync(stateDir, { recursive: true, force: true });
 }
