@@ -1,3 +1,4 @@
+import { AppendBatcher } from './append-batcher';
 import type { AuditEventInput } from './audit-event';
 import { toAuditEvent } from './audit-record';
 import { log, type LogFields } from '../observability/log';
@@ -32,13 +33,25 @@ export function auditOutbox(env: Env, tenant: string | null) {
  * after. The request's correlation id and client IP are filled in when the caller does not give them.
  */
 export async function recordAudit(env: Env, event: AuditEventInput): Promise<void> {
+  await auditOutbox(env, event.tenant).append([withContext(event)]);
+}
+
+const batcher = new AppendBatcher();
+
+/**
+ * `recordAudit` for hot paths with one event per request (the stateless lane's request events):
+ * concurrent events of a tenant share one append per round trip (append-batcher.ts). Resolves,
+ * like `recordAudit`, once the event is durable in the tenant's outbox. The caller must keep the
+ * promise in `ctx.waitUntil` (or await it): other requests' events may ride on its append.
+ */
+export function recordAuditBatched(env: Env, event: AuditEventInput): Promise<void> {
+  return batcher.append(event.tenant ?? PLATFORM_SHARD, withContext(event), (events) => auditOutbox(env, event.tenant).append(events));
+}
+
+/** The event as stored, with the request's correlation id and client IP when the caller did not give them. */
+function withContext(event: AuditEventInput) {
   const context = requestContext();
-  const complete: AuditEventInput = {
-    ...event,
-    correlationId: event.correlationId ?? context?.correlationId,
-    ip: event.ip ?? context?.ip ?? undefined,
-  };
-  await auditOutbox(env, event.tenant).append([toAuditEvent(complete)]);
+  return toAuditEvent({ ...event, correlationId: event.correlationId ?? context?.correlationId, ip: event.ip ?? context?.ip ?? undefined });
 }
 
 /**

@@ -3,6 +3,7 @@ import type { AdmitRequest, AdmitResult, LeaseResult, RateRefusal } from './tena
 /** The limiter calls a lease holder makes (the TenantLimiter stub, or a stand-in in tests). */
 export interface LeaseSource {
   lease(req: Pick<AdmitRequest, 'user' | 'limits' | 'credential'>): Promise<LeaseResult>;
+  admit(req: AdmitRequest): Promise<AdmitResult>;
   giveBack(user: string, unused: number, grantedAt: number): Promise<void>;
 }
 
@@ -16,7 +17,6 @@ interface Lease {
   user: string;
 }
 
-type Waiting = Promise<RateRefusal | undefined>;
 
 /** Entries kept per isolate at most; beyond it, expired leases are dropped first, then all. */
 const MAX_LEASES = 10_000;
@@ -26,36 +26,44 @@ const MAX_LEASES = 10_000;
  * request: this isolate leases a slice of a tenant's and a credential's budgets from the tenant's
  * TenantLimiter (`lease`: up to a tenth of the limit, at least ten, never more than is left) and
  * admits requests from it locally until it is spent or expires (the end of the limiter's minute
- * window, at most LEASE_MAX_MS), then asks again. Concurrent requests that find the slice empty
- * share one lease call. The limiter counts a slice when it grants it, so no window is ever
+ * window, at most LEASE_MAX_MS), then asks again. The limiter counts a slice when it grants it, so no window is ever
  * exceeded; unused requests are given back when the lease expires, in the `waitUntil` of the
  * request that took the lease. Exactness is discussed in docs/security.md ("Rate limits").
  */
 export class LeaseBudget {
   private readonly leases = new Map<string, Lease>();
-  private readonly asking = new Map<string, Waiting>();
+  private readonly asking = new Set<string>();
 
   /**
-   * Admit one request of `req.user` in `tenant`: undefined when admitted, else the limiter's
-   * refusal (tenant_rpm or credential, with its truthful Retry-After).
+   * Admit one request of `req.user` in `tenant` from this isolate's lease, asking for a new one when
+   * it is spent: undefined when admitted, else the limiter's refusal (tenant_rpm or credential,
+   * with its truthful Retry-After). While one request of the isolate is asking, others make the
+   * limiter's exact `admit` call instead (Workers forbid waiting on another request's I/O), so an
+   * isolate never holds more than one lease per tenant and credential.
    */
-  async admit(tenant: string, source: LeaseSource, req: Pick<AdmitRequest, 'user' | 'limits' | 'credential'>, ctx: Pick<ExecutionContext, 'waitUntil'>): Promise<RateRefusal | undefined> {
+  async admit(tenant: string, source: LeaseSource, req: AdmitRequest, ctx: Pick<ExecutionContext, 'waitUntil'>): Promise<RateRefusal | undefined> {
     const key = `${tenant}\u0000${req.user}`;
-    // Ends: each pass takes from a lease or waits for one lease call, which grants at least one
-    // request (taken by some caller) or refuses; a window holds finitely many requests.
-    for (;;) {
-      const lease = this.leases.get(key);
-      if (lease && lease.remaining > 0 && Date.now() < lease.expiresAt) {
-        lease.remaining--;
-        return undefined;
-      }
-      let waiting = this.asking.get(key);
-      if (!waiting) {
-        waiting = this.ask(key, source, req, ctx).finally(() => this.asking.delete(key));
-        this.asking.set(key, waiting);
-      }
-      const refusal = await waiting;
-      if (refusal) return refusal;
+    const lease = this.leases.get(key);
+    if (lease && lease.remaining > 0 && Date.now() < lease.expiresAt) {
+      lease.remaining--;
+      return undefined;
+    }
+    if (this.asking.has(key)) {
+      const result = await source.admit(req);
+      return result.ok ? undefined : (result as RateRefusal);
+    }
+    this.asking.add(key);
+    try {
+      const asked = Date.now();
+      const result = await source.lease({ user: req.user, limits: req.limits, credential: req.credential });
+      if (!result.ok) return result;
+      // Measured from before the call, so the lease ends no later than the limiter's window does.
+      const next: Lease = { remaining: result.granted - 1, expiresAt: asked + result.validMs, grantedAt: result.grantedAt, source, user: req.user };
+      this.store(key, next);
+      ctx.waitUntil(this.returnUnused(key, next));
+      return undefined;
+    } finally {
+      this.asking.delete(key);
     }
   }
 
@@ -64,17 +72,6 @@ export class LeaseBudget {
     let n = 0;
     for (const lease of this.leases.values()) if (Date.now() < lease.expiresAt) n += lease.remaining;
     return n;
-  }
-
-  private async ask(key: string, source: LeaseSource, req: Pick<AdmitRequest, 'user' | 'limits' | 'credential'>, ctx: Pick<ExecutionContext, 'waitUntil'>): Promise<RateRefusal | undefined> {
-    const asked = Date.now();
-    const result = await source.lease({ user: req.user, limits: req.limits, credential: req.credential });
-    if (!result.ok) return result;
-    // Measured from before the call, so the lease ends no later than the limiter's window does.
-    const lease: Lease = { remaining: result.granted, expiresAt: asked + result.validMs, grantedAt: result.grantedAt, source, user: req.user };
-    this.store(key, lease);
-    ctx.waitUntil(this.returnUnused(key, lease));
-    return undefined;
   }
 
   private store(key: string, lease: Lease): void {
@@ -106,7 +103,7 @@ export const leasable = (req: Pick<AdmitRequest, 'session' | 'opening'>) => req.
  * The one admission call of an MCP request: session-less requests from this isolate's lease, the
  * others (session quotas, liveness) through the limiter's exact `admit`.
  */
-export async function admitMcpRequest(stub: LeaseSource & { admit(req: AdmitRequest): Promise<AdmitResult> }, tenant: string, req: AdmitRequest, ctx: Pick<ExecutionContext, 'waitUntil'>): Promise<AdmitResult> {
+export async function admitMcpRequest(stub: LeaseSource, tenant: string, req: AdmitRequest, ctx: Pick<ExecutionContext, 'waitUntil'>): Promise<AdmitResult> {
   if (!leasable(req)) return stub.admit(req);
   return (await isolateBudget.admit(tenant, stub, req, ctx)) ?? { ok: true };
 }

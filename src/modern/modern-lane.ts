@@ -1,7 +1,7 @@
 import { createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/server';
 import * as serverClasses from '../../servers/classes';
 import type { AuditEventInput } from '../audit/audit-event';
-import { recordAudit } from '../audit/record';
+import { recordAuditBatched } from '../audit/record';
 import { toAuditEvent } from '../audit/audit-record';
 import type { GateTarget } from '../gate/mcp-gate';
 import { modernTransportHeaders } from '../gate/forward-headers';
@@ -99,12 +99,12 @@ function laneFor(target: GateTarget, definition: ServerDefinition, key = target.
   return entry;
 }
 
-/** One audit event, made durable in the tenant's Worker-side outbox without delaying the answer. */
+/** One audit event, made durable in the tenant's Worker-side outbox without delaying the answer (batched with concurrent requests'). */
 function record(admitted: Admitted, event: AuditEventInput, sensitive: ReadonlySet<string>): void {
   // Redact with the tool's sensitive names here: the Worker-side recorder only knows global secret names.
   const details = toAuditEvent(event, sensitive).details ?? undefined;
   admitted.ctx.waitUntil(
-    recordAudit(admitted.env, { ...event, details }).catch((error) =>
+    recordAuditBatched(admitted.env, { ...event, details }).catch((error) =>
       console.error(JSON.stringify({ level: 'error', event: 'audit.append_failed', correlationId: event.correlationId, error: String(error).slice(0, 200) })),
     ),
   );

@@ -33,7 +33,7 @@ async function burst(tenant: string, users: string[], isolates: number, clients:
   const holders = Array.from({ length: isolates }, isolate);
   const results = await Promise.all(
     holders.flatMap((h, i) =>
-      Array.from({ length: clients }, (_, c) => h.budget.admit(tenant, stub, { user: users[(i + c) % users.length]!, limits, credential }, h.ctx)),
+      Array.from({ length: clients }, (_, c) => h.budget.admit(tenant, stub, { user: users[(i + c) % users.length]!, limits, credential, opening: false, idleMs: 60_000, server: 'notes', binding: 'NOTES_SERVER' }, h.ctx)),
     ),
   );
   return { stub, holders, admitted: results.filter((r) => r === undefined).length, refusals: results.filter((r) => r !== undefined) };
@@ -109,5 +109,19 @@ describe('leased admission through the stateless (2026-07-28) lane', () => {
     expect(retryAfter).toBeLessThanOrEqual(60);
     const events = await waitForEvents(id, 'action=limit.tenant_rpm', (e) => e.reduce((n, x) => n + x.details.count, 0) >= 3);
     expect(events.reduce((n, e) => n + e.details.count, 0)).toBe(3);
+  });
+});
+
+describe('leased admission under concurrency through the lane', () => {
+  it('a concurrent burst over the limit is served at most N, every other answer a 429 (no 5xx, no request waiting on another)', async () => {
+    const { id } = await seedTenant(['notes']);
+    expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { requestsPerMinute: 12 } })).status).toBe(200);
+    const key = (await createKey(id, 'member')).key;
+    await awayFromMinuteEdge();
+    const statuses = (await Promise.all(Array.from({ length: 30 }, () => modernCall('notes', key, 'tools/list')))).map((r) => r.status);
+    const served = statuses.filter((s) => s === 200).length;
+    expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
+    expect(served).toBeLessThanOrEqual(12);
+    expect(served).toBeGreaterThanOrEqual(12 - leaseSize(12));
   });
 });
