@@ -8,10 +8,10 @@ import { modernTransportHeaders } from '../gate/forward-headers';
 import { parseJsonRpcBody } from '../gate/jsonrpc-validation';
 import type { ServerDefinition } from '../hosted/author-api';
 import type { Principal } from '../hosted/principal';
-import { json, rpcError, RpcCode } from '../http/responses';
+import { rpcError, RpcCode } from '../http/responses';
 import { log } from '../observability/log';
 import { requestContext } from '../observability/request-context';
-import { SESSION_VERSIONS, type Lane } from './era';
+import type { Lane } from './era';
 import { claimListenSlot, LISTEN_RETRY_AFTER_SECONDS, MAX_LISTEN_STREAMS_PER_TENANT, releasingOnClose } from './listen-streams';
 import { buildModernServer } from './modern-server';
 
@@ -125,9 +125,10 @@ export async function serveModern(lane: Extract<Lane, { era: '2026-07-28' }>, ad
   if (request.method !== 'POST') {
     return rpcError(405, RpcCode.InvalidRequest, 'Method not allowed: MCP 2026-07-28 has no GET stream and no sessions; POST each request', { Allow: 'POST' });
   }
-  const definition = admitted.module ? await admitted.module.definition() : admitted.target.upstream ? undefined : definitionOf(admitted.target);
+  // Compiled-in servers carry their definition; deployed modules and tenant upstreams hand theirs in (the gate resolved the name).
+  const definition = admitted.module ? await admitted.module.definition() : definitionOf(admitted.target);
   if (definition instanceof Response) return definition;
-  if (!definition) return upstreamNotModern(lane.parsed);
+  if (!definition) return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${admitted.target.server.name}"`);
   const messages = parseJsonRpcBody(lane.body ?? new Uint8Array(0));
   if (messages instanceof Response) return messages;
   const admission = await admitted.admit();
@@ -215,28 +216,5 @@ async function auditRejection(admitted: Admitted, scope: RequestScope, message: 
       details: { era: '2026-07-28', status: response.status, code: answer?.error?.code, error: String(answer?.error?.message ?? '').slice(0, 300) },
     },
     new Set(),
-  );
-}
-
-/**
- * Tenant upstreams are relayed by the gateway's session objects, which speak the 2025 revisions
- * only: a modern request gets the revision's own "unsupported version" answer naming what this
- * endpoint serves, so a negotiating client falls back to `initialize`.
- */
-function upstreamNotModern(parsed: unknown): Response {
-  const id = parsed && typeof parsed === 'object' && !Array.isArray(parsed) && 'id' in parsed ? ((parsed as { id: unknown }).id ?? null) : null;
-  const meta = (parsed as { params?: { _meta?: Record<string, unknown> } } | undefined)?.params?._meta;
-  const requested = meta?.['io.modelcontextprotocol/protocolVersion'];
-  return json(
-    {
-      jsonrpc: '2.0',
-      id,
-      error: {
-        code: -32022,
-        message: 'Unsupported protocol version: tenant upstreams are served with the 2025 revisions (initialize and Mcp-Session-Id)',
-        data: { supported: [...SESSION_VERSIONS], ...(typeof requested === 'string' ? { requested } : {}) },
-      },
-    },
-    400,
   );
 }
