@@ -268,3 +268,4 @@ if (!res.ok) {
 }
 console.log(text ? JSON.stringify(JSON.parse(text), null, 2) : `ok (${res.status})`);
 if (noun === 'key' && (verb === 'create' || verb === 'rotate')) console.error('The key above is shown once; store it now.');
+if (noun === 'alert' && verb === 'add') console.error('The signing secret above is shown once; store it now (it verifies the SMCP-Signature header).');

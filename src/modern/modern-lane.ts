@@ -8,10 +8,11 @@ import { modernTransportHeaders } from '../gate/forward-headers';
 import { parseJsonRpcBody } from '../gate/jsonrpc-validation';
 import type { ServerDefinition } from '../hosted/author-api';
 import type { Principal } from '../hosted/principal';
-import { json, rpcError, RpcCode } from '../http/responses';
+import { rpcError, RpcCode } from '../http/responses';
 import { log } from '../observability/log';
 import { requestContext } from '../observability/request-context';
-import { SESSION_VERSIONS, type Lane } from './era';
+import type { Lane } from './era';
+import { claimListenSlot, LISTEN_RETRY_AFTER_SECONDS, MAX_LISTEN_STREAMS_PER_TENANT, releasingOnClose } from './listen-streams';
 import { buildModernServer } from './modern-server';
 
 /** Everything the gate established about a request before the lane split. */
@@ -33,14 +34,19 @@ interface LaneEntry {
   definition: ServerDefinition;
 }
 
-/** Per-isolate: one SDK handler per hosted server (its listen bus included); the registrations are cached by the definition. */
+/**
+ * Per-isolate: one SDK handler per (server, tenant), the registrations cached by the definition.
+ * A handler owns its `subscriptions/listen` streams and list-changed bus, so keying by tenant keeps
+ * one tenant's notifications off another tenant's streams (deployed modules are keyed per tenant
+ * incarnation and version already).
+ */
 const handlers = new Map<string, LaneEntry>();
 /**
- * Most handlers of deployed modules one isolate keeps (one per tenant incarnation and version, like
- * module-definition.ts's cache): every redeploy makes a new key, so without a bound a tenant could
- * grow this map, and the definitions it holds, for as long as the isolate lives.
+ * Most handlers one isolate keeps: tenants times servers, and a new key per module redeploy, so
+ * without a bound the map (and the definitions it holds) would grow for as long as the isolate
+ * lives. The oldest entry goes first; its open listen streams end with their own requests.
  */
-const MAX_MODULE_HANDLERS = 200;
+const MAX_HANDLERS = 500;
 
 /** Per-request inputs to the factory, carried through the SDK's pass-through `authInfo`. */
 interface RequestScope {
@@ -58,7 +64,7 @@ function definitionOf(target: GateTarget): ServerDefinition | undefined {
   return cls?.definition;
 }
 
-function laneFor(target: GateTarget, definition: ServerDefinition, key = target.server.name): LaneEntry {
+function laneFor(target: GateTarget, definition: ServerDefinition, key: string): LaneEntry {
   let entry = handlers.get(key);
   if (entry) return entry;
   const handler: McpHttpHandler = createMcpHandler(
@@ -91,10 +97,7 @@ function laneFor(target: GateTarget, definition: ServerDefinition, key = target.
     },
   );
   entry = { handler, definition };
-  if (key !== target.server.name) {
-    const modules = [...handlers.keys()].filter((k) => k.startsWith('module:'));
-    if (modules.length >= MAX_MODULE_HANDLERS) handlers.delete(modules[0]!);
-  }
+  if (handlers.size >= MAX_HANDLERS) handlers.delete(handlers.keys().next().value!);
   handlers.set(key, entry);
   return entry;
 }
@@ -122,9 +125,10 @@ export async function serveModern(lane: Extract<Lane, { era: '2026-07-28' }>, ad
   if (request.method !== 'POST') {
     return rpcError(405, RpcCode.InvalidRequest, 'Method not allowed: MCP 2026-07-28 has no GET stream and no sessions; POST each request', { Allow: 'POST' });
   }
-  const definition = admitted.module ? await admitted.module.definition() : admitted.target.upstream ? undefined : definitionOf(admitted.target);
+  // Compiled-in servers carry their definition; deployed modules and tenant upstreams hand theirs in (the gate resolved the name).
+  const definition = admitted.module ? await admitted.module.definition() : definitionOf(admitted.target);
   if (definition instanceof Response) return definition;
-  if (!definition) return upstreamNotModern(lane.parsed);
+  if (!definition) return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${admitted.target.server.name}"`);
   const messages = parseJsonRpcBody(lane.body ?? new Uint8Array(0));
   if (messages instanceof Response) return messages;
   const admission = await admitted.admit();
@@ -140,13 +144,48 @@ export async function serveModern(lane: Extract<Lane, { era: '2026-07-28' }>, ad
       ? String((single.params as { name: string }).name)
       : undefined;
   const scope: RequestScope = { admitted, onlyTool, correlationId: context?.correlationId, ip: context?.ip ?? undefined };
-  const { handler } = laneFor(admitted.target, definition, admitted.module?.key);
-  const response = await handler.fetch(forwarded, {
-    parsedBody: lane.parsed,
-    authInfo: { token: 'gate-verified', clientId: admitted.principal.clientId, scopes: [], extra: { scope } },
-  });
+  const listening = single !== undefined && 'method' in single && single.method === 'subscriptions/listen';
+  const release = listening ? claimListenSlot(admitted.principal.tenantId) : undefined;
+  if (release === null) return refuseListen(admitted, scope);
+  const { handler } = laneFor(admitted.target, definition, admitted.module?.key ?? `${admitted.target.server.name}|${admitted.principal.tenantId}`);
+  let response: Response;
+  try {
+    response = await handler.fetch(forwarded, {
+      parsedBody: lane.parsed,
+      authInfo: { token: 'gate-verified', clientId: admitted.principal.clientId, scopes: [], extra: { scope } },
+    });
+  } catch (error) {
+    release?.();
+    throw error;
+  }
   if (!scope.recorded && response.status >= 400 && single && 'method' in single) await auditRejection(admitted, scope, single, response);
-  return response;
+  if (!release) return response;
+  // A listen stream never reaches the request guard (the SDK answers it itself): its one event is recorded here.
+  if (!scope.recorded && response.ok) record(admitted, listenEvent(admitted, scope, 'ok'), new Set());
+  return response.ok ? releasingOnClose(response, release) : (release(), response);
+}
+
+function listenEvent(admitted: Admitted, scope: RequestScope, result: 'ok' | 'rate_limited'): AuditEventInput {
+  const { principal } = admitted;
+  return {
+    tenant: principal.tenantId,
+    user: principal.userId,
+    client: principal.clientId,
+    server: principal.server,
+    action: 'subscriptions/listen',
+    result,
+    correlationId: scope.correlationId,
+    ip: scope.ip,
+    details: { era: '2026-07-28', ...(result === 'rate_limited' ? { limit: MAX_LISTEN_STREAMS_PER_TENANT } : {}) },
+  };
+}
+
+/** The tenant already holds its bound of listen streams in this isolate: 429, audited once. */
+function refuseListen(admitted: Admitted, scope: RequestScope): Response {
+  record(admitted, listenEvent(admitted, scope, 'rate_limited'), new Set());
+  return rpcError(429, RpcCode.ServerError, `Too many open subscriptions/listen streams: a tenant may hold ${MAX_LISTEN_STREAMS_PER_TENANT} at once; close one first`, {
+    'Retry-After': String(LISTEN_RETRY_AFTER_SECONDS),
+  });
 }
 
 /**
@@ -177,28 +216,5 @@ async function auditRejection(admitted: Admitted, scope: RequestScope, message: 
       details: { era: '2026-07-28', status: response.status, code: answer?.error?.code, error: String(answer?.error?.message ?? '').slice(0, 300) },
     },
     new Set(),
-  );
-}
-
-/**
- * Tenant upstreams are relayed by the gateway's session objects, which speak the 2025 revisions
- * only: a modern request gets the revision's own "unsupported version" answer naming what this
- * endpoint serves, so a negotiating client falls back to `initialize`.
- */
-function upstreamNotModern(parsed: unknown): Response {
-  const id = parsed && typeof parsed === 'object' && !Array.isArray(parsed) && 'id' in parsed ? ((parsed as { id: unknown }).id ?? null) : null;
-  const meta = (parsed as { params?: { _meta?: Record<string, unknown> } } | undefined)?.params?._meta;
-  const requested = meta?.['io.modelcontextprotocol/protocolVersion'];
-  return json(
-    {
-      jsonrpc: '2.0',
-      id,
-      error: {
-        code: -32022,
-        message: 'Unsupported protocol version: tenant upstreams are served with the 2025 revisions (initialize and Mcp-Session-Id)',
-        data: { supported: [...SESSION_VERSIONS], ...(typeof requested === 'string' ? { requested } : {}) },
-      },
-    },
-    400,
   );
 }

@@ -8,6 +8,7 @@ import { signatureHeader, verifySignature } from '../../src/alerts/alert-signatu
 import { adminCall, connectClient, tenantWithKeys } from '../support/gateway-harness.ts';
 import { startUpstream, type UpstreamFixture } from '../support/upstream-fixture.ts';
 import { startReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
+import { runNode } from '../support/run-node.ts';
 
 // Alerts end to end: wrangler dev, a real SDK upstream on loopback, webhook receivers on
 // 127.0.0.1 (SMCP_ALLOW_PRIVATE_UPSTREAMS=true, as in every local platform), retries shortened
@@ -147,5 +148,25 @@ describe('alerts end to end', () => {
     expect(bodies.size).toBe(1);
     for (const r of hook.received) expect(validSignature(created.body.secret, String(r.headers['smcp-signature']), r.body)).toBe(true);
     expect(JSON.parse(hook.received[0]!.body)).toMatchObject({ type: 'alert.firing', rule: { id: created.body.id, metric: 'error_rate' } });
+  });
+
+  it('the CLI adds, lists, changes and removes a rule, printing the secret only when it is created', async () => {
+    const smcp = (args: string[]) => runNode(join(ROOT, 'scripts', 'smcp.ts'), ['--url', platform.url, ...args], { ...process.env, SMCP_TOKEN: platform.adminToken });
+    const hook = await startReceiver();
+    receivers.push(hook);
+    const added = await smcp(['alert', 'add', 'acme', 'files', 'p99_latency_ms', hook.url, '--threshold', '750', '--window', '10']);
+    expect(added.code, added.stderr).toBe(0);
+    const rule = JSON.parse(added.stdout) as { id: string; secret: string; threshold: number; windowMinutes: number };
+    expect(rule).toMatchObject({ threshold: 750, windowMinutes: 10, metric: 'p99_latency_ms' });
+    expect(rule.secret).toMatch(/^whsec_/);
+    const listed = await smcp(['alert', 'list', 'acme']);
+    expect(listed.stdout).toContain(rule.id);
+    expect(listed.stdout).not.toContain(rule.secret);
+    expect(JSON.parse((await smcp(['alert', 'set', 'acme', rule.id, '--threshold', '900'])).stdout).threshold).toBe(900);
+    expect(JSON.parse((await smcp(['alert', 'disable', 'acme', rule.id])).stdout).enabled).toBe(false);
+    const bad = await smcp(['alert', 'add', 'acme', 'files', 'cpu', hook.url]);
+    expect(bad.code).not.toBe(0);
+    expect((await smcp(['alert', 'remove', 'acme', rule.id])).code).toBe(0);
+    expect((await smcp(['alert', 'list', 'acme'])).stdout).not.toContain(rule.id);
   });
 });

@@ -1,5 +1,5 @@
 import { env, listDurableObjectIds, SELF } from 'cloudflare:test';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { auditQuery, waitForEvents } from './audit-support';
 import { MODERN, modernCall, textOf } from './modern-client';
 import { adminCall, createKey, mcpPost, obtainToken, ORIGIN, rpcMessages, seedTenant } from './platform-client';
@@ -148,16 +148,24 @@ describe('MCP 2026-07-28 lane on /servers/<name>/mcp', () => {
     for (const h of ['mcp-protocol-version', 'mcp-method', 'mcp-name']) expect(allowed).toContain(h);
   });
 
-  it('answers a 2026-07-28 request to a tenant upstream (gateway, 2025 only) with -32022 naming the 2025 versions, without contacting it', async () => {
+  it('serves a 2026-07-28 request to a tenant upstream through the gateway (src/gateway/modern-upstream.ts): an unreachable upstream is a clear -32010, not a 500', async () => {
     const { id } = await seedTenant([]);
     const name = `up-${crypto.randomUUID().slice(0, 8)}`;
     expect((await adminCall('POST', `/tenants/${id}/upstreams`, { name, url: 'https://mcp.example.com/mcp' })).status).toBe(201);
     const { key } = await createKey(id, 'member');
-    const res = await modernCall(name, key, 'server/discover');
-    expect(res.status).toBe(400);
-    expect(res.message.error.code).toBe(-32022);
-    expect(res.message.error.data.supported).toContain('2025-11-25');
-    expect(res.message.error.data.supported).not.toContain(MODERN);
-    expect(typeof res.message.id).toBe('number'); // the request's own id, not null
+    const urls: string[] = [];
+    const spy = vi.spyOn(globalThis, 'fetch').mockImplementation(async (input: RequestInfo | URL) => {
+      urls.push(input instanceof Request ? input.url : String(input));
+      return new Response('upstream down (test stub)', { status: 503 });
+    });
+    try {
+      const res = await modernCall(name, key, 'tools/list');
+      expect(res.status).toBeLessThan(500);
+      expect(res.message.error.code).toBe(-32010);
+      expect(res.message.error.message).toContain(`Upstream "${name}" is unavailable`);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(urls.some((u) => u.startsWith('https://mcp.example.com/'))).toBe(true); // the gateway tried the upstream
   });
 });
