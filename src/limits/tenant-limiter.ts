@@ -56,8 +56,8 @@ function credentialRefusal(user: string, c: { window: WindowName; limit: number;
  * The exact limits of one tenant, in one Durable Object per tenant (`tenant:<id>`): requests per
  * fixed one-minute window, each credential's minute/hour/day windows (credential-counter.ts), and the registry of its open sessions (session-registry.ts) for the
  * concurrent-session quotas, liveness and least-recently-used eviction. The gate makes one
- * `admit` call per MCP request, so the check, the count and the session touch are a single round
- * trip; a Durable Object is single-threaded, so two requests can never both take the last slot.
+ * `admit` call per session MCP request, so the check, the count and the session touch are a single
+ * round trip (session-less requests are admitted from `lease`d slices, lease-budget.ts); a Durable Object is single-threaded, so two requests can never both take the last slot.
  * Instances named `signin-account:<email>` / `signin-ip:<ip>` hold one sign-in back-off record
  * each (exact, see backoff.ts).
  *
