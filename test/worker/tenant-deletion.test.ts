@@ -108,7 +108,17 @@ describe('deleting a tenant (security review finding 2)', () => {
     const newOauthSession = await openSession('storage', newTokens.access_token);
     expect(text((await call('storage', newTokens.access_token, newOauthSession, 'tools/call', toolCall('kv_get', { key: 'secret' }))).message)).toMatch(/No value/);
 
-    // The audit trail: the new tenant sees none of the old events; the operator still does.
+    // The audit trail: the operator still sees the old incarnation's events...
+    // The old incarnation's session events ship asynchronously: poll the operator's view until they are there.
+    const oldCall = (e: any) => e.action === 'tools/call' && e.client === oldKey.id;
+    let operator = await auditQuery(`/audit?tenant=${id}&limit=5000`);
+    for (let i = 0; i < 120 && !(operator.body.events.some(oldCall) && operator.body.events.some((e: any) => e.action === 'admin.tenant.delete')); i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      operator = await auditQuery(`/audit?tenant=${id}&limit=5000`);
+    }
+    expect(operator.body.events.some(oldCall)).toBe(true);
+    expect(operator.body.events.some((e: any) => e.action === 'admin.tenant.delete')).toBe(true);
+    // ...and, now that they are stored, the new tenant's views show none of them.
     const mine = await auditQuery(`/tenants/${id}/audit?limit=5000`);
     expect(mine.status).toBe(200);
     expect(mine.body.events.filter((e: any) => e.action === 'tools/call' && e.client === oldKey.id)).toEqual([]);
@@ -117,9 +127,6 @@ describe('deleting a tenant (security review finding 2)', () => {
       const exported = await SELF.fetch(`${ORIGIN}/admin/api/tenants/${id}/audit?format=${format}&limit=5000`, { headers: { authorization: `Bearer ${OPERATOR}` } });
       expect(await exported.text()).not.toContain(oldKey.id);
     }
-    const operator = await auditQuery(`/audit?tenant=${id}&limit=5000`);
-    expect(operator.body.events.some((e: any) => e.action === 'tools/call' && e.client === oldKey.id)).toBe(true);
-    expect(operator.body.events.some((e: any) => e.action === 'admin.tenant.delete')).toBe(true);
   });
 
   it('a third incarnation is empty too, and data written by a second one never reaches it', async () => {
