@@ -37,7 +37,11 @@ const SERVER_TEST_SUPPORT = ['test/kit/', 'test/worker/audit-support'];
 const OBSERVABILITY_EXCEPTIONS = {};
 
 /** @param {string} file */
-const fromRoot = (file) => relative(ROOT, file).split('\\').join('/').replace(/\.(ts|js|mjs)$/, '');
+const fromRoot = (file) =>
+  relative(ROOT, file)
+    .split('\\')
+    .join('/')
+    .replace(/\.(ts|js|mjs)$/, '');
 
 /** @type {import('eslint').Rule.RuleModule} */
 export const layering = {

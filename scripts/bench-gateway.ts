@@ -27,7 +27,8 @@ async function measure(client: Client, tool = 'echo'): Promise<number[]> {
 }
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-const row = (label: string, t: number[]) => `${label.padEnd(22)} p50 ${pct(t, 50).toFixed(2).padStart(7)} ms   p95 ${pct(t, 95).toFixed(2).padStart(7)} ms   p99 ${pct(t, 99).toFixed(2).padStart(7)} ms`;
+const row = (label: string, t: number[]) =>
+  `${label.padEnd(22)} p50 ${pct(t, 50).toFixed(2).padStart(7)} ms   p95 ${pct(t, 95).toFixed(2).padStart(7)} ms   p99 ${pct(t, 99).toFixed(2).padStart(7)} ms`;
 
 const stateDir = mkdtempSync(join(tmpdir(), 'smcp-bench-gw-'));
 const platform = await startPlatform({ stateDir, adminToken: 'bench-operator-token-0123456789', secret: 'bench-secret-'.padEnd(48, 'b') });
@@ -44,22 +45,32 @@ try {
   const direct = new Client({ name: 'bench-direct', version: '1' });
   await direct.connect(new StreamableHTTPClientTransport(new URL(upstream.url)));
   const gateway = new Client({ name: 'bench-gateway', version: '1' });
-  await gateway.connect(new StreamableHTTPClientTransport(new URL(`${platform.url}/servers/echo-upstream/mcp`), { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
+  await gateway.connect(
+    new StreamableHTTPClientTransport(new URL(`${platform.url}/servers/echo-upstream/mcp`), { requestInit: { headers: { authorization: `Bearer ${key}` } } }),
+  );
   await gateway.listTools();
   // A hosted server through the same platform path, for what the platform costs without the gateway.
   const hosted = new Client({ name: 'bench-hosted', version: '1' });
-  await hosted.connect(new StreamableHTTPClientTransport(new URL(`${platform.url}/servers/notes/mcp`), { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
+  await hosted.connect(
+    new StreamableHTTPClientTransport(new URL(`${platform.url}/servers/notes/mcp`), { requestInit: { headers: { authorization: `Bearer ${key}` } } }),
+  );
 
   const d = await measure(direct);
   const g = await measure(gateway);
   const n = await measure(hosted, 'list_notes');
   // A balanced call: an upstream with two replicas (round-robin), one new session per 10 calls so sessions spread.
-  const balanced = await admin(platform, '/tenants/bench/upstreams', { name: 'balanced', replicas: [{ url: upstream.url }, { url: replica2.url }], balance: 'round-robin' });
+  const balanced = await admin(platform, '/tenants/bench/upstreams', {
+    name: 'balanced',
+    replicas: [{ url: upstream.url }, { url: replica2.url }],
+    balance: 'round-robin',
+  });
   if (balanced.status !== 201) throw new Error(`register balanced: ${balanced.status} ${JSON.stringify(balanced.body)}`);
   const b: number[] = [];
   for (let s = 0; s < Math.ceil((WARMUP + CALLS) / 10); s++) {
     const client = new Client({ name: 'bench-balanced', version: '1' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${platform.url}/servers/balanced/mcp`), { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${platform.url}/servers/balanced/mcp`), { requestInit: { headers: { authorization: `Bearer ${key}` } } }),
+    );
     for (let i = 0; i < 10; i++) {
       const start = performance.now();
       await client.callTool({ name: 'echo', arguments: { text: `b ${i}` } });
@@ -73,7 +84,9 @@ try {
   console.log(row('through the gateway', g));
   console.log(row('hosted server (notes)', n));
   console.log(row('balanced, 2 replicas', b));
-  console.log(`\nadded by the platform + gateway at p50: ${(pct(g, 50) - pct(d, 50)).toFixed(2)} ms (ratio ${(pct(g, 50) / pct(d, 50)).toFixed(1)}x; p99 ratio ${(pct(g, 99) / pct(d, 99)).toFixed(1)}x)`);
+  console.log(
+    `\nadded by the platform + gateway at p50: ${(pct(g, 50) - pct(d, 50)).toFixed(2)} ms (ratio ${(pct(g, 50) / pct(d, 50)).toFixed(1)}x; p99 ratio ${(pct(g, 99) / pct(d, 99)).toFixed(1)}x)`,
+  );
   console.log(`of which the gateway's own share (gateway p50 - hosted p50): ${(pct(g, 50) - pct(n, 50)).toFixed(2)} ms`);
   await Promise.all([direct.close(), gateway.close(), hosted.close()]);
 } finally {

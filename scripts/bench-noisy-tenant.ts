@@ -27,7 +27,11 @@ const tally = (): Tally => ({ latencies: [], statuses: new Map() });
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- admin API JSON; callers read the fields they asserted
 async function adminRequest(p: RunningPlatform, method: string, path: string, body: unknown): Promise<any> {
-  const res = await fetch(`${p.url}/admin/api${path}`, { method, headers: { authorization: `Bearer ${p.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${p.url}/admin/api${path}`, {
+    method,
+    headers: { authorization: `Bearer ${p.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   const text = await res.text();
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
   return JSON.parse(text);
@@ -38,18 +42,33 @@ async function seed(p: RunningPlatform, id: string, rpm: number, keys: number): 
   const created: Array<{ id: string; key: string }> = [];
   for (let i = 0; i < keys; i++) created.push(await adminRequest(p, 'POST', `/tenants/${id}/keys`, { name: `bench-${i}`, role: 'member' }));
   // The tenant's own rate is what this bench is about; its keys get room so that rate is what binds.
-  await raiseLimitsForLoad(p, id, created.map((k) => k.id), rpm);
+  await raiseLimitsForLoad(
+    p,
+    id,
+    created.map((k) => k.id),
+    rpm,
+  );
   return created.map((k) => k.key);
 }
 
 function post(p: RunningPlatform, key: string, message: unknown, session?: string): Promise<Response> {
-  const headers: Record<string, string> = { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' };
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${key}`,
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    'mcp-protocol-version': '2025-06-18',
+  };
   if (session) headers['mcp-session-id'] = session;
   return fetch(`${p.url}/servers/notes/mcp`, { method: 'POST', headers, body: JSON.stringify(message) });
 }
 
 async function openSession(p: RunningPlatform, key: string): Promise<string> {
-  const res = await post(p, key, { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } });
+  const res = await post(p, key, {
+    jsonrpc: '2.0',
+    id: 0,
+    method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } },
+  });
   await res.text();
   const session = res.headers.get('mcp-session-id');
   if (res.status !== 200 || !session) throw new Error(`initialize: ${res.status}`);
@@ -85,7 +104,15 @@ function summary(t: Tally, seconds: number) {
   const sorted = [...t.latencies].sort((a, b) => a - b);
   const total = [...t.statuses.values()].reduce((a, b) => a + b, 0);
   const errors5xx = [...t.statuses].filter(([s]) => s >= 500).reduce((a, [, c]) => a + c, 0);
-  return { total, ok: t.latencies.length, perSecond: total / seconds, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), limited: t.statuses.get(429) ?? 0, errors5xx };
+  return {
+    total,
+    ok: t.latencies.length,
+    perSecond: total / seconds,
+    p50: percentile(sorted, 0.5),
+    p99: percentile(sorted, 0.99),
+    limited: t.statuses.get(429) ?? 0,
+    errors5xx,
+  };
 }
 
 const ms = (v: number) => `${v.toFixed(1)} ms`;
@@ -98,7 +125,9 @@ async function main(): Promise<void> {
     const noisyKeys = await seed(platform, 'noisy', NOISY_RPM, NOISY_KEYS);
     const quietSessions = await Promise.all(quietKeys.map((k) => openSession(platform, k)));
     const noisySessions = await Promise.all(noisyKeys.map((k) => openSession(platform, k)));
-    console.log(`platform ${platform.url}; ${PHASE_SECONDS} s per phase; well-behaved: ${QUIET_SESSIONS} sessions pausing ${QUIET_PAUSE_MS} ms; noisy: ${NOISY_WORKERS} closed-loop workers on ${NOISY_KEYS} keys, limit ${NOISY_RPM}/min`);
+    console.log(
+      `platform ${platform.url}; ${PHASE_SECONDS} s per phase; well-behaved: ${QUIET_SESSIONS} sessions pausing ${QUIET_PAUSE_MS} ms; noisy: ${NOISY_WORKERS} closed-loop workers on ${NOISY_KEYS} keys, limit ${NOISY_RPM}/min`,
+    );
 
     // Warm-up, so both phases run on a warm isolate and warm Durable Objects.
     await Promise.all(quietKeys.map((k, i) => loop(platform, k, quietSessions[i]!, Date.now() + 2000, QUIET_PAUSE_MS, tally())));
@@ -122,14 +151,18 @@ async function main(): Promise<void> {
     console.log('');
     console.log('phase                         requests  req/s   p50        p99        429s  5xx');
     const row = (label: string, s: ReturnType<typeof summary>) =>
-      console.log(`${label.padEnd(30)}${String(s.total).padEnd(10)}${s.perSecond.toFixed(1).padEnd(8)}${ms(s.p50).padEnd(11)}${ms(s.p99).padEnd(11)}${String(s.limited).padEnd(6)}${s.errors5xx}`);
+      console.log(
+        `${label.padEnd(30)}${String(s.total).padEnd(10)}${s.perSecond.toFixed(1).padEnd(8)}${ms(s.p50).padEnd(11)}${ms(s.p99).padEnd(11)}${String(s.limited).padEnd(6)}${s.errors5xx}`,
+      );
     row('well-behaved, alone', a);
     row('well-behaved, with noisy', b);
     row('noisy (over its limit)', n);
     console.log('');
     console.log(`well-behaved latency with / without the noisy tenant: p50 ×${(b.p50 / a.p50).toFixed(2)}, p99 ×${(b.p99 / a.p99).toFixed(2)}`);
     console.log(`well-behaved throughput with / without: ×${(b.perSecond / a.perSecond).toFixed(2)}; well-behaved requests refused: ${b.limited}`);
-    console.log(`platform throughput during the noisy phase: ${(b.perSecond + n.perSecond).toFixed(1)} req/s (${n.limited} of ${n.total} noisy requests refused with 429)`);
+    console.log(
+      `platform throughput during the noisy phase: ${(b.perSecond + n.perSecond).toFixed(1)} req/s (${n.limited} of ${n.total} noisy requests refused with 429)`,
+    );
     console.log(`5xx responses: ${total5xx}`);
     if (total5xx > 0 || b.limited > 0) process.exitCode = 1;
   } finally {

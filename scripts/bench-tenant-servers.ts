@@ -24,11 +24,14 @@ const COLD = Number(process.env.BENCH_COLD ?? 15);
 const WARMUP = 30;
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-const row = (label: string, t: number[]) => `${label.padEnd(34)} p50 ${pct(t, 50).toFixed(2).padStart(7)} ms   p95 ${pct(t, 95).toFixed(2).padStart(7)} ms   p99 ${pct(t, 99).toFixed(2).padStart(7)} ms   (n=${t.length})`;
+const row = (label: string, t: number[]) =>
+  `${label.padEnd(34)} p50 ${pct(t, 50).toFixed(2).padStart(7)} ms   p95 ${pct(t, 95).toFixed(2).padStart(7)} ms   p99 ${pct(t, 99).toFixed(2).padStart(7)} ms   (n=${t.length})`;
 
 async function connect(platform: RunningPlatform, name: string, key: string): Promise<Client> {
   const client = new Client({ name: 'bench-tenant-servers', version: '1' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${platform.url}/servers/${name}/mcp`), { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${platform.url}/servers/${name}/mcp`), { requestInit: { headers: { authorization: `Bearer ${key}` } } }),
+  );
   return client;
 }
 
@@ -88,8 +91,12 @@ try {
   console.log(row('deployed module, warm', m));
   console.log(row('deployed module, cold first call', cold));
   const ratio = pct(m, 50) / pct(c, 50);
-  console.log(`\nwarm p50 ratio deployed/compiled-in: ${ratio.toFixed(2)}x (target <= 1.2x: ${ratio <= 1.2 ? 'met' : 'NOT met'}); p99 ratio ${(pct(m, 99) / pct(c, 99)).toFixed(2)}x`);
-  console.log(`cold first call p50: ${pct(cold, 50).toFixed(1)} ms (target < 50 ms: ${pct(cold, 50) < 50 ? 'met' : 'NOT met'}); cold p50 / compiled-in warm p50: ${(pct(cold, 50) / pct(c, 50)).toFixed(1)}x`);
+  console.log(
+    `\nwarm p50 ratio deployed/compiled-in: ${ratio.toFixed(2)}x (target <= 1.2x: ${ratio <= 1.2 ? 'met' : 'NOT met'}); p99 ratio ${(pct(m, 99) / pct(c, 99)).toFixed(2)}x`,
+  );
+  console.log(
+    `cold first call p50: ${pct(cold, 50).toFixed(1)} ms (target < 50 ms: ${pct(cold, 50) < 50 ? 'met' : 'NOT met'}); cold p50 / compiled-in warm p50: ${(pct(cold, 50) / pct(c, 50)).toFixed(1)}x`,
+  );
   await Promise.all([module.close(), compiled.close()]);
 } finally {
   await platform.stop();

@@ -27,7 +27,10 @@ const num = (name: string, fallback: number) => {
   return v;
 };
 const durationMs = num('BENCH_DURATION_MS', 5000);
-const concurrency = (process.env.BENCH_CONCURRENCY ?? '1,10,100').split(',').map(Number).filter((n) => n > 0);
+const concurrency = (process.env.BENCH_CONCURRENCY ?? '1,10,100')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
 const coldSamples = num('BENCH_COLD', 30);
 const inARowCount = num('BENCH_SESSIONS', 1000);
 const rounds = Math.max(1, num('BENCH_ROUNDS', 4));
@@ -43,7 +46,9 @@ sampler.start();
 const results: PhaseResult[] = [];
 const record = (r: PhaseResult) => {
   results.push(r);
-  say(`${r.phase.padEnd(24)} ${r.variant.padEnd(16)} ${r.throughput.toFixed(0).padStart(6)} ops/s  p50 ${r.p50?.toFixed(2) ?? '–'} ms  p99 ${r.p99?.toFixed(2) ?? '–'} ms  errors ${r.errors}${r.errorSamples.length ? ` (${r.errorSamples[0]})` : ''}`);
+  say(
+    `${r.phase.padEnd(24)} ${r.variant.padEnd(16)} ${r.throughput.toFixed(0).padStart(6)} ops/s  p50 ${r.p50?.toFixed(2) ?? '–'} ms  p99 ${r.p99?.toFixed(2) ?? '–'} ms  errors ${r.errors}${r.errorSamples.length ? ` (${r.errorSamples[0]})` : ''}`,
+  );
 };
 
 try {

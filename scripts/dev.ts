@@ -48,7 +48,14 @@ if (!vars.SMCP_ENCRYPTION_KEYS) {
 }
 const demoPassword = vars.SMCP_DEMO_PASSWORD ?? 'Demo-Password-2026!';
 console.log(`Starting SMCP on http://localhost:${port} …`);
-const platform = await startPlatform({ port, stateDir: join(ROOT, '.wrangler', 'state'), adminToken: vars.SMCP_ADMIN_TOKEN, secret: vars.SMCP_SECRET, encryptionKeys: vars.SMCP_ENCRYPTION_KEYS, inheritOutput: true });
+const platform = await startPlatform({
+  port,
+  stateDir: join(ROOT, '.wrangler', 'state'),
+  adminToken: vars.SMCP_ADMIN_TOKEN,
+  secret: vars.SMCP_SECRET,
+  encryptionKeys: vars.SMCP_ENCRYPTION_KEYS,
+  inheritOutput: true,
+});
 const demo = { email: 'demo@example.com', password: demoPassword };
 await seedTenant(platform, { id: 'demo', name: 'Demo Tenant', servers: SERVERS.map((s) => s.name) }, { ...demo, role: 'admin' });
 // Every registered server (storage, and any added since the state was first seeded with

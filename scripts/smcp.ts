@@ -88,7 +88,11 @@ if (!token) fail('SMCP_TOKEN is not set: export the operator token or an admin A
 
 const arg = (i: number, what: string) => args[i] ?? fail(`missing ${what}\n\n${USAGE}`);
 const num = (v: string | undefined) => (v === undefined ? undefined : Number.isFinite(Number(v)) ? Number(v) : fail(`not a number: ${v}`));
-const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+const list = (v: string) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 const t = () => encodeURIComponent(arg(0, 'tenant id'));
 /** A limit option: a number, or "default" (null) to go back to the default. */
 const limit = (v: string | undefined) => (v === 'default' ? null : num(v));
@@ -117,7 +121,8 @@ function request(): [string, string, unknown?] {
         credentialPerHour: limit(values['key-per-hour']),
         credentialPerDay: limit(values['key-per-day']),
       };
-      if (Object.values(limits).every((v) => v === undefined)) fail('tenant limits: give at least one of --rpm, --sessions, --user-sessions, --upstreams, --key-per-minute, --key-per-hour, --key-per-day');
+      if (Object.values(limits).every((v) => v === undefined))
+        fail('tenant limits: give at least one of --rpm, --sessions, --user-sessions, --upstreams, --key-per-minute, --key-per-hour, --key-per-day');
       return ['PATCH', `/tenants/${t()}`, { limits }];
     }
     case 'tenant delete':
@@ -159,7 +164,11 @@ function request(): [string, string, unknown?] {
     case 'upstream remove':
       return ['DELETE', `/tenants/${t()}/upstreams/${encodeURIComponent(arg(1, 'upstream name'))}`];
     case 'alert add':
-      return ['POST', `/tenants/${t()}/alerts`, { server: arg(1, 'server or upstream name'), metric: arg(2, 'metric'), webhookUrl: arg(3, 'webhook URL'), ...alertNumbers() }];
+      return [
+        'POST',
+        `/tenants/${t()}/alerts`,
+        { server: arg(1, 'server or upstream name'), metric: arg(2, 'metric'), webhookUrl: arg(3, 'webhook URL'), ...alertNumbers() },
+      ];
     case 'alert set':
       return ['PATCH', `/tenants/${t()}/alerts/${encodeURIComponent(arg(1, 'alert id'))}`, { ...alertNumbers(), webhookUrl: values.webhook }];
     case 'alert list':
@@ -182,7 +191,11 @@ function request(): [string, string, unknown?] {
         return fail(`cannot read ${file}: ${String(error)}`);
       }
       const egress = values.egress === undefined ? undefined : values.egress === 'none' ? [] : list(values.egress);
-      return ['PUT', `/tenants/${t()}/servers/${encodeURIComponent(arg(1, 'server name'))}`, { module, title: values.title, description: values.description, egress }];
+      return [
+        'PUT',
+        `/tenants/${t()}/servers/${encodeURIComponent(arg(1, 'server name'))}`,
+        { module, title: values.title, description: values.description, egress },
+      ];
     }
     case 'server list':
       return ['GET', `/tenants/${t()}/servers`];
@@ -204,16 +217,23 @@ function request(): [string, string, unknown?] {
 /** `a=b,c=d` → { a: 'b', c: 'd' }. */
 function pairs(v: string | undefined): Record<string, string> | undefined {
   if (v === undefined) return undefined;
-  return Object.fromEntries(list(v).map((p) => {
-    const at = p.indexOf('=');
-    return at > 0 ? [p.slice(0, at), p.slice(at + 1)] : fail(`expected name=value, got ${p}`);
-  }));
+  return Object.fromEntries(
+    list(v).map((p) => {
+      const at = p.indexOf('=');
+      return at > 0 ? [p.slice(0, at), p.slice(at + 1)] : fail(`expected name=value, got ${p}`);
+    }),
+  );
 }
 
 /** Numeric alert options (omitted ones keep their defaults or current values). */
 function alertNumbers(): Record<string, number | undefined> {
-  const num = (v: string | undefined, what: string) => (v === undefined ? undefined : Number.isFinite(Number(v)) ? Number(v) : fail(`${what} must be a number`));
-  return { threshold: num(values.threshold, '--threshold'), windowMinutes: num(values.window, '--window'), minRequests: num(values['min-requests'], '--min-requests') };
+  const num = (v: string | undefined, what: string) =>
+    v === undefined ? undefined : Number.isFinite(Number(v)) ? Number(v) : fail(`${what} must be a number`);
+  return {
+    threshold: num(values.threshold, '--threshold'),
+    windowMinutes: num(values.window, '--window'),
+    minRequests: num(values['min-requests'], '--min-requests'),
+  };
 }
 
 /** The upstream registration body; the secret comes from SMCP_UPSTREAM_SECRET, never the command line. */
@@ -224,7 +244,13 @@ function upstreamBody(): Record<string, unknown> {
   if (auth === 'bearer') credentials = { kind: 'bearer', token: secret() };
   else if (auth?.startsWith('header:')) credentials = { kind: 'header', name: auth.slice(7), value: secret() };
   else if (auth === 'oauth') {
-    credentials = { kind: 'oauth-client-credentials', tokenUrl: values['token-url'] ?? fail('--auth oauth needs --token-url'), clientId: values['client-id'] ?? fail('--auth oauth needs --client-id'), clientSecret: secret(), scope: values.scope };
+    credentials = {
+      kind: 'oauth-client-credentials',
+      tokenUrl: values['token-url'] ?? fail('--auth oauth needs --token-url'),
+      clientId: values['client-id'] ?? fail('--auth oauth needs --client-id'),
+      clientSecret: secret(),
+      scope: values.scope,
+    };
   } else if (auth !== undefined) fail(`--auth must be bearer, header:<Name> or oauth`);
   let settings: unknown;
   try {

@@ -37,6 +37,9 @@ export function sessionIdleMs(env: Env): number {
 
 /** Browser origins allowed on MCP routes: the public origin plus `SMCP_ALLOWED_ORIGINS` (comma-separated). */
 export function allowedOrigins(env: Env): string[] {
-  const extra = ((env as { SMCP_ALLOWED_ORIGINS?: string }).SMCP_ALLOWED_ORIGINS ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+  const extra = ((env as { SMCP_ALLOWED_ORIGINS?: string }).SMCP_ALLOWED_ORIGINS ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
   return [publicOrigin(env), ...extra];
 }

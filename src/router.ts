@@ -36,7 +36,8 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
     if (!resource) return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${name}"`);
     const refused = refuseForeignOrigin(request, env);
     if (refused) return refused.response; // logged and audited as a denial by the guard
-    if (request.method === 'OPTIONS') return preflight(request, env, endpoint === 'mcp' ? 'GET, POST, DELETE, OPTIONS' : endpoint === 'sse' ? 'GET, OPTIONS' : 'POST, OPTIONS');
+    if (request.method === 'OPTIONS')
+      return preflight(request, env, endpoint === 'mcp' ? 'GET, POST, DELETE, OPTIONS' : endpoint === 'sse' ? 'GET, OPTIONS' : 'POST, OPTIONS');
     const response = await resource.host.fetch(request, env, ctx);
     auditMissingToken(request, response, `/servers/${name}/${endpoint === 'mcp' ? 'mcp' : 'sse'}`);
     return withCors(request, env, response);
@@ -63,7 +64,9 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
     case '/.well-known/oauth-authorization-server':
       return authorizationServerMetadata(request, env, ctx);
     case '/assets/smcp.css':
-      return new Response(STYLESHEET, { headers: { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=3600', 'X-Content-Type-Options': 'nosniff' } });
+      return new Response(STYLESHEET, {
+        headers: { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=3600', 'X-Content-Type-Options': 'nosniff' },
+      });
   }
 
   if (path === '/admin/api' || path.startsWith('/admin/api/')) return handleAdminApi(request, env, path);
@@ -74,7 +77,8 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
 /** `/oauth/token` and `/oauth/register`: per-IP rate limit and a bounded body before the provider sees them; outcomes audited. */
 async function oauthEndpoint(request: Request, env: Env, ctx: ExecutionContext, which: 'token' | 'register'): Promise<Response> {
   if (request.method !== 'OPTIONS' && !(await withinIpRate(which === 'token' ? env.RL_IP_TOKEN : env.RL_IP_REGISTER, request))) {
-    const message = which === 'token' ? 'Too many token requests from this address; retry later' : 'Too many client registrations from this address; retry later';
+    const message =
+      which === 'token' ? 'Too many token requests from this address; retry later' : 'Too many client registrations from this address; retry later';
     return restTooMany(env, ctx, { which: `ip_${which}`, retryAfter: BINDING_PERIOD_SECONDS, message, tenant: null, ip: clientIp(request) });
   }
   const bounded = await boundedRequest(request, MAX_OAUTH_BODY_BYTES);
@@ -87,7 +91,10 @@ async function oauthEndpoint(request: Request, env: Env, ctx: ExecutionContext, 
 /** The server a token request's `resource` names, so a just-registered upstream is known to this isolate. */
 async function tokenResourceName(request: Request): Promise<string | undefined> {
   if (request.method !== 'POST' || !request.headers.get('content-type')?.includes('application/x-www-form-urlencoded')) return undefined;
-  const form = await request.clone().formData().catch(() => null);
+  const form = await request
+    .clone()
+    .formData()
+    .catch(() => null);
   const resource = form?.get('resource');
   return typeof resource === 'string' ? serverNameOf(resource) : undefined;
 }

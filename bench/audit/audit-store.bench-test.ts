@@ -34,10 +34,20 @@ function event(tenant: string, time: number): AuditEvent {
   const result: AuditResult = x < 0.93 ? 'ok' : x < 0.97 ? 'error' : x < 0.99 ? 'denied' : 'rate_limited';
   const y = r();
   return {
-    id: crypto.randomUUID(), time, tenant, action: y < 0.8 ? 'tools/call' : y < 0.9 ? 'tools/list' : y < 0.95 ? 'initialize' : 'resources/read', result,
-    user: `usr_${Math.floor(r() * 200)}`, client: null, session: `sess-${Math.floor(r() * 2000)}`, server: SERVERS[Math.floor(r() * SERVERS.length)]!,
-    resource: 'add_note', latencyMs: result === 'ok' || result === 'error' ? Math.round(20 * Math.exp(r() * 2)) : null, correlationId: crypto.randomUUID(),
-    ip: '203.0.113.7', details: result === 'rate_limited' ? { count: 3 } : { arguments: { title: 'bench' } },
+    id: crypto.randomUUID(),
+    time,
+    tenant,
+    action: y < 0.8 ? 'tools/call' : y < 0.9 ? 'tools/list' : y < 0.95 ? 'initialize' : 'resources/read',
+    result,
+    user: `usr_${Math.floor(r() * 200)}`,
+    client: null,
+    session: `sess-${Math.floor(r() * 2000)}`,
+    server: SERVERS[Math.floor(r() * SERVERS.length)]!,
+    resource: 'add_note',
+    latencyMs: result === 'ok' || result === 'error' ? Math.round(20 * Math.exp(r() * 2)) : null,
+    correlationId: crypto.randomUUID(),
+    ip: '203.0.113.7',
+    details: result === 'rate_limited' ? { count: 3 } : { arguments: { title: 'bench' } },
   };
 }
 
@@ -58,9 +68,15 @@ async function api(path: string): Promise<{ ms: number; body: Answer }> {
 }
 
 async function createTenant(id: string): Promise<void> {
-  const res = await SELF.fetch('http://localhost:8787/admin/api/tenants', { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ id, name: id, servers: ['notes'] }) });
+  const res = await SELF.fetch('http://localhost:8787/admin/api/tenants', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ id, name: id, servers: ['notes'] }),
+  });
   if (res.status !== 201) throw new Error(`create ${id}: ${res.status}`);
-  await env.DB.prepare('UPDATE tenants SET created_at = ? WHERE id = ?').bind(Date.now() - 3 * DAY, id).run();
+  await env.DB.prepare('UPDATE tenants SET created_at = ? WHERE id = ?')
+    .bind(Date.now() - 3 * DAY, id)
+    .run();
 }
 
 const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.max(0, Math.ceil(q * xs.length) - 1)] ?? NaN;
@@ -117,7 +133,9 @@ it(`audit store with ${N.toLocaleString('en')} events`, async () => {
   for (const { day } of await directoryStore(env, 'bench-a').days()) {
     bytes += await runInDurableObject(shardStore(env, 'bench-a', day), (_o, state) => state.storage.sql.databaseSize);
   }
-  lines.push(`Seeded ${N.toLocaleString('en')} events in ${seedSeconds.toFixed(1)} s (${Math.round(N / seedSeconds).toLocaleString('en')} events/s into 2 day shards, batches of ${BATCH}); ${Math.round(bytes / N)} bytes per event on disk with indexes and rollups.`);
+  lines.push(
+    `Seeded ${N.toLocaleString('en')} events in ${seedSeconds.toFixed(1)} s (${Math.round(N / seedSeconds).toLocaleString('en')} events/s into 2 day shards, batches of ${BATCH}); ${Math.round(bytes / N)} bytes per event on disk with indexes and rollups.`,
+  );
 
   // Every query once before timing any: the first reads after a 600 MB write pay for the page cache.
   const queries: Array<[string, string]> = [
@@ -145,7 +163,10 @@ it(`audit store with ${N.toLocaleString('en')} events`, async () => {
       while (running) {
         const t = Date.now();
         const size = eventsPerSecond === null ? 500 : eventsPerSecond / 10;
-        await deliverToStores(env, Array.from({ length: size }, (_, i) => event('bench-a', t - i)));
+        await deliverToStores(
+          env,
+          Array.from({ length: size }, (_, i) => event('bench-a', t - i)),
+        );
         written += size;
         if (eventsPerSecond !== null) await new Promise((resolve) => setTimeout(resolve, Math.max(0, 100 - (Date.now() - t))));
       }
@@ -159,11 +180,20 @@ it(`audit store with ${N.toLocaleString('en')} events`, async () => {
   };
   const steady = await beside(1000);
   const flat = await beside(null);
-  lines.push('', 'Tenant B alone, then beside tenant A being written (ratios: beside / alone):', '',
-    `| Tenant B operation | p50 alone ms | p50 beside A at ${Math.round(steady.rate).toLocaleString('en')}/s | ratio | p50 beside A at full speed, ${Math.round(flat.rate).toLocaleString('en')}/s | ratio |`, '|---|---|---|---|---|---|');
+  lines.push(
+    '',
+    'Tenant B alone, then beside tenant A being written (ratios: beside / alone):',
+    '',
+    `| Tenant B operation | p50 alone ms | p50 beside A at ${Math.round(steady.rate).toLocaleString('en')}/s | ratio | p50 beside A at full speed, ${Math.round(flat.rate).toLocaleString('en')}/s | ratio |`,
+    '|---|---|---|---|---|---|',
+  );
   for (const k of ['write', 'page', 'metrics'] as const) {
-    const a50 = pct(alone[k], 0.5), s50 = pct(steady.b[k], 0.5), f50 = pct(flat.b[k], 0.5);
-    lines.push(`| ${k === 'write' ? 'write 100 events' : k === 'page' ? 'filtered audit page' : 'metrics, 1 h'} | ${f(a50)} | ${f(s50)} | ${(s50 / a50).toFixed(2)} | ${f(f50)} | ${(f50 / a50).toFixed(2)} |`);
+    const a50 = pct(alone[k], 0.5),
+      s50 = pct(steady.b[k], 0.5),
+      f50 = pct(flat.b[k], 0.5);
+    lines.push(
+      `| ${k === 'write' ? 'write 100 events' : k === 'page' ? 'filtered audit page' : 'metrics, 1 h'} | ${f(a50)} | ${f(s50)} | ${(s50 / a50).toFixed(2)} | ${f(f50)} | ${(f50 / a50).toFixed(2)} |`,
+    );
   }
   console.log(`\n${lines.join('\n')}\n`);
 });

@@ -61,7 +61,10 @@ export function writeBenchConfig(): string {
     main: '../bench-worker.ts',
     d1_databases: (config.d1_databases ?? []).map((d) => ({ ...d, migrations_dir: d.migrations_dir ? join('..', '..', d.migrations_dir) : undefined })),
     durable_objects: { ...config.durable_objects, bindings },
-    migrations: [...(config.migrations ?? []), { tag: 'bench-v1', new_sqlite_classes: ['BenchPlatformServer', 'BenchBareServer', 'BenchPlatformNoAuditServer'] }],
+    migrations: [
+      ...(config.migrations ?? []),
+      { tag: 'bench-v1', new_sqlite_classes: ['BenchPlatformServer', 'BenchBareServer', 'BenchPlatformNoAuditServer'] },
+    ],
   };
   delete bench.$schema;
   const file = join(dir, 'wrangler.bench.json');

@@ -101,8 +101,7 @@ export function send(t: Target, sessionId: string | null, message: { id?: number
         if (!message || message.id === undefined) return resolve({ ok: true, status, sessionId: sid });
         try {
           const reply = parseMessages(String(res.headers['content-type'] ?? ''), text).find((m) => (m as { id?: unknown }).id === message.id) as
-            | { result?: { isError?: boolean }; error?: { message: string } }
-            | undefined;
+            { result?: { isError?: boolean }; error?: { message: string } } | undefined;
           if (!reply) return resolve({ ok: false, status, sessionId: sid, error: `no reply to ${message.method}: ${text.slice(0, 200)}` });
           if (reply.error) return resolve({ ok: false, status, sessionId: sid, error: `JSON-RPC error: ${reply.error.message}` });
           if (reply.result?.isError) return resolve({ ok: false, status, sessionId: sid, error: 'tool returned isError' });

@@ -72,7 +72,9 @@ function ratios(r: Report): string {
   for (const phase of phases(r.results)) {
     const p = find(r.results, phase, 'platform');
     const cell = (v: Variant, key: 'p50' | 'throughput') => x(ratio(p?.[key], find(r.results, phase, v)?.[key]));
-    rows.push(`| ${phase} | ${cell('bare', 'p50')} | ${cell('floor', 'p50')} | ${cell('peer', 'p50')} | ${cell('platform-noaudit', 'p50')} | ${cell('bare', 'throughput')} | ${cell('floor', 'throughput')} | ${cell('peer', 'throughput')} | ${cell('platform-noaudit', 'throughput')} |`);
+    rows.push(
+      `| ${phase} | ${cell('bare', 'p50')} | ${cell('floor', 'p50')} | ${cell('peer', 'p50')} | ${cell('platform-noaudit', 'p50')} | ${cell('bare', 'throughput')} | ${cell('floor', 'throughput')} | ${cell('peer', 'throughput')} | ${cell('platform-noaudit', 'throughput')} |`,
+    );
   }
   return rows.join('\n');
 }
@@ -112,11 +114,22 @@ export function targets(r: Report): { lines: string[]; met: boolean } {
     if (q !== null) check(q < 1.1, `audit + metrics p50 overhead < 10% in "${phase}" (platform/platform-noaudit): ${x(q)}`);
   }
   const errors = r.results.reduce((n, f) => n + f.errors, 0);
-  check(errors === 0, `zero errors: ${errors} in total${errors ? ` (${r.results.filter((f) => f.errors).map((f) => `${f.variant} ${f.phase}: ${f.errors}`).join('; ')})` : ''}`);
+  check(
+    errors === 0,
+    `zero errors: ${errors} in total${
+      errors
+        ? ` (${r.results
+            .filter((f) => f.errors)
+            .map((f) => `${f.variant} ${f.phase}: ${f.errors}`)
+            .join('; ')})`
+        : ''
+    }`,
+  );
   for (const phase of phases(r.results).filter((p) => p.startsWith('steady'))) {
     const p = find(r.results, phase, 'platform');
     const peer = find(r.results, phase, 'peer');
-    if (p && peer) check(p.throughput >= peer.throughput, `platform throughput ≥ peer in "${phase}": ${p.throughput.toFixed(0)} vs ${peer.throughput.toFixed(0)} ops/s`);
+    if (p && peer)
+      check(p.throughput >= peer.throughput, `platform throughput ≥ peer in "${phase}": ${p.throughput.toFixed(0)} vs ${peer.throughput.toFixed(0)} ops/s`);
   }
   // The modern lane (issue 14): ≥ 3× the sessionful platform's and ≥ 0.5× the floor's throughput at
   // c=10 and c=100; p50 at c=1 within 2× the floor's.
@@ -168,7 +181,10 @@ export function writeDocs(section: string): string {
   const current = existsSync(file) ? readFileSync(file, 'utf8') : `# Performance\n\n${BEGIN}\n${END}\n`;
   const start = current.indexOf(BEGIN);
   const end = current.indexOf(END);
-  const next = start >= 0 && end > start ? `${current.slice(0, start + BEGIN.length)}\n${section}\n${current.slice(end)}` : `${current.trimEnd()}\n\n${BEGIN}\n${section}\n${END}\n`;
+  const next =
+    start >= 0 && end > start
+      ? `${current.slice(0, start + BEGIN.length)}\n${section}\n${current.slice(end)}`
+      : `${current.trimEnd()}\n\n${BEGIN}\n${section}\n${END}\n`;
   writeFileSync(file, next);
   return file;
 }

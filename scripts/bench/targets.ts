@@ -83,10 +83,19 @@ export async function startTargets(wanted: readonly Variant[]): Promise<Started>
   const memory: MemoryTarget[] = [];
   for (const [variant, p] of workers) {
     const token = variant === 'floor' ? null : await seededKey(p);
-    const path = { floor: '/bench/floor', bare: '/bench/bare/mcp', platform: `/servers/${PLATFORM_SERVER}/mcp`, 'platform-noaudit': `/servers/${NOAUDIT_SERVER}/mcp`, modern: `/servers/${PLATFORM_SERVER}/mcp` }[variant as Exclude<Variant, 'peer'>];
+    const path = {
+      floor: '/bench/floor',
+      bare: '/bench/bare/mcp',
+      platform: `/servers/${PLATFORM_SERVER}/mcp`,
+      'platform-noaudit': `/servers/${NOAUDIT_SERVER}/mcp`,
+      modern: `/servers/${PLATFORM_SERVER}/mcp`,
+    }[variant as Exclude<Variant, 'peer'>];
     const base = { name: variant, port: p.port, host: `localhost:${p.port}`, path, token };
     // The modern lane: the same route as the platform variant, spoken statelessly (MCP 2026-07-28).
-    targets.set(variant, variant === 'modern' ? { ...base, sessions: false, era: '2026-07-28', tool: MODERN_TOOL } : { ...base, sessions: variant !== 'floor' });
+    targets.set(
+      variant,
+      variant === 'modern' ? { ...base, sessions: false, era: '2026-07-28', tool: MODERN_TOOL } : { ...base, sessions: variant !== 'floor' },
+    );
     memory.push({ variant, pid: p.process.pid!, comm: 'workerd', group: true });
   }
   if (wanted.includes('peer')) {

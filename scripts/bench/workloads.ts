@@ -40,7 +40,13 @@ async function timed(lane: Lane, work: () => Promise<void>): Promise<void> {
 }
 
 /** Run `slice` for every lane, `rounds` times, alternating; then close sessions and report. */
-async function interleaved(targets: Target[], phase: string, rounds: number, setup: (lane: Lane) => Promise<void>, slice: (lane: Lane, round: number) => Promise<void>): Promise<PhaseResult[]> {
+async function interleaved(
+  targets: Target[],
+  phase: string,
+  rounds: number,
+  setup: (lane: Lane) => Promise<void>,
+  slice: (lane: Lane, round: number) => Promise<void>,
+): Promise<PhaseResult[]> {
   const lanes: Lane[] = targets.map((target) => ({ target, rec: new Recorder(), wallMs: 0, ids: [] }));
   for (const lane of lanes) await setup(lane);
   for (let r = 0; r < rounds; r++) for (const lane of lanes) await timed(lane, () => slice(lane, r));
@@ -64,54 +70,70 @@ export function steady(targets: Target[], sessions: number, durationMs: number, 
         else lane.ids.push(s.sessionId);
       }
       // Warm-up, unmeasured: every session's first calls (Durable Object start, JIT).
-      await Promise.all(lane.ids.map(async (id) => {
-        for (let i = 0; i < 3; i++) await callTool(lane.target, id);
-      }));
+      await Promise.all(
+        lane.ids.map(async (id) => {
+          for (let i = 0; i < 3; i++) await callTool(lane.target, id);
+        }),
+      );
     },
     async (lane) => {
       const stopAt = performance.now() + durationMs / rounds;
-      await Promise.all(lane.ids.map(async (id) => {
-        while (performance.now() < stopAt) {
-          const began = performance.now();
-          const out = await callTool(lane.target, id);
-          if (out.ok) lane.rec.ok(performance.now() - began);
-          else lane.rec.fail(out.error ?? 'call failed');
-        }
-      }));
+      await Promise.all(
+        lane.ids.map(async (id) => {
+          while (performance.now() < stopAt) {
+            const began = performance.now();
+            const out = await callTool(lane.target, id);
+            if (out.ok) lane.rec.ok(performance.now() - began);
+            else lane.rec.fail(out.error ?? 'call failed');
+          }
+        }),
+      );
     },
   );
 }
 
 /** `samples` cold sessions per variant, one at a time: initialize → initialized → first tools/call result. */
 export function cold(targets: Target[], samples: number, rounds: number): Promise<PhaseResult[]> {
-  return interleaved(targets, 'cold session', rounds, async () => undefined, async (lane, r) => {
-    for (let i = 0; i < share(samples, rounds, r); i++) {
-      const began = performance.now();
-      const s = await openSession(lane.target);
-      if ('error' in s) {
-        lane.rec.fail(`open: ${s.error}`);
-        continue;
+  return interleaved(
+    targets,
+    'cold session',
+    rounds,
+    async () => undefined,
+    async (lane, r) => {
+      for (let i = 0; i < share(samples, rounds, r); i++) {
+        const began = performance.now();
+        const s = await openSession(lane.target);
+        if ('error' in s) {
+          lane.rec.fail(`open: ${s.error}`);
+          continue;
+        }
+        lane.ids.push(s.sessionId);
+        const out = await callTool(lane.target, s.sessionId);
+        if (out.ok) lane.rec.ok(performance.now() - began);
+        else lane.rec.fail(out.error ?? 'call failed');
       }
-      lane.ids.push(s.sessionId);
-      const out = await callTool(lane.target, s.sessionId);
-      if (out.ok) lane.rec.ok(performance.now() - began);
-      else lane.rec.fail(out.error ?? 'call failed');
-    }
-  });
+    },
+  );
 }
 
 /** `count` sessions per variant opened one after another; latency per open, throughput in sessions/s. */
 export function inARow(targets: Target[], count: number, rounds: number): Promise<PhaseResult[]> {
   // The stateless lane has no session to open: nothing to measure there.
-  return interleaved(targets.filter((t) => t.era === undefined), `${count} sessions in a row`, rounds, async () => undefined, async (lane, r) => {
-    for (let i = 0; i < share(count, rounds, r); i++) {
-      const began = performance.now();
-      const s = await openSession(lane.target);
-      if ('error' in s) lane.rec.fail(`open: ${s.error}`);
-      else {
-        lane.rec.ok(performance.now() - began);
-        lane.ids.push(s.sessionId);
+  return interleaved(
+    targets.filter((t) => t.era === undefined),
+    `${count} sessions in a row`,
+    rounds,
+    async () => undefined,
+    async (lane, r) => {
+      for (let i = 0; i < share(count, rounds, r); i++) {
+        const began = performance.now();
+        const s = await openSession(lane.target);
+        if ('error' in s) lane.rec.fail(`open: ${s.error}`);
+        else {
+          lane.rec.ok(performance.now() - began);
+          lane.ids.push(s.sessionId);
+        }
       }
-    }
-  });
+    },
+  );
 }

@@ -32,7 +32,11 @@ export interface SuiteResult {
 
 function runSuite(entry: string, args: string[], spec: string): Promise<SuiteResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [entry, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
+    const child = spawn(process.execPath, [entry, ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+    });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
@@ -66,7 +70,19 @@ export async function runConformance(log: (line: string) => void = () => {}, sel
         // spec versions) and never ends them; at the per-user quota the oldest one makes room.
         for (const spec of SPEC_VERSIONS) {
           log(`conformance: spec ${spec} against ${platform.url}/servers/everything/mcp`);
-          const args = ['server', '--url', `${proxy.url}/servers/everything/mcp`, '--spec-version', spec, '--suite', 'all', '--expected-failures', baseline(spec), '-o', join(stateDir, `results-${spec}`)];
+          const args = [
+            'server',
+            '--url',
+            `${proxy.url}/servers/everything/mcp`,
+            '--spec-version',
+            spec,
+            '--suite',
+            'all',
+            '--expected-failures',
+            baseline(spec),
+            '-o',
+            join(stateDir, `results-${spec}`),
+          ];
           results.push(await runSuite(SUITE_2025, args, spec));
         }
       } finally {
@@ -79,7 +95,17 @@ export async function runConformance(log: (line: string) => void = () => {}, sel
       const proxy = await signedInProxy(platform, 'conformance-modern', { email: 'modern@example.test', password: 'Conformance-Modern-2026' });
       try {
         log(`conformance: requirements ${MODERN_REVISION} against ${platform.url}/servers/everything/mcp`);
-        const args = ['server', '--url', `${proxy.url}/servers/everything/mcp`, '--requirements', MODERN_REVISION, '--expected-failures', baseline(MODERN_REVISION), '-o', join(stateDir, `results-${MODERN_REVISION}`)];
+        const args = [
+          'server',
+          '--url',
+          `${proxy.url}/servers/everything/mcp`,
+          '--requirements',
+          MODERN_REVISION,
+          '--expected-failures',
+          baseline(MODERN_REVISION),
+          '-o',
+          join(stateDir, `results-${MODERN_REVISION}`),
+        ];
         results.push(await runSuite(SUITE_2026, args, MODERN_REVISION));
       } finally {
         await proxy.close();

@@ -66,7 +66,15 @@ export function measureBundle(outdir: string): Bundle {
   }
   const entry = readFileSync(join(outdir, 'index.js'), 'utf8');
   const exports = [...entry.matchAll(/^export\s*\{([^}]*)\};?\s*$/gm)].flatMap((m) =>
-    m[1]!.split(',').map((s) => s.trim().split(/\s+as\s+/).at(-1)!).filter(Boolean),
+    m[1]!
+      .split(',')
+      .map((s) =>
+        s
+          .trim()
+          .split(/\s+as\s+/)
+          .at(-1)!,
+      )
+      .filter(Boolean),
   );
   return { bytes, gzipBytes, exports };
 }

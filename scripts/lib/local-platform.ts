@@ -84,8 +84,29 @@ export async function startPlatform(opts: PlatformOptions): Promise<RunningPlatf
   const url = `http://localhost:${port}`;
   await applyMigrations(opts.stateDir, opts.config);
   // Local platforms allow loopback upstreams: the gateway tests and demos run them on 127.0.0.1.
-  const vars = { SMCP_PUBLIC_URL: url, SMCP_ADMIN_TOKEN: opts.adminToken, SMCP_SECRET: opts.secret, SMCP_ENCRYPTION_KEYS: opts.encryptionKeys ?? TEST_ENCRYPTION_KEYS, SMCP_ALLOW_PRIVATE_UPSTREAMS: 'true', ...opts.vars };
-  const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', opts.stateDir, '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false', '--log-level', opts.logLevel ?? 'warn', ...configArgs(opts.config)];
+  const vars = {
+    SMCP_PUBLIC_URL: url,
+    SMCP_ADMIN_TOKEN: opts.adminToken,
+    SMCP_SECRET: opts.secret,
+    SMCP_ENCRYPTION_KEYS: opts.encryptionKeys ?? TEST_ENCRYPTION_KEYS,
+    SMCP_ALLOW_PRIVATE_UPSTREAMS: 'true',
+    ...opts.vars,
+  };
+  const args = [
+    'dev',
+    '--port',
+    String(port),
+    '--ip',
+    '127.0.0.1',
+    '--persist-to',
+    opts.stateDir,
+    '--inspector-port',
+    String(await freePort()),
+    '--show-interactive-dev-session=false',
+    '--log-level',
+    opts.logLevel ?? 'warn',
+    ...configArgs(opts.config),
+  ];
   for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}:${value}`);
   const child = spawn(WRANGLER, args, { cwd: ROOT, env: env(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let log = '';
@@ -128,8 +149,13 @@ export async function startPlatform(opts: PlatformOptions): Promise<RunningPlatf
 }
 
 /** Call the admin API with the operator token; returns status and parsed body. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- admin API JSON; callers read the fields they asserted
-export async function admin(platform: { url: string; adminToken: string }, path: string, body: unknown, method = 'POST'): Promise<{ status: number; body: any }> {
+export async function admin(
+  platform: { url: string; adminToken: string },
+  path: string,
+  body: unknown,
+  method = 'POST',
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- admin API JSON; callers read the fields they asserted
+): Promise<{ status: number; body: any }> {
   const res = await fetch(`${platform.url}/admin/api${path}`, {
     method,
     headers: { Authorization: `Bearer ${platform.adminToken}`, 'Content-Type': 'application/json' },
@@ -144,7 +170,10 @@ export async function seedTenant(
   tenant: { id: string; name: string; servers: string[] },
   user: { email: string; password: string; role: 'admin' | 'member' | 'read-only' },
 ): Promise<void> {
-  for (const [path, body] of [['/tenants', tenant], [`/tenants/${tenant.id}/users`, user]] as const) {
+  for (const [path, body] of [
+    ['/tenants', tenant],
+    [`/tenants/${tenant.id}/users`, user],
+  ] as const) {
     const res = await admin(platform, path, body);
     if (res.status !== 201 && res.status !== 409) throw new Error(`seeding ${path} failed: ${res.status} ${JSON.stringify(res.body)}`);
   }
@@ -156,8 +185,20 @@ export async function seedTenant(
  * benchmark of one client is far past them. `requestsPerMinute` stays settable (the noisy-tenant
  * bench is about that limit); every key passed gets per-key limits above anything a run reaches.
  */
-export async function raiseLimitsForLoad(platform: { url: string; adminToken: string }, tenant: string, keyIds: string[], requestsPerMinute = 1_000_000): Promise<void> {
-  const limits = { requestsPerMinute, maxSessions: 10_000, maxSessionsPerUser: 1_000, credentialPerMinute: 1_000_000, credentialPerHour: 10_000_000, credentialPerDay: 100_000_000 };
+export async function raiseLimitsForLoad(
+  platform: { url: string; adminToken: string },
+  tenant: string,
+  keyIds: string[],
+  requestsPerMinute = 1_000_000,
+): Promise<void> {
+  const limits = {
+    requestsPerMinute,
+    maxSessions: 10_000,
+    maxSessionsPerUser: 1_000,
+    credentialPerMinute: 1_000_000,
+    credentialPerHour: 10_000_000,
+    credentialPerDay: 100_000_000,
+  };
   const patched = await admin(platform, `/tenants/${tenant}`, { limits }, 'PATCH');
   if (patched.status !== 200) throw new Error(`setting limits of ${tenant}: ${patched.status} ${JSON.stringify(patched.body)}`);
   for (const id of keyIds) {

@@ -39,9 +39,12 @@ function nextTag(wrangler: string): string {
 export function planNewServer(root: string, name: string | undefined, title?: string): Plan {
   if (!name) throw new PlanError('usage: npm run new-server <name> [-- --title "Title"]   e.g. npm run new-server weather-report');
   if (name.length > 32 || !NEW_SERVER_NAME.test(name)) {
-    throw new PlanError(`invalid server name "${name}": use lower-case letters, digits and single hyphens, starting with a letter, at most 32 characters (e.g. weather-report)`);
+    throw new PlanError(
+      `invalid server name "${name}": use lower-case letters, digits and single hyphens, starting with a letter, at most 32 characters (e.g. weather-report)`,
+    );
   }
-  if (title !== undefined && (title.trim() === '' || title.length > 80 || /[\u0000-\u001f]/.test(title))) throw new PlanError('title must be 1-80 characters on one line');
+  if (title !== undefined && (title.trim() === '' || title.length > 80 || /[\u0000-\u001f]/.test(title)))
+    throw new PlanError('title must be 1-80 characters on one line');
   const n = namesFor(name, title);
 
   const registry = read(root, 'servers/registry.ts');
@@ -52,9 +55,13 @@ export function planNewServer(root: string, name: string | undefined, title?: st
   if (new RegExp(`name: '${name}'`).test(registry)) throw new PlanError(`server "${name}" already exists in servers/registry.ts`);
   const dir = `servers/${name}`;
   if (existsSync(join(root, dir))) throw new PlanError(`${dir}/ already exists; choose another name or remove it`);
-  for (const [what, value] of [['class', n.className], ['binding', n.binding]] as const) {
+  for (const [what, value] of [
+    ['class', n.className],
+    ['binding', n.binding],
+  ] as const) {
     if (wrangler.includes(`"${value}"`)) throw new PlanError(`${what} ${value} is already used in wrangler.jsonc`);
-    if (new RegExp(`\\b${value}\\b`).test(registry + classes + index)) throw new PlanError(`${what} ${value} is already used in servers/registry.ts, servers/classes.ts or src/index.ts`);
+    if (new RegExp(`\\b${value}\\b`).test(registry + classes + index))
+      throw new PlanError(`${what} ${value} is already used in servers/registry.ts, servers/classes.ts or src/index.ts`);
   }
 
   const serversStart = registry.indexOf('export const SERVERS');

@@ -56,7 +56,11 @@ export function startTokenProxy(target: string, token: string | null): Promise<T
       resolve({
         url: `http://localhost:${port}`,
         seen,
-        close: () => new Promise<void>((done) => { server.closeAllConnections(); server.close(() => done()); }),
+        close: () =>
+          new Promise<void>((done) => {
+            server.closeAllConnections();
+            server.close(() => done());
+          }),
       });
     });
   });
@@ -69,7 +73,8 @@ export function seenMethods(seen: SeenRequest[]): string[] {
     if (r.method !== 'POST') continue;
     try {
       const body = JSON.parse(r.body) as unknown;
-      for (const m of Array.isArray(body) ? body : [body]) if (m && typeof m === 'object' && typeof (m as { method?: unknown }).method === 'string') methods.push((m as { method: string }).method);
+      for (const m of Array.isArray(body) ? body : [body])
+        if (m && typeof m === 'object' && typeof (m as { method?: unknown }).method === 'string') methods.push((m as { method: string }).method);
     } catch {
       // not JSON: nothing to report
     }

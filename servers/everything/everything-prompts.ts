@@ -19,13 +19,9 @@ function completeFrom(candidates: readonly string[]): (value: string) => string[
  * capability declared by the server is actually backed by an endpoint.
  */
 export function registerEverythingPrompts(server: AuthorServer): void {
-  server.prompt(
-    'test_simple_prompt',
-    { title: 'Simple prompt', description: 'A simple prompt without arguments.' },
-    () => ({
-      messages: [{ role: 'user', content: { type: 'text', text: 'This is a simple prompt for testing.' } }],
-    }),
-  );
+  server.prompt('test_simple_prompt', { title: 'Simple prompt', description: 'A simple prompt without arguments.' }, () => ({
+    messages: [{ role: 'user', content: { type: 'text', text: 'This is a simple prompt for testing.' } }],
+  }));
 
   server.prompt(
     'test_prompt_with_arguments',
@@ -39,9 +35,7 @@ export function registerEverythingPrompts(server: AuthorServer): void {
       complete: { arg1: completeFrom(ARG1_SUGGESTIONS), arg2: completeFrom(ARG2_SUGGESTIONS) },
     },
     ({ arg1, arg2 }) => ({
-      messages: [
-        { role: 'user', content: { type: 'text', text: `Prompt with arguments: arg1='${arg1}', arg2='${arg2}'` } },
-      ],
+      messages: [{ role: 'user', content: { type: 'text', text: `Prompt with arguments: arg1='${arg1}', arg2='${arg2}'` } }],
     }),
   );
 
@@ -66,16 +60,12 @@ export function registerEverythingPrompts(server: AuthorServer): void {
     }),
   );
 
-  server.prompt(
-    'test_prompt_with_image',
-    { title: 'Prompt with image', description: 'A prompt that includes image content.' },
-    () => ({
-      messages: [
-        { role: 'user', content: { type: 'image', data: TEST_IMAGE_PNG_BASE64, mimeType: 'image/png' } },
-        { role: 'user', content: { type: 'text', text: 'Please analyze the image above.' } },
-      ],
-    }),
-  );
+  server.prompt('test_prompt_with_image', { title: 'Prompt with image', description: 'A prompt that includes image content.' }, () => ({
+    messages: [
+      { role: 'user', content: { type: 'image', data: TEST_IMAGE_PNG_BASE64, mimeType: 'image/png' } },
+      { role: 'user', content: { type: 'text', text: 'Please analyze the image above.' } },
+    ],
+  }));
 
   server.prompt(
     'test_input_required_result_prompt',

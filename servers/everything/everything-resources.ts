@@ -25,9 +25,7 @@ export function registerEverythingResources(server: AuthorServer): void {
     STATIC_TEXT_URI,
     { title: 'Static text', description: 'A static text resource for testing.', mimeType: 'text/plain' },
     (uri) => ({
-      contents: [
-        { uri: uri.href, mimeType: 'text/plain', text: 'This is the content of the static text resource.' },
-      ],
+      contents: [{ uri: uri.href, mimeType: 'text/plain', text: 'This is the content of the static text resource.' }],
     }),
   );
 
@@ -75,5 +73,4 @@ export function registerEverythingResources(server: AuthorServer): void {
     },
     (uri) => ({ contents: [{ uri: uri.href, mimeType: 'text/plain', text: 'Watched resource content' }] }),
   );
-
 }

@@ -20,10 +20,7 @@ const ADDRESS_JSON_SCHEMA = {
 const JSON_SCHEMA_2020_12_INPUT = z
   .strictObject({
     name: z.string().optional(),
-    address: z
-      .object({ street: z.string().optional(), city: z.string().optional() })
-      .optional()
-      .meta({ $ref: '#/$defs/address' }),
+    address: z.object({ street: z.string().optional(), city: z.string().optional() }).optional().meta({ $ref: '#/$defs/address' }),
   })
   .meta({
     $schema: 'https://json-schema.org/draft/2020-12/schema',
@@ -62,40 +59,30 @@ function text(value: string): CallToolResult {
  * platform's transport carries every kind of tool traffic the spec defines.
  */
 export function registerEverythingTools(server: AuthorServer): void {
-  server.tool(
-    'test_simple_text',
-    { title: 'Simple text', description: 'Returns a simple text content block.' },
-    () => text('This is a simple text response for testing.'),
+  server.tool('test_simple_text', { title: 'Simple text', description: 'Returns a simple text content block.' }, () =>
+    text('This is a simple text response for testing.'),
   );
 
-  server.tool(
-    'test_image_content',
-    { title: 'Image content', description: 'Returns a 1x1 red PNG as image content.' },
-    () => ({ content: [{ type: 'image', data: TEST_IMAGE_PNG_BASE64, mimeType: 'image/png' }] }),
-  );
+  server.tool('test_image_content', { title: 'Image content', description: 'Returns a 1x1 red PNG as image content.' }, () => ({
+    content: [{ type: 'image', data: TEST_IMAGE_PNG_BASE64, mimeType: 'image/png' }],
+  }));
 
-  server.tool(
-    'test_audio_content',
-    { title: 'Audio content', description: 'Returns a minimal WAV file as audio content.' },
-    () => ({ content: [{ type: 'audio', data: TEST_AUDIO_WAV_BASE64, mimeType: 'audio/wav' }] }),
-  );
+  server.tool('test_audio_content', { title: 'Audio content', description: 'Returns a minimal WAV file as audio content.' }, () => ({
+    content: [{ type: 'audio', data: TEST_AUDIO_WAV_BASE64, mimeType: 'audio/wav' }],
+  }));
 
-  server.tool(
-    'test_embedded_resource',
-    { title: 'Embedded resource', description: 'Returns an embedded text resource.' },
-    () => ({
-      content: [
-        {
-          type: 'resource',
-          resource: {
-            uri: 'test://embedded-resource',
-            mimeType: 'text/plain',
-            text: 'This is an embedded resource content.',
-          },
+  server.tool('test_embedded_resource', { title: 'Embedded resource', description: 'Returns an embedded text resource.' }, () => ({
+    content: [
+      {
+        type: 'resource',
+        resource: {
+          uri: 'test://embedded-resource',
+          mimeType: 'text/plain',
+          text: 'This is an embedded resource content.',
         },
-      ],
-    }),
-  );
+      },
+    ],
+  }));
 
   server.tool(
     'test_multiple_content_types',
@@ -151,14 +138,10 @@ export function registerEverythingTools(server: AuthorServer): void {
     },
   );
 
-  server.tool(
-    'test_error_handling',
-    { title: 'Error handling', description: 'Always fails with a tool-level error (isError: true).' },
-    () => ({
-      isError: true,
-      content: [{ type: 'text', text: 'This tool intentionally returns an error for testing' }],
-    }),
-  );
+  server.tool('test_error_handling', { title: 'Error handling', description: 'Always fails with a tool-level error (isError: true).' }, () => ({
+    isError: true,
+    content: [{ type: 'text', text: 'This tool intentionally returns an error for testing' }],
+  }));
 
   server.tool(
     'test_reconnection',
@@ -172,9 +155,7 @@ export function registerEverythingTools(server: AuthorServer): void {
       // Only present in a session whose transport supports resumability (event store configured).
       call.closeStream?.();
       await sleep(100, call.signal);
-      return text(
-        'Reconnection test completed successfully. If you received this, the client properly reconnected after stream closure.',
-      );
+      return text('Reconnection test completed successfully. If you received this, the client properly reconnected after stream closure.');
     },
   );
 

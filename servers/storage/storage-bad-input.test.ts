@@ -28,7 +28,11 @@ describe('storage server: bad input changes nothing', () => {
       await expectToolError('kv_get', { key }, /^Invalid key: /);
       await expectToolError('kv_delete', { key }, /^Invalid key: /);
     }
-    await expectToolError('kv_put', { key: 'big', value: 'x'.repeat(LIMITS.valueBytes + 1) }, new RegExp(`^Value too large: ${LIMITS.valueBytes + 1} bytes, the limit is ${LIMITS.valueBytes} bytes`));
+    await expectToolError(
+      'kv_put',
+      { key: 'big', value: 'x'.repeat(LIMITS.valueBytes + 1) },
+      new RegExp(`^Value too large: ${LIMITS.valueBytes + 1} bytes, the limit is ${LIMITS.valueBytes} bytes`),
+    );
     await expectToolError('kv_list', { prefix: 'p\u0007' }, /^Invalid prefix/);
     expect(s.json(await s.callTool('kv_list', {})).keys).toEqual([]);
     expect((await env.DATA_KV.list({ prefix: `tenant-${s.tenantId}:` })).keys).toEqual([]);
@@ -100,7 +104,7 @@ describe('storage server: SQL validation', () => {
   });
 
   it('does not mistake keywords inside strings, quoted names or comments for statements', async () => {
-    const res = s.json(await s.callTool('sql_query', { sql: "SELECT 'ATTACH; DROP TABLE keep' AS \"PRAGMA\", v FROM keep -- ; VACUUM" }));
+    const res = s.json(await s.callTool('sql_query', { sql: 'SELECT \'ATTACH; DROP TABLE keep\' AS "PRAGMA", v FROM keep -- ; VACUUM' }));
     expect(res.columns).toEqual(['PRAGMA', 'v']);
     expect(res.rows).toEqual([['ATTACH; DROP TABLE keep', 'safe']]);
   });
@@ -134,7 +138,11 @@ describe('storage server: refusals are audited, tenant data is not', () => {
     const byTool = (name: string) => events.filter((e: any) => e.resource === name);
     expect(byTool('files_put')[0]).toMatchObject({ result: 'error' });
     expect(byTool('sql_query')[0]).toMatchObject({ result: 'error' });
-    expect(byTool('kv_put').map((e: any) => e.result).sort()).toEqual(['denied', 'ok']);
+    expect(
+      byTool('kv_put')
+        .map((e: any) => e.result)
+        .sort(),
+    ).toEqual(['denied', 'ok']);
     const trail = JSON.stringify(events);
     for (const secret of ['very secret value', 'secret file body', 'secret param']) expect(trail).not.toContain(secret);
     expect(trail).toContain('../escape.txt');

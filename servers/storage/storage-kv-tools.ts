@@ -56,7 +56,12 @@ export function registerKvTools(server: AuthorServer): void {
       inputSchema: {
         key: z.string().max(4096),
         value: z.string(),
-        ttlSeconds: z.number().int().min(60).max(365 * 24 * 3600).optional(),
+        ttlSeconds: z
+          .number()
+          .int()
+          .min(60)
+          .max(365 * 24 * 3600)
+          .optional(),
       },
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
       // Tenant data stays out of the audit trail: the key is recorded, the value redacted.
@@ -76,7 +81,7 @@ export function registerKvTools(server: AuthorServer): void {
     'kv_delete',
     {
       title: 'Delete a value',
-      description: 'Delete one key of your tenant\'s key-value store. Says whether a value was there.',
+      description: "Delete one key of your tenant's key-value store. Says whether a value was there.",
       inputSchema: { key: z.string().max(4096) },
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },

@@ -46,7 +46,10 @@ export function registerSqlTool(server: AuthorServer): void {
         `At most ${LIMITS.sqlRows} rows (maxRows lowers it), ${LIMITS.sqlTimeMs / 1000} s.`,
       inputSchema: {
         sql: z.string().max(MAX_SQL_LENGTH),
-        params: z.array(z.union([z.string(), z.number(), z.boolean(), z.null()])).max(MAX_PARAMS).default([]),
+        params: z
+          .array(z.union([z.string(), z.number(), z.boolean(), z.null()]))
+          .max(MAX_PARAMS)
+          .default([]),
         maxRows: z.number().int().min(1).max(LIMITS.sqlRows).default(LIMITS.sqlRows),
       },
       annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: false },

@@ -77,9 +77,14 @@ describe('storage server: SQL', () => {
     await acme.callTool('sql_query', { sql: 'CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)' });
     const inserted = acme.json(await acme.callTool('sql_query', { sql: 'INSERT INTO items (name) VALUES (?), (?)', params: ['apple', 'pear'] }));
     expect(inserted.rowsWritten).toBeGreaterThanOrEqual(2);
-    const rows = acme.json(await acme.callTool('sql_query', { sql: "SELECT id, name FROM items WHERE name LIKE ? ORDER BY id; -- trailing ';' is fine", params: ['%a%'] }));
+    const rows = acme.json(
+      await acme.callTool('sql_query', { sql: "SELECT id, name FROM items WHERE name LIKE ? ORDER BY id; -- trailing ';' is fine", params: ['%a%'] }),
+    );
     expect(rows.columns).toEqual(['id', 'name']);
-    expect(rows.rows).toEqual([[1, 'apple'], [2, 'pear']]);
+    expect(rows.rows).toEqual([
+      [1, 'apple'],
+      [2, 'pear'],
+    ]);
   });
 
   it('gives each tenant its own database: the other tenant has no such table', async () => {
@@ -95,7 +100,10 @@ describe('storage server: SQL', () => {
   it('limits rows to 1000 by default and to maxRows when asked', async () => {
     const s = await startSession('storage');
     await s.callTool('sql_query', { sql: 'CREATE TABLE n (i INTEGER)' });
-    await s.callTool('sql_query', { sql: 'INSERT INTO n SELECT a.value * 100 + b.value FROM json_each(?) a, json_each(?) b', params: [JSON.stringify([...Array(20).keys()]), JSON.stringify([...Array(100).keys()])] });
+    await s.callTool('sql_query', {
+      sql: 'INSERT INTO n SELECT a.value * 100 + b.value FROM json_each(?) a, json_each(?) b',
+      params: [JSON.stringify([...Array(20).keys()]), JSON.stringify([...Array(100).keys()])],
+    });
     const all = s.json(await s.callTool('sql_query', { sql: 'SELECT i FROM n ORDER BY i' }));
     expect(all.rowCount).toBe(1000);
     expect(all.truncated).toBe(true);
@@ -123,7 +131,14 @@ describe('storage server: roles', () => {
     await expect(reader.callTool('kv_put', { key: 'k', value: 'changed' })).rejects.toMatchObject({ code: -32003 });
     await expect(reader.callTool('files_put', { path: 'a.txt', content: 'x' })).rejects.toMatchObject({ code: -32003 });
     await expect(reader.callTool('kv_delete', { key: 'k' })).rejects.toMatchObject({ code: -32003 });
-    for (const sql of ["INSERT INTO t VALUES ('two')", 'DELETE FROM t', 'DROP TABLE t', "REPLACE INTO t VALUES ('changed')", "UPDATE t SET v = 'changed'", 'CREATE TABLE u (x)']) {
+    for (const sql of [
+      "INSERT INTO t VALUES ('two')",
+      'DELETE FROM t',
+      'DROP TABLE t',
+      "REPLACE INTO t VALUES ('changed')",
+      "UPDATE t SET v = 'changed'",
+      'CREATE TABLE u (x)',
+    ]) {
       const res = await reader.callTool('sql_query', { sql });
       expect(res.isError, sql).toBe(true);
       expect(reader.text(res), sql).toMatch(/may only run statements that read/);

@@ -59,12 +59,24 @@ const TENANT_ROUTES: Array<[method: string, pattern: RegExp, handler: Handler, a
  * Record an admin change with its outcome before the answer goes out, so a change the caller saw
  * succeed is always in the trail (reads are not audited).
  */
-async function audited(env: Env, actor: Actor, tenantId: string | null, action: string | undefined, resource: string, run: () => Promise<Response>): Promise<Response> {
+async function audited(
+  env: Env,
+  actor: Actor,
+  tenantId: string | null,
+  action: string | undefined,
+  resource: string,
+  run: () => Promise<Response>,
+): Promise<Response> {
   const response = await run();
   if (!action) return response;
   const status = response.status;
   // A creation names what it created (the new user's or key's id), never its secret; a refusal its error code.
-  const answer = response.headers.get('content-type')?.includes('json') ? ((await response.clone().json().catch(() => null)) as { id?: unknown; version?: unknown; error?: { code?: unknown } } | null) : null;
+  const answer = response.headers.get('content-type')?.includes('json')
+    ? ((await response
+        .clone()
+        .json()
+        .catch(() => null)) as { id?: unknown; version?: unknown; error?: { code?: unknown } } | null)
+    : null;
   const created = status === 201 ? answer?.id : undefined;
   await recordAudit(env, {
     tenant: tenantId,
@@ -73,7 +85,11 @@ async function audited(env: Env, actor: Actor, tenantId: string | null, action: 
     user: actor.kind === 'operator' ? 'operator' : `key:${actor.keyId}`,
     client: actor.kind === 'operator' ? undefined : actor.keyId,
     resource: typeof created === 'string' ? created : resource,
-    details: { status, ...(typeof answer?.version === 'number' ? { version: answer.version } : {}), ...(typeof answer?.error?.code === 'string' ? { error: answer.error.code } : {}) },
+    details: {
+      status,
+      ...(typeof answer?.version === 'number' ? { version: answer.version } : {}),
+      ...(typeof answer?.error?.code === 'string' ? { error: answer.error.code } : {}),
+    },
   });
   return response;
 }
@@ -92,10 +108,16 @@ export async function handleAdminApi(request: Request, env: Env, path: string): 
   if (path === '/admin/api/metrics' && request.method === 'GET') return platformMetricsRoute(request, env, actor);
   const exportsPath = /^\/admin\/api\/audit\/exports(?:\/([^/]+))?$/.exec(path);
   if (exportsPath && request.method === 'GET') return platformExportsRoute(request, env, actor, exportsPath[1]);
-  if (path === '/admin/api/audit/migrate' && request.method === 'POST') return audited(env, actor, null, 'admin.audit.migrate', 'audit_events', () => migrateAuditRoute(env, actor));
+  if (path === '/admin/api/audit/migrate' && request.method === 'POST')
+    return audited(env, actor, null, 'admin.audit.migrate', 'audit_events', () => migrateAuditRoute(env, actor));
   if (path === '/admin/api/tenants') {
     if (request.method === 'POST') {
-      const id = ((await request.clone().json().catch(() => null)) as { id?: unknown } | null)?.id;
+      const id = (
+        (await request
+          .clone()
+          .json()
+          .catch(() => null)) as { id?: unknown } | null
+      )?.id;
       const tenantId = typeof id === 'string' ? tenantIdFrom(id) : null;
       return audited(env, actor, tenantId, 'admin.tenant.create', tenantId ?? '', () => createTenantRoute(request, env, actor));
     }
@@ -134,5 +156,10 @@ export async function handleAdminApi(request: Request, env: Env, path: string): 
  */
 function readOnlyWhileSuspended(actor: Actor, tenant: Tenant, method: string): (() => Promise<Response>) | null {
   if (method === 'GET' || actor.kind === 'operator' || tenant.status === 'active') return null;
-  return async () => restError(403, 'tenant_suspended', 'This tenant is suspended: its admins may read users, keys, upstreams and the audit trail, but not change anything until the platform operator resumes it');
+  return async () =>
+    restError(
+      403,
+      'tenant_suspended',
+      'This tenant is suspended: its admins may read users, keys, upstreams and the audit trail, but not change anything until the platform operator resumes it',
+    );
 }

@@ -9,8 +9,7 @@ import { verifyApiKey } from '../tenancy/api-keys';
  * tenant), through an admin API key or a dashboard sign-in. `via` says which surface, for the audit trail.
  */
 export type Actor =
-  | { kind: 'operator'; via?: 'api' | 'dashboard' }
-  | { kind: 'tenant-admin'; tenantId: string; keyId?: string; userId?: string; via?: 'api' | 'dashboard' };
+  { kind: 'operator'; via?: 'api' | 'dashboard' } | { kind: 'tenant-admin'; tenantId: string; keyId?: string; userId?: string; via?: 'api' | 'dashboard' };
 
 /**
  * Authenticate an admin API call: the operator token (when `SMCP_ADMIN_TOKEN` is set) or an API key

@@ -22,14 +22,25 @@ const Name = z.string().trim().min(1).max(100);
 export const CreateKeyInput = z.strictObject({ name: Name, role: RoleSchema, expiresInDays: z.number().int().min(1).max(3650).optional() });
 /** `PATCH /admin/api/tenants/<t>/keys/<id>`: the key's own request limits (null = the tenant default). */
 export const PatchKeyInput = z.strictObject({ limits: KeyLimitsPatchSchema });
-export const RotateKeyInput = z.strictObject({ graceHours: z.number().min(0).max(24 * 30).optional() });
+export const RotateKeyInput = z.strictObject({
+  graceHours: z
+    .number()
+    .min(0)
+    .max(24 * 30)
+    .optional(),
+});
 export const CreateUserInput = z.strictObject({ email: EmailSchema, password: PasswordSchema, role: RoleSchema });
 export const PatchUserInput = z
   .strictObject({ role: RoleSchema.optional(), password: PasswordSchema.optional() })
   .refine((p) => p.role !== undefined || p.password !== undefined, { message: 'nothing to change' });
 export const ServersInput = Servers;
 export const PatchTenantInput = z
-  .strictObject({ name: Name.optional(), status: z.enum(['active', 'suspended']).optional(), servers: Servers.optional(), limits: LimitsPatchSchema.optional() })
+  .strictObject({
+    name: Name.optional(),
+    status: z.enum(['active', 'suspended']).optional(),
+    servers: Servers.optional(),
+    limits: LimitsPatchSchema.optional(),
+  })
   .refine((p) => Object.keys(p).length > 0, { message: 'nothing to change' });
 
 /** How an actor appears in the audit trail: `operator`, `key:<id>` or the signed-in user's id. */
@@ -106,7 +117,12 @@ export function mayPatchTenant(actor: Actor, patch: { status?: TenantStatus; ser
 }
 
 /** Apply a tenant change the caller has checked with `mayPatchTenant`. */
-export async function patchTenantOp(env: Env, actor: Actor, current: Tenant, patch: { name?: string; status?: TenantStatus; servers?: string[]; limits?: LimitsPatch }): Promise<Tenant> {
+export async function patchTenantOp(
+  env: Env,
+  actor: Actor,
+  current: Tenant,
+  patch: { name?: string; status?: TenantStatus; servers?: string[]; limits?: LimitsPatch },
+): Promise<Tenant> {
   const tenant = await updateTenant(env.DB, current, patch);
   logChange(actor, current.id, 'admin.tenant.update', current.id);
   return tenant;

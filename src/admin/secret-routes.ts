@@ -33,6 +33,12 @@ export async function rotateSecretsRoute(env: Env, actor: Actor): Promise<Respon
       failed.push(`${row.tenantId}/${row.name}`);
     }
   }
-  await recordAudit(env, { tenant: null, action: 'admin.secrets.rotate', result: failed.length ? 'error' : 'ok', user: 'operator', details: { resealed, current, failed: failed.length } });
+  await recordAudit(env, {
+    tenant: null,
+    action: 'admin.secrets.rotate',
+    result: failed.length ? 'error' : 'ok',
+    user: 'operator',
+    details: { resealed, current, failed: failed.length },
+  });
   return json({ currentKey: ring.current, resealed, alreadyCurrent: current, failed, remaining: failed.length });
 }

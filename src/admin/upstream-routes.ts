@@ -71,7 +71,11 @@ export async function createUpstreamRoute(request: Request, env: Env, _actor: Ac
   const inserted = await insertUpstream(env.DB, tenantId, body.name, write, max);
   if (inserted === 'exists') return restError(409, 'conflict', `This tenant already has an upstream named "${body.name}"`);
   if (inserted === 'full') {
-    return restError(409, 'upstream_limit', `This tenant already has ${max} upstreams, the most it may register (limits.maxUpstreams, set by the operator); delete one first`);
+    return restError(
+      409,
+      'upstream_limit',
+      `This tenant already has ${max} upstreams, the most it may register (limits.maxUpstreams, set by the operator); delete one first`,
+    );
   }
   // A fresh registration starts from a clean state object (a previous upstream of this name is forgotten).
   await upstreamStub(env, { tenant: tenantId, name: body.name }).reset();
@@ -142,6 +146,10 @@ export async function approveUpstreamRoute(env: Env, _actor: Actor, tenantId: st
     const state = await upstreamStub(env, key).approve(key);
     return json({ name, state });
   } catch (error) {
-    return restError(502, 'upstream_unavailable', `Could not fetch the upstream's tools to approve them: ${String(error instanceof Error ? error.message : error).slice(0, 200)}`);
+    return restError(
+      502,
+      'upstream_unavailable',
+      `Could not fetch the upstream's tools to approve them: ${String(error instanceof Error ? error.message : error).slice(0, 200)}`,
+    );
   }
 }

@@ -26,7 +26,16 @@ export async function deliver(env: Env, url: string, secret: string, body: strin
   if (problem) return { ok: false, error: `webhook URL refused: ${problem}`, retry: false };
   try {
     const signature = await signatureHeader(secret, Math.floor(now / 1000), body);
-    const res = await fetchWithTimeout(url, { method: 'POST', headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signature, 'user-agent': 'SMCP-Alerts/1' }, body, redirect: 'manual' }, DELIVERY_TIMEOUT_MS);
+    const res = await fetchWithTimeout(
+      url,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signature, 'user-agent': 'SMCP-Alerts/1' },
+        body,
+        redirect: 'manual',
+      },
+      DELIVERY_TIMEOUT_MS,
+    );
     await res.body?.cancel();
     if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
     return { ok: false, error: `HTTP ${res.status}`, retry: true };

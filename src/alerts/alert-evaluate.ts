@@ -13,14 +13,20 @@ export async function ruleValues(env: Env, tenant: string, since: number, rules:
   const values = new Map<string, number | null>();
   const windows = [...new Set(rules.filter((r) => !isStateMetric(r)).map((r) => r.windowMinutes))];
   const byWindow = new Map<number, Map<string, ServerMetrics>>();
-  await Promise.all(windows.map(async (w) => {
-    const m = await queryMetrics(env, { tenant, windowMinutes: w, bucketMinutes: 1, now, since });
-    byWindow.set(w, new Map(m.servers.map((s) => [s.server, s])));
-  }));
+  await Promise.all(
+    windows.map(async (w) => {
+      const m = await queryMetrics(env, { tenant, windowMinutes: w, bucketMinutes: 1, now, since });
+      byWindow.set(w, new Map(m.servers.map((s) => [s.server, s])));
+    }),
+  );
   const statuses = new Map<string, Promise<UpstreamStatus | null>>();
   const status = (server: string) => {
     const key = { tenant, name: server };
-    if (!statuses.has(server)) statuses.set(server, (async () => (await upstreamStub(env, key).status(key)) as unknown as UpstreamStatus)().catch(() => null));
+    if (!statuses.has(server))
+      statuses.set(
+        server,
+        (async () => (await upstreamStub(env, key).status(key)) as unknown as UpstreamStatus)().catch(() => null),
+      );
     return statuses.get(server)!;
   };
   for (const rule of rules) {

@@ -29,15 +29,24 @@ const ruleFields = {
   enabled: z.boolean().default(true),
 };
 
-export const AlertRuleCreateSchema = z.object(ruleFields).strict().superRefine((r, ctx) => {
-  if ((r.metric === 'error_rate' || r.metric === 'rate_limited_share') && r.threshold > 1) {
-    ctx.addIssue({ code: 'custom', path: ['threshold'], message: 'a rate threshold is a fraction between 0 and 1' });
-  }
-});
+export const AlertRuleCreateSchema = z
+  .object(ruleFields)
+  .strict()
+  .superRefine((r, ctx) => {
+    if ((r.metric === 'error_rate' || r.metric === 'rate_limited_share') && r.threshold > 1) {
+      ctx.addIssue({ code: 'custom', path: ['threshold'], message: 'a rate threshold is a fraction between 0 and 1' });
+    }
+  });
 export type AlertRuleCreate = z.infer<typeof AlertRuleCreateSchema>;
 
 export const AlertRulePatchSchema = z
-  .object({ threshold: ruleFields.threshold.optional(), windowMinutes: ruleFields.windowMinutes.optional(), minRequests: ruleFields.minRequests.optional(), webhookUrl: ruleFields.webhookUrl.optional(), enabled: z.boolean().optional() })
+  .object({
+    threshold: ruleFields.threshold.optional(),
+    windowMinutes: ruleFields.windowMinutes.optional(),
+    minRequests: ruleFields.minRequests.optional(),
+    webhookUrl: ruleFields.webhookUrl.optional(),
+    enabled: z.boolean().optional(),
+  })
   .strict();
 export type AlertRulePatch = z.infer<typeof AlertRulePatchSchema>;
 

@@ -31,7 +31,8 @@ export async function createAlertRoute(request: Request, env: Env, tenantId: str
     if (created === 'full') return restError(409, 'alert_limit', `A tenant may have at most ${MAX_ALERT_RULES} alert rules`);
     return json({ ...created.rule, secret: created.secret }, 201);
   } catch (error) {
-    if (error instanceof KeyringError || String(error).includes('SMCP_ENCRYPTION_KEYS')) return restError(503, 'not_configured', 'Alert secrets cannot be stored: SMCP_ENCRYPTION_KEYS is missing or invalid');
+    if (error instanceof KeyringError || String(error).includes('SMCP_ENCRYPTION_KEYS'))
+      return restError(503, 'not_configured', 'Alert secrets cannot be stored: SMCP_ENCRYPTION_KEYS is missing or invalid');
     throw error;
   }
 }
@@ -54,7 +55,8 @@ export async function patchAlertRoute(request: Request, env: Env, tenantId: stri
   const existing = await stub.get(id);
   if (!existing) return notFound();
   const threshold = body.threshold ?? existing.threshold;
-  if ((existing.metric === 'error_rate' || existing.metric === 'rate_limited_share') && threshold > 1) return restError(400, 'invalid_request', 'threshold: a rate threshold is a fraction between 0 and 1');
+  if ((existing.metric === 'error_rate' || existing.metric === 'rate_limited_share') && threshold > 1)
+    return restError(400, 'invalid_request', 'threshold: a rate threshold is a fraction between 0 and 1');
   const rule = await stub.patch(id, body);
   return rule ? json(rule) : notFound();
 }

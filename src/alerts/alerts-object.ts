@@ -147,7 +147,14 @@ export class TenantAlerts extends DurableObject<Env> {
       const delivery: Delivery = { id: payload.id, ruleId: rule.id, body: JSON.stringify(payload), attempts: 0, nextAt: now, createdAt: now };
       // The new state and its delivery in one write: never a transition without its alert, nor twice.
       await this.ctx.storage.put({ [`rule:${rule.id}`]: next, [`delivery:${String(now).padStart(15, '0')}:${payload.id}`]: delivery });
-      await recordAudit(this.env, { tenant: tenant.id, action: payload.type, result: 'ok', user: 'platform', resource: rule.id, details: { server: rule.server, metric: rule.metric, threshold: rule.threshold, value } });
+      await recordAudit(this.env, {
+        tenant: tenant.id,
+        action: payload.type,
+        result: 'ok',
+        user: 'platform',
+        resource: rule.id,
+        details: { server: rule.server, metric: rule.metric, threshold: rule.threshold, value },
+      });
     }
     return { evaluated: rules.length, transitions };
   }
@@ -179,7 +186,14 @@ export class TenantAlerts extends DurableObject<Env> {
       } else {
         await this.ctx.storage.put(key, { ...d, attempts, nextAt: Date.now() + retryDelayMs(this.env, attempts) });
       }
-      await recordAudit(this.env, { tenant, action: 'alert.delivery', result: outcome.ok ? 'ok' : 'error', user: 'platform', resource: rule.id, details: { server: rule.server, ...details, final: outcome.ok || !outcome.retry || attempts >= MAX_ATTEMPTS } });
+      await recordAudit(this.env, {
+        tenant,
+        action: 'alert.delivery',
+        result: outcome.ok ? 'ok' : 'error',
+        user: 'platform',
+        resource: rule.id,
+        details: { server: rule.server, ...details, final: outcome.ok || !outcome.retry || attempts >= MAX_ATTEMPTS },
+      });
     }
     return delivered;
   }

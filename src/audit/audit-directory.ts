@@ -24,7 +24,10 @@ export class AuditDirectory {
 
   /** Days, newest first. */
   days(): DirectoryDay[] {
-    return this.sql.exec<{ day: string; exported: number }>('SELECT day, exported FROM days ORDER BY day DESC').toArray().map((r) => ({ day: r.day, exported: r.exported === 1 }));
+    return this.sql
+      .exec<{ day: string; exported: number }>('SELECT day, exported FROM days ORDER BY day DESC')
+      .toArray()
+      .map((r) => ({ day: r.day, exported: r.exported === 1 }));
   }
 
   markExported(day: string): void {
@@ -50,6 +53,9 @@ export class AuditRegistry {
   }
 
   scopes(): string[] {
-    return this.sql.exec<{ scope: string }>('SELECT scope FROM scopes ORDER BY scope').toArray().map((r) => r.scope);
+    return this.sql
+      .exec<{ scope: string }>('SELECT scope FROM scopes ORDER BY scope')
+      .toArray()
+      .map((r) => r.scope);
   }
 }

@@ -1,7 +1,22 @@
 import type { AuditEvent } from './audit-event';
 
 /** Column order of the CSV export (also its header row). */
-export const CSV_COLUMNS = ['id', 'time', 'tenant', 'action', 'result', 'user', 'client', 'session', 'server', 'resource', 'latencyMs', 'correlationId', 'ip', 'details'] as const;
+export const CSV_COLUMNS = [
+  'id',
+  'time',
+  'tenant',
+  'action',
+  'result',
+  'user',
+  'client',
+  'session',
+  'server',
+  'resource',
+  'latencyMs',
+  'correlationId',
+  'ip',
+  'details',
+] as const;
 
 /** JSON Lines: one event per line, for `jq` and log pipelines. */
 export function toJsonLines(events: AuditEvent[]): string {

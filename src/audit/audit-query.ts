@@ -34,7 +34,10 @@ export const AuditFiltersSchema = z.object({
   user: z.string().min(1).max(254).optional(),
   result: AuditResultSchema.optional(),
   limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional(),
-  cursor: z.string().regex(/^[0-9]+:[0-9a-f-]{36}$/, 'cursor is malformed').optional(),
+  cursor: z
+    .string()
+    .regex(/^[0-9]+:[0-9a-f-]{36}$/, 'cursor is malformed')
+    .optional(),
 });
 
 /** A page from one source (a shard, a scope, the legacy table), newest first, at most `limit + 1` long. */
@@ -61,7 +64,10 @@ export async function queryAudit(env: Env, q: AuditQuery): Promise<{ events: Aud
   pages.push(await legacyPage(env, { ...q, from, limit: limit + 1 }));
   // An event can be in a store and, for a moment, still in the legacy table (migration copies, then deletes).
   const seen = new Set<string>();
-  const merged = pages.flat().filter((e) => !seen.has(e.id) && seen.add(e.id)).sort(newestFirst);
+  const merged = pages
+    .flat()
+    .filter((e) => !seen.has(e.id) && seen.add(e.id))
+    .sort(newestFirst);
   const events = merged.slice(0, limit);
   const last = events[events.length - 1];
   return { events, nextCursor: merged.length > limit && last ? `${last.time}:${last.id}` : null };

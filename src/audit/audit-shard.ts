@@ -43,10 +43,20 @@ type Row = Record<string, SqlStorageValue>;
 
 function toEvent(r: Row): AuditEvent {
   return {
-    id: String(r.id), time: Number(r.time), tenant: (r.tenant as string | null) ?? null, action: String(r.action), result: r.result as AuditResult,
-    user: r.user as string | null, client: r.client as string | null, session: r.session as string | null, server: r.server as string | null,
-    resource: r.resource as string | null, latencyMs: r.latency_ms as number | null, correlationId: r.correlation_id as string | null,
-    ip: r.ip as string | null, details: r.details ? (JSON.parse(String(r.details)) as Record<string, unknown>) : null,
+    id: String(r.id),
+    time: Number(r.time),
+    tenant: (r.tenant as string | null) ?? null,
+    action: String(r.action),
+    result: r.result as AuditResult,
+    user: r.user as string | null,
+    client: r.client as string | null,
+    session: r.session as string | null,
+    server: r.server as string | null,
+    resource: r.resource as string | null,
+    latencyMs: r.latency_ms as number | null,
+    correlationId: r.correlation_id as string | null,
+    ip: r.ip as string | null,
+    details: r.details ? (JSON.parse(String(r.details)) as Record<string, unknown>) : null,
   };
 }
 
@@ -77,20 +87,48 @@ export class AuditShard {
         this.sql.exec(
           `INSERT INTO events (id, time, tenant, action, result, user, client, session, server, resource, latency_ms, correlation_id, ip, details)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          e.id, e.time, e.tenant, e.action, e.result, e.user, e.client, e.session, e.server, e.resource, e.latencyMs, e.correlationId, e.ip,
+          e.id,
+          e.time,
+          e.tenant,
+          e.action,
+          e.result,
+          e.user,
+          e.client,
+          e.session,
+          e.server,
+          e.resource,
+          e.latencyMs,
+          e.correlationId,
+          e.ip,
           e.details ? JSON.stringify(e.details) : null,
         );
         if (e.session) {
-          this.sql.exec('INSERT INTO sessions (session, last_seen) VALUES (?, ?) ON CONFLICT (session) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen)', e.session, e.time);
+          this.sql.exec(
+            'INSERT INTO sessions (session, last_seen) VALUES (?, ?) ON CONFLICT (session) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen)',
+            e.session,
+            e.time,
+          );
         }
       }
       for (const d of rollupDeltas(fresh).values()) {
-        const old = this.sql.exec('SELECT requests, errors, denials, rate_limited, sketch FROM rollups WHERE grain = ? AND start = ? AND server = ?', d.grain, d.start, d.server).toArray()[0];
+        const old = this.sql
+          .exec('SELECT requests, errors, denials, rate_limited, sketch FROM rollups WHERE grain = ? AND start = ? AND server = ?', d.grain, d.start, d.server)
+          .toArray()[0];
         if (old) {
           addCounts(d, { requests: Number(old.requests), errors: Number(old.errors), denials: Number(old.denials), rateLimited: Number(old.rate_limited) });
           d.sketch.merge(JSON.parse(String(old.sketch)) as SketchData);
         }
-        this.sql.exec('INSERT OR REPLACE INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?, ?)', d.grain, d.start, d.server, d.requests, d.errors, d.denials, d.rateLimited, JSON.stringify(d.sketch));
+        this.sql.exec(
+          'INSERT OR REPLACE INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+          d.grain,
+          d.start,
+          d.server,
+          d.requests,
+          d.errors,
+          d.denials,
+          d.rateLimited,
+          JSON.stringify(d.sketch),
+        );
       }
       return fresh.length;
     });
@@ -115,7 +153,10 @@ export class AuditShard {
       add('(time < ? OR (time = ? AND id < ?))', Number(time), Number(time), id!);
     }
     const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, id DESC LIMIT ?`;
-    return this.sql.exec<Row>(sql, ...args, q.limit).toArray().map(toEvent);
+    return this.sql
+      .exec<Row>(sql, ...args, q.limit)
+      .toArray()
+      .map(toEvent);
   }
 
   /** Events oldest first, `limit` after `(time, id)`: the export walks the day with this. */
@@ -144,14 +185,25 @@ export class AuditShard {
     }
     if (cursor < to) segments.push([cursor, to]);
     const rows: Row[] = [];
-    if (hours.length) rows.push(...this.sql.exec<Row>('SELECT * FROM rollups WHERE grain = ? AND start >= ? AND start <= ?', HOUR, hours[0]!, hours[hours.length - 1]!).toArray().filter((r) => hours.includes(Number(r.start))));
-    for (const [a, b] of segments) rows.push(...this.sql.exec<Row>('SELECT * FROM rollups WHERE grain = ? AND start >= ? AND start < ?', MINUTE, a, b).toArray());
+    if (hours.length)
+      rows.push(
+        ...this.sql
+          .exec<Row>('SELECT * FROM rollups WHERE grain = ? AND start >= ? AND start <= ?', HOUR, hours[0]!, hours[hours.length - 1]!)
+          .toArray()
+          .filter((r) => hours.includes(Number(r.start))),
+      );
+    for (const [a, b] of segments)
+      rows.push(...this.sql.exec<Row>('SELECT * FROM rollups WHERE grain = ? AND start >= ? AND start < ?', MINUTE, a, b).toArray());
     const out = new Map<string, ShardMetricsRow & { merged: LatencySketch }>();
     for (const r of rows) {
       const bucket = bucketOf(Number(r.start));
       const key = `${bucket}|${r.server}`;
       let m = out.get(key);
-      if (!m) out.set(key, (m = { bucket, server: String(r.server), requests: 0, errors: 0, denials: 0, rateLimited: 0, sketch: { z: 0, b: {} }, merged: new LatencySketch() }));
+      if (!m)
+        out.set(
+          key,
+          (m = { bucket, server: String(r.server), requests: 0, errors: 0, denials: 0, rateLimited: 0, sketch: { z: 0, b: {} }, merged: new LatencySketch() }),
+        );
       addCounts(m, { requests: Number(r.requests), errors: Number(r.errors), denials: Number(r.denials), rateLimited: Number(r.rate_limited) });
       m.merged.merge(JSON.parse(String(r.sketch)) as SketchData);
     }
@@ -160,7 +212,10 @@ export class AuditShard {
 
   /** Sessions with a request at or after `since`. */
   activeSessions(since: number): string[] {
-    return this.sql.exec<{ session: string }>('SELECT session FROM sessions WHERE last_seen >= ?', since).toArray().map((r) => r.session);
+    return this.sql
+      .exec<{ session: string }>('SELECT session FROM sessions WHERE last_seen >= ?', since)
+      .toArray()
+      .map((r) => r.session);
   }
 
   /**
@@ -183,7 +238,18 @@ export class AuditShard {
         row.sketch.merge(JSON.parse(String(r.sketch)) as SketchData);
         rebuilt.set(String(r.server), row);
       }
-      for (const [server, r] of rebuilt) this.sql.exec('INSERT INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?, ?)', HOUR, hour, server, r.requests, r.errors, r.denials, r.rateLimited, JSON.stringify(r.sketch));
+      for (const [server, r] of rebuilt)
+        this.sql.exec(
+          'INSERT INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+          HOUR,
+          hour,
+          server,
+          r.requests,
+          r.errors,
+          r.denials,
+          r.rateLimited,
+          JSON.stringify(r.sketch),
+        );
       return deleted;
     });
   }

@@ -29,9 +29,20 @@ interface Row {
 
 function toEvent(r: Row): AuditEvent {
   return {
-    id: r.id, time: r.time, tenant: r.tenant, action: r.action, result: r.result, user: r.user, client: r.client,
-    session: r.session, server: r.server, resource: r.resource, latencyMs: r.latency_ms, correlationId: r.correlation_id,
-    ip: r.ip, details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : null,
+    id: r.id,
+    time: r.time,
+    tenant: r.tenant,
+    action: r.action,
+    result: r.result,
+    user: r.user,
+    client: r.client,
+    session: r.session,
+    server: r.server,
+    resource: r.resource,
+    latencyMs: r.latency_ms,
+    correlationId: r.correlation_id,
+    ip: r.ip,
+    details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : null,
   };
 }
 
@@ -65,7 +76,10 @@ export async function legacyPage(env: Env, q: AuditQuery & { limit: number }): P
   }
   const [any, page] = await env.DB.batch<Row>([
     env.DB.prepare('SELECT id FROM audit_events LIMIT 1'),
-    env.DB.prepare(`SELECT * FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, id DESC LIMIT ?`).bind(...args, q.limit),
+    env.DB.prepare(`SELECT * FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, id DESC LIMIT ?`).bind(
+      ...args,
+      q.limit,
+    ),
   ]);
   if (any!.results.length === 0) drainedAt = Date.now();
   return page!.results.map(toEvent);
@@ -78,7 +92,9 @@ export async function legacyPage(env: Env, q: AuditQuery & { limit: number }): P
 export async function migrateLegacyAudit(env: Env, maxRows = 5000): Promise<{ migrated: number; remaining: number }> {
   let migrated = 0;
   while (migrated < maxRows) {
-    const { results } = await env.DB.prepare('SELECT * FROM audit_events ORDER BY time, id LIMIT ?').bind(Math.min(500, maxRows - migrated)).all<Row>();
+    const { results } = await env.DB.prepare('SELECT * FROM audit_events ORDER BY time, id LIMIT ?')
+      .bind(Math.min(500, maxRows - migrated))
+      .all<Row>();
     if (results.length === 0) break;
     await deliverToStores(env, results.map(toEvent));
     const ids = results.map((r) => r.id);

@@ -43,15 +43,15 @@ export async function handleAuthorize(request: Request, env: Env, ctx: Pick<Exec
     if (!server) return errorPage(400, 'Unknown server', 'This authorization request does not name a server hosted here.');
     if (request.method === 'GET') {
       const signedIn = SignInSchema.safeParse(await openCookieValue(secret, SIGNIN_PURPOSE, readCookie(request, SIGNIN_COOKIE)));
-      return signedIn.success ? await showConsent(request, env, oauth, authRequest, server, signedIn.data, new Headers()) : await showSignIn(request, oauth, authRequest, server);
+      return signedIn.success
+        ? await showConsent(request, env, oauth, authRequest, server, signedIn.data, new Headers())
+        : await showSignIn(request, oauth, authRequest, server);
     }
     if (request.method !== 'POST') return errorPage(405, 'Method not allowed', 'Use GET or POST.');
     const form = await readForm(request);
     if (form === 'too_large') return errorPage(413, 'Form too large', 'The form was larger than this page ever sends.');
     if (!form) return errorPage(400, 'Bad request', 'The form could not be read.');
-    return form.has('decision')
-      ? await decide(request, env, oauth, form, secret)
-      : await signIn(request, env, ctx, oauth, authRequest, server, form, secret);
+    return form.has('decision') ? await decide(request, env, oauth, form, secret) : await signIn(request, env, ctx, oauth, authRequest, server, form, secret);
   } catch (error) {
     if (error instanceof AuthorizationError && error.redirectTo) return Response.redirect(error.redirectTo, 302);
     if (error instanceof AuthorizationError) return errorPage(400, 'Authorization failed', error.description);
@@ -89,7 +89,15 @@ async function clientName(oauth: OAuthHelpers, req: AuthRequest): Promise<string
   return (await oauth.describeConsent(req)).clientName;
 }
 
-async function showSignIn(request: Request, oauth: OAuthHelpers, req: AuthRequest, server: HostedServerEntry, error?: string, email?: string, organization?: string | null): Promise<Response> {
+async function showSignIn(
+  request: Request,
+  oauth: OAuthHelpers,
+  req: AuthRequest,
+  server: HostedServerEntry,
+  error?: string,
+  email?: string,
+  organization?: string | null,
+): Promise<Response> {
   const csrf = randomHex(32);
   const headers = new Headers({ 'Set-Cookie': setCookie(CSRF_COOKIE, csrf, SIGNIN_TTL_SECONDS) });
   const url = new URL(request.url);
@@ -106,7 +114,16 @@ async function showSignIn(request: Request, oauth: OAuthHelpers, req: AuthReques
   });
 }
 
-async function signIn(request: Request, env: Env, ctx: Pick<ExecutionContext, 'waitUntil'>, oauth: OAuthHelpers, req: AuthRequest, server: HostedServerEntry, form: FormData, secret: string): Promise<Response> {
+async function signIn(
+  request: Request,
+  env: Env,
+  ctx: Pick<ExecutionContext, 'waitUntil'>,
+  oauth: OAuthHelpers,
+  req: AuthRequest,
+  server: HostedServerEntry,
+  form: FormData,
+  secret: string,
+): Promise<Response> {
   const csrfCookie = readCookie(request, CSRF_COOKIE);
   const csrfField = form.get('csrf');
   if (!csrfCookie || typeof csrfField !== 'string' || !(await safeEqual(csrfCookie, csrfField))) {
@@ -120,7 +137,12 @@ async function signIn(request: Request, env: Env, ctx: Pick<ExecutionContext, 'w
   const check = await checkSignIn(env.DB, form);
   if (check.outcome !== 'ok') {
     if (check.outcome === 'failed') await guard.failed();
-    recordDenial(check.outcome === 'failed' ? 'sign-in failed' : 'sign-in needs the organization', { path: '/authorize', action: 'auth.sign_in', principal: check.email ?? undefined, resource: server.name });
+    recordDenial(check.outcome === 'failed' ? 'sign-in failed' : 'sign-in needs the organization', {
+      path: '/authorize',
+      action: 'auth.sign_in',
+      principal: check.email ?? undefined,
+      resource: server.name,
+    });
     return showSignIn(request, oauth, req, server, check.message, check.email ?? undefined, check.organization);
   }
   const user = check.user;
@@ -135,7 +157,15 @@ async function signIn(request: Request, env: Env, ctx: Pick<ExecutionContext, 'w
 }
 
 /** Refuses before consent when the tenant cannot use the server, so nobody approves a useless grant. */
-async function showConsent(request: Request, env: Env, oauth: OAuthHelpers, req: AuthRequest, server: HostedServerEntry, session: SignIn, headers: Headers): Promise<Response> {
+async function showConsent(
+  request: Request,
+  env: Env,
+  oauth: OAuthHelpers,
+  req: AuthRequest,
+  server: HostedServerEntry,
+  session: SignIn,
+  headers: Headers,
+): Promise<Response> {
   const access = await getAccessRecord(env.DB, session.tenantId, session.userId);
   if (!access || access.tenantStatus !== 'active' || !(await tenantOffers(env, session.tenantId, access.servers, server))) {
     return errorPage(403, 'Not available', `Your organization has not enabled ${server.title}, or its account is suspended.`);
@@ -153,7 +183,13 @@ async function decide(request: Request, env: Env, oauth: OAuthHelpers, form: For
   if (!session.success) return errorPage(403, 'Sign-in expired', 'Your sign-in expired. Start again from your app.');
   if (form.get('decision') !== 'approve') {
     const denied = await oauth.denyConsent(request, handle);
-    await recordAudit(env, { tenant: session.data.tenantId, action: 'auth.consent', result: 'denied', user: session.data.userId, details: { decision: 'deny' } });
+    await recordAudit(env, {
+      tenant: session.data.tenantId,
+      action: 'auth.consent',
+      result: 'denied',
+      user: session.data.userId,
+      details: { decision: 'deny' },
+    });
     return new Response(null, { status: 302, headers: denied.headers });
   }
   const approved = await oauth.approveConsent(request, handle);
@@ -172,7 +208,14 @@ async function decide(request: Request, env: Env, oauth: OAuthHelpers, form: For
     scope: approved.request.scope,
     props,
   });
-  await recordAudit(env, { tenant: session.data.tenantId, action: 'auth.consent', result: 'ok', user: session.data.userId, client: approved.request.clientId, resource: server.name });
+  await recordAudit(env, {
+    tenant: session.data.tenantId,
+    action: 'auth.consent',
+    result: 'ok',
+    user: session.data.userId,
+    client: approved.request.clientId,
+    resource: server.name,
+  });
   approved.headers.set('Location', redirectTo);
   approved.headers.append('Set-Cookie', setCookie(SIGNIN_COOKIE, '', 0));
   return new Response(null, { status: 302, headers: approved.headers });

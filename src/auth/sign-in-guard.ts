@@ -27,7 +27,13 @@ export class SignInGuard {
    * `email` is the normalised address tried, or null when the form had none; `operator: true`
    * guards the operator token instead, with one global account key (there is one operator).
    */
-  constructor(env: Env, ctx: Pick<ExecutionContext, 'waitUntil'>, request: Request, email: string | null, options: { operator?: boolean; page?: ThrottledPage } = {}) {
+  constructor(
+    env: Env,
+    ctx: Pick<ExecutionContext, 'waitUntil'>,
+    request: Request,
+    email: string | null,
+    options: { operator?: boolean; page?: ThrottledPage } = {},
+  ) {
     this.env = env;
     this.ctx = ctx;
     this.request = request;

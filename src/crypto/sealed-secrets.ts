@@ -39,7 +39,10 @@ const rings = new Map<string, Promise<Keyring>>();
 async function parseKeyring(spec: string): Promise<Keyring> {
   const keys = new Map<string, CryptoKey>();
   let current: string | undefined;
-  for (const entry of spec.split(',').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of spec
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const colon = entry.indexOf(':');
     const id = entry.slice(0, colon);
     if (colon < 1 || !KEY_ID.test(id)) throw new KeyringError('SMCP_ENCRYPTION_KEYS: each entry must be <keyId>:<base64 32 bytes>');
@@ -77,7 +80,10 @@ export function keyringFrom(env: Env): Promise<Keyring> {
 
 /** Whether `SMCP_ENCRYPTION_KEYS` is set and valid (for /health and early refusals). */
 export async function keyringConfigured(env: Env): Promise<boolean> {
-  return keyringFrom(env).then(() => true, () => false);
+  return keyringFrom(env).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Seal `plaintext` under the current key, bound to `context` (associated data). */

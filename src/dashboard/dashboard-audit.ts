@@ -8,7 +8,14 @@ import type { PageContext } from './dashboard';
  * the admin API (`admin.key.create`, ...), the actor as `operator` or the signed-in user's id, and
  * `details.via = "dashboard"`. Awaited: a change is not reported done before it is recorded.
  */
-export async function auditDashboardChange(c: PageContext, tenant: string, action: string, resource: string, result: AuditResult, details: Record<string, unknown> = {}): Promise<void> {
+export async function auditDashboardChange(
+  c: PageContext,
+  tenant: string,
+  action: string,
+  resource: string,
+  result: AuditResult,
+  details: Record<string, unknown> = {},
+): Promise<void> {
   await recordAudit(c.env, {
     tenant,
     action,

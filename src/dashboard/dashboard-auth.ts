@@ -32,24 +32,24 @@ function signInForm(kind: 'user' | 'operator', opts: { error?: string; email?: s
   const fields =
     kind === 'user'
       ? html`<label for="email">Email</label>
-  <input id="email" name="email" type="email" autocomplete="username" required value="${opts.email ?? ''}">
-  <label for="password">Password</label>
-  <input id="password" name="password" type="password" autocomplete="current-password" required>
-  ${organizationField(opts.organization)}`
-      : html`<label for="token">Operator token</label>
-  <input id="token" name="token" type="password" autocomplete="off" required>`;
+          <input id="email" name="email" type="email" autocomplete="username" required value="${opts.email ?? ''}" />
+          <label for="password">Password</label>
+          <input id="password" name="password" type="password" autocomplete="current-password" required />
+          ${organizationField(opts.organization)}`
+      : html`<label for="token">Operator token</label> <input id="token" name="token" type="password" autocomplete="off" required />`;
   const other =
     kind === 'user'
       ? html`<p class="muted">Platform operator? <a href="/dashboard/operator/sign-in">Sign in with the operator token</a>.</p>`
       : html`<p class="muted"><a href="/dashboard/sign-in">Sign in with a tenant account</a> instead.</p>`;
   const body = html`<div class="narrow">
-${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
-<form method="post" action="${kind === 'user' ? '/dashboard/sign-in' : '/dashboard/operator/sign-in'}" class="stack">
-  <input type="hidden" name="csrf" value="${csrf}">
-  ${fields}
-  <button type="submit">Sign in</button>
-</form>
-${other}</div>`;
+    ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
+    <form method="post" action="${kind === 'user' ? '/dashboard/sign-in' : '/dashboard/operator/sign-in'}" class="stack">
+      <input type="hidden" name="csrf" value="${csrf}" />
+      ${fields}
+      <button type="submit">Sign in</button>
+    </form>
+    ${other}
+  </div>`;
   return dashboardPage({
     viewer: null,
     title: kind === 'user' ? 'Sign in to the SMCP dashboard' : 'Operator sign-in',
@@ -82,7 +82,11 @@ async function signInCsrfOk(request: Request, form: FormData): Promise<boolean> 
 export async function signInUser(request: Request, env: Env, ctx: Pick<ExecutionContext, 'waitUntil'>): Promise<Response> {
   const form = await request.formData().catch(() => null);
   if (!form || !(await signInCsrfOk(request, form))) {
-    await recordDenial('dashboard sign-in without a valid CSRF token', { path: '/dashboard/sign-in', action: 'auth.sign_in' }, { details: { via: 'dashboard', reason: 'csrf' } });
+    await recordDenial(
+      'dashboard sign-in without a valid CSRF token',
+      { path: '/dashboard/sign-in', action: 'auth.sign_in' },
+      { details: { via: 'dashboard', reason: 'csrf' } },
+    );
     return messagePage(null, 403, 'Sign-in form expired', 'The form expired or was not sent from this site. Open the sign-in page and try again.');
   }
   const email = EmailSchema.safeParse(form.get('email'));
@@ -93,7 +97,11 @@ export async function signInUser(request: Request, env: Env, ctx: Pick<Execution
   if (check.outcome !== 'ok') {
     if (check.outcome === 'failed') await guard.failed();
     const reason = check.outcome === 'failed' ? 'bad credentials' : 'organization needed';
-    await recordDenial(`dashboard sign-in: ${reason}`, { path: '/dashboard/sign-in', action: 'auth.sign_in', principal: check.email ?? undefined }, { details: { via: 'dashboard', reason } });
+    await recordDenial(
+      `dashboard sign-in: ${reason}`,
+      { path: '/dashboard/sign-in', action: 'auth.sign_in', principal: check.email ?? undefined },
+      { details: { via: 'dashboard', reason } },
+    );
     return signInForm('user', { error: check.message, email: check.email ?? undefined, organization: check.organization, status: 401 });
   }
   const user = check.user;
@@ -109,7 +117,11 @@ export async function signInOperator(request: Request, env: Env, ctx: Pick<Execu
   if (!expected) return messagePage(null, 404, 'Not found', 'Operator sign-in is not enabled on this deployment.');
   const form = await request.formData().catch(() => null);
   if (!form || !(await signInCsrfOk(request, form))) {
-    await recordDenial('operator sign-in without a valid CSRF token', { path: '/dashboard/operator/sign-in', action: 'auth.operator_sign_in' }, { details: { via: 'dashboard', reason: 'csrf' } });
+    await recordDenial(
+      'operator sign-in without a valid CSRF token',
+      { path: '/dashboard/operator/sign-in', action: 'auth.operator_sign_in' },
+      { details: { via: 'dashboard', reason: 'csrf' } },
+    );
     return messagePage(null, 403, 'Sign-in form expired', 'The form expired or was not sent from this site. Open the sign-in page and try again.');
   }
   const guard = new SignInGuard(env, ctx, request, null, { operator: true, page: throttledPage });
@@ -118,7 +130,11 @@ export async function signInOperator(request: Request, env: Env, ctx: Pick<Execu
   const token = form.get('token');
   if (typeof token !== 'string' || token.length > 512 || !(await safeEqual(token, expected))) {
     await guard.failed();
-    await recordDenial('bad operator token', { path: '/dashboard/operator/sign-in', action: 'auth.operator_sign_in' }, { details: { via: 'dashboard', reason: 'bad token' } });
+    await recordDenial(
+      'bad operator token',
+      { path: '/dashboard/operator/sign-in', action: 'auth.operator_sign_in' },
+      { details: { via: 'dashboard', reason: 'bad token' } },
+    );
     return signInForm('operator', { error: 'That operator token is not valid.', status: 401 });
   }
   await guard.succeeded();

@@ -106,7 +106,10 @@ export async function handleDashboard(incoming: Request, env: Env, path: string,
     if (!access) return redirect('/dashboard/sign-in', [await destroySession(env, request)]);
     viewer = { kind: 'user', session, tenantId: session.tenantId, userId: session.userId, email: session.email, role: access.role };
   }
-  const actor: Actor = viewer.kind === 'operator' ? { kind: 'operator', via: 'dashboard' } : { kind: 'tenant-admin', tenantId: viewer.tenantId, userId: viewer.userId, via: 'dashboard' };
+  const actor: Actor =
+    viewer.kind === 'operator'
+      ? { kind: 'operator', via: 'dashboard' }
+      : { kind: 'tenant-admin', tenantId: viewer.tenantId, userId: viewer.userId, via: 'dashboard' };
 
   let form: FormData | null = null;
   if (request.method === 'POST') {
@@ -164,7 +167,13 @@ async function audited(env: Env, viewer: Viewer, request: Request, tenantId: str
   const path = new URL(request.url).pathname;
   await recordDenial(
     `dashboard: ${reason}`,
-    { path, tenant: viewer.kind === 'user' ? viewer.tenantId : (tenantId ?? undefined), action: 'dashboard.access', principal: viewer.kind === 'user' ? viewer.userId : 'operator', resource: path },
+    {
+      path,
+      tenant: viewer.kind === 'user' ? viewer.tenantId : (tenantId ?? undefined),
+      action: 'dashboard.access',
+      principal: viewer.kind === 'user' ? viewer.userId : 'operator',
+      resource: path,
+    },
     { details: { via: 'dashboard', reason, method: request.method, ...(tenantId ? { targetTenant: tenantId } : {}) } },
   );
 }
@@ -185,7 +194,12 @@ async function refuseWhileSuspended(c: PageContext, tenant: Tenant): Promise<Res
     ip: c.request.headers.get('cf-connecting-ip') ?? undefined,
     details: { via: 'dashboard', reason: 'tenant suspended', method: c.request.method },
   });
-  return messagePage(c.viewer, 403, 'Organization suspended', 'This organization is suspended: you can still read its pages and export its audit log, but nothing can be changed until the platform operator resumes it.');
+  return messagePage(
+    c.viewer,
+    403,
+    'Organization suspended',
+    'This organization is suspended: you can still read its pages and export its audit log, but nothing can be changed until the platform operator resumes it.',
+  );
 }
 
 /** Refuse and audit: 404 where existence must not leak (another tenant, operator pages), 403 for a role. */

@@ -54,7 +54,11 @@ export class PlaygroundSession {
   /** Open a session (initialize + notifications/initialized); the refusal when the gate or server says no. */
   static async open(env: Env, origin: string, target: GateTarget, grant: GrantProps): Promise<PlaygroundSession | Extract<RpcOutcome, { ok: false }>> {
     const session = new PlaygroundSession(env, target, grant, origin);
-    const init = await session.request('initialize', { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'smcp-dashboard-playground', version: '1' } });
+    const init = await session.request('initialize', {
+      protocolVersion: PROTOCOL_VERSION,
+      capabilities: {},
+      clientInfo: { name: 'smcp-dashboard-playground', version: '1' },
+    });
     if (!init.ok) return init;
     await session.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     return session;
@@ -87,7 +91,11 @@ export class PlaygroundSession {
     const headers = new Headers({ accept: 'application/json, text/event-stream', 'mcp-protocol-version': PROTOCOL_VERSION });
     if (method === 'POST') headers.set('content-type', 'application/json');
     if (this.sessionId) headers.set('mcp-session-id', this.sessionId);
-    const request = new Request(`${this.origin}/servers/${this.target.server.name}/mcp`, { method, headers, body: method === 'POST' ? JSON.stringify(body) : undefined });
+    const request = new Request(`${this.origin}/servers/${this.target.server.name}/mcp`, {
+      method,
+      headers,
+      body: method === 'POST' ? JSON.stringify(body) : undefined,
+    });
     const ctx = requestContext()?.ctx;
     if (!ctx) throw new Error('the playground runs inside a Worker request');
     return gateMcpRequest(request, this.env, ctx, this.target, this.grant, PLAYGROUND_CLIENT_ID);

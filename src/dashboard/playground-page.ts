@@ -46,9 +46,16 @@ async function tenantServers(c: TenantContext): Promise<HostedServerEntry[]> {
 async function serverPicker(c: TenantContext, current: GateTarget | null): Promise<SafeHtml> {
   const servers = await tenantServers(c);
   if (!servers.length) return html`<p>No server is enabled for this organization.</p>`;
-  return html`<nav aria-label="Servers" class="picker"><ul>${servers.map(
-    (s) => html`<li><a href="${tenantUrl(c.tenant.id, 'playground', `/${s.name}`)}"${s.name === current?.server.name ? html` aria-current="page"` : ''}>${s.title}</a></li>`,
-  )}</ul></nav>`;
+  return html`<nav aria-label="Servers" class="picker">
+    <ul>
+      ${servers.map(
+        (s) =>
+          html`<li>
+            <a href="${tenantUrl(c.tenant.id, 'playground', `/${s.name}`)}" ${s.name === current?.server.name ? html` aria-current="page"` : ''}>${s.title}</a>
+          </li>`,
+      )}
+    </ul>
+  </nav>`;
 }
 
 function toolSection(c: TenantContext, server: GateTarget, tool: ToolInfo, index: number, values?: Map<string, string>): SafeHtml {
@@ -56,17 +63,26 @@ function toolSection(c: TenantContext, server: GateTarget, tool: ToolInfo, index
   const badges = html`${hints.readOnlyHint ? html` <span class="badge ok">read-only</span>` : ''}${hints.destructiveHint ? html` <span class="badge bad">destructive</span>` : ''}`;
   const action = tenantUrl(c.tenant.id, 'playground', `/${server.server.name}/call`);
   return html`<section class="panel" aria-labelledby="tool-${String(index)}" data-tool="${tool.name}">
-  <h2 id="tool-${String(index)}"><code>${tool.name}</code>${badges}</h2>
-  ${tool.description ? html`<p>${tool.description}</p>` : ''}
-  ${toolForm(action, csrfField(c.viewer), `tool-form-${String(index)}`, tool, values)}
-</section>`;
+    <h2 id="tool-${String(index)}"><code>${tool.name}</code>${badges}</h2>
+    ${tool.description ? html`<p>${tool.description}</p>` : ''} ${toolForm(action, csrfField(c.viewer), `tool-form-${String(index)}`, tool, values)}
+  </section>`;
 }
 
 async function page(c: TenantContext, server: GateTarget | null, body: SafeHtml, status = 200): Promise<Response> {
-  const intro = html`<p>Call a tool as yourself (${(c.viewer as UserViewer).email}, ${(c.viewer as UserViewer).role}). The platform applies the same
-policy, limits and audit as for any MCP client: you see and can call only the tools your role allows.</p>`;
+  const intro = html`<p>
+    Call a tool as yourself (${(c.viewer as UserViewer).email}, ${(c.viewer as UserViewer).role}). The platform applies the same policy, limits and audit as for
+    any MCP client: you see and can call only the tools your role allows.
+  </p>`;
   const title = server ? `Playground: ${server.server.title}` : 'Playground';
-  return dashboardPage({ viewer: c.viewer, tenant: c.tenant, active: 'playground', title, status, dataImages: true, body: html`${intro}${await serverPicker(c, server)}${body}` });
+  return dashboardPage({
+    viewer: c.viewer,
+    tenant: c.tenant,
+    active: 'playground',
+    title,
+    status,
+    dataImages: true,
+    body: html`${intro}${await serverPicker(c, server)}${body}`,
+  });
 }
 
 /**
@@ -74,7 +90,13 @@ policy, limits and audit as for any MCP client: you see and can call only the to
  * tenant's upstreams or deployed modules, resolved as the gate resolves them), or the page that says why not.
  */
 async function target(c: TenantContext): Promise<{ viewer: UserViewer; server: GateTarget | null } | Response> {
-  if (c.viewer.kind !== 'user') return messagePage(c.viewer, 403, 'Playground', 'The playground calls tools as a user of the organization; the operator token is not one. Sign in as a tenant user.');
+  if (c.viewer.kind !== 'user')
+    return messagePage(
+      c.viewer,
+      403,
+      'Playground',
+      'The playground calls tools as a user of the organization; the operator token is not one. Sign in as a tenant user.',
+    );
   if (!c.id) return { viewer: c.viewer, server: null };
   const hosted = findServer(c.id);
   if (hosted) return { viewer: c.viewer, server: { server: hosted, transport: 'mcp' } };
@@ -100,7 +122,9 @@ export async function playgroundPage(c: TenantContext): Promise<Response> {
   try {
     const listed = await listTools(session);
     if (!('tools' in listed)) return page(c, t.server, resultPanel('tools/list', listed), listed.status);
-    const body = listed.tools.length ? listed.tools.map((tool, i) => toolSection(c, t.server!, tool, i)) : html`<p>Your role may call no tool of this server.</p>`;
+    const body = listed.tools.length
+      ? listed.tools.map((tool, i) => toolSection(c, t.server!, tool, i))
+      : html`<p>Your role may call no tool of this server.</p>`;
     return page(c, t.server, html`${body}`);
   } finally {
     await session.close();
@@ -127,7 +151,13 @@ export async function playgroundCall(c: TenantContext): Promise<Response> {
     // platform refuses and audits it, as it would for any client that asks.
     const built = tool ? argumentsFrom(tool, values) : { args: Object.fromEntries(values) };
     if ('error' in built) {
-      return page(c, server, html`<p class="error" role="alert">${built.error}</p>${tools.map((x, i) => toolSection(c, server, x, i, x === tool ? values : undefined))}`, 400);
+      return page(
+        c,
+        server,
+        html`<p class="error" role="alert">${built.error}</p>
+          ${tools.map((x, i) => toolSection(c, server, x, i, x === tool ? values : undefined))}`,
+        400,
+      );
     }
     outcome = await session.request('tools/call', { name: toolName, arguments: built.args });
     sections = tools.map((x, i) => toolSection(c, server, x, i, x === tool ? values : undefined));
@@ -146,16 +176,32 @@ export async function playgroundEvent(c: TenantContext): Promise<Response> {
   if (t instanceof Response) return t;
   const correlationId = c.url.searchParams.get('correlation') ?? '';
   const at = Number(c.url.searchParams.get('at'));
-  if (!/^[A-Za-z0-9._:-]{8,64}$/.test(correlationId) || !Number.isSafeInteger(at) || at <= 0) return messagePage(c.viewer, 400, 'Bad request', 'This link is malformed.');
+  if (!/^[A-Za-z0-9._:-]{8,64}$/.test(correlationId) || !Number.isSafeInteger(at) || at <= 0)
+    return messagePage(c.viewer, 400, 'Bad request', 'This link is malformed.');
   const event = await findCallEvent(c, t.viewer, t.server!.server.name, correlationId, at, 0);
   return page(c, t.server, auditPanel(event, c.url.pathname + c.url.search));
 }
 
 /** The `tools/call` event of this user, server and correlation id since `from`, polled for up to `waitMs`. */
-async function findCallEvent(c: TenantContext, viewer: UserViewer, server: string, correlationId: string, from: number, waitMs: number): Promise<AuditEvent | null> {
+async function findCallEvent(
+  c: TenantContext,
+  viewer: UserViewer,
+  server: string,
+  correlationId: string,
+  from: number,
+  waitMs: number,
+): Promise<AuditEvent | null> {
   const deadline = Date.now() + waitMs;
   for (;;) {
-    const { events } = await queryAudit(c.env, { tenant: c.tenant.id, since: c.tenant.createdAt, from: from - 1000, user: viewer.userId, server, action: 'tools/call', limit: 50 });
+    const { events } = await queryAudit(c.env, {
+      tenant: c.tenant.id,
+      since: c.tenant.createdAt,
+      from: from - 1000,
+      user: viewer.userId,
+      server,
+      action: 'tools/call',
+      limit: 50,
+    });
     const event = events.find((e) => e.correlationId === correlationId && e.client === PLAYGROUND_CLIENT_ID);
     if (event || Date.now() >= deadline) return event ?? null;
     await new Promise((resolve) => setTimeout(resolve, 250));

@@ -32,7 +32,12 @@ export function connectionSnippets(origin: string, server: HostedServerEntry): A
       help: 'Run in a terminal. The first command signs in through the browser (OAuth); the second uses an API key instead (scripts, CI).',
       text: `claude mcp add --transport http ${key} ${url}\nclaude mcp add --transport http ${key} ${url} --header "Authorization: Bearer $SMCP_API_KEY"`,
     },
-    { id: 'cursor', label: 'Cursor (~/.cursor/mcp.json)', help: 'Cursor discovers OAuth from the URL.', text: JSON.stringify({ mcpServers: { [key]: { url } } }, null, 2) },
+    {
+      id: 'cursor',
+      label: 'Cursor (~/.cursor/mcp.json)',
+      help: 'Cursor discovers OAuth from the URL.',
+      text: JSON.stringify({ mcpServers: { [key]: { url } } }, null, 2),
+    },
     {
       id: 'vscode',
       label: 'VS Code (.vscode/mcp.json)',
@@ -53,11 +58,13 @@ function snippetBlock(server: HostedServerEntry, origin: string): SafeHtml {
   return html`${connectionSnippets(origin, server).map((s) => {
     const id = `snippet-${server.name}-${s.id}`;
     return html`<div class="snippet">
-  <div class="snippet-head"><h4 id="${id}-label">${s.label}</h4>
-  <button type="button" class="copy" data-copy="${id}" aria-describedby="${id}-label">Copy</button></div>
-  <p class="muted">${s.help}</p>
-  <pre><code id="${id}">${s.text}</code></pre>
-</div>`;
+      <div class="snippet-head">
+        <h4 id="${id}-label">${s.label}</h4>
+        <button type="button" class="copy" data-copy="${id}" aria-describedby="${id}-label">Copy</button>
+      </div>
+      <p class="muted">${s.help}</p>
+      <pre><code id="${id}">${s.text}</code></pre>
+    </div>`;
   })}`;
 }
 
@@ -65,11 +72,18 @@ function snippetBlock(server: HostedServerEntry, origin: string): SafeHtml {
 function operatorToggle(c: TenantContext, server: HostedServerEntry, enabled: boolean): SafeHtml {
   if (c.viewer.kind !== 'operator') return html``;
   const action = enabled ? 'disable' : 'enable';
-  return html`<form method="post" action="${tenantUrl(c.tenant.id, 'servers', `/${server.name}/${action}`)}" class="inline">${csrfField(c.viewer)}
-    <button type="submit" class="${enabled ? 'danger' : ''}" aria-label="${enabled ? 'Disable' : 'Enable'} ${server.title} for ${c.tenant.name}">${enabled ? 'Disable' : 'Enable'} for this tenant</button></form>`;
+  return html`<form method="post" action="${tenantUrl(c.tenant.id, 'servers', `/${server.name}/${action}`)}" class="inline">
+    ${csrfField(c.viewer)}
+    <button type="submit" class="${enabled ? 'danger' : ''}" aria-label="${enabled ? 'Disable' : 'Enable'} ${server.title} for ${c.tenant.name}">
+      ${enabled ? 'Disable' : 'Enable'} for this tenant
+    </button>
+  </form>`;
 }
 
-const DONE: Record<string, string> = { enabled: 'Server enabled for this tenant.', disabled: 'Server disabled for this tenant. Its sessions are refused from the next request.' };
+const DONE: Record<string, string> = {
+  enabled: 'Server enabled for this tenant.',
+  disabled: 'Server disabled for this tenant. Its sessions are refused from the next request.',
+};
 
 /** `GET /dashboard/t/<t>/servers`. */
 export function serversPage(c: TenantContext): Response {
@@ -81,13 +95,14 @@ export function serversPage(c: TenantContext): Response {
     const status = suspended ? 'Suspended' : enabled ? 'Enabled' : 'Not enabled';
     const statusClass = suspended ? 'badge bad' : enabled ? 'badge ok' : 'badge';
     return html`<section class="panel" aria-labelledby="server-${server.name}">
-  <h2 id="server-${server.name}">${server.title} <span class="${statusClass}">${status}</span></h2>
-  <p class="muted">Server name <code>${server.name}</code> ${operatorToggle(c, server, enabled)}</p>
-  ${enabled && !suspended ? snippetBlock(server, origin) : html`<p>${suspended ? 'This organization is suspended; connections are refused.' : 'Not enabled for this organization. The platform operator enables servers.'}</p>`}
-</section>`;
+      <h2 id="server-${server.name}">${server.title} <span class="${statusClass}">${status}</span></h2>
+      <p class="muted">Server name <code>${server.name}</code> ${operatorToggle(c, server, enabled)}</p>
+      ${enabled && !suspended ? snippetBlock(server, origin) : html`<p>${suspended ? 'This organization is suspended; connections are refused.' : 'Not enabled for this organization. The platform operator enables servers.'}</p>`}
+    </section>`;
   });
-  const intro = html`<p>Connect an MCP client with the snippets below. Clients sign in through this platform (OAuth); for
-scripts and CI, use an API key as a bearer token instead.</p>`;
+  const intro = html`<p>
+    Connect an MCP client with the snippets below. Clients sign in through this platform (OAuth); for scripts and CI, use an API key as a bearer token instead.
+  </p>`;
   const banner = done ? html`<p class="notice" role="status">${done}</p>` : '';
   return dashboardPage({ viewer: c.viewer, tenant: c.tenant, active: 'servers', title: 'Servers', body: html`${banner}${intro}${cards}` });
 }

@@ -20,6 +20,11 @@ export function serveAsset(name: string): Response | null {
   const file = Object.hasOwn(FILES, name) ? FILES[name] : undefined;
   if (!file) return null;
   return new Response(file.body, {
-    headers: { 'Content-Type': file.type, 'Cache-Control': 'public, max-age=300', 'X-Content-Type-Options': 'nosniff', 'Cross-Origin-Resource-Policy': 'same-origin' },
+    headers: {
+      'Content-Type': file.type,
+      'Cache-Control': 'public, max-age=300',
+      'X-Content-Type-Options': 'nosniff',
+      'Cross-Origin-Resource-Policy': 'same-origin',
+    },
   });
 }

@@ -43,7 +43,11 @@ export function parseJsonRpcBody(bytes: Uint8Array, allowBatch = true): JsonRpcM
     return rpcError(400, RpcCode.ParseError, 'Parse error: the body is not valid UTF-8 JSON');
   }
   if (Array.isArray(value) && (!allowBatch || value.length > MAX_BATCH)) {
-    return rpcError(400, RpcCode.InvalidRequest, allowBatch ? `Invalid Request: a batch may hold at most ${MAX_BATCH} messages` : 'Invalid Request: batches are not accepted here');
+    return rpcError(
+      400,
+      RpcCode.InvalidRequest,
+      allowBatch ? `Invalid Request: a batch may hold at most ${MAX_BATCH} messages` : 'Invalid Request: batches are not accepted here',
+    );
   }
   const parsed = JsonRpcBodySchema.safeParse(value);
   if (!parsed.success) {

@@ -45,9 +45,8 @@ function frameworkHandler(target: GateTarget): Forward {
   let handler = handlers.get(key);
   if (!handler) {
     const base = `/servers/${target.server.name}/${target.transport}`;
-    handler = target.transport === 'mcp'
-      ? McpAgent.serve(base, { binding: target.server.binding })
-      : McpAgent.serveSSE(base, { binding: target.server.binding });
+    handler =
+      target.transport === 'mcp' ? McpAgent.serve(base, { binding: target.server.binding }) : McpAgent.serveSSE(base, { binding: target.server.binding });
     handlers.set(key, handler);
   }
   return handler;
@@ -67,7 +66,12 @@ interface Gated {
 }
 
 function notFound(g: Gated): Response {
-  recordDenial('session id not issued to this caller, or expired', { tenant: g.principal.tenantId, server: g.target.server.name, principal: g.owner, action: 'session' });
+  recordDenial('session id not issued to this caller, or expired', {
+    tenant: g.principal.tenantId,
+    server: g.target.server.name,
+    principal: g.owner,
+    action: 'session',
+  });
   return rpcError(404, RpcCode.SessionNotFound, 'Session not found');
 }
 
@@ -78,14 +82,27 @@ function notFound(g: Gated): Response {
  * (tenant rate, the key's or user's minute/hour/day rate, session quota, session liveness), forwards only
  * the transport's headers (forward-headers.ts), attaches the principal, then hands the request to the framework's transport.
  */
-export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionContext, surfaceTarget: GateTarget, grant: unknown, clientId: string): Promise<Response> {
+export async function gateMcpRequest(
+  request: Request,
+  env: Env,
+  ctx: ExecutionContext,
+  surfaceTarget: GateTarget,
+  grant: unknown,
+  clientId: string,
+): Promise<Response> {
   let target = surfaceTarget;
   const secret = platformSecret(env);
   if (!secret) return rpcError(503, RpcCode.ServerError, 'Platform not configured: SMCP_SECRET is missing');
   const full = knownFullFor((grant as { tenantId?: unknown } | null)?.tenantId as string);
   if (full > 0) {
     const tenant = (grant as { tenantId: string }).tenantId;
-    return rpcTooMany(env, ctx, { which: 'tenant_rpm', retryAfter: full, message: 'Rate limit exceeded: this tenant has used its requests for this minute', tenant, server: target.server.name });
+    return rpcTooMany(env, ctx, {
+      which: 'tenant_rpm',
+      retryAfter: full,
+      message: 'Rate limit exceeded: this tenant has used its requests for this minute',
+      tenant,
+      server: target.server.name,
+    });
   }
   const resolved = await resolvePrincipal(env, grant, clientId, target.server.name, target.upstream);
   if ('refusal' in resolved) {
@@ -119,13 +136,18 @@ export async function gateMcpRequest(request: Request, env: Env, ctx: ExecutionC
   const context = requestContext();
   if (context) headers.set(CORRELATION_FORWARD_HEADER, context.correlationId);
   if (context?.ip) headers.set(CLIENT_IP_FORWARD_HEADER, context.ip);
-  const forwardCtx = { waitUntil: (p: Promise<unknown>) => ctx.waitUntil(p), passThroughOnException: () => ctx.passThroughOnException(), props: principal } as unknown as ExecutionContext;
+  const forwardCtx = {
+    waitUntil: (p: Promise<unknown>) => ctx.waitUntil(p),
+    passThroughOnException: () => ctx.passThroughOnException(),
+    props: principal,
+  } as unknown as ExecutionContext;
   const g: Gated = { env, ctx: forwardCtx, target, secret, principal, limits, owner: ownerKey(principal), headers };
   if (target.transport === 'mcp') {
     // The era split, after every check above: 2026-07-28 requests are served statelessly in the Worker.
     const lane = await chooseLane(request, MAX_BODY_BYTES);
     if (lane.era === 'refused') return lane.response;
-    if (lane.era === '2026-07-28') return serveModern(lane, { env, ctx, target, principal, secret, admit: () => admit(g, undefined, false), maxBodyBytes: MAX_BODY_BYTES, module: modern });
+    if (lane.era === '2026-07-28')
+      return serveModern(lane, { env, ctx, target, principal, secret, admit: () => admit(g, undefined, false), maxBodyBytes: MAX_BODY_BYTES, module: modern });
     request = lane.request;
   }
   const response = target.transport === 'mcp' ? await streamable(request, g) : await legacySse(request, g);
@@ -142,16 +164,21 @@ type Admission = { reservation?: string } | Response;
 
 /** The one call to the tenant's limiter for this request. */
 async function admit(g: Gated, session: string | undefined, opening: boolean): Promise<Admission> {
-  const result = await admitMcpRequest(limiter(g.env, tenantLimiterName(g.principal.tenantId)), g.principal.tenantId, {
-    user: g.principal.userId,
-    limits: g.limits,
-    session,
-    opening,
-    idleMs: sessionIdleMs(g.env),
-    server: g.target.server.name,
-    binding: g.target.server.binding,
-    credential: { perMinute: g.limits.credentialPerMinute, perHour: g.limits.credentialPerHour, perDay: g.limits.credentialPerDay },
-  }, g.ctx);
+  const result = await admitMcpRequest(
+    limiter(g.env, tenantLimiterName(g.principal.tenantId)),
+    g.principal.tenantId,
+    {
+      user: g.principal.userId,
+      limits: g.limits,
+      session,
+      opening,
+      idleMs: sessionIdleMs(g.env),
+      server: g.target.server.name,
+      binding: g.target.server.binding,
+      credential: { perMinute: g.limits.credentialPerMinute, perHour: g.limits.credentialPerHour, perDay: g.limits.credentialPerDay },
+    },
+    g.ctx,
+  );
   if (result.ok) {
     // At the caller's own session quota its least recently used session made room: end it for real.
     if (result.evicted) await endSession(g.env, g.principal.tenantId, result.evicted, 'evicted', { user: g.principal.userId, client: g.principal.clientId });

@@ -3,7 +3,10 @@ import { rpcError, RpcCode } from '../http/responses';
 import { recordDenial } from '../audit/record';
 
 function list(value: string | undefined): string[] {
-  return (value ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+  return (value ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
 }
 
 /**

@@ -10,7 +10,9 @@ export type GrantProps = z.infer<typeof GrantPropsSchema>;
 
 /** The validator's effective limits for the key; any limit it did not send is the platform default. */
 const LimitsSchema = z
-  .object(Object.fromEntries(Object.keys(DEFAULT_TENANT_LIMITS).map((k) => [k, z.number().optional()])) as Record<keyof TenantLimits, z.ZodOptional<z.ZodNumber>>)
+  .object(
+    Object.fromEntries(Object.keys(DEFAULT_TENANT_LIMITS).map((k) => [k, z.number().optional()])) as Record<keyof TenantLimits, z.ZodOptional<z.ZodNumber>>,
+  )
   .transform((l): TenantLimits => ({ ...DEFAULT_TENANT_LIMITS, ...Object.fromEntries(Object.entries(l).filter(([, v]) => v !== undefined)) }));
 
 /**
@@ -45,12 +47,26 @@ export interface ResolvedCaller {
  * (for API keys read by the validator in the same request, for OAuth grants read here, in one
  * query either way). Returns the refusal message instead when access must be denied.
  */
-export async function resolvePrincipal(env: Env, props: unknown, clientId: string, server: string, upstream = false): Promise<ResolvedCaller | { refusal: string; tenant?: string }> {
+export async function resolvePrincipal(
+  env: Env,
+  props: unknown,
+  clientId: string,
+  server: string,
+  upstream = false,
+): Promise<ResolvedCaller | { refusal: string; tenant?: string }> {
   const key = KeyPropsSchema.safeParse(props);
   if (key.success) {
     const refusal = tenantRefusal(key.data.tenant, server, upstream);
     if (refusal) return { refusal, tenant: key.data.tenantId };
-    const principal: Principal = { tenantId: key.data.tenantId, userId: `key:${key.data.keyId}`, role: key.data.role, clientId: key.data.keyId, kind: 'api-key', server, generation: key.data.tenant!.generation };
+    const principal: Principal = {
+      tenantId: key.data.tenantId,
+      userId: `key:${key.data.keyId}`,
+      role: key.data.role,
+      clientId: key.data.keyId,
+      kind: 'api-key',
+      server,
+      generation: key.data.tenant!.generation,
+    };
     return { principal, limits: key.data.tenant!.limits };
   }
   const grant = GrantPropsSchema.safeParse(props);
@@ -59,7 +75,10 @@ export async function resolvePrincipal(env: Env, props: unknown, clientId: strin
   if (!access) return { refusal: 'Access denied: account no longer exists', tenant: grant.data.tenantId };
   const refusal = tenantRefusal({ status: access.tenantStatus, servers: access.servers }, server, upstream);
   if (refusal) return { refusal, tenant: grant.data.tenantId };
-  return { principal: { tenantId: grant.data.tenantId, userId: grant.data.userId, role: access.role, clientId, kind: 'oauth', server, generation: access.generation }, limits: access.limits };
+  return {
+    principal: { tenantId: grant.data.tenantId, userId: grant.data.userId, role: access.role, clientId, kind: 'oauth', server, generation: access.generation },
+    limits: access.limits,
+  };
 }
 
 /** Upstreams are enabled per tenant by registering them; the gate checks the tenant has this one. */

@@ -46,7 +46,12 @@ export function ewma(previous: number | null, sampleMs: number): number {
  * unavailable, null. `health` prefers replicas whose last passing check is younger than
  * `recentMs`, falling back to round-robin over the others.
  */
-export function pickReplica(strategy: BalanceStrategy, replicas: ReplicaFigures[], cursor: BalanceCursor, opts: { exclude?: number[]; now: number; recentMs: number }): number | null {
+export function pickReplica(
+  strategy: BalanceStrategy,
+  replicas: ReplicaFigures[],
+  cursor: BalanceCursor,
+  opts: { exclude?: number[]; now: number; recentMs: number },
+): number | null {
   const exclude = new Set(opts.exclude ?? []);
   let candidates = replicas.map((_, i) => i).filter((i) => replicas[i]!.available && !exclude.has(i));
   if (candidates.length === 0) return null;
@@ -78,7 +83,10 @@ function rotate(candidates: number[], cursor: BalanceCursor): number {
 /** The candidate with the lowest score; equal scores take turns (round-robin among the tied). */
 function lowest(candidates: number[], cursor: BalanceCursor, score: (i: number) => number): number {
   const best = Math.min(...candidates.map(score));
-  return rotate(candidates.filter((i) => score(i) === best), cursor);
+  return rotate(
+    candidates.filter((i) => score(i) === best),
+    cursor,
+  );
 }
 
 /**

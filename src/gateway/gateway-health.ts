@@ -7,8 +7,17 @@ import { breakerCounts, replicaCounts } from './upstream-store';
  * upstream name, because `/health` is public.
  */
 export async function gatewayHealth(env: Env): Promise<Record<string, unknown>> {
-  const [breakers, replicas, sealing] = await Promise.all([breakerCounts(env.DB).catch(() => null), replicaCounts(env.DB).catch(() => null), keyringConfigured(env)]);
+  const [breakers, replicas, sealing] = await Promise.all([
+    breakerCounts(env.DB).catch(() => null),
+    replicaCounts(env.DB).catch(() => null),
+    keyringConfigured(env),
+  ]);
   const secretsAtRest = sealing ? 'configured' : 'missing';
   if (!breakers || !replicas) return { error: 'unavailable', secretsAtRest };
-  return { upstreams: breakers.closed + breakers.open + breakers['half-open'], breakers, replicas: { total: replicas.total, up: replicas.total - replicas.down, down: replicas.down }, secretsAtRest };
+  return {
+    upstreams: breakers.closed + breakers.open + breakers['half-open'],
+    breakers,
+    replicas: { total: replicas.total, up: replicas.total - replicas.down, down: replicas.down },
+    secretsAtRest,
+  };
 }

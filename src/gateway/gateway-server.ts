@@ -55,7 +55,9 @@ export class GatewayServer extends HostedMcpAgent {
     low.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await this.listTools() }));
     low.setRequestHandler(CallToolRequestSchema, (req, extra) => this.callTool(req.params, extra));
     low.setRequestHandler(ListResourcesRequestSchema, (req, extra) => this.relay('resources/list', extra, true, (c, o) => c.listResources(req.params, o)));
-    low.setRequestHandler(ListResourceTemplatesRequestSchema, (req, extra) => this.relay('resources/templates/list', extra, true, (c, o) => c.listResourceTemplates(req.params, o)));
+    low.setRequestHandler(ListResourceTemplatesRequestSchema, (req, extra) =>
+      this.relay('resources/templates/list', extra, true, (c, o) => c.listResourceTemplates(req.params, o)),
+    );
     low.setRequestHandler(ReadResourceRequestSchema, (req, extra) => this.relay('resources/read', extra, true, (c, o) => c.readResource(req.params, o)));
     low.setRequestHandler(ListPromptsRequestSchema, (req, extra) => this.relay('prompts/list', extra, true, (c, o) => c.listPrompts(req.params, o)));
     low.setRequestHandler(GetPromptRequestSchema, (req, extra) => this.relay('prompts/get', extra, true, (c, o) => c.getPrompt(req.params, o)));
@@ -79,7 +81,8 @@ export class GatewayServer extends HostedMcpAgent {
     const p = this.principal();
     // The session serves the upstream it was created for; the gate signs session ids per server name.
     const origin = this.props as { tenantId?: string; server?: string } | undefined;
-    if (origin?.server && (origin.server !== p.server || origin.tenantId !== p.tenantId)) throw new McpError(GatewayCode.Unavailable, 'Session belongs to another upstream');
+    if (origin?.server && (origin.server !== p.server || origin.tenantId !== p.tenantId))
+      throw new McpError(GatewayCode.Unavailable, 'Session belongs to another upstream');
     return { tenant: p.tenantId, name: p.server };
   }
 
@@ -95,8 +98,13 @@ export class GatewayServer extends HostedMcpAgent {
   }
 
   private async callTool(params: { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> }, extra: HandlerExtra) {
-    return this.relay('tools/call', extra, (tool) => tool?.annotations?.idempotentHint === true, (client, options, tool) =>
-      client.callTool({ name: tool!.upstreamName, arguments: params.arguments }, undefined, options), params.name);
+    return this.relay(
+      'tools/call',
+      extra,
+      (tool) => tool?.annotations?.idempotentHint === true,
+      (client, options, tool) => client.callTool({ name: tool!.upstreamName, arguments: params.arguments }, undefined, options),
+      params.name,
+    );
   }
 
   /**
@@ -122,7 +130,10 @@ export class GatewayServer extends HostedMcpAgent {
       maxTotalTimeout: settings.responseTimeoutMs,
       resetTimeoutOnProgress: true,
       signal: extra.signal,
-      onprogress: token === undefined ? undefined : (p) => void extra.sendNotification({ method: 'notifications/progress', params: { ...p, progressToken: token } }).catch(() => undefined),
+      onprogress:
+        token === undefined
+          ? undefined
+          : (p) => void extra.sendNotification({ method: 'notifications/progress', params: { ...p, progressToken: token } }).catch(() => undefined),
     };
     const retries = (typeof idempotent === 'function' ? idempotent(tool) : idempotent) ? settings.retries : 0;
     this.active.add(extra);
@@ -151,7 +162,12 @@ export class GatewayServer extends HostedMcpAgent {
             throw error;
           }
         },
-        { retries, baseMs: settings.retryBaseMs, retryable: isUpstreamFault, onRetry: (e, n) => log('info', 'gateway.retry', { tenant: key.tenant, server: key.name, op, retry: n, reason: String(e).slice(0, 200) }) },
+        {
+          retries,
+          baseMs: settings.retryBaseMs,
+          retryable: isUpstreamFault,
+          onRetry: (e, n) => log('info', 'gateway.retry', { tenant: key.tenant, server: key.name, op, retry: n, reason: String(e).slice(0, 200) }),
+        },
       );
       this.ctx.waitUntil(state.report(key, true));
       return result;
@@ -161,7 +177,14 @@ export class GatewayServer extends HostedMcpAgent {
       this.ctx.waitUntil(state.report(key, !fault, String(error).slice(0, 200)));
       if (!fault && error instanceof McpError) throw error; // the upstream's own answer (bad params, unknown resource)
       const reason = asFault(error, op).message;
-      this.recordAudit({ tenant: key.tenant, action: 'gateway.upstream_error', result: 'error', server: key.name, resource: toolName, details: { op, reason: reason.slice(0, 200) } });
+      this.recordAudit({
+        tenant: key.tenant,
+        action: 'gateway.upstream_error',
+        result: 'error',
+        server: key.name,
+        resource: toolName,
+        details: { op, reason: reason.slice(0, 200) },
+      });
       throw new McpError(error instanceof McpError ? error.code : GatewayCode.Unavailable, `Upstream "${key.name}" failed: ${reason}`);
     } finally {
       this.active.delete(extra);
@@ -174,7 +197,10 @@ export class GatewayServer extends HostedMcpAgent {
     const client = (async () =>
       connectUpstream(await upstreamStub(this.env, key).target(key, replica), {
         onNotification: (n) => this.forward(n),
-        onToolsChanged: () => void upstreamStub(this.env, key).toolsChanged(key).catch(() => undefined),
+        onToolsChanged: () =>
+          void upstreamStub(this.env, key)
+            .toolsChanged(key)
+            .catch(() => undefined),
         onSampling: (params) => this.askClient('sampling', params),
         onElicitation: (params) => this.askClient('elicitation', params),
       }))();
@@ -205,7 +231,13 @@ export class GatewayServer extends HostedMcpAgent {
     const current = [...this.active].at(-1);
     const key = this.key();
     if (!current || !(kind === 'sampling' ? caps?.sampling : caps?.elicitation)) {
-      this.recordAudit({ tenant: key.tenant, action: `gateway.${kind}_refused`, result: 'denied', server: key.name, details: { reason: 'client did not offer it' } });
+      this.recordAudit({
+        tenant: key.tenant,
+        action: `gateway.${kind}_refused`,
+        result: 'denied',
+        server: key.name,
+        details: { reason: 'client did not offer it' },
+      });
       throw new McpError(GatewayCode.NotOffered, `The upstream asked for ${kind}, but the client did not offer ${kind}`);
     }
     const options = { relatedRequestId: current.requestId };

@@ -56,8 +56,16 @@ function build(env: Env, key: UpstreamKey, tools: ExposedTool[]): ServerDefiniti
     for (const tool of tools) {
       const d = tool.definition;
       const inputSchema = fromJsonSchema(d.inputSchema as never, validator);
-      server.tool(tool.name, { title: d.title as string | undefined, description: d.description as string | undefined, inputSchema: inputSchema as never, annotations: tool.annotations, _meta: tool._meta }, async (args) =>
-        relayCall(env, key, tool.name, args as Record<string, unknown>),
+      server.tool(
+        tool.name,
+        {
+          title: d.title as string | undefined,
+          description: d.description as string | undefined,
+          inputSchema: inputSchema as never,
+          annotations: tool.annotations,
+          _meta: tool._meta,
+        },
+        async (args) => relayCall(env, key, tool.name, args as Record<string, unknown>),
       );
     }
   });
@@ -82,7 +90,10 @@ async function relayCall(env: Env, key: UpstreamKey, exposedName: string, args: 
         try {
           const client = await connectUpstream(await state.target(key, current));
           try {
-            const out = await client.callTool({ name: tool!.upstreamName, arguments: args }, undefined, { timeout: settings.requestTimeoutMs, maxTotalTimeout: settings.responseTimeoutMs });
+            const out = await client.callTool({ name: tool!.upstreamName, arguments: args }, undefined, {
+              timeout: settings.requestTimeoutMs,
+              maxTotalTimeout: settings.responseTimeoutMs,
+            });
             await state.reportReplica(key, current, false, Date.now() - started);
             return out;
           } finally {
@@ -102,7 +113,19 @@ async function relayCall(env: Env, key: UpstreamKey, exposedName: string, args: 
     await state.report(key, !fault, String(error).slice(0, 200));
     if (!fault && error instanceof ProtocolError) refuse(error);
     const code = (error as { code?: unknown }).code;
-    void recordAuditInBackground({ tenant: key.tenant, action: 'gateway.upstream_error', result: 'error', server: key.name, resource: exposedName, details: { op: 'tools/call', era: '2026-07-28', reason: asFault(error, 'tools/call').message.slice(0, 200) } });
-    refuse(new ProtocolError(typeof code === 'number' && !fault ? code : GatewayCode.Unavailable, `Upstream "${key.name}" failed: ${asFault(error, 'tools/call').message}`));
+    void recordAuditInBackground({
+      tenant: key.tenant,
+      action: 'gateway.upstream_error',
+      result: 'error',
+      server: key.name,
+      resource: exposedName,
+      details: { op: 'tools/call', era: '2026-07-28', reason: asFault(error, 'tools/call').message.slice(0, 200) },
+    });
+    refuse(
+      new ProtocolError(
+        typeof code === 'number' && !fault ? code : GatewayCode.Unavailable,
+        `Upstream "${key.name}" failed: ${asFault(error, 'tools/call').message}`,
+      ),
+    );
   }
 }

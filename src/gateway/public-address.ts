@@ -39,7 +39,7 @@ function ipv4Number(text: string): number | null {
 
 function inV4(address: number, [base, bits]: [string, number]): boolean {
   const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  return ((address & mask) >>> 0) === ((ipv4Number(base)! & mask) >>> 0);
+  return (address & mask) >>> 0 === (ipv4Number(base)! & mask) >>> 0;
 }
 
 /** True for an IPv4 address (dotted quad) in public unicast space. */
@@ -92,7 +92,23 @@ export function publicIpv6(text: string): boolean {
 }
 
 /** Top-level and special-use names that never name a public host (RFC 6761, 6762, 8375, 9476 and common private suffixes). */
-const PRIVATE_SUFFIXES = new Set(['localhost', 'local', 'localdomain', 'internal', 'intranet', 'lan', 'home', 'corp', 'private', 'test', 'example', 'invalid', 'onion', 'alt', 'arpa']);
+const PRIVATE_SUFFIXES = new Set([
+  'localhost',
+  'local',
+  'localdomain',
+  'internal',
+  'intranet',
+  'lan',
+  'home',
+  'corp',
+  'private',
+  'test',
+  'example',
+  'invalid',
+  'onion',
+  'alt',
+  'arpa',
+]);
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
 /** True for a well-formed DNS name (lower case, as WHATWG leaves it) under a public top-level domain. */

@@ -1,5 +1,14 @@
 import { z } from 'zod';
-import { BALANCE_STRATEGIES, ewma, newCursor, pickReplica, HEALTH_RECENT_INTERVALS, type BalanceCursor, type BalanceStrategy, type ReplicaFigures } from './balancer';
+import {
+  BALANCE_STRATEGIES,
+  ewma,
+  newCursor,
+  pickReplica,
+  HEALTH_RECENT_INTERVALS,
+  type BalanceCursor,
+  type BalanceStrategy,
+  type ReplicaFigures,
+} from './balancer';
 import { CircuitBreaker, type BreakerTransition } from './circuit-breaker';
 import type { UpstreamSettings } from './upstream-model';
 
@@ -55,7 +64,15 @@ export class ReplicaSet {
     private readonly strategy: BalanceStrategy,
     private readonly settings: UpstreamSettings,
   ) {
-    this.replicas = list.map((r) => ({ url: r.url, weight: r.weight, breaker: new CircuitBreaker(settings.failureThreshold, settings.cooldownMs), openCalls: 0, ewmaMs: null, health: null, healthyAt: 0 }));
+    this.replicas = list.map((r) => ({
+      url: r.url,
+      weight: r.weight,
+      breaker: new CircuitBreaker(settings.failureThreshold, settings.cooldownMs),
+      openCalls: 0,
+      ewmaMs: null,
+      health: null,
+      healthyAt: 0,
+    }));
   }
 
   get size(): number {
@@ -122,11 +139,15 @@ export class ReplicaSet {
 
   private figures(now: number): ReplicaFigures[] {
     // A single replica is never taken out on its own: the upstream's breaker governs it, as before replicas.
-    if (this.replicas.length === 1) return [{ weight: 1, available: true, openCalls: this.replicas[0]!.openCalls, ewmaMs: this.replicas[0]!.ewmaMs, healthyAt: this.replicas[0]!.healthyAt }];
+    if (this.replicas.length === 1)
+      return [{ weight: 1, available: true, openCalls: this.replicas[0]!.openCalls, ewmaMs: this.replicas[0]!.ewmaMs, healthyAt: this.replicas[0]!.healthyAt }];
     return this.replicas.map((r) => ({
       weight: r.weight,
       // An open breaker whose cooldown has passed makes the replica available for one trial.
-      available: r.breaker.state === 'closed' || (r.breaker.state === 'open' && now - r.breaker.openedAt >= this.settings.cooldownMs) || (r.breaker.state === 'half-open' && r.openCalls === 0),
+      available:
+        r.breaker.state === 'closed' ||
+        (r.breaker.state === 'open' && now - r.breaker.openedAt >= this.settings.cooldownMs) ||
+        (r.breaker.state === 'half-open' && r.openCalls === 0),
       openCalls: r.openCalls,
       ewmaMs: r.ewmaMs,
       healthyAt: r.healthyAt,

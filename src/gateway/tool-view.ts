@@ -4,7 +4,14 @@ import { MIN_ROLE_META } from '../hosted/tool-policy';
 
 /** An upstream tool as the state object caches it: the definition, its hash and its pin status. */
 export interface CachedTool {
-  definition: { name: string; description?: string; inputSchema: unknown; annotations?: Record<string, unknown>; _meta?: Record<string, unknown>; [key: string]: unknown };
+  definition: {
+    name: string;
+    description?: string;
+    inputSchema: unknown;
+    annotations?: Record<string, unknown>;
+    _meta?: Record<string, unknown>;
+    [key: string]: unknown;
+  };
   hash: string;
   pin: PinStatus;
 }

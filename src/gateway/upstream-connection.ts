@@ -46,11 +46,19 @@ const CLIENT_INFO = { name: 'smcp-gateway', version: '0.1.0' };
  */
 export async function connectUpstream(target: UpstreamTarget, hooks: UpstreamHooks = {}): Promise<Client> {
   const url = new URL(target.url);
-  const fetch = guardedFetch({ maxResponseBytes: target.settings.maxResponseBytes, allowPrivate: target.allowPrivate, headers: async () => target.headers, timeoutMs: target.settings.responseTimeoutMs });
+  const fetch = guardedFetch({
+    maxResponseBytes: target.settings.maxResponseBytes,
+    allowPrivate: target.allowPrivate,
+    headers: async () => target.headers,
+    timeoutMs: target.settings.responseTimeoutMs,
+  });
   const transport =
     target.transport === 'sse'
       ? new SSEClientTransport(url, { fetch })
-      : new StreamableHTTPClientTransport(url, { fetch, reconnectionOptions: { maxRetries: 0, initialReconnectionDelay: 1000, maxReconnectionDelay: 1000, reconnectionDelayGrowFactor: 1 } });
+      : new StreamableHTTPClientTransport(url, {
+          fetch,
+          reconnectionOptions: { maxRetries: 0, initialReconnectionDelay: 1000, maxReconnectionDelay: 1000, reconnectionDelayGrowFactor: 1 },
+        });
   const client = new Client(CLIENT_INFO, { capabilities: { sampling: {}, elicitation: {} }, jsonSchemaValidator: new CfWorkerJsonSchemaValidator() });
   const notify = (n: ServerNotification) => hooks.onNotification?.(n);
   client.setNotificationHandler(LoggingMessageNotificationSchema, notify);
@@ -62,13 +70,22 @@ export async function connectUpstream(target: UpstreamTarget, hooks: UpstreamHoo
     notify(n);
   });
   const refuse = (what: string) => new McpError(GatewayCode.NotOffered, `The upstream asked for ${what}, which the gateway cannot provide in this context`);
-  client.setRequestHandler(CreateMessageRequestSchema, async (req) => (hooks.onSampling ? hooks.onSampling(req.params) : Promise.reject(refuse('sampling'))) as never);
-  client.setRequestHandler(ElicitRequestSchema, async (req) => (hooks.onElicitation ? hooks.onElicitation(req.params) : Promise.reject(refuse('elicitation'))) as never);
+  client.setRequestHandler(
+    CreateMessageRequestSchema,
+    async (req) => (hooks.onSampling ? hooks.onSampling(req.params) : Promise.reject(refuse('sampling'))) as never,
+  );
+  client.setRequestHandler(
+    ElicitRequestSchema,
+    async (req) => (hooks.onElicitation ? hooks.onElicitation(req.params) : Promise.reject(refuse('elicitation'))) as never,
+  );
   client.onclose = () => hooks.onClose?.();
   client.onerror = () => undefined; // failures surface on the request that suffered them
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new UpstreamFault(`upstream did not complete initialize within ${target.settings.connectTimeoutMs} ms`)), target.settings.connectTimeoutMs);
+    timer = setTimeout(
+      () => reject(new UpstreamFault(`upstream did not complete initialize within ${target.settings.connectTimeoutMs} ms`)),
+      target.settings.connectTimeoutMs,
+    );
   });
   try {
     await Promise.race([client.connect(transport, { timeout: target.settings.connectTimeoutMs }), deadline]);
@@ -84,8 +101,15 @@ export async function connectUpstream(target: UpstreamTarget, hooks: UpstreamHoo
 /** Whether an error means the upstream itself failed (unreachable, timeout, 5xx, malformed), as opposed to a tool or protocol error. */
 export function isUpstreamFault(error: unknown): boolean {
   if (error instanceof UpstreamFault) return true;
-  if (error instanceof StreamableHTTPError) return error.code === undefined || error.code >= 500 || error.code === 429 || error.code === 404 || error.code === -1;
-  if (error instanceof McpError) return error.code === ErrorCode.RequestTimeout || error.code === ErrorCode.ConnectionClosed || error.code === GatewayCode.Unavailable || error.code === GatewayCode.Malformed;
+  if (error instanceof StreamableHTTPError)
+    return error.code === undefined || error.code >= 500 || error.code === 429 || error.code === 404 || error.code === -1;
+  if (error instanceof McpError)
+    return (
+      error.code === ErrorCode.RequestTimeout ||
+      error.code === ErrorCode.ConnectionClosed ||
+      error.code === GatewayCode.Unavailable ||
+      error.code === GatewayCode.Malformed
+    );
   return error instanceof Error && /not connected|fetch failed|network/i.test(error.message);
 }
 

@@ -57,7 +57,11 @@ export class CredentialHeaders {
     if (c.audience) body.set('audience', c.audience);
     const res = await fetch(c.tokenUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', authorization: `Basic ${btoa(`${encodeURIComponent(c.clientId)}:${encodeURIComponent(c.clientSecret)}`)}` },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+        authorization: `Basic ${btoa(`${encodeURIComponent(c.clientId)}:${encodeURIComponent(c.clientSecret)}`)}`,
+      },
       body,
       redirect: 'manual',
       signal: AbortSignal.timeout(this.timeoutMs),

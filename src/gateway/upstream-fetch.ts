@@ -43,7 +43,9 @@ function requestIds(body: unknown): Array<string | number> {
   try {
     const parsed = JSON.parse(body) as unknown;
     const list = Array.isArray(parsed) ? parsed : [parsed];
-    return list.flatMap((m) => (m && typeof m === 'object' && 'method' in m && 'id' in m && (typeof m.id === 'string' || typeof m.id === 'number') ? [m.id] : []));
+    return list.flatMap((m) =>
+      m && typeof m === 'object' && 'method' in m && 'id' in m && (typeof m.id === 'string' || typeof m.id === 'number') ? [m.id] : [],
+    );
   } catch {
     return [];
   }
@@ -82,7 +84,8 @@ export function guardedFetch(guard: FetchGuard): typeof fetch {
     }
     const ids = init?.method === 'POST' ? requestIds(init.body) : [];
     const type0 = response.headers.get('content-type') ?? '';
-    if ((init?.method ?? 'GET') === 'GET' && response.ok && response.body && type0.includes('text/event-stream')) return guardedEventStream(response, legacyPending, guard.maxResponseBytes);
+    if ((init?.method ?? 'GET') === 'GET' && response.ok && response.body && type0.includes('text/event-stream'))
+      return guardedEventStream(response, legacyPending, guard.maxResponseBytes);
     if (response.status === 202) for (const id of ids) legacyPending.add(id);
     if (!response.ok || ids.length === 0 || !response.body) return response;
     const type = response.headers.get('content-type') ?? '';
@@ -93,7 +96,8 @@ export function guardedFetch(guard: FetchGuard): typeof fetch {
 }
 
 async function boundedJson(response: Response, ids: Array<string | number>, max: number): Promise<Response> {
-  const fail = (code: number, message: string) => jsonResponse(response, ids.length === 1 ? errorMessage(ids[0]!, code, message) : `[${ids.map((id) => errorMessage(id, code, message)).join(',')}]`);
+  const fail = (code: number, message: string) =>
+    jsonResponse(response, ids.length === 1 ? errorMessage(ids[0]!, code, message) : `[${ids.map((id) => errorMessage(id, code, message)).join(',')}]`);
   const declared = Number(response.headers.get('content-length') ?? '0');
   if (declared > max) {
     await response.body?.cancel();
@@ -157,7 +161,8 @@ function boundedStream(response: Response, ids: Array<string | number>, max: num
   let buffer = '';
   let finished = false;
   const source = response.body!.getReader();
-  const emit = (controller: ReadableStreamDefaultController<Uint8Array>, data: string) => controller.enqueue(encoder.encode(`event: message\ndata: ${data}\n\n`));
+  const emit = (controller: ReadableStreamDefaultController<Uint8Array>, data: string) =>
+    controller.enqueue(encoder.encode(`event: message\ndata: ${data}\n\n`));
   const failPending = (controller: ReadableStreamDefaultController<Uint8Array>, code: number, message: string) => {
     for (const id of pending) emit(controller, errorMessage(id, code, message));
     pending.clear();
@@ -187,7 +192,11 @@ function boundedStream(response: Response, ids: Array<string | number>, max: num
       const events = buffer.replace(/\r\n/g, '\n').split('\n\n');
       buffer = events.pop() ?? '';
       for (const event of events) {
-        const data = event.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, '')).join('\n');
+        const data = event
+          .split('\n')
+          .filter((l) => l.startsWith('data:'))
+          .map((l) => l.slice(5).replace(/^ /, ''))
+          .join('\n');
         if (!data) {
           controller.enqueue(encoder.encode(`${event}\n\n`)); // comments, retry hints, priming events
           continue;
@@ -221,7 +230,8 @@ function guardedEventStream(response: Response, pending: Set<string | number>, m
   let buffer = '';
   let finished = false;
   const source = response.body!.getReader();
-  const emit = (controller: ReadableStreamDefaultController<Uint8Array>, data: string) => controller.enqueue(encoder.encode(`event: message\ndata: ${data}\n\n`));
+  const emit = (controller: ReadableStreamDefaultController<Uint8Array>, data: string) =>
+    controller.enqueue(encoder.encode(`event: message\ndata: ${data}\n\n`));
   const failPending = async (controller: ReadableStreamDefaultController<Uint8Array>, code: number, message: string) => {
     for (const id of pending) emit(controller, errorMessage(id, code, message));
     pending.clear();
@@ -248,8 +258,15 @@ function guardedEventStream(response: Response, pending: Set<string | number>, m
       if (buffer.length > max) return failPending(controller, GatewayCode.Oversize, `Upstream response exceeds the ${max}-byte limit`);
       for (const event of events) {
         const lines = event.split('\n');
-        const kind = lines.find((l) => l.startsWith('event:'))?.slice(6).trim() ?? 'message';
-        const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, '')).join('\n');
+        const kind =
+          lines
+            .find((l) => l.startsWith('event:'))
+            ?.slice(6)
+            .trim() ?? 'message';
+        const data = lines
+          .filter((l) => l.startsWith('data:'))
+          .map((l) => l.slice(5).replace(/^ /, ''))
+          .join('\n');
         if (event.length > max) return failPending(controller, GatewayCode.Oversize, `Upstream response exceeds the ${max}-byte limit`);
         if (data && kind === 'message') {
           const message = validMessage(data);

@@ -41,7 +41,10 @@ export const PolicySchema = z
   .strictObject({
     allow: z.array(ToolName).max(500).optional(),
     deny: z.array(ToolName).max(500).optional(),
-    prefix: z.string().regex(/^[A-Za-z0-9_.-]{0,32}$/, 'prefix: letters, digits, _ . - (up to 32)').optional(),
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{0,32}$/, 'prefix: letters, digits, _ . - (up to 32)')
+      .optional(),
     renames: z.record(ToolName, ToolName).optional(),
     minRoles: z.record(ToolName, RoleSchema).optional(),
   })
@@ -61,8 +64,18 @@ export const SettingsSchema = z.strictObject({
   failureThreshold: z.number().int().min(1).max(100).default(5),
   cooldownMs: z.number().int().min(100).max(600_000).default(30_000),
   cacheTtlMs: z.number().int().min(0).max(86_400_000).default(300_000),
-  healthIntervalMs: z.number().int().min(MIN_HEALTH_INTERVAL_MS, `healthIntervalMs must be at least ${MIN_HEALTH_INTERVAL_MS} ms`).max(86_400_000).default(60_000),
-  maxResponseBytes: z.number().int().min(1_024).max(16 * 1024 * 1024).default(4 * 1024 * 1024),
+  healthIntervalMs: z
+    .number()
+    .int()
+    .min(MIN_HEALTH_INTERVAL_MS, `healthIntervalMs must be at least ${MIN_HEALTH_INTERVAL_MS} ms`)
+    .max(86_400_000)
+    .default(60_000),
+  maxResponseBytes: z
+    .number()
+    .int()
+    .min(1_024)
+    .max(16 * 1024 * 1024)
+    .default(4 * 1024 * 1024),
 });
 export type UpstreamSettings = z.infer<typeof SettingsSchema>;
 

@@ -23,8 +23,7 @@ export interface UpstreamKey {
 
 /** The answer to `admit`: go ahead (with what the session needs), or a refusal to send the client. */
 export type AdmitResult =
-  | { ok: true; version: number; settings: UpstreamSettings; trial: boolean; tool?: ExposedTool; replica: number }
-  | { ok: false; code: number; message: string };
+  { ok: true; version: number; settings: UpstreamSettings; trial: boolean; tool?: ExposedTool; replica: number } | { ok: false; code: number; message: string };
 
 interface ToolCache {
   fetchedAt: number;
@@ -83,14 +82,29 @@ export class UpstreamState extends DurableObject<Env> {
     const admission = breaker.admit(Date.now(), (t) => this.transition(t));
     if (!admission.allowed) {
       const seconds = Math.max(1, Math.ceil((admission.retryAt - Date.now()) / 1000));
-      this.ctx.waitUntil(recordAudit(this.env, { tenant: key.tenant, action: 'gateway.fail_fast', result: 'error', server: key.name, resource: exposedTool, details: { op } }));
+      this.ctx.waitUntil(
+        recordAudit(this.env, { tenant: key.tenant, action: 'gateway.fail_fast', result: 'error', server: key.name, resource: exposedTool, details: { op } }),
+      );
       return { ok: false, code: GatewayCode.Unavailable, message: `Upstream "${key.name}" is unavailable (circuit open); retry in ${seconds} s` };
     }
     const replica = this.replicasFor(record).pick(Date.now(), [], this.replicaTransition, preferReplica);
     if (replica === null) {
       if (admission.trial) breaker.record(false, Date.now(), 'every replica is taken out', (t) => this.transition(t));
-      this.ctx.waitUntil(recordAudit(this.env, { tenant: key.tenant, action: 'gateway.fail_fast', result: 'error', server: key.name, resource: exposedTool, details: { op, reason: 'every replica is taken out' } }));
-      return { ok: false, code: GatewayCode.Unavailable, message: `Upstream "${key.name}" is unavailable: every replica is taken out after failures; retry in ${Math.ceil(record.settings.cooldownMs / 1000)} s` };
+      this.ctx.waitUntil(
+        recordAudit(this.env, {
+          tenant: key.tenant,
+          action: 'gateway.fail_fast',
+          result: 'error',
+          server: key.name,
+          resource: exposedTool,
+          details: { op, reason: 'every replica is taken out' },
+        }),
+      );
+      return {
+        ok: false,
+        code: GatewayCode.Unavailable,
+        message: `Upstream "${key.name}" is unavailable: every replica is taken out after failures; retry in ${Math.ceil(record.settings.cooldownMs / 1000)} s`,
+      };
     }
     return { ok: true, version: record.version, settings: record.settings, trial: admission.trial, tool, replica };
   }
@@ -119,9 +133,20 @@ export class UpstreamState extends DurableObject<Env> {
   async target(key: UpstreamKey, replica = 0): Promise<UpstreamTarget> {
     const record = await this.load(key);
     if (!record) throw new Error(`upstream "${key.name}" is not registered`);
-    this.credentials ??= new CredentialHeaders(this.env, record.sealedCredentials ? await openCredentials(this.env, record.tenantId, record.name, record.sealedCredentials) : null, record.settings.connectTimeoutMs);
+    this.credentials ??= new CredentialHeaders(
+      this.env,
+      record.sealedCredentials ? await openCredentials(this.env, record.tenantId, record.name, record.sealedCredentials) : null,
+      record.settings.connectTimeoutMs,
+    );
     const replicas = this.replicasFor(record);
-    return { url: replicas.url(Math.min(replica, replicas.size - 1)), transport: record.transport, headers: await this.credentials.headers(), settings: record.settings, allowPrivate: privateUpstreamsAllowed(this.env), version: record.version };
+    return {
+      url: replicas.url(Math.min(replica, replicas.size - 1)),
+      transport: record.transport,
+      headers: await this.credentials.headers(),
+      settings: record.settings,
+      allowPrivate: privateUpstreamsAllowed(this.env),
+      version: record.version,
+    };
   }
 
   /** The tools callers see: approved ones only, after the tenant's policy. Cached with a TTL. */
@@ -138,7 +163,10 @@ export class UpstreamState extends DurableObject<Env> {
         log('warn', 'gateway.tools_stale', { tenant: key.tenant, server: key.name, reason: String(error) });
       }
     }
-    return exposeTools(cache!.tools.filter((t) => t.pin === 'approved'), record.policy);
+    return exposeTools(
+      cache!.tools.filter((t) => t.pin === 'approved'),
+      record.policy,
+    );
   }
 
   /** The upstream said its tools changed: the next tools/list or tools/call refetches. */
@@ -153,7 +181,13 @@ export class UpstreamState extends DurableObject<Env> {
     const record = await this.load(key, true);
     if (!record) throw new Error('not registered');
     const cache = await this.refresh(record, true);
-    await recordAudit(this.env, { tenant: key.tenant, action: 'gateway.tools_approved', result: 'ok', server: key.name, details: { tools: cache.tools.length } });
+    await recordAudit(this.env, {
+      tenant: key.tenant,
+      action: 'gateway.tools_approved',
+      result: 'ok',
+      server: key.name,
+      details: { tools: cache.tools.length },
+    });
     return this.status(key);
   }
 
@@ -234,7 +268,10 @@ export class UpstreamState extends DurableObject<Env> {
       await client.ping({ timeout: record.settings.requestTimeoutMs }).finally(() => client.close().catch(() => undefined));
       return { health: { checkedAt: started, ok: true, latencyMs: Date.now() - started }, pingMs: Date.now() - pingStart };
     } catch (error) {
-      return { health: { checkedAt: started, ok: false, latencyMs: Date.now() - started, error: asFault(error, 'health check').message.slice(0, 200) }, pingMs: 0 };
+      return {
+        health: { checkedAt: started, ok: false, latencyMs: Date.now() - started, error: asFault(error, 'health check').message.slice(0, 200) },
+        pingMs: 0,
+      };
     }
   }
 
@@ -250,7 +287,15 @@ export class UpstreamState extends DurableObject<Env> {
     if (t.to === 'half-open') return;
     const action = t.to === 'open' ? 'gateway.replica_down' : 'gateway.replica_up';
     log(t.to === 'open' ? 'warn' : 'info', action, { tenant: key.tenant, server: key.name, replica, reason: t.reason });
-    this.ctx.waitUntil(recordAudit(this.env, { tenant: key.tenant, action, result: t.to === 'open' ? 'error' : 'ok', server: key.name, details: { replica, reason: t.reason.slice(0, 200) } }));
+    this.ctx.waitUntil(
+      recordAudit(this.env, {
+        tenant: key.tenant,
+        action,
+        result: t.to === 'open' ? 'error' : 'ok',
+        server: key.name,
+        details: { replica, reason: t.reason.slice(0, 200) },
+      }),
+    );
     const down = this.replicaSet?.down() ?? 0;
     this.ctx.waitUntil(setReplicasDown(this.env.DB, key.tenant, key.name, down).catch(() => undefined));
   };
@@ -268,7 +313,8 @@ export class UpstreamState extends DurableObject<Env> {
       this.recordAt = Date.now();
       if (fresh && this.breaker) this.breaker.configure(fresh.settings.failureThreshold, fresh.settings.cooldownMs);
     }
-    if (first && this.record && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + healthInterval(this.record.settings.healthIntervalMs, 1));
+    if (first && this.record && (await this.ctx.storage.getAlarm()) === null)
+      await this.ctx.storage.setAlarm(Date.now() + healthInterval(this.record.settings.healthIntervalMs, 1));
     return this.record;
   }
 
@@ -291,7 +337,15 @@ export class UpstreamState extends DurableObject<Env> {
     const key = this.key!;
     const action = t.to === 'open' ? 'gateway.breaker_open' : t.to === 'half-open' ? 'gateway.breaker_half_open' : 'gateway.breaker_closed';
     log(t.to === 'open' ? 'warn' : 'info', action, { tenant: key.tenant, server: key.name, reason: t.reason });
-    this.ctx.waitUntil(recordAudit(this.env, { tenant: key.tenant, action, result: t.to === 'open' ? 'error' : 'ok', server: key.name, details: { from: t.from, to: t.to, reason: t.reason } }));
+    this.ctx.waitUntil(
+      recordAudit(this.env, {
+        tenant: key.tenant,
+        action,
+        result: t.to === 'open' ? 'error' : 'ok',
+        server: key.name,
+        details: { from: t.from, to: t.to, reason: t.reason },
+      }),
+    );
     this.ctx.waitUntil(setBreakerState(this.env.DB, key.tenant, key.name, t.to).catch(() => undefined));
     this.ctx.waitUntil(this.saveBreaker());
   }
@@ -307,7 +361,16 @@ export class UpstreamState extends DurableObject<Env> {
     const hit = all.find((t) => t.name === exposedTool);
     if (!hit || hit.pin === 'approved') return null;
     const key = this.key!;
-    this.ctx.waitUntil(recordAudit(this.env, { tenant: key.tenant, action: 'gateway.drift_blocked', result: 'denied', server: key.name, resource: exposedTool, details: { pin: hit.pin } }));
+    this.ctx.waitUntil(
+      recordAudit(this.env, {
+        tenant: key.tenant,
+        action: 'gateway.drift_blocked',
+        result: 'denied',
+        server: key.name,
+        resource: exposedTool,
+        details: { pin: hit.pin },
+      }),
+    );
     const why = hit.pin === 'drifted' ? 'its definition changed since it was approved' : 'it appeared after the upstream was approved';
     return { ok: false, code: GatewayCode.Drift, message: `Tool "${exposedTool}" is blocked: ${why}. A tenant admin must re-approve the upstream.` };
   }
@@ -322,7 +385,11 @@ export class UpstreamState extends DurableObject<Env> {
       let definitions: CachedTool['definition'][];
       try {
         const tried: number[] = [];
-        definitions = await withRetries(() => this.fetchTools(record, tried), { retries: record.settings.retries, baseMs: record.settings.retryBaseMs, retryable: isUpstreamFault });
+        definitions = await withRetries(() => this.fetchTools(record, tried), {
+          retries: record.settings.retries,
+          baseMs: record.settings.retryBaseMs,
+          retryable: isUpstreamFault,
+        });
         breaker.record(true, Date.now(), '', (t) => this.transition(t));
       } catch (error) {
         breaker.record(!isUpstreamFault(error), Date.now(), String(error), (t) => this.transition(t));
@@ -333,9 +400,11 @@ export class UpstreamState extends DurableObject<Env> {
       return this.pin(record, definitions, approve);
     })();
     this.refreshing = run;
-    run.finally(() => {
-      if (this.refreshing === run) this.refreshing = null;
-    }).catch(() => undefined);
+    run
+      .finally(() => {
+        if (this.refreshing === run) this.refreshing = null;
+      })
+      .catch(() => undefined);
     return run;
   }
 
@@ -361,7 +430,10 @@ export class UpstreamState extends DurableObject<Env> {
       const out: CachedTool['definition'][] = [];
       let cursor: string | undefined;
       for (let page = 0; page < MAX_TOOL_PAGES; page++) {
-        const res = await client.listTools(cursor ? { cursor } : {}, { timeout: record.settings.requestTimeoutMs, maxTotalTimeout: record.settings.responseTimeoutMs });
+        const res = await client.listTools(cursor ? { cursor } : {}, {
+          timeout: record.settings.requestTimeoutMs,
+          maxTotalTimeout: record.settings.responseTimeoutMs,
+        });
         out.push(...(res.tools as CachedTool['definition'][]));
         cursor = res.nextCursor;
         if (!cursor) break;
@@ -386,7 +458,16 @@ export class UpstreamState extends DurableObject<Env> {
     for (const t of tools) {
       if (t.pin !== 'approved' && previous.get(t.definition.name) !== t.pin) {
         log('warn', 'gateway.tool_drift', { tenant: key.tenant, server: key.name, tool: t.definition.name, pin: t.pin });
-        this.ctx.waitUntil(recordAudit(this.env, { tenant: key.tenant, action: 'gateway.tool_drift', result: 'denied', server: key.name, resource: t.definition.name, details: { pin: t.pin } }));
+        this.ctx.waitUntil(
+          recordAudit(this.env, {
+            tenant: key.tenant,
+            action: 'gateway.tool_drift',
+            result: 'denied',
+            server: key.name,
+            resource: t.definition.name,
+            details: { pin: t.pin },
+          }),
+        );
       }
     }
     this.cache = { fetchedAt: Date.now(), version: record.version, tools };

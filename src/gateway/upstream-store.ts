@@ -1,4 +1,12 @@
-import { DEFAULT_SETTINGS, type BreakerState, type CredentialKind, type UpstreamPolicy, type UpstreamRecord, type UpstreamSettings, type UpstreamTransport } from './upstream-model';
+import {
+  DEFAULT_SETTINGS,
+  type BreakerState,
+  type CredentialKind,
+  type UpstreamPolicy,
+  type UpstreamRecord,
+  type UpstreamSettings,
+  type UpstreamTransport,
+} from './upstream-model';
 
 /**
  * D1 access for tenant upstreams. Every query carries the tenant except the two that must not
@@ -45,13 +53,22 @@ function toRecord(row: UpstreamRow): UpstreamRecord {
 }
 
 /** Fields an insert or update writes: the stored record's, so the two cannot drift apart. */
-export type UpstreamWrite = Pick<UpstreamRecord, 'url' | 'replicas' | 'balance' | 'transport' | 'credentialKind' | 'sealedCredentials' | 'policy' | 'settings' | 'enabled'>;
+export type UpstreamWrite = Pick<
+  UpstreamRecord,
+  'url' | 'replicas' | 'balance' | 'transport' | 'credentialKind' | 'sealedCredentials' | 'policy' | 'settings' | 'enabled'
+>;
 
 /**
  * Insert an upstream unless the tenant already has one of this name (`exists`) or already has
  * `maxUpstreams` of them (`full`). One statement, so concurrent registrations cannot pass the cap.
  */
-export async function insertUpstream(db: D1Database, tenantId: string, name: string, w: UpstreamWrite, maxUpstreams: number): Promise<'inserted' | 'exists' | 'full'> {
+export async function insertUpstream(
+  db: D1Database,
+  tenantId: string,
+  name: string,
+  w: UpstreamWrite,
+  maxUpstreams: number,
+): Promise<'inserted' | 'exists' | 'full'> {
   const now = Date.now();
   const res = await db
     .prepare(
@@ -59,7 +76,21 @@ export async function insertUpstream(db: D1Database, tenantId: string, name: str
        SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?12, ?13 WHERE (SELECT COUNT(*) FROM upstreams WHERE tenant_id = ?1) < ?11
        ON CONFLICT (tenant_id, name) DO NOTHING`,
     )
-    .bind(tenantId, name, w.url, w.transport, w.credentialKind, w.sealedCredentials, JSON.stringify(w.policy), JSON.stringify(w.settings), w.enabled ? 1 : 0, now, maxUpstreams, w.replicas ? JSON.stringify(w.replicas) : null, w.balance)
+    .bind(
+      tenantId,
+      name,
+      w.url,
+      w.transport,
+      w.credentialKind,
+      w.sealedCredentials,
+      JSON.stringify(w.policy),
+      JSON.stringify(w.settings),
+      w.enabled ? 1 : 0,
+      now,
+      maxUpstreams,
+      w.replicas ? JSON.stringify(w.replicas) : null,
+      w.balance,
+    )
     .run();
   if (res.meta.changes > 0) return 'inserted';
   return (await getUpstream(db, tenantId, name)) ? 'exists' : 'full';
@@ -77,7 +108,20 @@ export async function updateUpstream(db: D1Database, tenantId: string, name: str
       `UPDATE upstreams SET url = ?, replicas = ?, balance = ?, transport = ?, credential_kind = ?, credentials = ?, policy = ?, settings = ?, enabled = ?,
        version = version + 1, updated_at = ? WHERE tenant_id = ? AND name = ?`,
     )
-    .bind(w.url, w.replicas ? JSON.stringify(w.replicas) : null, w.balance, w.transport, w.credentialKind, w.sealedCredentials, JSON.stringify(w.policy), JSON.stringify(w.settings), w.enabled ? 1 : 0, Date.now(), tenantId, name)
+    .bind(
+      w.url,
+      w.replicas ? JSON.stringify(w.replicas) : null,
+      w.balance,
+      w.transport,
+      w.credentialKind,
+      w.sealedCredentials,
+      JSON.stringify(w.policy),
+      JSON.stringify(w.settings),
+      w.enabled ? 1 : 0,
+      Date.now(),
+      tenantId,
+      name,
+    )
     .run();
 }
 
@@ -117,7 +161,10 @@ export async function setBreakerState(db: D1Database, tenantId: string, name: st
 
 /** Health checks a tenant's upstreams make per round (one per replica): spaces the tenant's checks. */
 export async function countHealthChecks(db: D1Database, tenantId: string): Promise<number> {
-  const row = await db.prepare('SELECT COALESCE(SUM(COALESCE(json_array_length(replicas), 1)), 0) AS n FROM upstreams WHERE tenant_id = ?').bind(tenantId).first<{ n: number }>();
+  const row = await db
+    .prepare('SELECT COALESCE(SUM(COALESCE(json_array_length(replicas), 1)), 0) AS n FROM upstreams WHERE tenant_id = ?')
+    .bind(tenantId)
+    .first<{ n: number }>();
   return row?.n ?? 0;
 }
 
@@ -128,13 +175,17 @@ export async function setReplicasDown(db: D1Database, tenantId: string, name: st
 
 /** Replica counts for /health (an upstream without replicas counts as one), no tenant data. */
 export async function replicaCounts(db: D1Database): Promise<{ total: number; down: number }> {
-  const row = await db.prepare('SELECT COALESCE(SUM(COALESCE(json_array_length(replicas), 1)), 0) AS total, COALESCE(SUM(replicas_down), 0) AS down FROM upstreams').first<{ total: number; down: number }>();
+  const row = await db
+    .prepare('SELECT COALESCE(SUM(COALESCE(json_array_length(replicas), 1)), 0) AS total, COALESCE(SUM(replicas_down), 0) AS down FROM upstreams')
+    .first<{ total: number; down: number }>();
   return { total: row?.total ?? 0, down: row?.down ?? 0 };
 }
 
 /** Counts for /health: upstreams per breaker state, no tenant data. */
 export async function breakerCounts(db: D1Database): Promise<Record<BreakerState, number>> {
-  const { results } = await db.prepare('SELECT breaker_state AS state, COUNT(*) AS n FROM upstreams GROUP BY breaker_state').all<{ state: BreakerState; n: number }>();
+  const { results } = await db
+    .prepare('SELECT breaker_state AS state, COUNT(*) AS n FROM upstreams GROUP BY breaker_state')
+    .all<{ state: BreakerState; n: number }>();
   const counts: Record<BreakerState, number> = { closed: 0, open: 0, 'half-open': 0 };
   for (const r of results) counts[r.state] = r.n;
   return counts;
@@ -142,12 +193,17 @@ export async function breakerCounts(db: D1Database): Promise<Record<BreakerState
 
 /** Rows with sealed credentials, for key rotation. */
 export async function sealedCredentialRows(db: D1Database): Promise<Array<{ tenantId: string; name: string; sealed: string }>> {
-  const { results } = await db.prepare('SELECT tenant_id, name, credentials FROM upstreams WHERE credentials IS NOT NULL').all<{ tenant_id: string; name: string; credentials: string }>();
+  const { results } = await db
+    .prepare('SELECT tenant_id, name, credentials FROM upstreams WHERE credentials IS NOT NULL')
+    .all<{ tenant_id: string; name: string; credentials: string }>();
   return results.map((r) => ({ tenantId: r.tenant_id, name: r.name, sealed: r.credentials }));
 }
 
 /** Store a re-sealed value, only if the row still holds the value that was re-sealed (no lost update). */
 export async function replaceSealedCredentials(db: D1Database, tenantId: string, name: string, from: string, to: string): Promise<boolean> {
-  const res = await db.prepare('UPDATE upstreams SET credentials = ? WHERE tenant_id = ? AND name = ? AND credentials = ?').bind(to, tenantId, name, from).run();
+  const res = await db
+    .prepare('UPDATE upstreams SET credentials = ? WHERE tenant_id = ? AND name = ? AND credentials = ?')
+    .bind(to, tenantId, name, from)
+    .run();
   return res.meta.changes > 0;
 }

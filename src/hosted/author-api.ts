@@ -197,7 +197,11 @@ export function defineServer(info: HostedServerInfo, setup: (server: AuthorServe
           // A raw zod shape becomes its object schema once per isolate, not in every request's
           // registration; any Standard Schema (zod object, fromJsonSchema) is kept as it is.
           const inputSchema = spec.inputSchema && !('~standard' in spec.inputSchema) ? z.object(spec.inputSchema as Shape) : spec.inputSchema;
-          r.tools.push({ name, spec: { ...spec, inputSchema } as ToolSpec<InputSchema | undefined>, handler: handler as unknown as ToolHandler<InputSchema | undefined> });
+          r.tools.push({
+            name,
+            spec: { ...spec, inputSchema } as ToolSpec<InputSchema | undefined>,
+            handler: handler as unknown as ToolHandler<InputSchema | undefined>,
+          });
         },
         resource(name, uri, spec, read) {
           unique('resource', name);

@@ -6,7 +6,15 @@ import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { DEFAULT_CAPABILITIES, type HostedServerInfo, type ServerDefinition, type SessionSql } from './author-api';
 import { installChokePoint, isGuarded, type HandlerExtra, type RawRequest } from './choke-point';
 import { registerLegacy } from './legacy-adapter';
-import { CLIENT_IP_FORWARD_HEADER, CORRELATION_FORWARD_HEADER, decodePrincipal, ownerKey, PRINCIPAL_HEADER, tenantNamespace, type Principal } from './principal';
+import {
+  CLIENT_IP_FORWARD_HEADER,
+  CORRELATION_FORWARD_HEADER,
+  decodePrincipal,
+  ownerKey,
+  PRINCIPAL_HEADER,
+  tenantNamespace,
+  type Principal,
+} from './principal';
 import { guardRequest } from './request-guard';
 import type { ToolPolicySource } from './tool-policy';
 import type { AuditEventInput } from '../audit/audit-event';
@@ -109,12 +117,15 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
     const info = this.info ?? this.definition()?.info;
     if (!info) throw new Error(`${this.constructor.name}: no server definition`);
     const { name, version, title, instructions, capabilities } = info;
-    const server = new McpServer({ name, version, title }, {
-      capabilities: capabilities ?? DEFAULT_CAPABILITIES,
-      instructions,
-      // Ajv compiles validators with eval, which workerd forbids; @cfworker/json-schema interprets.
-      jsonSchemaValidator: new CfWorkerJsonSchemaValidator(),
-    });
+    const server = new McpServer(
+      { name, version, title },
+      {
+        capabilities: capabilities ?? DEFAULT_CAPABILITIES,
+        instructions,
+        // Ajv compiles validators with eval, which workerd forbids; @cfworker/json-schema interprets.
+        jsonSchemaValidator: new CfWorkerJsonSchemaValidator(),
+      },
+    );
     installChokePoint(server, (method, request, extra, next) => this.guard(method, request, extra, next));
     this.server = server;
     await this.register(server);

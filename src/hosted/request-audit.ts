@@ -44,7 +44,13 @@ function resultTypeOf(outcome: Outcome): string | undefined {
  * tool or prompt name or resource URI, details the (redacted later) arguments and the era
  * (`2025` in a session, `2026-07-28` stateless); session is absent in the stateless lane.
  */
-export function requestAuditEvent(method: string, request: RawRequest, principal: Principal, outcome: Outcome, extra: { session?: string; latencyMs: number; correlationId?: string; ip?: string; era?: Era }): AuditEventInput {
+export function requestAuditEvent(
+  method: string,
+  request: RawRequest,
+  principal: Principal,
+  outcome: Outcome,
+  extra: { session?: string; latencyMs: number; correlationId?: string; ip?: string; era?: Era },
+): AuditEventInput {
   const params = request.params ?? {};
   const resource = typeof params.name === 'string' ? params.name : typeof params.uri === 'string' ? params.uri : undefined;
   const { result, error } = resultOf(outcome);

@@ -11,7 +11,14 @@ import { allowedOrigins } from '../config';
 export const EXPOSED_HEADERS = 'Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate';
 // Mcp-Method and Mcp-Name: MCP 2026-07-28 clients mirror the method and name of every request in them.
 const ALLOWED_HEADERS = 'Authorization, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID';
-const CORS_HEADERS = ['access-control-allow-origin', 'access-control-allow-methods', 'access-control-allow-headers', 'access-control-expose-headers', 'access-control-max-age', 'access-control-allow-credentials'];
+const CORS_HEADERS = [
+  'access-control-allow-origin',
+  'access-control-allow-methods',
+  'access-control-allow-headers',
+  'access-control-expose-headers',
+  'access-control-max-age',
+  'access-control-allow-credentials',
+];
 
 /** The request's Origin when it is allowed here, else null (also null when the request has none). */
 export function allowedOrigin(request: Request, env: Env): string | null {

@@ -92,7 +92,11 @@ export function leaseRequests(c: CredentialCounts, limits: CredentialLimits, now
   if (!one.ok) return one;
   const seen = current(c, now);
   const granted = Math.max(1, Math.min(want, limits.perMinute - seen.minute, limits.perHour - seen.hour, limits.perDay - seen.day));
-  return { ok: true, granted, next: { ...seen, minute: seen.minute + granted, hour: seen.hour + granted, day: seen.day + granted, total: seen.total + granted } };
+  return {
+    ok: true,
+    granted,
+    next: { ...seen, minute: seen.minute + granted, hour: seen.hour + granted, day: seen.day + granted, total: seen.total + granted },
+  };
 }
 
 /**

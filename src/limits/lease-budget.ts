@@ -17,7 +17,6 @@ interface Lease {
   user: string;
 }
 
-
 /** Entries kept per isolate at most; beyond it, expired leases are dropped first, then all. */
 const MAX_LEASES = 10_000;
 

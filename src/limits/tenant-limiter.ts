@@ -49,7 +49,13 @@ export type LeaseResult = { ok: true; granted: number; grantedAt: number; validM
 
 function credentialRefusal(user: string, c: { window: WindowName; limit: number; retryAfter: number }): RateRefusal {
   const who = user.startsWith('key:') ? 'API key' : 'user';
-  return { ok: false, limit: 'credential', window: c.window, retryAfter: c.retryAfter, message: `Rate limit exceeded: this ${who} may make ${c.limit} requests per ${c.window === 'day' ? 'UTC day' : c.window}` };
+  return {
+    ok: false,
+    limit: 'credential',
+    window: c.window,
+    retryAfter: c.retryAfter,
+    message: `Rate limit exceeded: this ${who} may make ${c.limit} requests per ${c.window === 'day' ? 'UTC day' : c.window}`,
+  };
 }
 
 /**
@@ -87,7 +93,8 @@ export class TenantLimiter extends DurableObject<Env> {
     const credential = this.credentials.admit(req.user, req.credential, now);
     if (!credential.ok) return credentialRefusal(req.user, credential);
     this.windowCount++;
-    if (req.session !== undefined && !req.opening) return this.registry.touch(req.session, now, req.idleMs) ? { ok: true } : { ok: false, limit: 'unknown_session' };
+    if (req.session !== undefined && !req.opening)
+      return this.registry.touch(req.session, now, req.idleMs) ? { ok: true } : { ok: false, limit: 'unknown_session' };
     if (!req.opening) return { ok: true };
     return this.registry.open({ user: req.user, server: req.server, binding: req.binding, limits: req.limits, idleMs: req.idleMs }, now);
   }

@@ -84,37 +84,54 @@ export async function queryMetrics(env: Env, q: MetricsQuery): Promise<Metrics> 
   const sessions = new Set<string>();
   await mapBounded(scopes, 16, async (scope) => {
     const days = (await directoryStore(env, scope).days()).map((d) => d.day).filter((day) => dayStart(day) + DAY_MS > readFrom && dayStart(day) < to);
-    await Promise.all(days.map(async (day) => {
-      const shard = shardStore(env, scope, day);
-      const start = dayStart(day);
-      const [rows, active] = await Promise.all([
-        shard.metrics(from, Math.max(readFrom, start), Math.min(to, start + DAY_MS), bucketMs),
-        start + DAY_MS > activeSince ? shard.activeSessions(activeSince) : Promise.resolve([]),
-      ]);
-      for (const id of active) sessions.add(id);
-      for (const r of rows) {
-        const s = servers.get(`${scope}|${r.server}`) ?? { ...newAcc(), tenant: scope, server: r.server };
-        servers.set(`${scope}|${r.server}`, s);
-        const p = series.get(`${r.bucket}|${r.server}`) ?? { ...newAcc(), bucket: r.bucket, server: r.server };
-        series.set(`${r.bucket}|${r.server}`, p);
-        for (const acc of [s, p]) {
-          addCounts(acc, r);
-          acc.sketch.merge(r.sketch);
+    await Promise.all(
+      days.map(async (day) => {
+        const shard = shardStore(env, scope, day);
+        const start = dayStart(day);
+        const [rows, active] = await Promise.all([
+          shard.metrics(from, Math.max(readFrom, start), Math.min(to, start + DAY_MS), bucketMs),
+          start + DAY_MS > activeSince ? shard.activeSessions(activeSince) : Promise.resolve([]),
+        ]);
+        for (const id of active) sessions.add(id);
+        for (const r of rows) {
+          const s = servers.get(`${scope}|${r.server}`) ?? { ...newAcc(), tenant: scope, server: r.server };
+          servers.set(`${scope}|${r.server}`, s);
+          const p = series.get(`${r.bucket}|${r.server}`) ?? { ...newAcc(), bucket: r.bucket, server: r.server };
+          series.set(`${r.bucket}|${r.server}`, p);
+          for (const acc of [s, p]) {
+            addCounts(acc, r);
+            acc.sketch.merge(r.sketch);
+          }
         }
-      }
-    }));
+      }),
+    );
   });
 
-  const byKey = <T extends { server: string }>(a: T, b: T, first: (x: T) => string | number) => (first(a) < first(b) ? -1 : first(a) > first(b) ? 1 : a.server.localeCompare(b.server));
+  const byKey = <T extends { server: string }>(a: T, b: T, first: (x: T) => string | number) =>
+    first(a) < first(b) ? -1 : first(a) > first(b) ? 1 : a.server.localeCompare(b.server);
   return {
     from,
     to,
-    servers: [...servers.values()].sort((a, b) => byKey(a, b, (x) => x.tenant)).map((s) => ({
-      tenant: s.tenant, server: s.server, requests: s.requests, errors: s.errors, denials: s.denials, rateLimited: s.rateLimited, ...percentiles(s.sketch),
-    })),
-    series: [...series.values()].sort((a, b) => byKey(a, b, (x) => x.bucket)).map((p) => ({
-      start: from + p.bucket * bucketMs, server: p.server, requests: p.requests, errors: p.errors, ...percentiles(p.sketch),
-    })),
+    servers: [...servers.values()]
+      .sort((a, b) => byKey(a, b, (x) => x.tenant))
+      .map((s) => ({
+        tenant: s.tenant,
+        server: s.server,
+        requests: s.requests,
+        errors: s.errors,
+        denials: s.denials,
+        rateLimited: s.rateLimited,
+        ...percentiles(s.sketch),
+      })),
+    series: [...series.values()]
+      .sort((a, b) => byKey(a, b, (x) => x.bucket))
+      .map((p) => ({
+        start: from + p.bucket * bucketMs,
+        server: p.server,
+        requests: p.requests,
+        errors: p.errors,
+        ...percentiles(p.sketch),
+      })),
     activeSessions: sessions.size,
   };
 }

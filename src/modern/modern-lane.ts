@@ -183,9 +183,14 @@ function listenEvent(admitted: Admitted, scope: RequestScope, result: 'ok' | 'ra
 /** The tenant already holds its bound of listen streams in this isolate: 429, audited once. */
 function refuseListen(admitted: Admitted, scope: RequestScope): Response {
   record(admitted, listenEvent(admitted, scope, 'rate_limited'), new Set());
-  return rpcError(429, RpcCode.ServerError, `Too many open subscriptions/listen streams: a tenant may hold ${MAX_LISTEN_STREAMS_PER_TENANT} at once; close one first`, {
-    'Retry-After': String(LISTEN_RETRY_AFTER_SECONDS),
-  });
+  return rpcError(
+    429,
+    RpcCode.ServerError,
+    `Too many open subscriptions/listen streams: a tenant may hold ${MAX_LISTEN_STREAMS_PER_TENANT} at once; close one first`,
+    {
+      'Retry-After': String(LISTEN_RETRY_AFTER_SECONDS),
+    },
+  );
 }
 
 /**

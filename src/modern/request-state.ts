@@ -97,7 +97,10 @@ export async function openRequestState(
 
 /** Claim a nonce once: true for the first claim, false for every later one (atomic by the primary key). */
 async function claimOnce(db: D1Database, nonce: string, expiresAt: number, now: number): Promise<boolean> {
-  const claimed = await db.prepare('INSERT INTO request_state_claims (nonce, expires_at) VALUES (?1, ?2) ON CONFLICT (nonce) DO NOTHING').bind(nonce, expiresAt).run();
+  const claimed = await db
+    .prepare('INSERT INTO request_state_claims (nonce, expires_at) VALUES (?1, ?2) ON CONFLICT (nonce) DO NOTHING')
+    .bind(nonce, expiresAt)
+    .run();
   if (Math.floor(Math.random() * SWEEP_EVERY) === 0) await db.prepare('DELETE FROM request_state_claims WHERE expires_at < ?1').bind(now).run();
   return claimed.meta.changes === 1;
 }

@@ -26,13 +26,16 @@ export function registrationProblem(metadata: Record<string, unknown>): string |
   const size = new TextEncoder().encode(JSON.stringify(metadata)).length;
   if (size > REGISTRATION_LIMITS.totalBytes) return `client metadata must be at most ${REGISTRATION_LIMITS.totalBytes} bytes`;
   const name = metadata.client_name;
-  if (typeof name === 'string' && name.length > REGISTRATION_LIMITS.clientName) return `client_name must be at most ${REGISTRATION_LIMITS.clientName} characters`;
+  if (typeof name === 'string' && name.length > REGISTRATION_LIMITS.clientName)
+    return `client_name must be at most ${REGISTRATION_LIMITS.clientName} characters`;
   const uris = metadata.redirect_uris;
   if (Array.isArray(uris) && uris.length > REGISTRATION_LIMITS.redirectUris) return `at most ${REGISTRATION_LIMITS.redirectUris} redirect_uris`;
   for (const [field, value] of Object.entries(metadata)) {
     const values = Array.isArray(value) ? value : [value];
-    if (Array.isArray(value) && field !== 'redirect_uris' && value.length > REGISTRATION_LIMITS.arrayItems) return `${field} must have at most ${REGISTRATION_LIMITS.arrayItems} entries`;
-    if (values.some((v) => typeof v === 'string' && v.length > REGISTRATION_LIMITS.string)) return `${field} values must be at most ${REGISTRATION_LIMITS.string} characters`;
+    if (Array.isArray(value) && field !== 'redirect_uris' && value.length > REGISTRATION_LIMITS.arrayItems)
+      return `${field} must have at most ${REGISTRATION_LIMITS.arrayItems} entries`;
+    if (values.some((v) => typeof v === 'string' && v.length > REGISTRATION_LIMITS.string))
+      return `${field} values must be at most ${REGISTRATION_LIMITS.string} characters`;
   }
   return null;
 }
@@ -47,10 +50,17 @@ export function registrationProblem(metadata: Record<string, unknown>): string |
  */
 export async function holdUntilFirstUse(env: Env, response: Response, now = Math.floor(Date.now() / 1000)): Promise<Response> {
   if (response.status !== 201) return response;
-  const clientId = ((await response.clone().json().catch(() => null)) as { client_id?: unknown } | null)?.client_id;
+  const clientId = (
+    (await response
+      .clone()
+      .json()
+      .catch(() => null)) as { client_id?: unknown } | null
+  )?.client_id;
   if (typeof clientId !== 'string') return response;
   const record = await env.OAUTH_KV.get<Record<string, unknown>>(`client:${clientId}`, 'json');
   if (!record || typeof record.registrationExpiresAt !== 'number') return response;
-  await env.OAUTH_KV.put(`client:${clientId}`, JSON.stringify({ ...record, registrationExpiresAt: now + UNUSED_REGISTRATION_SECONDS }), { expirationTtl: UNUSED_REGISTRATION_SECONDS });
+  await env.OAUTH_KV.put(`client:${clientId}`, JSON.stringify({ ...record, registrationExpiresAt: now + UNUSED_REGISTRATION_SECONDS }), {
+    expirationTtl: UNUSED_REGISTRATION_SECONDS,
+  });
   return response;
 }

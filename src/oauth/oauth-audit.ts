@@ -50,7 +50,13 @@ export async function auditedOAuthEndpoint(request: Request, env: Env, serve: ()
   const path = new URL(request.url).pathname;
   const action = AUDITED[path];
   if (!action || request.method !== 'POST') return serve();
-  const form = path === '/oauth/token' ? await request.clone().formData().catch(() => null) : null;
+  const form =
+    path === '/oauth/token'
+      ? await request
+          .clone()
+          .formData()
+          .catch(() => null)
+      : null;
   const grantType = form?.get('grant_type');
   const revokedToken = !grantType ? form?.get('token') : null;
   const clientId = presentedClientId(request, form);

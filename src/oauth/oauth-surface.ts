@@ -85,7 +85,10 @@ export function serverNameOf(resource: string | null | undefined): string | unde
  * audiences, checked by the provider before the gate runs).
  */
 export function buildSurface(origin: string, upstreams: string[]): OAuthSurface {
-  const entries = [...SERVERS.map((server) => ({ server, upstream: false })), ...upstreams.filter((n) => !findServer(n)).map((n) => ({ server: upstreamEntry(n), upstream: true }))];
+  const entries = [
+    ...SERVERS.map((server) => ({ server, upstream: false })),
+    ...upstreams.filter((n) => !findServer(n)).map((n) => ({ server: upstreamEntry(n), upstream: true })),
+  ];
   const targets: GateTarget[] = entries.flatMap(({ server, upstream }) => [
     { server, transport: 'mcp' as const, upstream },
     { server, transport: 'sse' as const, upstream },

@@ -20,7 +20,8 @@ interface GrantRecord {
 
 const JSON_HEADERS = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 
-const invalidGrant = (description: string) => new Response(JSON.stringify({ error: 'invalid_grant', error_description: description }), { status: 400, headers: JSON_HEADERS });
+const invalidGrant = (description: string) =>
+  new Response(JSON.stringify({ error: 'invalid_grant', error_description: description }), { status: 400, headers: JSON_HEADERS });
 
 async function tokenKeys(token: string): Promise<{ id: string; key: CryptoKey }> {
   const encoder = new TextEncoder();
@@ -62,7 +63,10 @@ function presentedClient(request: Request, form: FormData): string | undefined {
 /** Serve `/oauth/token`, putting refresh-token grants through their grant's RefreshGuard. */
 export async function guardRefresh(request: Request, env: Env, serve: () => Promise<Response>): Promise<Response> {
   if (request.method !== 'POST' || !request.headers.get('content-type')?.includes('application/x-www-form-urlencoded')) return serve();
-  const form = await request.clone().formData().catch(() => null);
+  const form = await request
+    .clone()
+    .formData()
+    .catch(() => null);
   const token = form?.get('refresh_token');
   if (!form || form.get('grant_type') !== 'refresh_token' || typeof token !== 'string') return serve();
   const parts = token.split(':');

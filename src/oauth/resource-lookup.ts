@@ -45,9 +45,14 @@ export async function resourceAt(env: Env, name: string, transport: 'mcp' | 'sse
 export async function authorizationServerMetadata(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   const response = await (await oauthSurface(env)).authorizationServer.fetch(request, env, ctx);
   if (request.method !== 'GET' || response.status !== 200) return response;
-  const metadata = (await response.clone().json().catch(() => null)) as { protected_resources?: unknown } | null;
+  const metadata = (await response
+    .clone()
+    .json()
+    .catch(() => null)) as { protected_resources?: unknown } | null;
   if (!metadata || !Array.isArray(metadata.protected_resources)) return response;
-  metadata.protected_resources = metadata.protected_resources.filter((r) => typeof r === 'string' && /^\/servers\/([^/]+)\//.test(new URL(r).pathname) && findServer(new URL(r).pathname.split('/')[2]!) !== undefined);
+  metadata.protected_resources = metadata.protected_resources.filter(
+    (r) => typeof r === 'string' && /^\/servers\/([^/]+)\//.test(new URL(r).pathname) && findServer(new URL(r).pathname.split('/')[2]!) !== undefined,
+  );
   const headers = new Headers(response.headers);
   headers.delete('content-length');
   return new Response(JSON.stringify(metadata), { status: 200, headers });

@@ -125,7 +125,12 @@ export function checkCost(tokens: SqlToken[], verb: string, kind: 'read' | 'writ
       factors.push({ label: `${child} (references ${name})`, rows: () => schema.rows(child), bytes: (exact) => (exact ? schema.bytes(child) : cheapBytes()) });
     }
   }
-  const functions = checkFunctions(tokens, verb, (name) => schema.kind(name) !== undefined, (t) => params[(numbers.get(tokens.indexOf(t)) ?? 0) - 1]);
+  const functions = checkFunctions(
+    tokens,
+    verb,
+    (name) => schema.kind(name) !== undefined,
+    (t) => params[(numbers.get(tokens.indexOf(t)) ?? 0) - 1],
+  );
   if (!functions.ok) return { ok: false, reason: functions.reason! };
   const rowsCheck = checkRowVisits(factors);
   if (!rowsCheck.ok) return rowsCheck;

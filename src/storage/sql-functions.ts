@@ -24,7 +24,13 @@ const AMPLIFIERS = `concat concat_ws hex quote group_concat string_agg json json
   json_patch jsonb_patch json_pretty json_remove jsonb_remove json_replace jsonb_replace json_set jsonb_set json_quote
   json_group_array jsonb_group_array json_group_object jsonb_group_object printf format replace zeroblob randomblob`;
 
-const words = (list: string) => new Set(list.split(/\s+/).filter(Boolean).map((w) => w.toUpperCase()));
+const words = (list: string) =>
+  new Set(
+    list
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((w) => w.toUpperCase()),
+  );
 const PLAIN_SET = words(PLAIN);
 const AMPLIFIER_SET = words(AMPLIFIERS);
 /** Words followed by `(` that are syntax, not calls. */

@@ -25,15 +25,26 @@ export const MAX_SQL_LENGTH = 100_000;
 export type StatementKind = 'read' | 'write';
 
 /** `statement` is the text to run: the input without a trailing `;` (and anything after it but comments). */
-export type SqlVerdict =
-  | { ok: true; kind: StatementKind; verb: string; statement: string; tokens: SqlToken[] }
-  | { ok: false; reason: string };
+export type SqlVerdict = { ok: true; kind: StatementKind; verb: string; statement: string; tokens: SqlToken[] } | { ok: false; reason: string };
 
 const READ_VERBS = new Set(['SELECT', 'VALUES']);
 const WRITE_VERBS = new Set(['INSERT', 'UPDATE', 'DELETE', 'REPLACE', 'CREATE', 'DROP', 'ALTER']);
 /** Refused anywhere in a statement: they loop, reach outside the one database or change the connection. */
 const FORBIDDEN_WORDS = new Set([
-  'ATTACH', 'DETACH', 'PRAGMA', 'VACUUM', 'REINDEX', 'ANALYZE', 'BEGIN', 'COMMIT', 'END', 'ROLLBACK', 'SAVEPOINT', 'RELEASE', 'RECURSIVE', 'LOAD_EXTENSION',
+  'ATTACH',
+  'DETACH',
+  'PRAGMA',
+  'VACUUM',
+  'REINDEX',
+  'ANALYZE',
+  'BEGIN',
+  'COMMIT',
+  'END',
+  'ROLLBACK',
+  'SAVEPOINT',
+  'RELEASE',
+  'RECURSIVE',
+  'LOAD_EXTENSION',
 ]);
 /** Prefixes of names that belong to the runtime, SQLite or pragmas: never a tenant's. */
 const INTERNAL_PREFIXES = ['_cf_', 'sqlite_', 'pragma_'];
@@ -47,13 +58,16 @@ function tokenProblem(t: SqlToken): string | null {
   if (t.type === 'word' && t.value === 'WITH') {
     return 'WITH (common table expressions) is not allowed: a CTE can refer to itself and run without end; use a subquery in FROM instead';
   }
-  if (t.type === 'word' && FORBIDDEN_WORDS.has(t.value)) return `${t.value} is not allowed: tenant SQL runs one statement against the tenant's own database only`;
+  if (t.type === 'word' && FORBIDDEN_WORDS.has(t.value))
+    return `${t.value} is not allowed: tenant SQL runs one statement against the tenant's own database only`;
   if (t.type === 'word' || t.type === 'quoted' || t.type === 'string') {
     const lower = t.value.toLowerCase();
     const prefix = INTERNAL_PREFIXES.find((p) => lower.startsWith(p));
     if (prefix) {
-      return `names starting with ${prefix} belong to the platform or SQLite and are not accessible` +
-        (t.type === 'string' ? ' (to store such a text, bind it as a parameter)' : '');
+      return (
+        `names starting with ${prefix} belong to the platform or SQLite and are not accessible` +
+        (t.type === 'string' ? ' (to store such a text, bind it as a parameter)' : '')
+      );
     }
   }
   return null;

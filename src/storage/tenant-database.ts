@@ -26,8 +26,7 @@ export interface SqlRequest {
 }
 
 export type SqlResult =
-  | { ok: true; columns: string[]; rows: unknown[][]; rowCount: number; truncated: boolean; rowsWritten: number }
-  | { ok: false; error: string };
+  { ok: true; columns: string[]; rows: unknown[][]; rowCount: number; truncated: boolean; rowsWritten: number } | { ok: false; error: string };
 
 const TENANT_KEY = 'smcp:tenant';
 

@@ -55,7 +55,7 @@ export class TenantFiles {
 
   /** Delete every object of the namespace, at most `budget` per call (see TenantKv.purge). True when none is left. */
   async purge(budget = 1000): Promise<boolean> {
-    for (let deleted = 0; deleted < budget; ) {
+    for (let deleted = 0; deleted < budget;) {
       const res = await this.bucket.list({ prefix: this.prefix, limit: Math.min(1000, budget - deleted) });
       if (res.objects.length > 0) await this.bucket.delete(res.objects.map((o) => o.key));
       deleted += res.objects.length;

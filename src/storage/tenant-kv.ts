@@ -54,7 +54,7 @@ export class TenantKv {
    */
   async purge(budget = 1000): Promise<boolean> {
     let cursor: string | undefined;
-    for (let deleted = 0; deleted < budget; ) {
+    for (let deleted = 0; deleted < budget;) {
       const res = await this.kv.list({ prefix: this.prefix, limit: Math.min(1000, budget - deleted), cursor });
       await Promise.all(res.keys.map((k) => this.kv.delete(k.name)));
       deleted += res.keys.length;

@@ -1,6 +1,15 @@
 import type { Role, TenantStatus } from './model';
 import { base64url, safeEqual, toHex } from '../crypto/secrets';
-import { keyLimitsFromRow, limitColumnsSql, limitsFromRow, type KeyLimitColumns, type KeyLimits, type KeyLimitsPatch, type LimitColumns, type TenantLimits } from '../limits/tenant-limits';
+import {
+  keyLimitsFromRow,
+  limitColumnsSql,
+  limitsFromRow,
+  type KeyLimitColumns,
+  type KeyLimits,
+  type KeyLimitsPatch,
+  type LimitColumns,
+  type TenantLimits,
+} from '../limits/tenant-limits';
 
 /**
  * API keys: `smcp_<tenantId>_<secret>` with a 32-byte random secret. Only a SHA-256 of the secret
@@ -71,7 +80,18 @@ export async function createApiKey(
     .prepare('INSERT INTO api_keys (id, tenant_id, name, role, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
     .bind(id, k.tenantId, k.name, k.role, await secretHash(secret), createdAt, k.expiresAt)
     .run();
-  const record: ApiKey = { id, tenantId: k.tenantId, name: k.name, role: k.role, createdAt, expiresAt: k.expiresAt, lastUsedAt: null, revokedAt: null, replacedBy: null, limits: { perMinute: null, perHour: null, perDay: null } };
+  const record: ApiKey = {
+    id,
+    tenantId: k.tenantId,
+    name: k.name,
+    role: k.role,
+    createdAt,
+    expiresAt: k.expiresAt,
+    lastUsedAt: null,
+    revokedAt: null,
+    replacedBy: null,
+    limits: { perMinute: null, perHour: null, perDay: null },
+  };
   return { key: `smcp_${k.tenantId}_${secret}`, record };
 }
 
@@ -105,7 +125,12 @@ export async function verifyApiKey(
   const tenant =
     row.tenant_status === null
       ? null
-      : { status: row.tenant_status, servers: JSON.parse(row.tenant_servers ?? '[]') as string[], limits: limitsFromRow(row, keyLimitsFromRow(row)), generation: row.tenant_generation ?? 0 };
+      : {
+          status: row.tenant_status,
+          servers: JSON.parse(row.tenant_servers ?? '[]') as string[],
+          limits: limitsFromRow(row, keyLimitsFromRow(row)),
+          generation: row.tenant_generation ?? 0,
+        };
   return { key: toKey(row), tenant };
 }
 
@@ -157,13 +182,21 @@ export async function revokeApiKey(db: D1Database, tenantId: string, id: string)
  * Rotate: a new key with the same name, role, expiry and request limits; the old one stops working after
  * `graceHours` (0 = at once). Refused for revoked or already rotated keys.
  */
-export async function rotateApiKey(db: D1Database, tenantId: string, id: string, graceHours: number): Promise<{ key: string; record: ApiKey; oldExpiresAt: number } | null> {
+export async function rotateApiKey(
+  db: D1Database,
+  tenantId: string,
+  id: string,
+  graceHours: number,
+): Promise<{ key: string; record: ApiKey; oldExpiresAt: number } | null> {
   const old = await getApiKey(db, tenantId, id);
   if (!old || old.revokedAt !== null || old.replacedBy !== null || (old.expiresAt !== null && old.expiresAt <= Date.now())) return null;
   const created = await createApiKey(db, { tenantId, name: old.name, role: old.role, expiresAt: old.expiresAt });
   const graceEnd = Date.now() + graceHours * 3_600_000;
   const oldExpiresAt = old.expiresAt === null ? graceEnd : Math.min(old.expiresAt, graceEnd);
-  await db.prepare('UPDATE api_keys SET expires_at = ?, replaced_by = ? WHERE id = ? AND tenant_id = ?').bind(oldExpiresAt, created.record.id, id, tenantId).run();
+  await db
+    .prepare('UPDATE api_keys SET expires_at = ?, replaced_by = ? WHERE id = ? AND tenant_id = ?')
+    .bind(oldExpiresAt, created.record.id, id, tenantId)
+    .run();
   // The replacement keeps the old key's own request limits.
   const hasLimits = old.limits.perMinute !== null || old.limits.perHour !== null || old.limits.perDay !== null;
   const record = hasLimits ? ((await setApiKeyLimits(db, tenantId, created.record.id, old.limits)) ?? created.record) : created.record;
@@ -179,6 +212,9 @@ export async function setApiKeyLimits(db: D1Database, tenantId: string, id: stri
     perHour: patch.perHour === undefined ? current.limits.perHour : patch.perHour,
     perDay: patch.perDay === undefined ? current.limits.perDay : patch.perDay,
   };
-  await db.prepare('UPDATE api_keys SET limit_per_minute = ?, limit_per_hour = ?, limit_per_day = ? WHERE id = ? AND tenant_id = ?').bind(next.perMinute, next.perHour, next.perDay, id, tenantId).run();
+  await db
+    .prepare('UPDATE api_keys SET limit_per_minute = ?, limit_per_hour = ?, limit_per_day = ? WHERE id = ? AND tenant_id = ?')
+    .bind(next.perMinute, next.perHour, next.perDay, id, tenantId)
+    .run();
   return { ...current, limits: next };
 }

@@ -23,8 +23,7 @@ export function moduleEntry(name: string, title?: string | null): HostedServerEn
 
 /** A tenant-defined name, resolved for one tenant. */
 export type TenantDefined =
-  | { kind: 'upstream'; entry: HostedServerEntry; upstream: UpstreamRecord }
-  | { kind: 'module'; entry: HostedServerEntry; module: TenantServerRecord };
+  { kind: 'upstream'; entry: HostedServerEntry; upstream: UpstreamRecord } | { kind: 'module'; entry: HostedServerEntry; module: TenantServerRecord };
 
 /** What `name` is for `tenantId` among its upstreams and deployed modules; null when neither. */
 export async function tenantDefinedServer(db: D1Database, tenantId: string, name: string): Promise<TenantDefined | null> {
@@ -41,7 +40,10 @@ export async function tenantDefinedServer(db: D1Database, tenantId: string, name
 /** Whether any tenant defined `name` (the router's 404 before a token is read; no tenant is revealed). */
 export async function tenantDefinedNameExists(db: D1Database, name: string): Promise<boolean> {
   if (findServer(name) || !SERVER_NAME_PATTERN.test(name)) return false;
-  const row = await db.prepare('SELECT 1 AS one FROM upstreams WHERE name = ?1 UNION ALL SELECT 1 FROM tenant_servers WHERE name = ?1 LIMIT 1').bind(name).first();
+  const row = await db
+    .prepare('SELECT 1 AS one FROM upstreams WHERE name = ?1 UNION ALL SELECT 1 FROM tenant_servers WHERE name = ?1 LIMIT 1')
+    .bind(name)
+    .first();
   return row !== null;
 }
 

@@ -1,6 +1,16 @@
 import type { Role, Tenant, TenantStatus, User } from './model';
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from '../crypto/password';
-import { columnsAfter, columnValues, DEFAULT_TENANT_LIMITS, LIMIT_SET_SQL, limitColumnsSql, limitsFromRow, type LimitColumns, type LimitsPatch, type TenantLimits } from '../limits/tenant-limits';
+import {
+  columnsAfter,
+  columnValues,
+  DEFAULT_TENANT_LIMITS,
+  LIMIT_SET_SQL,
+  limitColumnsSql,
+  limitsFromRow,
+  type LimitColumns,
+  type LimitsPatch,
+  type TenantLimits,
+} from '../limits/tenant-limits';
 
 /**
  * D1 access for tenants and users. Every query is parameterised and carries the tenant, so a
@@ -25,7 +35,14 @@ interface UserRow {
 }
 
 function toTenant(row: TenantRow): Tenant {
-  return { id: row.id, name: row.name, status: row.status, servers: JSON.parse(row.servers) as string[], limits: limitsFromRow(row), createdAt: row.created_at };
+  return {
+    id: row.id,
+    name: row.name,
+    status: row.status,
+    servers: JSON.parse(row.servers) as string[],
+    limits: limitsFromRow(row),
+    createdAt: row.created_at,
+  };
 }
 
 function toUser(row: UserRow): User {
@@ -64,10 +81,7 @@ export async function getTenant(db: D1Database, id: string): Promise<Tenant | nu
 }
 
 /** Create a user in a tenant with a hashed password; throws ConflictError when the tenant already has this email. */
-export async function createUser(
-  db: D1Database,
-  u: { tenantId: string; email: string; password: string; role: Role },
-): Promise<User> {
+export async function createUser(db: D1Database, u: { tenantId: string; email: string; password: string; role: Role }): Promise<User> {
   const id = `usr_${crypto.randomUUID().replaceAll('-', '')}`;
   const createdAt = Date.now();
   const hash = await hashPassword(u.password);
@@ -125,7 +139,9 @@ export async function getAccessRecord(db: D1Database, tenantId: string, userId: 
     )
     .bind(userId, tenantId)
     .first<{ role: Role; status: TenantStatus; servers: string; generation: number } & LimitColumns>();
-  return row ? { role: row.role, tenantStatus: row.status, servers: JSON.parse(row.servers) as string[], limits: limitsFromRow(row), generation: row.generation } : null;
+  return row
+    ? { role: row.role, tenantStatus: row.status, servers: JSON.parse(row.servers) as string[], limits: limitsFromRow(row), generation: row.generation }
+    : null;
 }
 
 /** Every tenant, oldest first (operator view). */

@@ -33,8 +33,19 @@ export const CAPABILITY_LIMITS = {
 const KV_TYPE = 'kv';
 const Key = z.string().min(1).max(480);
 const Path = z.string().min(1).max(1024);
-const KvPutOptions = z.object({ expirationTtl: z.number().int().min(60).optional() }).strict().optional();
-const ListOptions = z.object({ prefix: z.string().max(480).optional(), dir: z.string().max(1024).optional(), limit: z.number().int().min(1).max(CAPABILITY_LIMITS.listPage).optional(), cursor: z.string().max(4096).optional() }).strict().optional();
+const KvPutOptions = z
+  .object({ expirationTtl: z.number().int().min(60).optional() })
+  .strict()
+  .optional();
+const ListOptions = z
+  .object({
+    prefix: z.string().max(480).optional(),
+    dir: z.string().max(1024).optional(),
+    limit: z.number().int().min(1).max(CAPABILITY_LIMITS.listPage).optional(),
+    cursor: z.string().max(4096).optional(),
+  })
+  .strict()
+  .optional();
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
@@ -116,7 +127,11 @@ export class EgressGate extends WorkerEntrypoint<Env, EgressProps> {
     if (problem) return refuse(problem);
     const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await readBounded(request, CAPABILITY_LIMITS.egressResponseBytes);
     if (body === 'too_large') return refuse('request body too large');
-    const answer = await fetchWithTimeout(url.href, { method: request.method, headers: request.headers, body, redirect: 'manual' }, CAPABILITY_LIMITS.egressTimeoutMs);
+    const answer = await fetchWithTimeout(
+      url.href,
+      { method: request.method, headers: request.headers, body, redirect: 'manual' },
+      CAPABILITY_LIMITS.egressTimeoutMs,
+    );
     // readBounded reads only `headers` and `body`, which a Response has as a Request does.
     const bytes = await readBounded(answer as unknown as Request, CAPABILITY_LIMITS.egressResponseBytes);
     if (bytes === 'too_large') return refuse(`response larger than ${CAPABILITY_LIMITS.egressResponseBytes} bytes`);

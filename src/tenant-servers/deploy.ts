@@ -61,7 +61,12 @@ export async function deployModule(env: Env, tenantId: string, name: string, inp
     throw error;
   }
   const digest = toHex(await sha256(input.module));
-  const described = await describeModule(env.LOADER, { id: `validate:${tenantId}/${name}/${digest}/${meterName}`, compiled: async () => compiled, env: {}, globalOutbound: null });
+  const described = await describeModule(env.LOADER, {
+    id: `validate:${tenantId}/${name}/${digest}/${meterName}`,
+    compiled: async () => compiled,
+    env: {},
+    globalOutbound: null,
+  });
   if ('problem' in described) return { status: 400, code: 'bad_export', message: described.problem };
   for (const tool of described.tools) {
     const problem = inputSchemaProblem(tool.inputSchema, `tool "${tool.name}"`);
@@ -83,7 +88,8 @@ export async function deployModule(env: Env, tenantId: string, name: string, inp
 /** Make an earlier (or later) stored version active again. */
 export async function rollbackModule(env: Env, tenantId: string, name: string, version: number): Promise<TenantServerRecord | DeployRefusal> {
   if (!(await getTenantServer(env.DB, tenantId, name))) return { status: 404, code: 'not_found', message: 'Server not found' };
-  if (!(await activateVersion(env.DB, tenantId, name, version))) return { status: 404, code: 'not_found', message: `Server "${name}" has no version ${version}` };
+  if (!(await activateVersion(env.DB, tenantId, name, version)))
+    return { status: 404, code: 'not_found', message: `Server "${name}" has no version ${version}` };
   return (await getTenantServer(env.DB, tenantId, name))!;
 }
 

@@ -48,7 +48,9 @@ export function modernModule(env: Env, ctx: ExecutionContext, principal: Princip
   return {
     key: `module:${moduleKey(principal, ref)}`,
     definition: () =>
-      moduleDefinition(env, exports, principal, ref).catch((error: unknown) => rpcError(200, SANDBOX_FAULT_CODE, error instanceof Error ? error.message : 'Server could not be loaded')),
+      moduleDefinition(env, exports, principal, ref).catch((error: unknown) =>
+        rpcError(200, SANDBOX_FAULT_CODE, error instanceof Error ? error.message : 'Server could not be loaded'),
+      ),
   };
 }
 
@@ -56,21 +58,37 @@ async function build(env: Env, exports: Exports, principal: Principal, ref: Modu
   const spec = moduleSandboxSpec(env, exports, principal, ref);
   const described = await describeModule(env.LOADER, spec);
   if ('problem' in described) throw new ProtocolError(SANDBOX_FAULT_CODE, `Server "${principal.server}" could not be loaded: ${described.problem}`);
-  return defineServer({ name: 'smcp-tenant-server', version: '0.1.0', title: principal.server, capabilities: { tools: { listChanged: true }, logging: {} } }, (server) => {
-    for (const tool of described.tools) {
-      const inputSchema = fromJsonSchema(tool.inputSchema as never, validator);
-      const annotations = tool.annotations as Record<string, unknown> | undefined;
-      server.tool(tool.name, { title: tool.title, description: tool.description, inputSchema: inputSchema as never, annotations, _meta: tool._meta }, async (args, call) => {
-        const outcome = await runModuleTool(env.LOADER, spec, tool.name, args, call.principal, {
-          progress: (progress, total, message) => call.progress(progress, total, message),
-          log: (level, data) => call.log(level, data),
-        });
-        if ('result' in outcome) return outcome.result;
-        const p = call.principal;
-        void recordAuditInBackground({ tenant: p.tenantId, action: 'tenant_server.fault', result: 'error', server: p.server, resource: tool.name, user: p.userId, client: p.clientId, details: { reason: outcome.fault.reason, era: call.era } });
-        // A fault stays a JSON-RPC error (not an isError result), as in the 2025 lane.
-        refuse(new ProtocolError(SANDBOX_FAULT_CODE, outcome.fault.message));
-      });
-    }
-  });
+  return defineServer(
+    { name: 'smcp-tenant-server', version: '0.1.0', title: principal.server, capabilities: { tools: { listChanged: true }, logging: {} } },
+    (server) => {
+      for (const tool of described.tools) {
+        const inputSchema = fromJsonSchema(tool.inputSchema as never, validator);
+        const annotations = tool.annotations as Record<string, unknown> | undefined;
+        server.tool(
+          tool.name,
+          { title: tool.title, description: tool.description, inputSchema: inputSchema as never, annotations, _meta: tool._meta },
+          async (args, call) => {
+            const outcome = await runModuleTool(env.LOADER, spec, tool.name, args, call.principal, {
+              progress: (progress, total, message) => call.progress(progress, total, message),
+              log: (level, data) => call.log(level, data),
+            });
+            if ('result' in outcome) return outcome.result;
+            const p = call.principal;
+            void recordAuditInBackground({
+              tenant: p.tenantId,
+              action: 'tenant_server.fault',
+              result: 'error',
+              server: p.server,
+              resource: tool.name,
+              user: p.userId,
+              client: p.clientId,
+              details: { reason: outcome.fault.reason, era: call.era },
+            });
+            // A fault stays a JSON-RPC error (not an isError result), as in the 2025 lane.
+            refuse(new ProtocolError(SANDBOX_FAULT_CODE, outcome.fault.message));
+          },
+        );
+      }
+    },
+  );
 }

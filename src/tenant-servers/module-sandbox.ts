@@ -58,7 +58,13 @@ export function sandboxHooks(sink: HookSink) {
   const hooks = {
     progress: async (progress: unknown, total?: unknown, message?: unknown) => {
       if (typeof progress !== 'number' || !Number.isFinite(progress)) return;
-      await sink.progress(progress, typeof total === 'number' && Number.isFinite(total) ? total : undefined, typeof message === 'string' ? message.slice(0, 1000) : undefined).catch(() => undefined);
+      await sink
+        .progress(
+          progress,
+          typeof total === 'number' && Number.isFinite(total) ? total : undefined,
+          typeof message === 'string' ? message.slice(0, 1000) : undefined,
+        )
+        .catch(() => undefined);
     },
     log: async (level: unknown, data: unknown) => {
       if (++logs > 100) return;
@@ -80,7 +86,14 @@ export function sandboxHooks(sink: HookSink) {
 export type ModuleToolOutcome = { result: CallToolResult } | { fault: { reason: string; message: string } };
 
 /** Run one (already authorised and validated) tool in the sandbox and check what comes back. */
-export async function runModuleTool(loader: WorkerLoader, spec: SandboxSpec, name: string, args: unknown, principal: Principal, sink: HookSink): Promise<ModuleToolOutcome> {
+export async function runModuleTool(
+  loader: WorkerLoader,
+  spec: SandboxSpec,
+  name: string,
+  args: unknown,
+  principal: Principal,
+  sink: HookSink,
+): Promise<ModuleToolOutcome> {
   const outcome = await callInSandbox(loader, spec, name, args, callerOf(principal), sandboxHooks(sink));
   if (outcome.kind === 'tool_error') return { result: { content: [{ type: 'text', text: outcome.message }], isError: true } };
   if (outcome.kind === 'result') {

@@ -66,7 +66,11 @@ export async function getTenantServer(db: D1Database, tenantId: string, name: st
 }
 
 /** In one query: the tenant's deployed server of this name (or null), and whether it has an upstream of this name. */
-export async function tenantServerOrUpstream(db: D1Database, tenantId: string, name: string): Promise<{ module: TenantServerRecord | null; hasUpstream: boolean }> {
+export async function tenantServerOrUpstream(
+  db: D1Database,
+  tenantId: string,
+  name: string,
+): Promise<{ module: TenantServerRecord | null; hasUpstream: boolean }> {
   const row = await db
     .prepare(
       `SELECT EXISTS (SELECT 1 FROM upstreams WHERE tenant_id = ?1 AND name = ?2) AS has_upstream, s.tenant_id, s.name, s.title, s.description, s.active_version,
@@ -103,7 +107,13 @@ export interface NewVersion {
  */
 export async function insertVersion(db: D1Database, tenantId: string, name: string, v: NewVersion): Promise<number> {
   const now = Date.now();
-  const next = ((await db.prepare('SELECT MAX(version) AS v FROM tenant_server_versions WHERE tenant_id = ? AND name = ?').bind(tenantId, name).first<{ v: number | null }>())?.v ?? 0) + 1;
+  const next =
+    ((
+      await db
+        .prepare('SELECT MAX(version) AS v FROM tenant_server_versions WHERE tenant_id = ? AND name = ?')
+        .bind(tenantId, name)
+        .first<{ v: number | null }>()
+    )?.v ?? 0) + 1;
   await db.batch([
     db
       .prepare(
@@ -111,9 +121,23 @@ export async function insertVersion(db: D1Database, tenantId: string, name: stri
          ON CONFLICT (tenant_id, name) DO UPDATE SET active_version = excluded.active_version, updated_at = excluded.updated_at,
            title = COALESCE(?, title), description = COALESCE(?, description), egress = COALESCE(?, egress)`,
       )
-      .bind(tenantId, name, v.title ?? null, v.description ?? null, next, JSON.stringify(v.egress ?? []), now, now, v.title ?? null, v.description ?? null, v.egress ? JSON.stringify(v.egress) : null),
+      .bind(
+        tenantId,
+        name,
+        v.title ?? null,
+        v.description ?? null,
+        next,
+        JSON.stringify(v.egress ?? []),
+        now,
+        now,
+        v.title ?? null,
+        v.description ?? null,
+        v.egress ? JSON.stringify(v.egress) : null,
+      ),
     db
-      .prepare('INSERT INTO tenant_server_versions (tenant_id, name, version, source, compiled, sha256, size, tools, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT INTO tenant_server_versions (tenant_id, name, version, source, compiled, sha256, size, tools, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      )
       .bind(tenantId, name, next, v.source, v.compiled, v.sha256, v.size, JSON.stringify(v.tools), now),
   ]);
   return next;
@@ -128,7 +152,14 @@ export async function listVersions(db: D1Database, tenantId: string, name: strin
     )
     .bind(tenantId, name)
     .all<{ version: number; sha256: string; size: number; tools: string; created_at: number; active: number }>();
-  return results.map((r) => ({ version: r.version, sha256: r.sha256, size: r.size, tools: JSON.parse(r.tools) as string[], createdAt: r.created_at, active: r.active === 1 }));
+  return results.map((r) => ({
+    version: r.version,
+    sha256: r.sha256,
+    size: r.size,
+    tools: JSON.parse(r.tools) as string[],
+    createdAt: r.created_at,
+    active: r.active === 1,
+  }));
 }
 
 /** Make a stored version active; false when there is no such version. */
@@ -145,13 +176,19 @@ export async function activateVersion(db: D1Database, tenantId: string, name: st
 
 /** The metered code of one version (what the sandbox runs), or null. */
 export async function compiledCode(db: D1Database, tenantId: string, name: string, version: number): Promise<string | null> {
-  const row = await db.prepare('SELECT compiled FROM tenant_server_versions WHERE tenant_id = ? AND name = ? AND version = ?').bind(tenantId, name, version).first<{ compiled: string }>();
+  const row = await db
+    .prepare('SELECT compiled FROM tenant_server_versions WHERE tenant_id = ? AND name = ? AND version = ?')
+    .bind(tenantId, name, version)
+    .first<{ compiled: string }>();
   return row?.compiled ?? null;
 }
 
 /** The uploaded source of one version, or null. */
 export async function moduleSource(db: D1Database, tenantId: string, name: string, version: number): Promise<string | null> {
-  const row = await db.prepare('SELECT source FROM tenant_server_versions WHERE tenant_id = ? AND name = ? AND version = ?').bind(tenantId, name, version).first<{ source: string }>();
+  const row = await db
+    .prepare('SELECT source FROM tenant_server_versions WHERE tenant_id = ? AND name = ? AND version = ?')
+    .bind(tenantId, name, version)
+    .first<{ source: string }>();
   return row?.source ?? null;
 }
 

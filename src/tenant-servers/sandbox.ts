@@ -102,10 +102,19 @@ export async function describeModule(loader: WorkerLoader, spec: SandboxSpec): P
 }
 
 /** Run one tool under the per-call limits; never throws for anything the tenant's code does. */
-export async function callInSandbox(loader: WorkerLoader, spec: SandboxSpec, name: string, args: unknown, caller: unknown, hooks: unknown): Promise<CallOutcome> {
+export async function callInSandbox(
+  loader: WorkerLoader,
+  spec: SandboxSpec,
+  name: string,
+  args: unknown,
+  caller: unknown,
+  hooks: unknown,
+): Promise<CallOutcome> {
   const sandbox = entrypoint(loader, spec);
   try {
-    const raw = await withTimeout(`tool "${name}"`, SANDBOX_LIMITS.deadlineMs, () => sandbox.call(name, args, caller, hooks, SANDBOX_LIMITS.operations, SANDBOX_LIMITS.resultChars));
+    const raw = await withTimeout(`tool "${name}"`, SANDBOX_LIMITS.deadlineMs, () =>
+      sandbox.call(name, args, caller, hooks, SANDBOX_LIMITS.operations, SANDBOX_LIMITS.resultChars),
+    );
     const answer = CallAnswerSchema.safeParse(raw);
     if (!answer.success) return { kind: 'fault', reason: 'crashed', message: 'the sandbox answered malformed data' };
     const a = answer.data;
@@ -117,7 +126,8 @@ export async function callInSandbox(loader: WorkerLoader, spec: SandboxSpec, nam
     if (a.fault === 'result_too_large') return tooLarge(a.size ?? 0);
     return { kind: 'fault', reason: 'budget', message: `Tool "${name}" exceeded its budget of ${SANDBOX_LIMITS.operations} operations and was stopped` };
   } catch (error) {
-    if (error instanceof TimeoutError) return { kind: 'fault', reason: 'deadline', message: `Tool "${name}" did not finish within ${SANDBOX_LIMITS.deadlineMs} ms and was abandoned` };
+    if (error instanceof TimeoutError)
+      return { kind: 'fault', reason: 'deadline', message: `Tool "${name}" did not finish within ${SANDBOX_LIMITS.deadlineMs} ms and was abandoned` };
     // CPU limit exceeded, memory limit, isolate crash: the runtime throws on the stub.
     return { kind: 'fault', reason: 'crashed', message: `Tool "${name}" was stopped by the sandbox: ${errorText(error)}` };
   } finally {

@@ -43,7 +43,16 @@ export class TenantModuleServer extends HostedMcpAgent {
     const low = server.server;
     low.setRequestHandler(ListToolsRequestSchema, async (_req, extra) => {
       const module = await this.module(extra);
-      return { tools: [...module.tools.values()].map(({ name, title, description, inputSchema, annotations, _meta }) => ({ name, title, description, inputSchema, annotations, _meta })) };
+      return {
+        tools: [...module.tools.values()].map(({ name, title, description, inputSchema, annotations, _meta }) => ({
+          name,
+          title,
+          description,
+          inputSchema,
+          annotations,
+          _meta,
+        })),
+      };
     });
     low.setRequestHandler(CallToolRequestSchema, (req, extra) => this.callTool(req.params, extra));
   }
@@ -89,17 +98,28 @@ export class TenantModuleServer extends HostedMcpAgent {
     let validate = module.validators.get(tool.name);
     if (!validate) module.validators.set(tool.name, (validate = validatorFactory.getValidator(tool.inputSchema as never) as Validator));
     const checked = validate(args);
-    if (!checked.valid) throw new McpError(ErrorCode.InvalidParams, `Invalid arguments for tool ${tool.name}: ${checked.errorMessage ?? 'does not match inputSchema'}`);
+    if (!checked.valid)
+      throw new McpError(ErrorCode.InvalidParams, `Invalid arguments for tool ${tool.name}: ${checked.errorMessage ?? 'does not match inputSchema'}`);
 
     const progressToken = params._meta?.progressToken;
     const outcome = await runModuleTool(this.env.LOADER, module.spec, tool.name, args, principal, {
       progress: async (progress, total, message) => {
-        if (progressToken !== undefined) await extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress, total, message } });
+        if (progressToken !== undefined)
+          await extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress, total, message } });
       },
       log: (level, data) => extra.sendNotification({ method: 'notifications/message', params: { level, logger: principal.server, data } }),
     });
     if ('result' in outcome) return outcome.result;
-    this.recordAudit({ tenant: principal.tenantId, action: 'tenant_server.fault', result: 'error', server: principal.server, resource: tool.name, user: principal.userId, client: principal.clientId, details: { reason: outcome.fault.reason } });
+    this.recordAudit({
+      tenant: principal.tenantId,
+      action: 'tenant_server.fault',
+      result: 'error',
+      server: principal.server,
+      resource: tool.name,
+      user: principal.userId,
+      client: principal.clientId,
+      details: { reason: outcome.fault.reason },
+    });
     throw new McpError(SANDBOX_FAULT_CODE, outcome.fault.message);
   }
 }

@@ -42,7 +42,12 @@ const api = (method: string, path: string, body?: unknown, token?: string) => ad
 
 beforeAll(async () => {
   stateDir = mkdtempSync(join(tmpdir(), 'smcp-alerts-'));
-  platform = await startPlatform({ stateDir, adminToken: 'alerts-operator-token-0123456789', secret: 'alerts-secret-'.padEnd(48, 'z'), vars: { SMCP_ALERT_RETRY_BASE_MS: '300' } });
+  platform = await startPlatform({
+    stateDir,
+    adminToken: 'alerts-operator-token-0123456789',
+    secret: 'alerts-secret-'.padEnd(48, 'z'),
+    vars: { SMCP_ALERT_RETRY_BASE_MS: '300' },
+  });
   up = await startUpstream();
 }, 180_000);
 
@@ -81,7 +86,9 @@ describe('alerts end to end', () => {
     const bad = await api('POST', '/tenants/acme/alerts', { server: 'files', metric: 'error_rate', threshold: 2, webhookUrl: hook.url }, keys.admin);
     expect(bad.status).toBe(400);
     expect((await api('POST', '/tenants/acme/alerts', { server: 'files', metric: 'nope', webhookUrl: hook.url }, keys.admin)).status).toBe(400);
-    expect((await api('POST', '/tenants/acme/alerts', { server: 'files', metric: 'breaker_open', webhookUrl: hook.url }, keys.member)).status).toBeOneOf([401, 403]);
+    expect((await api('POST', '/tenants/acme/alerts', { server: 'files', metric: 'breaker_open', webhookUrl: hook.url }, keys.member)).status).toBeOneOf([
+      401, 403,
+    ]);
 
     const created = await api('POST', '/tenants/acme/alerts', { server: 'files', metric: 'breaker_open', windowMinutes: 1, webhookUrl: hook.url }, keys.admin);
     expect(created.status, JSON.stringify(created.body)).toBe(201);
@@ -151,7 +158,8 @@ describe('alerts end to end', () => {
   });
 
   it('the CLI adds, lists, changes and removes a rule, printing the secret only when it is created', async () => {
-    const smcp = (args: string[]) => runNode(join(ROOT, 'scripts', 'smcp.ts'), ['--url', platform.url, ...args], { ...process.env, SMCP_TOKEN: platform.adminToken });
+    const smcp = (args: string[]) =>
+      runNode(join(ROOT, 'scripts', 'smcp.ts'), ['--url', platform.url, ...args], { ...process.env, SMCP_TOKEN: platform.adminToken });
     const hook = await startReceiver();
     receivers.push(hook);
     const added = await smcp(['alert', 'add', 'acme', 'files', 'p99_latency_ms', hook.url, '--threshold', '750', '--window', '10']);

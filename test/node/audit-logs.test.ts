@@ -23,13 +23,23 @@ afterAll(async () => {
 });
 
 async function rpc(key: string, body: unknown, session?: string): Promise<Response> {
-  const headers: Record<string, string> = { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' };
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${key}`,
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    'mcp-protocol-version': '2025-06-18',
+  };
   if (session) headers['mcp-session-id'] = session;
   return fetch(`${platform.url}/servers/notes/mcp`, { method: 'POST', headers, body: JSON.stringify(body) });
 }
 
 async function session(key: string): Promise<string> {
-  const init = await rpc(key, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'audit-logs', version: '1' } } });
+  const init = await rpc(key, {
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'audit-logs', version: '1' } },
+  });
   expect(init.status).toBe(200);
   await init.text();
   const id = init.headers.get('mcp-session-id')!;
@@ -42,10 +52,23 @@ it('never writes a secret argument, an API key or the operator token to logs or 
   const member = (await admin(platform, '/tenants/logs/keys', { name: 'm', role: 'member' })).body.key as string;
   const reader = (await admin(platform, '/tenants/logs/keys', { name: 'r', role: 'read-only' })).body.key as string;
   const s = await session(member);
-  const ok = await rpc(member, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'add_note', arguments: { title: 'visible title', body: 'BODY-LOGCHECK', password: 'hunter2-LOGCHECK' } } }, s);
+  const ok = await rpc(
+    member,
+    {
+      jsonrpc: '2.0',
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'add_note', arguments: { title: 'visible title', body: 'BODY-LOGCHECK', password: 'hunter2-LOGCHECK' } },
+    },
+    s,
+  );
   expect(await ok.text()).toContain('visible title');
   const r = await session(reader);
-  const denied = await rpc(reader, { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'add_note', arguments: { title: 'x', secret_token: 'TOKEN-LOGCHECK' } } }, r);
+  const denied = await rpc(
+    reader,
+    { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'add_note', arguments: { title: 'x', secret_token: 'TOKEN-LOGCHECK' } } },
+    r,
+  );
   expect(await denied.text()).toContain('-32003');
   const forged = await rpc(`${member.slice(0, -4)}AAAA`, { jsonrpc: '2.0', id: 4, method: 'ping' });
   expect(forged.status).toBe(401);
@@ -53,7 +76,9 @@ it('never writes a secret argument, an API key or the operator token to logs or 
   let exported = '';
   for (let i = 0; i < 120 && !(exported.includes('visible title') && exported.includes('"result":"denied"')); i++) {
     await new Promise((res) => setTimeout(res, 250));
-    const res = await fetch(`${platform.url}/admin/api/tenants/logs/audit?action=tools/call&format=jsonl`, { headers: { authorization: `Bearer ${OPERATOR}` } });
+    const res = await fetch(`${platform.url}/admin/api/tenants/logs/audit?action=tools/call&format=jsonl`, {
+      headers: { authorization: `Bearer ${OPERATOR}` },
+    });
     exported = await res.text();
   }
   expect(exported).toContain('visible title');

@@ -38,7 +38,12 @@ beforeAll(async () => {
   const [allowedPort, foreignPort] = [await freePort(), await freePort()];
   allowedOrigin = `http://127.0.0.1:${allowedPort}`;
   stateDir = mkdtempSync(join(tmpdir(), 'smcp-cors-'));
-  platform = await startPlatform({ stateDir, adminToken: 'cors-operator-token-0123456789', secret: 'cors-secret-'.padEnd(48, 'z'), vars: { SMCP_ALLOWED_ORIGINS: allowedOrigin } });
+  platform = await startPlatform({
+    stateDir,
+    adminToken: 'cors-operator-token-0123456789',
+    secret: 'cors-secret-'.padEnd(48, 'z'),
+    vars: { SMCP_ALLOWED_ORIGINS: allowedOrigin },
+  });
   await pageServer(allowedPort);
   foreignOrigin = await pageServer(foreignPort);
   expect((await admin(platform, '/tenants', { id: 'cors', name: 'CORS', servers: ['notes'] })).status).toBe(201);
@@ -66,7 +71,12 @@ async function callFromPage(origin: string) {
           const res = await fetch(url, {
             method: 'POST',
             headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-            body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'browser', version: '1' } } }),
+            body: JSON.stringify({
+              jsonrpc: '2.0',
+              id: 1,
+              method: 'initialize',
+              params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'browser', version: '1' } },
+            }),
           });
           return { ok: true, status: res.status, sessionId: res.headers.get('mcp-session-id'), body: (await res.text()).slice(0, 500) };
         } catch (error) {

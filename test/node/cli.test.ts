@@ -26,7 +26,12 @@ const initialize = (key: string) =>
   fetch(`${platform.url}/servers/notes/mcp`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'cli-test', version: '1' } } }),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'cli-test', version: '1' } },
+    }),
   });
 
 describe('smcp CLI against wrangler dev', () => {
@@ -70,7 +75,15 @@ describe('smcp CLI against wrangler dev', () => {
     await smcp(['tenant', 'create', 'initech', '--servers', 'notes']);
     const set = await smcp(['tenant', 'limits', 'initech', '--rpm', '500', '--sessions', '1', '--key-per-minute', '50', '--key-per-day', '5000']);
     expect(set.code, set.stderr).toBe(0);
-    expect(JSON.parse(set.stdout).limits).toEqual({ requestsPerMinute: 500, maxSessions: 1, maxSessionsPerUser: 20, maxUpstreams: 20, credentialPerMinute: 50, credentialPerHour: 20_000, credentialPerDay: 5000 });
+    expect(JSON.parse(set.stdout).limits).toEqual({
+      requestsPerMinute: 500,
+      maxSessions: 1,
+      maxSessionsPerUser: 20,
+      maxUpstreams: 20,
+      credentialPerMinute: 50,
+      credentialPerHour: 20_000,
+      credentialPerDay: 5000,
+    });
     const created = JSON.parse((await smcp(['key', 'create', 'initech'])).stdout) as { id: string; key: string };
     const key = created.key;
     const other = JSON.parse((await smcp(['key', 'create', 'initech'])).stdout).key as string;

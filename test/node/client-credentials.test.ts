@@ -30,7 +30,11 @@ const readBody = async (req: IncomingMessage) => {
 
 beforeAll(async () => {
   server = createServer(async (req, res) => {
-    seen.push({ authorization: req.headers.authorization ?? '', contentType: req.headers['content-type'] ?? '', form: new URLSearchParams(await readBody(req)) });
+    seen.push({
+      authorization: req.headers.authorization ?? '',
+      contentType: req.headers['content-type'] ?? '',
+      form: new URLSearchParams(await readBody(req)),
+    });
     issued += 1;
     res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers }).end(answer.body.replace('{n}', String(issued)));
   });
@@ -51,7 +55,15 @@ beforeEach(() => {
 
 const dev = { SMCP_ALLOW_PRIVATE_UPSTREAMS: 'true' } as unknown as Env;
 const production = {} as unknown as Env;
-const creds = (over: Record<string, string> = {}) => ({ kind: 'oauth-client-credentials' as const, tokenUrl: `${base}/token`, clientId: 'client id:1', clientSecret: 's3cr&t', scope: 'mcp.read', audience: 'https://upstream.example', ...over });
+const creds = (over: Record<string, string> = {}) => ({
+  kind: 'oauth-client-credentials' as const,
+  tokenUrl: `${base}/token`,
+  clientId: 'client id:1',
+  clientSecret: 's3cr&t',
+  scope: 'mcp.read',
+  audience: 'https://upstream.example',
+  ...over,
+});
 
 describe('OAuth client-credentials for upstreams', () => {
   it('posts grant_type, scope and audience with HTTP Basic client authentication, and sends the token as a bearer', async () => {

@@ -46,7 +46,12 @@ const initialize = (key: string) =>
   fetch(`${platform.url}/servers/notes/mcp`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'browser-test', version: '1' } } }),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'browser-test', version: '1' } },
+    }),
   });
 
 beforeAll(async () => {
@@ -159,7 +164,9 @@ describe('dashboard in Chromium against wrangler dev', () => {
 
     // A page on another site posts a form at the dashboard: the SameSite=Strict cookie stays home.
     const attacker = await context.newPage();
-    await attacker.setContent(`<form method="post" action="${platform.url}/dashboard/t/acme/keys"><input name="name" value="evil"><input name="role" value="admin"><button>go</button></form>`);
+    await attacker.setContent(
+      `<form method="post" action="${platform.url}/dashboard/t/acme/keys"><input name="name" value="evil"><input name="role" value="admin"><button>go</button></form>`,
+    );
     const [response] = await Promise.all([attacker.waitForNavigation(), attacker.click('button')]);
     expect(response!.status()).toBe(403);
     await attacker.close();
@@ -205,7 +212,11 @@ describe('dashboard in Chromium against wrangler dev', () => {
     const image = page.locator('img.result-image');
     await image.waitFor();
     // The playground's CSP admits data: images; the picture actually decodes.
-    expect(await image.evaluate((img) => (img as unknown as { complete: boolean; naturalWidth: number }).complete && (img as unknown as { naturalWidth: number }).naturalWidth > 0)).toBe(true);
+    expect(
+      await image.evaluate(
+        (img) => (img as unknown as { complete: boolean; naturalWidth: number }).complete && (img as unknown as { naturalWidth: number }).naturalWidth > 0,
+      ),
+    ).toBe(true);
 
     await page.getByRole('link', { name: 'Notes' }).click();
     const hostile = '<img src=x onerror=alert(1)>';

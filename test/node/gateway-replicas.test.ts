@@ -51,7 +51,12 @@ describe('gateway replicas and load balancing', () => {
 
   it('round-robin: sessions spread over the replicas, each session stays on its replica, and a replica killed mid-run fails no idempotent call', async () => {
     const replicas = [await upstream(), await upstream(), await upstream()];
-    const created = await adminCall(h.platform, 'POST', '/tenants/fleet/upstreams', { name: 'rr', replicas: replicas.map((f) => ({ url: f.url })), balance: 'round-robin', settings });
+    const created = await adminCall(h.platform, 'POST', '/tenants/fleet/upstreams', {
+      name: 'rr',
+      replicas: replicas.map((f) => ({ url: f.url })),
+      balance: 'round-robin',
+      settings,
+    });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     expect(created.body).toMatchObject({ balance: 'round-robin', url: replicas[0]!.url });
 
@@ -92,7 +97,12 @@ describe('gateway replicas and load balancing', () => {
 
   it('fastest: a slow replica gets no new session once it has been measured', async () => {
     const replicas = [await upstream(), await upstream(), await upstream({ delayMs: 400 })];
-    const created = await adminCall(h.platform, 'POST', '/tenants/fleet/upstreams', { name: 'fast', replicas: replicas.map((f) => ({ url: f.url })), balance: 'fastest', settings });
+    const created = await adminCall(h.platform, 'POST', '/tenants/fleet/upstreams', {
+      name: 'fast',
+      replicas: replicas.map((f) => ({ url: f.url })),
+      balance: 'fastest',
+      settings,
+    });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const served: number[] = [];
     for (let s = 0; s < 10; s++) {
@@ -110,7 +120,15 @@ describe('gateway replicas and load balancing', () => {
 
   it('weighted: calls follow the weights across sessions', async () => {
     const replicas = [await upstream(), await upstream()];
-    const created = await adminCall(h.platform, 'POST', '/tenants/fleet/upstreams', { name: 'wt', replicas: [{ url: replicas[0]!.url, weight: 3 }, { url: replicas[1]!.url, weight: 1 }], balance: 'weighted', settings });
+    const created = await adminCall(h.platform, 'POST', '/tenants/fleet/upstreams', {
+      name: 'wt',
+      replicas: [
+        { url: replicas[0]!.url, weight: 3 },
+        { url: replicas[1]!.url, weight: 1 },
+      ],
+      balance: 'weighted',
+      settings,
+    });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const served: number[] = [];
     for (let s = 0; s < 8; s++) {
@@ -127,7 +145,11 @@ describe('gateway replicas and load balancing', () => {
 
   it('2026-07-28 clients reach a tenant upstream statelessly: tools/list and tools/call relayed, role policy applied, calls balanced per request', async () => {
     const replicas = [await upstream(), await upstream()];
-    const created = await adminCall(h.platform, 'POST', '/tenants/fleet/upstreams', { name: 'modern-up', replicas: replicas.map((f) => ({ url: f.url })), settings });
+    const created = await adminCall(h.platform, 'POST', '/tenants/fleet/upstreams', {
+      name: 'modern-up',
+      replicas: replicas.map((f) => ({ url: f.url })),
+      settings,
+    });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const modern = await connectV2(`${h.platform.url}/servers/modern-up/mcp`, { pin: '2026-07-28' }, { apiKey: keys.member });
     const names = (await modern.listTools()).tools.map((t) => t.name).sort();
@@ -140,7 +162,10 @@ describe('gateway replicas and load balancing', () => {
 
     // The same role policy as the 2025 lane: a read-only key may not call a tool without readOnlyHint.
     const readOnly = await connectV2(`${h.platform.url}/servers/modern-up/mcp`, { pin: '2026-07-28' }, { apiKey: keys['read-only'] });
-    const refused = await readOnly.callTool({ name: 'add', arguments: { a: 1, b: 2 } }).then((r) => r, (e: unknown) => e);
+    const refused = await readOnly.callTool({ name: 'add', arguments: { a: 1, b: 2 } }).then(
+      (r) => r,
+      (e: unknown) => e,
+    );
     expect(JSON.stringify(refused, Object.getOwnPropertyNames(refused as object))).toMatch(/readOnlyHint|not allowed|role/i);
     expect(text(await readOnly.callTool({ name: 'echo', arguments: { text: 'hi' } }))).toBe('echo: hi');
     await readOnly.close();

@@ -57,7 +57,9 @@ afterAll(async () => {
 describe('gateway: upstream MCP servers behind the platform', () => {
   it('registers an upstream with one CLI command; the SDK client calls its tools, resources and prompts with progress and logs relayed', async () => {
     const up = await upstream({ requireToken: 'upstream-secret-123' });
-    const cli = await smcp(['upstream', 'add', 'acme', 'files', up.url, '--auth', 'bearer', '--min-role', 'write=admin'], { SMCP_UPSTREAM_SECRET: 'upstream-secret-123' });
+    const cli = await smcp(['upstream', 'add', 'acme', 'files', up.url, '--auth', 'bearer', '--min-role', 'write=admin'], {
+      SMCP_UPSTREAM_SECRET: 'upstream-secret-123',
+    });
     expect(cli.code, cli.stderr).toBe(0);
     const view = JSON.parse(cli.stdout);
     expect(view).toMatchObject({ name: 'files', hasCredentials: true, credentialKind: 'bearer', endpoint: `${h.platform.url}/servers/files/mcp` });
@@ -99,7 +101,11 @@ describe('gateway: upstream MCP servers behind the platform', () => {
     ];
     for (const headers of variants) {
       const client = new Client({ name: 'header-probe', version: '1' });
-      await client.connect(new StreamableHTTPClientTransport(new URL(`${h.platform.url}/servers/hdr-probe/mcp`), { requestInit: { headers: { ...headers, authorization: `Bearer ${keys.member}` } } }));
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(`${h.platform.url}/servers/hdr-probe/mcp`), {
+          requestInit: { headers: { ...headers, authorization: `Bearer ${keys.member}` } },
+        }),
+      );
       const names = (await client.listTools()).tools.map((t) => t.name);
       expect(names, JSON.stringify(headers)).toContain('echo');
       for (const tool of ['kv_put', 'sql_query', 'add_note']) expect(names, JSON.stringify(headers)).not.toContain(tool);
@@ -113,7 +119,11 @@ describe('gateway: upstream MCP servers behind the platform', () => {
     const listed = await adminCall(h.platform, 'GET', '/tenants/acme/upstreams');
     expect(JSON.stringify(listed.body)).not.toContain('upstream-secret-123');
     expect(listed.body.upstreams.find((u: { name: string }) => u.name === 'files')).toMatchObject({ hasCredentials: true, credentialKind: 'bearer' });
-    const { stdout } = await promisify(execFile)(join(ROOT, 'node_modules', '.bin', 'wrangler'), ['d1', 'execute', 'DB', '--local', '--persist-to', h.stateDir, '--json', '--command', "SELECT credentials FROM upstreams WHERE name = 'files'"], { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } });
+    const { stdout } = await promisify(execFile)(
+      join(ROOT, 'node_modules', '.bin', 'wrangler'),
+      ['d1', 'execute', 'DB', '--local', '--persist-to', h.stateDir, '--json', '--command', "SELECT credentials FROM upstreams WHERE name = 'files'"],
+      { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
+    );
     const stored = JSON.parse(stdout)[0].results[0].credentials as string;
     expect(stored).toMatch(/^v1\.k1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+$/);
     expect(stored).not.toContain('upstream-secret');
@@ -213,7 +223,11 @@ describe('gateway: upstream MCP servers behind the platform', () => {
     const actions = await eventually(async () => {
       const audit = await adminCall(h.platform, 'GET', '/tenants/acme/audit?server=flaky&limit=200');
       const seen = new Set((audit.body.events as Array<{ action: string }>).map((e) => e.action));
-      return ['gateway.breaker_open', 'gateway.breaker_half_open', 'gateway.breaker_closed', 'gateway.fail_fast', 'gateway.upstream_error'].every((a) => seen.has(a)) && seen;
+      return (
+        ['gateway.breaker_open', 'gateway.breaker_half_open', 'gateway.breaker_closed', 'gateway.fail_fast', 'gateway.upstream_error'].every((a) =>
+          seen.has(a),
+        ) && seen
+      );
     }, 'breaker events in the audit trail');
     expect(actions.size).toBeGreaterThanOrEqual(5);
     await client.close();

@@ -47,7 +47,14 @@ afterAll(async () => {
   await new Promise<void>((r) => server.close(() => r()));
 });
 
-const target = () => ({ url, transport: 'sse' as const, headers: {}, settings: { ...DEFAULT_SETTINGS, maxResponseBytes: 2048, requestTimeoutMs: 20_000 }, allowPrivate: true, version: 1 });
+const target = () => ({
+  url,
+  transport: 'sse' as const,
+  headers: {},
+  settings: { ...DEFAULT_SETTINGS, maxResponseBytes: 2048, requestTimeoutMs: 20_000 },
+  allowPrivate: true,
+  version: 1,
+});
 
 describe('legacy SSE answers are guarded like Streamable HTTP ones', () => {
   it('passes a normal answer, and fails an oversize one with -32011 instead of buffering it', async () => {

@@ -16,7 +16,12 @@ const rulesHit = async (code: string, file: string) =>
 
 describe('lint: layering and cycles', () => {
   it('servers/ may import the author API but not platform internals', async () => {
-    expect(await rulesHit("import { HostedMcpAgent } from '../../src/hosted/hosted-mcp-agent';\nexport class X extends HostedMcpAgent {}\n", 'servers/demo/demo.server.ts')).toEqual([]);
+    expect(
+      await rulesHit(
+        "import { HostedMcpAgent } from '../../src/hosted/hosted-mcp-agent';\nexport class X extends HostedMcpAgent {}\n",
+        'servers/demo/demo.server.ts',
+      ),
+    ).toEqual([]);
     for (const internal of ['../../src/gate/mcp-gate', '../../src/tenancy/tenant-store', '../../src/audit/record', '../../test/kit/server-test-kit']) {
       const hits = await rulesHit(`import * as m from '${internal}';\nexport const x = m;\n`, 'servers/demo/demo-tools.ts');
       expect(hits, internal).toEqual([expect.stringMatching(/^smcp\/layering: servers\/ import only the author API/)]);
@@ -28,7 +33,9 @@ describe('lint: layering and cycles', () => {
   });
 
   it('src/observability/ is a leaf', async () => {
-    expect(await rulesHit("import { requestContext } from './request-context';\nexport const c = requestContext;\n", 'src/observability/new-thing.ts')).toEqual([]);
+    expect(await rulesHit("import { requestContext } from './request-context';\nexport const c = requestContext;\n", 'src/observability/new-thing.ts')).toEqual(
+      [],
+    );
     for (const other of ['../http/responses', '../../servers/registry', '../audit/record']) {
       const hits = await rulesHit(`import * as m from '${other}';\nexport const x = m;\n`, 'src/observability/new-thing.ts');
       expect(hits, other).toEqual([expect.stringMatching(/^smcp\/layering: src\/observability\/ is a leaf/)]);

@@ -38,7 +38,11 @@ function treeHash(dir = copy): string {
       if (d === copy && entry === 'node_modules') continue;
       const path = join(d, entry);
       if (statSync(path).isDirectory()) walk(path);
-      else hash.update(`${relative(copy, path)}\0`).update(readFileSync(path)).update('\0');
+      else
+        hash
+          .update(`${relative(copy, path)}\0`)
+          .update(readFileSync(path))
+          .update('\0');
     }
   };
   walk(dir);
@@ -78,14 +82,20 @@ describe('npm run new-server', () => {
     expect(res.status, res.out).toBe(0);
     expect(res.out).toContain('Created server "weather-report" (WeatherReportServer, binding WEATHER_REPORT_SERVER, migration v');
     expect(existsSync(join(copy, 'servers/weather-report/weather-report.server.ts'))).toBe(true);
-    expect(readFileSync(join(copy, 'servers/registry.ts'), 'utf8')).toContain("{ name: 'weather-report', binding: 'WEATHER_REPORT_SERVER', className: 'WeatherReportServer', title: 'Weather Report' }");
+    expect(readFileSync(join(copy, 'servers/registry.ts'), 'utf8')).toContain(
+      "{ name: 'weather-report', binding: 'WEATHER_REPORT_SERVER', className: 'WeatherReportServer', title: 'Weather Report' }",
+    );
     const wrangler = readFileSync(join(copy, 'wrangler.jsonc'), 'utf8');
     // At the top level and in every deployed environment (wrangler does not inherit Durable Object bindings).
-    expect(wrangler.split('{ "name": "WEATHER_REPORT_SERVER", "class_name": "WeatherReportServer" }').length - 1).toBe(1 + Object.keys(wranglerConfig().env ?? {}).length);
+    expect(wrangler.split('{ "name": "WEATHER_REPORT_SERVER", "class_name": "WeatherReportServer" }').length - 1).toBe(
+      1 + Object.keys(wranglerConfig().env ?? {}).length,
+    );
     expect(wrangler).toMatch(/\{ "tag": "v\d+", "new_sqlite_classes": \["WeatherReportServer"\] \}\n  \]/);
     // Comments in wrangler.jsonc survive the edit.
     expect(wrangler).toContain(readFileSync(join(ROOT, 'wrangler.jsonc'), 'utf8').split('\n')[0]);
-    expect(readFileSync(join(copy, 'worker-configuration.d.ts'), 'utf8')).toContain('WEATHER_REPORT_SERVER: DurableObjectNamespace<import("./src/index").WeatherReportServer>');
+    expect(readFileSync(join(copy, 'worker-configuration.d.ts'), 'utf8')).toContain(
+      'WEATHER_REPORT_SERVER: DurableObjectNamespace<import("./src/index").WeatherReportServer>',
+    );
 
     const tsc = run(join(copy, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', '.']);
     expect(tsc.status, tsc.out).toBe(0);

@@ -71,7 +71,12 @@ describe('official MCP SDK client, full OAuth flow against wrangler dev', () => 
     const client = await connectWithOAuth('streamable-http', `${platform.url}/servers/notes/mcp`, provider);
     await client.close();
     const tokens = provider.tokens()!;
-    const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
+    const init = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+    };
     const post = (server: string, token: string) =>
       fetch(`${platform.url}/servers/${server}/mcp`, {
         method: 'POST',
@@ -86,7 +91,11 @@ describe('official MCP SDK client, full OAuth flow against wrangler dev', () => 
     const refreshed = await fetch(`${platform.url}/oauth/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token!, client_id: String(provider.clientInformation()!.client_id) }),
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: tokens.refresh_token!,
+        client_id: String(provider.clientInformation()!.client_id),
+      }),
     });
     expect(refreshed.status).toBe(200);
     const next = (await refreshed.json()) as { access_token: string; refresh_token: string };

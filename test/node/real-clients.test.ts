@@ -91,7 +91,6 @@ describe('mcp-remote (the proxy Claude Desktop uses) against wrangler dev', () =
   });
 });
 
-
 /** The one JSON-RPC message of an answer, whether sent as JSON or as a one-event SSE stream. */
 async function rpcBody(res: Response): Promise<unknown> {
   const text = await res.text();
@@ -104,7 +103,14 @@ const INSPECTOR = join(ROOT, 'node_modules', '@modelcontextprotocol', 'inspector
 
 function inspector(args: string[]): Promise<NodeRun> {
   const dir = join(home, 'inspector');
-  return runNode(INSPECTOR, ['--cli', ...args], { ...process.env, HOME: dir, MCP_CATALOG_PATH: join(dir, 'mcp.json'), MCP_CLIENT_CONFIG_PATH: join(dir, 'client.json'), NO_COLOR: '1', BROWSER: 'true' });
+  return runNode(INSPECTOR, ['--cli', ...args], {
+    ...process.env,
+    HOME: dir,
+    MCP_CATALOG_PATH: join(dir, 'mcp.json'),
+    MCP_CLIENT_CONFIG_PATH: join(dir, 'client.json'),
+    NO_COLOR: '1',
+    BROWSER: 'true',
+  });
 }
 
 const inspectorArgs = (server: string, era: string, key = apiKey, origin = platform.url) => [
@@ -132,7 +138,15 @@ describe('MCP Inspector CLI with an API key against wrangler dev', () => {
         expect(names).toEqual(expect.arrayContaining(['add_note', 'delete_note', 'list_notes', 'search_notes']));
 
         if (era === 'legacy') {
-          const added = await inspector([...inspectorArgs('notes', era, apiKey, proxy.url), '--method', 'tools/call', '--tool-name', 'add_note', '--tool-arg', `title=from inspector ${era}`]);
+          const added = await inspector([
+            ...inspectorArgs('notes', era, apiKey, proxy.url),
+            '--method',
+            'tools/call',
+            '--tool-name',
+            'add_note',
+            '--tool-arg',
+            `title=from inspector ${era}`,
+          ]);
           expect(added.code, added.stderr).toBe(0);
           const addedResult = JSON.parse(added.stdout).result;
           expect(addedResult.isError ?? false).toBe(false);
@@ -162,17 +176,30 @@ describe('MCP Inspector CLI with an API key against wrangler dev', () => {
     const post = (body: { jsonrpc: string; id: number; method: string; params: unknown }, version: string) =>
       fetch(`${platform.url}/servers/notes/mcp`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': version, 'mcp-method': body.method },
+        headers: {
+          authorization: `Bearer ${apiKey}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': version,
+          'mcp-method': body.method,
+        },
         body: JSON.stringify(body),
       });
-    const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} };
+    const meta = {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+      'io.modelcontextprotocol/clientCapabilities': {},
+    };
     const discover = await post({ jsonrpc: '2.0', id: 1, method: 'server/discover', params: { _meta: meta } }, '2026-07-28');
     expect(discover.status, await discover.clone().text()).toBe(200);
     expect(discover.headers.get('mcp-session-id')).toBeNull();
     const discovered = (await rpcBody(discover)) as { result: { supportedVersions: string[] } };
     expect(discovered.result.supportedVersions).toContain('2026-07-28');
 
-    const init = await post({ jsonrpc: '2.0', id: 2, method: 'initialize', params: { protocolVersion: '2026-07-28', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }, '2025-06-18');
+    const init = await post(
+      { jsonrpc: '2.0', id: 2, method: 'initialize', params: { protocolVersion: '2026-07-28', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } },
+      '2025-06-18',
+    );
     expect(init.status).toBe(200);
     const initialized = (await rpcBody(init)) as { result: { protocolVersion: string } };
     expect(initialized.result.protocolVersion).toMatch(/^2025-/);

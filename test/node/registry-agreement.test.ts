@@ -22,7 +22,11 @@ function agreementProblems(): string[] {
   const nextTag = `v${lastTag + 1}`;
   const classes = source('servers/classes.ts');
   const index = source('src/index.ts');
-  const indexServerExports = /export \{([^}]*)\} from '\.\.\/servers\/classes';/.exec(index)?.[1]?.split(',').map((s) => s.trim()) ?? [];
+  const indexServerExports =
+    /export \{([^}]*)\} from '\.\.\/servers\/classes';/
+      .exec(index)?.[1]
+      ?.split(',')
+      .map((s) => s.trim()) ?? [];
   const problems: string[] = [];
 
   const needBindingAndMigration = (binding: string, className: string) => {
@@ -47,12 +51,16 @@ function agreementProblems(): string[] {
   const known = [...SERVERS, ...PLATFORM_OBJECTS];
   for (const b of bindings) {
     if (!known.some((k) => k.binding === b.name)) {
-      problems.push(`wrangler.jsonc binding ${b.name} (class ${b.class_name}) is in no registry: add it to SERVERS in servers/registry.ts (an MCP server) or to PLATFORM_OBJECTS in src/platform-objects.ts, or remove the binding`);
+      problems.push(
+        `wrangler.jsonc binding ${b.name} (class ${b.class_name}) is in no registry: add it to SERVERS in servers/registry.ts (an MCP server) or to PLATFORM_OBJECTS in src/platform-objects.ts, or remove the binding`,
+      );
     }
   }
   for (const [className, tag] of migrated) {
     if (!bindings.some((b) => b.class_name === className)) {
-      problems.push(`wrangler.jsonc: migration ${tag} creates ${className} but nothing binds it; add a binding, or add { "tag": "${nextTag}", "deleted_classes": ["${className}"] }`);
+      problems.push(
+        `wrangler.jsonc: migration ${tag} creates ${className} but nothing binds it; add a binding, or add { "tag": "${nextTag}", "deleted_classes": ["${className}"] }`,
+      );
     }
   }
   const tags = migrations.map((m) => m.tag);

@@ -37,7 +37,9 @@ function boundNames(key: string, value: unknown): string[] {
 function resourceIds(section: Record<string, unknown>): string[] {
   const ids: string[] = [];
   const pick = (key: string, fields: string[]) =>
-    ((section[key] as Array<Record<string, unknown>> | undefined) ?? []).forEach((b) => fields.forEach((f) => b[f] !== undefined && ids.push(`${key}.${f}=${String(b[f])}`)));
+    ((section[key] as Array<Record<string, unknown>> | undefined) ?? []).forEach((b) =>
+      fields.forEach((f) => b[f] !== undefined && ids.push(`${key}.${f}=${String(b[f])}`)),
+    );
   pick('kv_namespaces', ['id']);
   pick('d1_databases', ['database_id', 'database_name']);
   pick('r2_buckets', ['bucket_name']);
@@ -59,10 +61,12 @@ function environmentProblems(config: WranglerConfig): string[] {
       const want = boundNames(key, top[key]);
       const have = boundNames(key, env[key]);
       for (const missing of want.filter((n) => !have.includes(n))) problems.push(`wrangler.jsonc env.${name}.${key}: add ${missing} (the top level has it)`);
-      for (const extra of have.filter((n) => !want.includes(n))) problems.push(`wrangler.jsonc ${key}: add ${extra} at the top level too (env.${name} has it; local development and the tests run the top level)`);
+      for (const extra of have.filter((n) => !want.includes(n)))
+        problems.push(`wrangler.jsonc ${key}: add ${extra} at the top level too (env.${name} has it; local development and the tests run the top level)`);
     }
     const vars = (env.vars ?? {}) as Record<string, string>;
-    if (!/^https:\/\/[^/]+$/.test(vars.SMCP_PUBLIC_URL ?? '')) problems.push(`wrangler.jsonc env.${name}.vars.SMCP_PUBLIC_URL must be an https origin, not ${vars.SMCP_PUBLIC_URL}`);
+    if (!/^https:\/\/[^/]+$/.test(vars.SMCP_PUBLIC_URL ?? ''))
+      problems.push(`wrangler.jsonc env.${name}.vars.SMCP_PUBLIC_URL must be an https origin, not ${vars.SMCP_PUBLIC_URL}`);
     if (env.migrations !== undefined) problems.push(`wrangler.jsonc env.${name}: Durable Object migrations are top-level only; remove env.${name}.migrations`);
   }
   const sections = [['top level', top] as const, ...DEPLOYED.map((n) => [`env.${n}`, config.env?.[n] ?? {}] as const)];
@@ -88,10 +92,12 @@ describe('wrangler.jsonc environments', () => {
     const config = wranglerConfig();
     const drifted = structuredClone(config) as WranglerConfig & Record<string, unknown>;
     drifted.durable_objects!.bindings!.push({ name: 'NEW_OBJECT', class_name: 'NewObject' });
-    drifted.worker_loaders = [...((config as Record<string, unknown>).worker_loaders as Array<{ binding: string }> ?? []), { binding: 'NEW_LOADER' }];
+    drifted.worker_loaders = [...(((config as Record<string, unknown>).worker_loaders as Array<{ binding: string }>) ?? []), { binding: 'NEW_LOADER' }];
     (drifted.vars as Record<string, string>).NEW_VAR = 'x';
     delete drifted.env!.production!.version_metadata;
-    (drifted.env!.staging!.d1_databases as Array<Record<string, unknown>>)[0]!.database_id = (config.env!.production!.d1_databases as Array<Record<string, unknown>>)[0]!.database_id;
+    (drifted.env!.staging!.d1_databases as Array<Record<string, unknown>>)[0]!.database_id = (
+      config.env!.production!.d1_databases as Array<Record<string, unknown>>
+    )[0]!.database_id;
     const problems = environmentProblems(drifted);
     for (const env of DEPLOYED) {
       expect(problems).toContain(`wrangler.jsonc env.${env}.durable_objects: add NEW_OBJECT (class NewObject) (the top level has it)`);

@@ -76,7 +76,12 @@ export async function signInAndConsent(
   const signInPage = await signInRes.text();
   if (signInRes.status !== 200) throw new Error(`sign-in page: ${signInRes.status} ${signInPage.slice(0, 300)}`);
   const action = formAction(signInPage, authorizationUrl);
-  const fields = { csrf: inputValue(signInPage, 'csrf'), email: account.email, password: account.password, ...(account.organization ? { organization: account.organization } : {}) };
+  const fields = {
+    csrf: inputValue(signInPage, 'csrf'),
+    email: account.email,
+    password: account.password,
+    ...(account.organization ? { organization: account.organization } : {}),
+  };
   const consentRes = await browser.post(action, fields);
   const consentPage = await consentRes.text();
   if (consentRes.status !== 200) throw new Error(`sign-in failed: ${consentRes.status} ${consentPage.slice(0, 300)}`);

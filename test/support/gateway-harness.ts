@@ -30,7 +30,13 @@ export async function startHarness(prefix: string): Promise<Harness> {
 }
 
 /** Call the admin API as the operator (or with `token`). */
-export async function adminCall(platform: RunningPlatform, method: string, path: string, body?: unknown, token = platform.adminToken): Promise<{ status: number; body: any }> {
+export async function adminCall(
+  platform: RunningPlatform,
+  method: string,
+  path: string,
+  body?: unknown,
+  token = platform.adminToken,
+): Promise<{ status: number; body: any }> {
   const res = await fetch(`${platform.url}/admin/api${path}`, {
     method,
     headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -55,7 +61,9 @@ export async function tenantWithKeys(platform: RunningPlatform, id: string): Pro
 /** Connect the official SDK client to `/servers/<name>/mcp` with an API key. */
 export async function connectClient(platform: RunningPlatform, name: string, key: string, capabilities: Record<string, unknown> = {}): Promise<Client> {
   const client = new Client({ name: 'gateway-e2e', version: '1.0.0' }, { capabilities });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${platform.url}/servers/${name}/mcp`), { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${platform.url}/servers/${name}/mcp`), { requestInit: { headers: { authorization: `Bearer ${key}` } } }),
+  );
   return client;
 }
 

@@ -10,7 +10,10 @@ export type Fetcher = (input: string, init?: RequestInit) => Promise<Response>;
 
 function b64url(bytes: ArrayBuffer | Uint8Array): string {
   const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-  return btoa(String.fromCharCode(...view)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return btoa(String.fromCharCode(...view))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
 }
 
 export interface RegisteredClient {
@@ -19,11 +22,21 @@ export interface RegisteredClient {
 }
 
 /** Register a public client by DCR. */
-export async function registerClient(fetcher: Fetcher, origin: string, name = 'SMCP test client', redirect = 'http://127.0.0.1:9/callback'): Promise<RegisteredClient> {
+export async function registerClient(
+  fetcher: Fetcher,
+  origin: string,
+  name = 'SMCP test client',
+  redirect = 'http://127.0.0.1:9/callback',
+): Promise<RegisteredClient> {
   const res = await fetcher(`${origin}/oauth/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ client_name: name, redirect_uris: [redirect], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'] }),
+    body: JSON.stringify({
+      client_name: name,
+      redirect_uris: [redirect],
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', 'refresh_token'],
+    }),
   });
   if (res.status !== 201) throw new Error(`registration failed: ${res.status} ${await res.text()}`);
   return { ...((await res.json()) as { client_id: string }), redirect };

@@ -48,5 +48,7 @@ export function attackTool(body: string): string {
 /** A module whose tools are the given attacks, by name. */
 export function attackModule(tools: Record<string, string>): string {
   return `const stringify = JSON.stringify;
-export default { tools: { ${Object.entries(tools).map(([name, body]) => `${JSON.stringify(name)}: ${attackTool(body)}`).join(',\n')} } };`;
+export default { tools: { ${Object.entries(tools)
+    .map(([name, body]) => `${JSON.stringify(name)}: ${attackTool(body)}`)
+    .join(',\n')} } };`;
 }

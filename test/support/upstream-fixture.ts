@@ -43,28 +43,45 @@ const count = (counts: Record<string, number>, method: string) => (counts[method
 
 function buildServer(state: { description: string }, echoTools: Set<RegisteredTool>): McpServer {
   const server = new McpServer({ name: 'fixture-upstream', version: '1.0.0' }, { capabilities: { logging: {} } });
-  const echo = server.registerTool('echo', { description: state.description, inputSchema: { text: z.string() }, annotations: { readOnlyHint: true } }, async ({ text }) => ({
-    content: [{ type: 'text', text: `echo: ${text}` }],
-  }));
+  const echo = server.registerTool(
+    'echo',
+    { description: state.description, inputSchema: { text: z.string() }, annotations: { readOnlyHint: true } },
+    async ({ text }) => ({
+      content: [{ type: 'text', text: `echo: ${text}` }],
+    }),
+  );
   echoTools.add(echo);
-  server.registerTool('add', { description: 'Add two numbers', inputSchema: { a: z.number(), b: z.number() }, annotations: { idempotentHint: true } }, async ({ a, b }) => ({
-    content: [{ type: 'text', text: String(a + b) }],
-  }));
+  server.registerTool(
+    'add',
+    { description: 'Add two numbers', inputSchema: { a: z.number(), b: z.number() }, annotations: { idempotentHint: true } },
+    async ({ a, b }) => ({
+      content: [{ type: 'text', text: String(a + b) }],
+    }),
+  );
   server.registerTool('write', { description: 'A tool that changes something', inputSchema: { value: z.string() } }, async ({ value }) => ({
     content: [{ type: 'text', text: `wrote ${value}` }],
   }));
-  server.registerTool('slow', { description: 'Reports progress and logs while it works', inputSchema: { steps: z.number().int().min(1).max(20) }, annotations: { readOnlyHint: true } }, async ({ steps }, extra) => {
-    for (let i = 1; i <= steps; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      const token = extra._meta?.progressToken;
-      if (token !== undefined) await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: i, total: steps } });
-      await extra.sendNotification({ method: 'notifications/message', params: { level: 'info', data: `step ${i}` } });
-    }
-    return { content: [{ type: 'text', text: `done after ${steps} steps` }] };
-  });
-  server.registerTool('big', { description: 'Answers with n bytes of text', inputSchema: { bytes: z.number().int() }, annotations: { readOnlyHint: true } }, async ({ bytes }) => ({
-    content: [{ type: 'text', text: 'x'.repeat(bytes) }],
-  }));
+  server.registerTool(
+    'slow',
+    { description: 'Reports progress and logs while it works', inputSchema: { steps: z.number().int().min(1).max(20) }, annotations: { readOnlyHint: true } },
+    async ({ steps }, extra) => {
+      for (let i = 1; i <= steps; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        const token = extra._meta?.progressToken;
+        if (token !== undefined)
+          await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: i, total: steps } });
+        await extra.sendNotification({ method: 'notifications/message', params: { level: 'info', data: `step ${i}` } });
+      }
+      return { content: [{ type: 'text', text: `done after ${steps} steps` }] };
+    },
+  );
+  server.registerTool(
+    'big',
+    { description: 'Answers with n bytes of text', inputSchema: { bytes: z.number().int() }, annotations: { readOnlyHint: true } },
+    async ({ bytes }) => ({
+      content: [{ type: 'text', text: 'x'.repeat(bytes) }],
+    }),
+  );
   server.registerTool('ask', { description: 'Asks the client to sample', inputSchema: {}, annotations: { readOnlyHint: true } }, async () => {
     try {
       const res = await server.server.createMessage({ messages: [{ role: 'user', content: { type: 'text', text: 'hi' } }], maxTokens: 5 });
@@ -130,8 +147,14 @@ export async function startUpstream(init: Partial<FixtureBehaviour> = {}): Promi
     const sid = req.headers['mcp-session-id'];
     let transport = typeof sid === 'string' ? sessions.get(sid) : undefined;
     if (!transport) {
-      if (!methods.includes('initialize')) return res.writeHead(404, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","id":null,"error":{"code":-32001,"message":"Session not found"}}');
-      const created = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (id) => void sessions.set(id, created) });
+      if (!methods.includes('initialize'))
+        return res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end('{"jsonrpc":"2.0","id":null,"error":{"code":-32001,"message":"Session not found"}}');
+      const created = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (id) => void sessions.set(id, created),
+      });
       created.onclose = () => created.sessionId && sessions.delete(created.sessionId);
       await buildServer(state, echoTools).connect(created);
       transport = created;

@@ -15,7 +15,11 @@ describe('operator bootstrap admin API', () => {
 
   it('requires the operator token', async () => {
     for (const authorization of ['', 'Bearer wrong', `Basic ${OPERATOR}`, `Bearer ${OPERATOR}x`]) {
-      const res = await SELF.fetch(`${ORIGIN}/admin/api/tenants`, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: '{}' });
+      const res = await SELF.fetch(`${ORIGIN}/admin/api/tenants`, {
+        method: 'POST',
+        headers: { authorization, 'content-type': 'application/json' },
+        body: '{}',
+      });
       expect(res.status, authorization).toBe(401);
       expect(await res.json()).toMatchObject({ error: { code: 'unauthorized' } });
     }
@@ -60,9 +64,17 @@ describe('operator bootstrap admin API', () => {
     const dupEmail = { email: `same@${id}.test`, password: PASSWORD, role: 'member' };
     expect((await adminPost(`/tenants/${id}/users`, dupEmail)).status).toBe(201);
     expect((await adminPost(`/tenants/${id}/users`, dupEmail)).status).toBe(409);
-    const raw = await SELF.fetch(`${ORIGIN}/admin/api/tenants`, { method: 'POST', headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'application/json' }, body: '{"id":' });
+    const raw = await SELF.fetch(`${ORIGIN}/admin/api/tenants`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'application/json' },
+      body: '{"id":',
+    });
     expect(raw.status).toBe(400);
-    const text = await SELF.fetch(`${ORIGIN}/admin/api/tenants`, { method: 'POST', headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'text/plain' }, body: 'x' });
+    const text = await SELF.fetch(`${ORIGIN}/admin/api/tenants`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'text/plain' },
+      body: 'x',
+    });
     expect(text.status).toBe(415);
     const put = await SELF.fetch(`${ORIGIN}/admin/api/tenants`, { method: 'PUT', headers: { authorization: `Bearer ${OPERATOR}` } });
     expect(put.status).toBe(405);

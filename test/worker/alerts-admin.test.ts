@@ -7,17 +7,38 @@ import { D, signedIn } from './dashboard-support';
 
 // Alert rules through the admin API under production URL rules (SMCP_ALLOW_PRIVATE_UPSTREAMS unset here).
 
-const rule = (webhookUrl: string, extra: Record<string, unknown> = {}) => ({ server: 'github', metric: 'p95_latency_ms', threshold: 500, webhookUrl, ...extra });
+const rule = (webhookUrl: string, extra: Record<string, unknown> = {}) => ({
+  server: 'github',
+  metric: 'p95_latency_ms',
+  threshold: 500,
+  webhookUrl,
+  ...extra,
+});
 
 describe('alert rules (admin API)', () => {
   it('refuses private, loopback and plain-http webhook URLs in production, and invalid rules, with clear errors', async () => {
     const t = await createTenant([]);
-    for (const url of ['http://127.0.0.1:9/hook', 'https://127.0.0.1/hook', 'https://10.0.0.8/x', 'https://169.254.169.254/latest', 'https://[::1]/x', 'https://localhost./x', 'http://hooks.example.com/x', 'https://user:pw@hooks.example.com/x']) {
+    for (const url of [
+      'http://127.0.0.1:9/hook',
+      'https://127.0.0.1/hook',
+      'https://10.0.0.8/x',
+      'https://169.254.169.254/latest',
+      'https://[::1]/x',
+      'https://localhost./x',
+      'http://hooks.example.com/x',
+      'https://user:pw@hooks.example.com/x',
+    ]) {
       const res = await adminCall('POST', `/tenants/${t}/alerts`, rule(url));
       expect(res.status, url).toBe(400);
       expect(res.body.error.code, url).toBe('url_refused');
     }
-    for (const bad of [rule('https://hooks.example.com/x', { metric: 'cpu' }), rule('https://hooks.example.com/x', { metric: 'error_rate', threshold: 5 }), rule('https://hooks.example.com/x', { windowMinutes: 0 }), rule('https://hooks.example.com/x', { extra: 1 }), { metric: 'p95_latency_ms', webhookUrl: 'https://hooks.example.com/x' }]) {
+    for (const bad of [
+      rule('https://hooks.example.com/x', { metric: 'cpu' }),
+      rule('https://hooks.example.com/x', { metric: 'error_rate', threshold: 5 }),
+      rule('https://hooks.example.com/x', { windowMinutes: 0 }),
+      rule('https://hooks.example.com/x', { extra: 1 }),
+      { metric: 'p95_latency_ms', webhookUrl: 'https://hooks.example.com/x' },
+    ]) {
       const res = await adminCall('POST', `/tenants/${t}/alerts`, bad);
       expect(res.status, JSON.stringify(bad)).toBe(400);
       expect(res.body.error.code).toBe('invalid_request');
@@ -66,7 +87,12 @@ describe('alert rules (admin API)', () => {
     const adminA = await createKey(a, 'admin');
     expect((await adminCall('PATCH', `/tenants/${a}`, { status: 'suspended' })).status).toBe(200);
     expect((await adminCall('GET', `/tenants/${a}/alerts`, undefined, adminA.key)).body.alerts).toHaveLength(1);
-    for (const [method, path, body] of [['POST', '/alerts', rule('https://hooks.example.com/x')], ['PATCH', `/alerts/${created.body.id}`, { threshold: 1 }], ['DELETE', `/alerts/${created.body.id}`, undefined], ['POST', '/alerts/evaluate', undefined]] as const) {
+    for (const [method, path, body] of [
+      ['POST', '/alerts', rule('https://hooks.example.com/x')],
+      ['PATCH', `/alerts/${created.body.id}`, { threshold: 1 }],
+      ['DELETE', `/alerts/${created.body.id}`, undefined],
+      ['POST', '/alerts/evaluate', undefined],
+    ] as const) {
       const res = await adminCall(method, `/tenants/${a}${path}`, body, adminA.key);
       expect(res.status, `${method} ${path}`).toBe(403);
       expect(res.body.error.code).toBe('tenant_suspended');

@@ -55,7 +55,16 @@ describe('API keys', () => {
     const withGrace = await adminCall('POST', `/tenants/${tenantId}/keys/${old.id}/rotate`, {});
     expect(withGrace.status).toBe(201);
     expect(withGrace.body.previous.expiresAt).toBeGreaterThan(Date.now() + 23 * 3_600_000);
-    expect((await mcpPost('notes', old.key, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } })).status).toBe(200);
+    expect(
+      (
+        await mcpPost('notes', old.key, {
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+        })
+      ).status,
+    ).toBe(200);
     const fresh = withGrace.body.key as string;
     expect(fresh).not.toBe(old.key);
     await openSession('notes', fresh);
@@ -71,7 +80,9 @@ describe('API keys', () => {
     const a = await seedTenant(['notes']);
     const b = await seedTenant(['notes']);
     const { id, key } = await createKey(a.id, 'member');
-    await env.DB.prepare('UPDATE api_keys SET expires_at = ? WHERE id = ?').bind(Date.now() - 1000, id).run();
+    await env.DB.prepare('UPDATE api_keys SET expires_at = ? WHERE id = ?')
+      .bind(Date.now() - 1000, id)
+      .run();
     const secret = key.split('_').pop()!;
     for (const bad of [key, `smcp_${b.id}_${secret}`, 'smcp_x', `smcp_${a.id}_${'A'.repeat(43)}`, `smcp_${a.id}_${secret}x`]) {
       const res = await mcpPost('notes', bad, { jsonrpc: '2.0', id: 1, method: 'ping' });
@@ -97,7 +108,8 @@ describe('API keys', () => {
   it('stamp last use at most once a minute per isolate (one D1 write, not one per request)', async () => {
     const { id: tenantId } = await seedTenant(['notes']);
     const { id } = await createKey(tenantId, 'member');
-    const lastUsed = async () => (await env.DB.prepare('SELECT last_used_at FROM api_keys WHERE id = ?').bind(id).first<{ last_used_at: number | null }>())!.last_used_at;
+    const lastUsed = async () =>
+      (await env.DB.prepare('SELECT last_used_at FROM api_keys WHERE id = ?').bind(id).first<{ last_used_at: number | null }>())!.last_used_at;
     const t0 = 1_900_000_000_000;
     await touchApiKey(env.DB, id, t0);
     expect(await lastUsed()).toBe(t0);

@@ -66,7 +66,9 @@ describe('audit append batching (per isolate, per tenant)', () => {
   it('N concurrent stateless calls through the lane are exactly N audit events', async () => {
     const { id } = await seedTenant(['everything']);
     const { key } = await createKey(id, 'member');
-    const answers = await Promise.all(Array.from({ length: 20 }, () => modernCall('everything', key, 'tools/call', { name: 'test_simple_text', arguments: {} })));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => modernCall('everything', key, 'tools/call', { name: 'test_simple_text', arguments: {} })),
+    );
     for (const a of answers) expect(textOf(a.message)).toContain('simple text');
     await waitForEvents(id, 'action=tools/call', (e) => e.length >= 20);
     await sleep(1000); // nothing more arrives

@@ -56,7 +56,15 @@ describe('audit delivery', { timeout: 120_000 }, () => {
     expect(new Set(eventsA.map((e) => e.session)).size).toBe(3);
     expect(new Set(eventsB.map((e) => e.session)).size).toBe(2);
     for (const e of eventsA) {
-      expect(e).toMatchObject({ tenant: a.id, server: 'notes', action: 'tools/call', resource: 'add_note', result: 'ok', user: `key:${keyA.id}`, client: keyA.id });
+      expect(e).toMatchObject({
+        tenant: a.id,
+        server: 'notes',
+        action: 'tools/call',
+        resource: 'add_note',
+        result: 'ok',
+        user: `key:${keyA.id}`,
+        client: keyA.id,
+      });
       expect(typeof e.latencyMs).toBe('number');
       expect(e.correlationId).toMatch(/^[0-9a-f-]{36}$/);
     }
@@ -108,7 +116,11 @@ describe('audit delivery', { timeout: 120_000 }, () => {
   it('stores a resent batch once and counts it once in the metrics', async () => {
     const t = await seedTenant(['notes']);
     const now = Date.now();
-    const events = await seedStoreEvents(t.id, Array.from({ length: 20 }, (_, i) => ({ time: now - i, server: 'notes', latencyMs: 5, result: i === 0 ? 'error' : 'ok' })), 60_000);
+    const events = await seedStoreEvents(
+      t.id,
+      Array.from({ length: 20 }, (_, i) => ({ time: now - i, server: 'notes', latencyMs: 5, result: i === 0 ? 'error' : 'ok' })),
+      60_000,
+    );
     // The outbox resends the same batch (a crash between the store's commit and the outbox's delete), twice.
     await deliverToStores(env, events);
     await deliverToStores(env, [...events.slice(0, 5), ...events.slice(0, 5)]);

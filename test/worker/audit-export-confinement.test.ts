@@ -13,7 +13,9 @@ describe('audit exports are out of reach of tenant storage tools', () => {
   it('keeps the export intact and unlisted through every path a tool call can name', async () => {
     const s = await startSession('storage', { role: 'member' });
     const t = s.tenantId;
-    await env.DB.prepare('UPDATE tenants SET created_at = ? WHERE id = ?').bind(Date.UTC(2026, 0, 1), t).run();
+    await env.DB.prepare('UPDATE tenants SET created_at = ? WHERE id = ?')
+      .bind(Date.UTC(2026, 0, 1), t)
+      .run();
     const day = '2026-02-03';
     const original = `${JSON.stringify({ id: crypto.randomUUID(), time: Date.UTC(2026, 1, 3), tenant: t, action: 'tools/call' })}\n`;
     await env.FILES.put(archiveKey(t, day), original);

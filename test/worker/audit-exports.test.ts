@@ -17,7 +17,16 @@ async function runCron(): Promise<void> {
 async function download(path: string): Promise<{ status: number; lines: Array<{ id: string; time: number }> }> {
   const res = await SELF.fetch(`${ORIGIN}/admin/api${path}`, { headers: { authorization: `Bearer ${OPERATOR}` } });
   const text = await res.text();
-  return { status: res.status, lines: res.ok ? text.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [] };
+  return {
+    status: res.status,
+    lines: res.ok
+      ? text
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l))
+      : [],
+  };
 }
 
 describe('daily audit exports across tenant incarnations', { timeout: 120_000 }, () => {
@@ -25,8 +34,28 @@ describe('daily audit exports across tenant incarnations', { timeout: 120_000 },
     const t = await seedTenant(['notes']);
     const dayStart = Math.floor((Date.now() - 2 * DAY) / DAY) * DAY;
     const date = new Date(dayStart).toISOString().slice(0, 10);
-    const [early, late] = await seedStoreEvents(t.id, [{ time: dayStart + HOUR, server: 'notes' }, { time: dayStart + 5 * HOUR, server: 'notes' }]);
-    await deliverToStores(env, [{ id: crypto.randomUUID(), time: dayStart + 2 * HOUR, tenant: null, action: 'auth.sign_in', result: 'denied', user: 'x@example.com', client: null, session: null, server: null, resource: null, latencyMs: null, correlationId: null, ip: null, details: null }]);
+    const [early, late] = await seedStoreEvents(t.id, [
+      { time: dayStart + HOUR, server: 'notes' },
+      { time: dayStart + 5 * HOUR, server: 'notes' },
+    ]);
+    await deliverToStores(env, [
+      {
+        id: crypto.randomUUID(),
+        time: dayStart + 2 * HOUR,
+        tenant: null,
+        action: 'auth.sign_in',
+        result: 'denied',
+        user: 'x@example.com',
+        client: null,
+        session: null,
+        server: null,
+        resource: null,
+        latencyMs: null,
+        correlationId: null,
+        ip: null,
+        details: null,
+      },
+    ]);
     await runCron();
 
     // The tenant as it is: the whole day.
@@ -34,7 +63,9 @@ describe('daily audit exports across tenant incarnations', { timeout: 120_000 },
     expect((await download(`/tenants/${t.id}/audit/exports/${date}`)).lines.map((e) => e.id)).toEqual([early!.id, late!.id]);
 
     // Re-created in the middle of that day: the day is listed, the earlier incarnation's line is not served.
-    await env.DB.prepare('UPDATE tenants SET created_at = ? WHERE id = ?').bind(dayStart + 3 * HOUR, t.id).run();
+    await env.DB.prepare('UPDATE tenants SET created_at = ? WHERE id = ?')
+      .bind(dayStart + 3 * HOUR, t.id)
+      .run();
     expect((await download(`/tenants/${t.id}/audit/exports/${date}`)).lines.map((e) => e.id)).toEqual([late!.id]);
     expect((await auditQuery(`/tenants/${t.id}/audit?limit=5000`)).body.events.some((e: any) => e.id === early!.id)).toBe(false);
 
@@ -64,7 +95,10 @@ describe('daily audit exports across tenant incarnations', { timeout: 120_000 },
     const pad = 'p'.repeat(400);
     const seeded: string[] = [];
     for (let batch = 0; batch < 4; batch++) {
-      const events = await seedStoreEvents(t.id, Array.from({ length: 4000 }, (_, i) => ({ time: dayStart + batch * 4000 + i, server: 'notes', details: { pad } })));
+      const events = await seedStoreEvents(
+        t.id,
+        Array.from({ length: 4000 }, (_, i) => ({ time: dayStart + batch * 4000 + i, server: 'notes', details: { pad } })),
+      );
       seeded.push(...events.map((e) => e.id));
     }
     await runCron();

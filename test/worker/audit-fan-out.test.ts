@@ -21,12 +21,36 @@ describe('operator audit view across tenants', { timeout: 60_000 }, () => {
     // Interleaved times over three days: a, b and the platform scope alternate, some on the same millisecond.
     const times = Array.from({ length: 30 }, (_, i) => now - Math.floor(i / 2) * Math.floor(DAY / 7));
     const seeded: AuditEvent[] = [];
-    seeded.push(...(await seedStoreEvents(a.id, times.filter((_, i) => i % 3 === 0).map((time) => ({ time, user: marker })))));
-    seeded.push(...(await seedStoreEvents(b.id, times.filter((_, i) => i % 3 === 1).map((time) => ({ time, user: marker })))));
-    const platform = times.filter((_, i) => i % 3 === 2).map((time): AuditEvent => ({
-      id: crypto.randomUUID(), time, tenant: null, action: 'auth.sign_in', result: 'denied', user: marker, client: null, session: null, server: null,
-      resource: null, latencyMs: null, correlationId: null, ip: null, details: null,
-    }));
+    seeded.push(
+      ...(await seedStoreEvents(
+        a.id,
+        times.filter((_, i) => i % 3 === 0).map((time) => ({ time, user: marker })),
+      )),
+    );
+    seeded.push(
+      ...(await seedStoreEvents(
+        b.id,
+        times.filter((_, i) => i % 3 === 1).map((time) => ({ time, user: marker })),
+      )),
+    );
+    const platform = times
+      .filter((_, i) => i % 3 === 2)
+      .map((time): AuditEvent => ({
+        id: crypto.randomUUID(),
+        time,
+        tenant: null,
+        action: 'auth.sign_in',
+        result: 'denied',
+        user: marker,
+        client: null,
+        session: null,
+        server: null,
+        resource: null,
+        latencyMs: null,
+        correlationId: null,
+        ip: null,
+        details: null,
+      }));
     await deliverToStores(env, platform);
     seeded.push(...platform);
     const expected = seeded.sort((x, y) => y.time - x.time || (x.id < y.id ? 1 : -1)).map((e) => e.id);

@@ -9,17 +9,51 @@ const DAY = 86_400_000;
 
 /** Rows in the pre-store D1 table, as an existing deployment has them (migrations/0004_audit.sql). */
 async function seedLegacy(rows: AuditEvent[]): Promise<void> {
-  const insert = env.DB.prepare(`INSERT INTO audit_events (id, time, tenant, action, result, user, client, session, server, resource, latency_ms, correlation_id, ip, details)
+  const insert = env.DB
+    .prepare(`INSERT INTO audit_events (id, time, tenant, action, result, user, client, session, server, resource, latency_ms, correlation_id, ip, details)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   for (let i = 0; i < rows.length; i += 100) {
-    await env.DB.batch(rows.slice(i, i + 100).map((e) => insert.bind(e.id, e.time, e.tenant, e.action, e.result, e.user, e.client, e.session, e.server, e.resource, e.latencyMs, e.correlationId, e.ip, e.details ? JSON.stringify(e.details) : null)));
+    await env.DB.batch(
+      rows
+        .slice(i, i + 100)
+        .map((e) =>
+          insert.bind(
+            e.id,
+            e.time,
+            e.tenant,
+            e.action,
+            e.result,
+            e.user,
+            e.client,
+            e.session,
+            e.server,
+            e.resource,
+            e.latencyMs,
+            e.correlationId,
+            e.ip,
+            e.details ? JSON.stringify(e.details) : null,
+          ),
+        ),
+    );
   }
 }
 
 function legacyEvent(tenant: string | null, time: number, i: number): AuditEvent {
   return {
-    id: crypto.randomUUID(), time, tenant, action: 'tools/call', result: i % 10 === 0 ? 'error' : 'ok', user: 'usr_legacy', client: null,
-    session: `s-${i % 3}`, server: 'notes', resource: 'add_note', latencyMs: i % 50, correlationId: null, ip: null, details: { i },
+    id: crypto.randomUUID(),
+    time,
+    tenant,
+    action: 'tools/call',
+    result: i % 10 === 0 ? 'error' : 'ok',
+    user: 'usr_legacy',
+    client: null,
+    session: `s-${i % 3}`,
+    server: 'notes',
+    resource: 'add_note',
+    latencyMs: i % 50,
+    correlationId: null,
+    ip: null,
+    details: { i },
   };
 }
 
@@ -39,11 +73,18 @@ describe('migration from the D1 audit table', { timeout: 180_000 }, () => {
     const a = await seedTenant(['notes']);
     const b = await seedTenant(['notes']);
     const now = Date.now();
-    await env.DB.prepare('UPDATE tenants SET created_at = ? WHERE id IN (?, ?)').bind(now - 10 * DAY, a.id, b.id).run();
+    await env.DB.prepare('UPDATE tenants SET created_at = ? WHERE id IN (?, ?)')
+      .bind(now - 10 * DAY, a.id, b.id)
+      .run();
     // 1,200 events of tenant a over the last two days, 30 of tenant b, 10 platform-level.
     const rowsA = Array.from({ length: 1200 }, (_, i) => legacyEvent(a.id, now - 2 * DAY + i * 120_000, i));
     const rowsB = Array.from({ length: 30 }, (_, i) => legacyEvent(b.id, now - 3_600_000 + i * 1000, i));
-    const rowsP = Array.from({ length: 10 }, (_, i) => ({ ...legacyEvent(null, now - 60_000 + i, i), action: 'auth.sign_in', result: 'denied' as const, server: null }));
+    const rowsP = Array.from({ length: 10 }, (_, i) => ({
+      ...legacyEvent(null, now - 60_000 + i, i),
+      action: 'auth.sign_in',
+      result: 'denied' as const,
+      server: null,
+    }));
     await seedLegacy([...rowsA, ...rowsB, ...rowsP]);
 
     // Before migration the query API reads the legacy table (once its "empty" cache, if any, has expired).

@@ -15,7 +15,14 @@ async function tenantWithTraffic() {
   const admin = await createKey(t.id, 'admin');
   const reader = await createKey(t.id, 'read-only');
   const session = await openSession('notes', member.key);
-  for (let i = 0; i < 5; i++) await call('notes', member.key, session, 'tools/call', toolCall('add_note', { title: `n${i}`, body: 'private body', api_token: 'sk-live-SHOULD-NOT-LEAK' }));
+  for (let i = 0; i < 5; i++)
+    await call(
+      'notes',
+      member.key,
+      session,
+      'tools/call',
+      toolCall('add_note', { title: `n${i}`, body: 'private body', api_token: 'sk-live-SHOULD-NOT-LEAK' }),
+    );
   await call('notes', member.key, session, 'tools/call', toolCall('delete_note', { id: 999 })); // a tool error
   const readerSession = await openSession('notes', reader.key);
   const denied = await call('notes', reader.key, readerSession, 'tools/call', toolCall('add_note', { title: 'nope' }));
@@ -70,7 +77,10 @@ describe('audit query API', { timeout: 120_000 }, () => {
     const headers = { authorization: 'Bearer test-operator-token-0123456789' };
     const jsonl = await SELF.fetch(`${ORIGIN}/admin/api/tenants/${t.id}/audit?action=tools/call&format=jsonl`, { headers });
     expect(jsonl.headers.get('content-type')).toContain('application/x-ndjson');
-    const lines = (await jsonl.text()).trim().split('\n').map((l) => JSON.parse(l));
+    const lines = (await jsonl.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((e) => e.id)).toEqual(json.map((e: any) => e.id));
     const csv = await SELF.fetch(`${ORIGIN}/admin/api/tenants/${t.id}/audit?action=tools/call&format=csv`, { headers });
     expect(csv.headers.get('content-type')).toContain('text/csv');
@@ -109,7 +119,11 @@ describe('audit query API', { timeout: 120_000 }, () => {
   it('records sign-in (success and failure), consent, token issue and admin changes', async () => {
     const t = await seedTenant(['notes'], ['member']);
     await obtainToken(t.accounts.member!, 'notes');
-    const events = await waitForEvents(t.id, '', (e) => ['auth.sign_in', 'auth.consent', 'oauth.token', 'admin.user.create', 'admin.tenant.create'].every((a) => e.some((x) => x.action === a && x.result === 'ok')));
+    const events = await waitForEvents(t.id, '', (e) =>
+      ['auth.sign_in', 'auth.consent', 'oauth.token', 'admin.user.create', 'admin.tenant.create'].every((a) =>
+        e.some((x) => x.action === a && x.result === 'ok'),
+      ),
+    );
     const userId = events.find((e) => e.action === 'auth.sign_in').user;
     expect(events.find((e) => e.action === 'oauth.token').user).toBe(userId);
 
@@ -118,7 +132,11 @@ describe('audit query API', { timeout: 120_000 }, () => {
     const { url } = await authorizationRequest(ORIGIN, client, `${ORIGIN}/servers/notes/mcp`);
     const browser = new FormBrowser((input, init) => SELF.fetch(input, init));
     const page = await (await browser.get(url)).text();
-    const failed = await browser.post(formAction(page, url), { csrf: inputValue(page, 'csrf'), email: t.accounts.member!.email, password: 'Wrong-Password-123' });
+    const failed = await browser.post(formAction(page, url), {
+      csrf: inputValue(page, 'csrf'),
+      email: t.accounts.member!.email,
+      password: 'Wrong-Password-123',
+    });
     expect(failed.status).toBe(401);
     for (let i = 0; ; i++) {
       const res = await auditQuery('/audit?tenant=_platform&action=auth.sign_in&result=denied&limit=5000');
@@ -143,7 +161,10 @@ describe('audit query API', { timeout: 120_000 }, () => {
     const old = Date.now() - 2 * DAY;
     const oldDay = new Date(old).toISOString().slice(0, 10);
     for (const tenant of [short.t.id, long.t.id]) {
-      await seedStoreEvents(tenant, [{ time: old, action: 'initialize', server: 'notes' }, { time: old + 1, action: 'tools/call', server: 'notes', details: { n: 1 } }]);
+      await seedStoreEvents(tenant, [
+        { time: old, action: 'initialize', server: 'notes' },
+        { time: old + 1, action: 'tools/call', server: 'notes', details: { n: 1 } },
+      ]);
     }
     const ctx = createExecutionContext();
     await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: '17 3 * * *' }), env, ctx);
@@ -161,8 +182,14 @@ describe('audit query API', { timeout: 120_000 }, () => {
       expect(list.body.exports.map((x: any) => x.date)).toEqual([oldDay]); // today is not finished, so not exported yet
       const file = await SELF.fetch(`${ORIGIN}/admin/api/tenants/${tenant}/audit/exports/${oldDay}`, { headers: { authorization: `Bearer ${OPERATOR}` } });
       expect(file.headers.get('content-type')).toContain('application/x-ndjson');
-      const lines = (await file.text()).trim().split('\n').map((l) => JSON.parse(l));
-      expect(lines.map((e) => [e.tenant, e.action, e.time])).toEqual([[tenant, 'initialize', old], [tenant, 'tools/call', old + 1]]);
+      const lines = (await file.text())
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(lines.map((e) => [e.tenant, e.action, e.time])).toEqual([
+        [tenant, 'initialize', old],
+        [tenant, 'tools/call', old + 1],
+      ]);
     }
     // A tenant admin reads its own exports only; bad dates are a 400, missing days a 404.
     expect((await auditQuery(`/tenants/${short.t.id}/audit/exports`, short.admin.key)).status).toBe(200);

@@ -34,12 +34,30 @@ export const toolCall = (name: string, args: Record<string, unknown> = {}) => ({
  * that need many events or events in the past. The tenant's creation is moved back `backdateMs` so
  * its own views (which start at its creation) show them.
  */
-export async function seedStoreEvents(tenant: string, events: Array<Partial<AuditEvent> & { time: number }>, backdateMs = 3 * 86_400_000): Promise<AuditEvent[]> {
+export async function seedStoreEvents(
+  tenant: string,
+  events: Array<Partial<AuditEvent> & { time: number }>,
+  backdateMs = 3 * 86_400_000,
+): Promise<AuditEvent[]> {
   const full: AuditEvent[] = events.map((e) => ({
-    id: crypto.randomUUID(), tenant, action: 'tools/call', result: 'ok', user: null, client: null, session: null, server: null, resource: null,
-    latencyMs: null, correlationId: null, ip: null, details: null, ...e,
+    id: crypto.randomUUID(),
+    tenant,
+    action: 'tools/call',
+    result: 'ok',
+    user: null,
+    client: null,
+    session: null,
+    server: null,
+    resource: null,
+    latencyMs: null,
+    correlationId: null,
+    ip: null,
+    details: null,
+    ...e,
   }));
-  await env.DB.prepare('UPDATE tenants SET created_at = MIN(created_at, ?) WHERE id = ?').bind(Date.now() - backdateMs, tenant).run();
+  await env.DB.prepare('UPDATE tenants SET created_at = MIN(created_at, ?) WHERE id = ?')
+    .bind(Date.now() - backdateMs, tenant)
+    .run();
   await deliverToStores(env, full);
   return full;
 }

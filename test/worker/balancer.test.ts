@@ -46,7 +46,9 @@ describe('replica selection (pure)', () => {
 
   it('health prefers replicas with a recent passing check and falls back to the others', () => {
     const now = 1_000_000;
-    expect(distribution('health', [replica({ healthyAt: now - 1000 }), replica({ healthyAt: now - 500_000 }), replica({ healthyAt: now - 2000 })], 100)).toEqual([50, 0, 50]);
+    expect(
+      distribution('health', [replica({ healthyAt: now - 1000 }), replica({ healthyAt: now - 500_000 }), replica({ healthyAt: now - 2000 })], 100),
+    ).toEqual([50, 0, 50]);
     expect(distribution('health', [replica(), replica()], 10)).toEqual([5, 5]);
   });
 

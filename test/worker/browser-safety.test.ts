@@ -5,7 +5,12 @@ import { createKey, mcpPost, ORIGIN, rpcMessages, seedTenant } from './platform-
 // The worker project allows one extra origin: SMCP_ALLOWED_ORIGINS=http://inspector.test:6274.
 const INSPECTOR = 'http://inspector.test:6274';
 const EVIL = 'http://evil.test';
-const INIT = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'cors-test', version: '1' } } };
+const INIT = {
+  jsonrpc: '2.0',
+  id: 0,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'cors-test', version: '1' } },
+};
 
 function preflight(path: string, origin: string) {
   return SELF.fetch(`${ORIGIN}${path}`, {
@@ -45,7 +50,11 @@ describe('CORS on MCP routes (only for allowed origins)', () => {
     for (const h of ['mcp-session-id', 'mcp-protocol-version', 'www-authenticate']) expect(exposed).toContain(h);
     await rpcMessages(res);
 
-    const challenge = await SELF.fetch(`${ORIGIN}/servers/notes/mcp`, { method: 'POST', headers: { origin: INSPECTOR, 'content-type': 'application/json' }, body: JSON.stringify(INIT) });
+    const challenge = await SELF.fetch(`${ORIGIN}/servers/notes/mcp`, {
+      method: 'POST',
+      headers: { origin: INSPECTOR, 'content-type': 'application/json' },
+      body: JSON.stringify(INIT),
+    });
     expect(challenge.status).toBe(401);
     expect(challenge.headers.get('www-authenticate')).toContain('resource_metadata=');
     expect(challenge.headers.get('access-control-allow-origin')).toBe(INSPECTOR);
@@ -84,7 +93,11 @@ describe('CORS on MCP routes (only for allowed origins)', () => {
 describe('Host allowlist (DNS rebinding)', () => {
   it('refuses a foreign Host header on MCP routes and preflights, before authentication', async () => {
     for (const method of ['POST', 'OPTIONS']) {
-      const res = await SELF.fetch(`${ORIGIN}/servers/notes/mcp`, { method, headers: { host: 'attacker.test:8787', 'content-type': 'application/json', origin: ORIGIN }, body: method === 'POST' ? '{}' : undefined });
+      const res = await SELF.fetch(`${ORIGIN}/servers/notes/mcp`, {
+        method,
+        headers: { host: 'attacker.test:8787', 'content-type': 'application/json', origin: ORIGIN },
+        body: method === 'POST' ? '{}' : undefined,
+      });
       expect(res.status, method).toBe(403);
       expect(res.headers.get('access-control-allow-origin'), method).toBeNull();
     }

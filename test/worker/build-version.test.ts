@@ -26,7 +26,10 @@ describe('build version', () => {
     expect(buildInfo({ SMCP_BUILD: 'a'.repeat(65) }).build).toBeNull();
     expect(buildInfo({ SMCP_BUILD: '' }).build).toBeNull();
     expect(buildInfo(undefined)).toEqual({ build: null, version: null });
-    const info = buildInfo({ SMCP_BUILD: '1a2b3c4', CF_VERSION_METADATA: { id: '0f1e2d3c-aaaa-bbbb-cccc-000000000000', tag: 'v1.2', timestamp: '2026-11-30T10:00:00Z' } });
+    const info = buildInfo({
+      SMCP_BUILD: '1a2b3c4',
+      CF_VERSION_METADATA: { id: '0f1e2d3c-aaaa-bbbb-cccc-000000000000', tag: 'v1.2', timestamp: '2026-11-30T10:00:00Z' },
+    });
     expect(info).toEqual({ build: '1a2b3c4', version: { id: '0f1e2d3c-aaaa-bbbb-cccc-000000000000', tag: 'v1.2', timestamp: '2026-11-30T10:00:00Z' } });
     expect(buildLabel(info)).toBe('build 1a2b3c4 · version 0f1e2d3c (v1.2)');
     expect(buildInfo({ CF_VERSION_METADATA: { id: 'x"><img>', tag: 7 } }).version).toBeNull();

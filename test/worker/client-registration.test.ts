@@ -28,7 +28,17 @@ describe('client registration bounds (security review finding 15)', () => {
       ['a 3 KB redirect URI', { ...base, redirect_uris: [`http://127.0.0.1:9/${'p'.repeat(3000)}`] }],
       ['a long logo_uri', { ...base, logo_uri: `https://example.com/${'l'.repeat(3000)}` }],
       ['many contacts', { ...base, contacts: Array.from({ length: 50 }, (_, i) => `c${i}@example.com`) }],
-      ['total size', { ...base, client_uri: `https://example.com/${'u'.repeat(2000)}`, tos_uri: `https://example.com/${'t'.repeat(2000)}`, policy_uri: `https://example.com/${'p'.repeat(2000)}`, software_id: 's'.repeat(2000), software_version: 'v'.repeat(1000) }],
+      [
+        'total size',
+        {
+          ...base,
+          client_uri: `https://example.com/${'u'.repeat(2000)}`,
+          tos_uri: `https://example.com/${'t'.repeat(2000)}`,
+          policy_uri: `https://example.com/${'p'.repeat(2000)}`,
+          software_id: 's'.repeat(2000),
+          software_version: 'v'.repeat(1000),
+        },
+      ],
     ];
     for (const [label, body] of refused) {
       const res = await register(body);

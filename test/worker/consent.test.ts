@@ -38,7 +38,11 @@ describe('/authorize sign-in and consent', () => {
 
   it('rejects a wrong password without saying whether the account exists', async () => {
     const s = await start();
-    const wrong = await s.b.post(formAction(s.signInPage, s.url), { csrf: inputValue(s.signInPage, 'csrf'), email: s.account.email, password: 'Wrong-Password-123' });
+    const wrong = await s.b.post(formAction(s.signInPage, s.url), {
+      csrf: inputValue(s.signInPage, 'csrf'),
+      email: s.account.email,
+      password: 'Wrong-Password-123',
+    });
     const again = await wrong.text();
     expect(again).toContain('Email or password is incorrect.');
     const nobody = await s.b.post(formAction(again, s.url), { csrf: inputValue(again, 'csrf'), email: 'nobody@example.test', password: 'Wrong-Password-123' });
@@ -90,7 +94,10 @@ describe('/authorize sign-in and consent', () => {
   });
 
   it('renders an unknown client locally instead of redirecting', async () => {
-    const res = await SELF.fetch(`${ORIGIN}/authorize?response_type=code&client_id=nope&redirect_uri=http://evil.example/cb&code_challenge=x&code_challenge_method=S256`, { redirect: 'manual' });
+    const res = await SELF.fetch(
+      `${ORIGIN}/authorize?response_type=code&client_id=nope&redirect_uri=http://evil.example/cb&code_challenge=x&code_challenge_method=S256`,
+      { redirect: 'manual' },
+    );
     expect(res.status).toBe(400);
     expect(res.headers.get('location')).toBeNull();
     expect(res.headers.get('content-type')).toContain('text/html');

@@ -22,7 +22,12 @@ async function signInStatus(email: string, password: string): Promise<number> {
 }
 
 const initialize = (key: string) =>
-  mcpPost('notes', key, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'gaps', version: '1' } } });
+  mcpPost('notes', key, {
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'gaps', version: '1' } },
+  });
 
 describe('password reset', () => {
   it('a tenant admin resets a user’s password: the old one stops working, the new one signs in, the audit says it was a reset and never the password', async () => {

@@ -116,7 +116,8 @@ describe('dashboard account sign-in back-off (review finding 5)', () => {
     const b = browserFrom(freshIp);
     for (let i = 0; i < 4; i++) expect((await post(b, 'sign-in', { email: account.email, password: `Wrong-Password-${i}x` })).status).toBe(401);
     expect((await post(browserFrom(freshIp), 'sign-in', { email: account.email, password: account.password })).status).toBe(303);
-    for (let i = 0; i < 5; i++) expect((await post(browserFrom(freshIp), 'sign-in', { email: account.email, password: `Wrong-Password-${i}y` })).status).toBe(401);
+    for (let i = 0; i < 5; i++)
+      expect((await post(browserFrom(freshIp), 'sign-in', { email: account.email, password: `Wrong-Password-${i}y` })).status).toBe(401);
   });
 });
 
@@ -134,7 +135,11 @@ describe('dashboard operator sign-in back-off (review finding 5)', () => {
     expect(guesses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
     await expectThrottledPage(throttled!);
     const ip = freshIp();
-    const right = await post(browserFrom(() => ip), 'operator/sign-in', { token: OPERATOR });
+    const right = await post(
+      browserFrom(() => ip),
+      'operator/sign-in',
+      { token: OPERATOR },
+    );
     await expectThrottledPage(right);
     const events = await limitEvents('limit.signin_account', ip);
     expect(events[0]).toMatchObject({ result: 'rate_limited', user: 'operator' });

@@ -12,7 +12,12 @@ import { seedStoreEvents } from './audit-support';
  */
 
 const initialize = (key: string) =>
-  mcpPost('notes', key, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'dash-test', version: '1' } } });
+  mcpPost('notes', key, {
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'dash-test', version: '1' } },
+  });
 
 describe('dashboard sign-in and session', () => {
   it('sends visitors without a session to a labelled sign-in form under a strict CSP', async () => {
@@ -125,7 +130,10 @@ describe('dashboard pages and access', () => {
     let actions: string[] = [];
     for (let i = 0; i < 50 && actions.length < 4; i++) {
       const { body } = await adminCall('GET', `/tenants/${id}/audit?user=${userId}&limit=5000`);
-      actions = body.events.filter((e: any) => e.details?.via === 'dashboard').reverse().map((e: any) => `${e.action}:${e.result}`);
+      actions = body.events
+        .filter((e: any) => e.details?.via === 'dashboard')
+        .reverse()
+        .map((e: any) => `${e.action}:${e.result}`);
       if (actions.length < 4) await new Promise((r) => setTimeout(r, 100));
     }
     expect(actions).toEqual(['auth.sign_in:ok', 'admin.key.create:ok', 'admin.key.rotate:ok', 'admin.key.rotate:denied']);
@@ -192,7 +200,12 @@ describe('dashboard pages and access', () => {
   });
 
   it('serves its script and styles as files with nosniff, and nothing else under /dashboard/assets', async () => {
-    for (const [file, type] of [['dashboard.js', 'text/javascript'], ['dashboard.css', 'text/css'], ['uplot.iife.min.js', 'text/javascript'], ['uplot.min.css', 'text/css']]) {
+    for (const [file, type] of [
+      ['dashboard.js', 'text/javascript'],
+      ['dashboard.css', 'text/css'],
+      ['uplot.iife.min.js', 'text/javascript'],
+      ['uplot.min.css', 'text/css'],
+    ]) {
       const res = await SELF.fetch(`${D}/assets/${file}`);
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toContain(type!);
@@ -204,15 +217,24 @@ describe('dashboard pages and access', () => {
   });
 });
 
-
 describe('dashboard audit viewer and metrics', () => {
   /** Audit events written straight into the tenant's store, as the outbox would ship them. */
   async function seedEvents(tenant: string, n: number, extra: Partial<Record<string, unknown>> = {}): Promise<AuditEvent[]> {
     const now = Date.now();
-    return seedStoreEvents(tenant, Array.from({ length: n }, (_, i) => ({
-      time: now - i * 1000, action: String(extra.action ?? 'tools/call'), result: i % 5 === 0 ? 'error' : 'ok', user: 'usr_x', server: 'notes',
-      resource: String(extra.resource ?? 'add_note'), latencyMs: 10 + i, session: 'sess-1', details: { note: '<b>hi</b>' },
-    })));
+    return seedStoreEvents(
+      tenant,
+      Array.from({ length: n }, (_, i) => ({
+        time: now - i * 1000,
+        action: String(extra.action ?? 'tools/call'),
+        result: i % 5 === 0 ? 'error' : 'ok',
+        user: 'usr_x',
+        server: 'notes',
+        resource: String(extra.resource ?? 'add_note'),
+        latencyMs: 10 + i,
+        session: 'sess-1',
+        details: { note: '<b>hi</b>' },
+      })),
+    );
   }
 
   it('lists, filters, pages, exports and details only the tenant’s own events, escaped', async () => {
@@ -256,7 +278,7 @@ describe('dashboard audit viewer and metrics', () => {
     expect(res.status).toBe(200);
     expect(html).toContain('src="/dashboard/assets/uplot.iife.min.js"');
     const data = JSON.parse(/data-metrics="([^"]+)"/.exec(html)![1]!.replaceAll('&quot;', '"').replaceAll('&amp;', '&'));
-    expect(data.servers).toEqual(["notes"]);
+    expect(data.servers).toEqual(['notes']);
     // Points sit on bucket boundaries (20 events within 20 s fall in one or two 5-minute buckets).
     expect(data.series.length).toBeLessThanOrEqual(2);
     for (const p of data.series) expect((p.start - data.from) % data.bucketMs).toBe(0);

@@ -40,7 +40,12 @@ describe('emails are unique per tenant (security review finding 13)', () => {
       const tenant = i === 0 ? prober : await createTenant([]);
       const bearer = i === 0 ? proberAdmin : (await createKey(tenant, 'admin')).key;
       const taken = await adminCall('POST', `/tenants/${tenant}/users`, { email: spelling, password: PASSWORD, role: 'member' }, bearer);
-      const fresh = await adminCall('POST', `/tenants/${tenant}/users`, { email: `nobody-${crypto.randomUUID().slice(0, 6)}@victim.test`, password: PASSWORD, role: 'member' }, bearer);
+      const fresh = await adminCall(
+        'POST',
+        `/tenants/${tenant}/users`,
+        { email: `nobody-${crypto.randomUUID().slice(0, 6)}@victim.test`, password: PASSWORD, role: 'member' },
+        bearer,
+      );
       expect(taken.status, spelling).toBe(fresh.status);
       expect(Object.keys(taken.body).sort(), spelling).toEqual(Object.keys(fresh.body).sort());
       expect(taken.status, spelling).toBe(201);
@@ -60,7 +65,16 @@ describe('emails are unique per tenant (security review finding 13)', () => {
     const squatter = await createTenant(['notes']);
     const owner = await createTenant(['notes']);
     const address = `new-hire-${crypto.randomUUID().slice(0, 6)}@owner.test`;
-    expect((await adminCall('POST', `/tenants/${squatter}/users`, { email: address, password: OTHER_PASSWORD, role: 'admin' }, (await createKey(squatter, 'admin')).key)).status).toBe(201);
+    expect(
+      (
+        await adminCall(
+          'POST',
+          `/tenants/${squatter}/users`,
+          { email: address, password: OTHER_PASSWORD, role: 'admin' },
+          (await createKey(squatter, 'admin')).key,
+        )
+      ).status,
+    ).toBe(201);
     expect((await adminCall('POST', `/tenants/${owner}/users`, { email: address, password: PASSWORD, role: 'member' })).status).toBe(201);
     // The real user signs in with their own password and lands in their own tenant.
     const signedIn = await dashboardSignIn({ email: address, password: PASSWORD });
@@ -80,7 +94,9 @@ describe('emails are unique per tenant (security review finding 13)', () => {
     expect((await adminCall('POST', `/tenants/${b}/users`, { email: address, password: OTHER_PASSWORD, role: 'admin' })).status).toBe(201);
     expect((await dashboardSignIn({ email: address, password: PASSWORD })).tenantPage).toBe(`/dashboard/t/${a}/servers`);
     expect((await dashboardSignIn({ email: address, password: OTHER_PASSWORD })).tenantPage).toBe(`/dashboard/t/${b}/servers`);
-    expect((await dashboardSignIn({ email: address.toUpperCase(), password: OTHER_PASSWORD, organization: ` ${b.toUpperCase()} ` })).tenantPage).toBe(`/dashboard/t/${b}/servers`);
+    expect((await dashboardSignIn({ email: address.toUpperCase(), password: OTHER_PASSWORD, organization: ` ${b.toUpperCase()} ` })).tenantPage).toBe(
+      `/dashboard/t/${b}/servers`,
+    );
     // The right password with another tenant named is a plain failure.
     const wrongOrg = await dashboardSignIn({ email: address, password: PASSWORD, organization: b });
     expect(wrongOrg.status).toBe(401);
@@ -88,7 +104,9 @@ describe('emails are unique per tenant (security review finding 13)', () => {
     expect((await dashboardSignIn({ email: address, password: PASSWORD, organization: 'Not An Id!' })).status).toBe(401);
 
     // Same password in both: the form asks for the organization, then it works.
-    expect((await adminCall('PATCH', `/tenants/${b}/users/${(await adminCall('GET', `/tenants/${b}/users`)).body.users[0].id}`, { password: PASSWORD })).status).toBe(200);
+    expect(
+      (await adminCall('PATCH', `/tenants/${b}/users/${(await adminCall('GET', `/tenants/${b}/users`)).body.users[0].id}`, { password: PASSWORD })).status,
+    ).toBe(200);
     const ambiguous = await dashboardSignIn({ email: address, password: PASSWORD });
     expect(ambiguous.status).toBe(401);
     expect(ambiguous.text).toContain('belongs to several organizations');

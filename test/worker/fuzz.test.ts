@@ -39,7 +39,10 @@ const ROUTES = [
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD'];
 const text = fc.string({ maxLength: 200 });
-const headerValue = fc.oneof(fc.string({ maxLength: 100 }).map((s) => s.replace(/[\r\n\0]/g, '')), fc.constantFrom('application/json', 'text/event-stream', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '*/*'));
+const headerValue = fc.oneof(
+  fc.string({ maxLength: 100 }).map((s) => s.replace(/[\r\n\0]/g, '')),
+  fc.constantFrom('application/json', 'text/event-stream', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '*/*'),
+);
 const jsonValue = fc.jsonValue({ maxDepth: 4 });
 
 /** Counters across the whole run, printed at the end. */
@@ -55,13 +58,16 @@ async function consume(res: Response, label: string): Promise<string> {
     if (first === 'timeout' && !/\/sse$|GET/.test(label)) throw new Error(`SSE answer without any event within ${BODY_DEADLINE_MS} ms: ${label}`);
     return '';
   }
-  const body = await Promise.race([res.text(), new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`body did not complete: ${label}`)), BODY_DEADLINE_MS))]);
+  const body = await Promise.race([
+    res.text(),
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`body did not complete: ${label}`)), BODY_DEADLINE_MS)),
+  ]);
   return body;
 }
 
 function checkShape(path: string, res: Response, body: string, label: string): void {
   expect(res.status, label).toBeLessThan(500);
-  if (label.startsWith('HEAD ') || res.status < 400 || res.status === 401 || res.status === 405 && path.startsWith('/.well-known')) return;
+  if (label.startsWith('HEAD ') || res.status < 400 || res.status === 401 || (res.status === 405 && path.startsWith('/.well-known'))) return;
   if (/^\/servers\/([^/]+)\/(mcp|sse|sse\/message)$/.test(path)) {
     expect(res.headers.get('content-type') ?? '', label).toContain('json');
     const parsed = JSON.parse(body) as { jsonrpc?: string; error?: { code?: unknown } };
@@ -76,7 +82,9 @@ function checkShape(path: string, res: Response, body: string, label: string): v
 describe('fuzzing every route', () => {
   it('survives thousands of malformed HTTP requests and JSON-RPC messages with no 5xx or hang, then serves a normal call', async () => {
     const { id } = await seedTenant(['notes', 'everything']);
-    expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { requestsPerMinute: 1_000_000, maxSessions: 10_000, maxSessionsPerUser: 10_000 } })).status).toBe(200);
+    expect(
+      (await adminCall('PATCH', `/tenants/${id}`, { limits: { requestsPerMinute: 1_000_000, maxSessions: 10_000, maxSessionsPerUser: 10_000 } })).status,
+    ).toBe(200);
     // The per-key limit (600/min, a Rate Limiting binding) is real: spread the run over several keys.
     const keys = await Promise.all(Array.from({ length: 8 }, () => createKey(id, 'member').then((k) => k.key)));
     const sessions = await Promise.all(keys.map((k) => openSession('notes', k)));
@@ -85,7 +93,11 @@ describe('fuzzing every route', () => {
 
     const request = fc.record({
       method: fc.constantFrom(...METHODS),
-      path: fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...ROUTES) }, { weight: 1, arbitrary: fc.webPath() }, { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...ROUTES), text).map(([r, t]) => `${r}${encodeURIComponent(t)}`) }),
+      path: fc.oneof(
+        { weight: 5, arbitrary: fc.constantFrom(...ROUTES) },
+        { weight: 1, arbitrary: fc.webPath() },
+        { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...ROUTES), text).map(([r, t]) => `${r}${encodeURIComponent(t)}`) },
+      ),
       query: fc.option(fc.dictionary(fc.string({ maxLength: 12 }), fc.string({ maxLength: 40 }), { maxKeys: 4 }), { nil: undefined }),
       auth: fc.constantFrom('none', 'key', 'operator', 'garbage', 'forged-key'),
       session: fc.constantFrom('none', 'valid', 'garbage', 'forged'),
@@ -93,7 +105,12 @@ describe('fuzzing every route', () => {
       accept: fc.option(headerValue, { nil: undefined }),
       origin: fc.option(fc.constantFrom(ORIGIN, 'http://evil.test', 'null', 'http://inspector.test:6274'), { nil: undefined }),
       protocol: fc.option(fc.constantFrom('2025-06-18', '2025-03-26', '1999-01-01', 'garbage'), { nil: undefined }),
-      body: fc.oneof(fc.constant(undefined), text, jsonValue.map((v) => JSON.stringify(v)), fc.uint8Array({ maxLength: 300 })),
+      body: fc.oneof(
+        fc.constant(undefined),
+        text,
+        jsonValue.map((v) => JSON.stringify(v)),
+        fc.uint8Array({ maxLength: 300 }),
+      ),
     });
 
     await fc.assert(
@@ -122,7 +139,22 @@ describe('fuzzing every route', () => {
       { numRuns: RUNS_HTTP, seed: 20261121, endOnFailure: true },
     );
 
-    const KNOWN_METHODS = ['initialize', 'ping', 'tools/list', 'tools/call', 'resources/list', 'resources/read', 'resources/templates/list', 'prompts/list', 'prompts/get', 'completion/complete', 'logging/setLevel', 'notifications/initialized', 'notifications/cancelled', 'resources/subscribe'];
+    const KNOWN_METHODS = [
+      'initialize',
+      'ping',
+      'tools/list',
+      'tools/call',
+      'resources/list',
+      'resources/read',
+      'resources/templates/list',
+      'prompts/list',
+      'prompts/get',
+      'completion/complete',
+      'logging/setLevel',
+      'notifications/initialized',
+      'notifications/cancelled',
+      'resources/subscribe',
+    ];
     const message = fc.record(
       {
         jsonrpc: fc.oneof({ weight: 8, arbitrary: fc.constant('2.0') }, { weight: 1, arbitrary: jsonValue }),
@@ -130,7 +162,10 @@ describe('fuzzing every route', () => {
         method: fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...KNOWN_METHODS) }, { weight: 1, arbitrary: fc.string({ maxLength: 40 }) }),
         params: fc.oneof(
           jsonValue,
-          fc.record({ name: fc.constantFrom('add_note', 'list_notes', 'search_notes', 'delete_note', 'nope'), arguments: fc.oneof(jsonValue, fc.dictionary(fc.constantFrom('title', 'body', 'id', 'query'), jsonValue)) }),
+          fc.record({
+            name: fc.constantFrom('add_note', 'list_notes', 'search_notes', 'delete_note', 'nope'),
+            arguments: fc.oneof(jsonValue, fc.dictionary(fc.constantFrom('title', 'body', 'id', 'query'), jsonValue)),
+          }),
           fc.record({ uri: fc.oneof(fc.webUrl(), fc.string({ maxLength: 60 })) }),
         ),
       },
@@ -145,7 +180,13 @@ describe('fuzzing every route', () => {
         const label = `rpc ${JSON.stringify(m).slice(0, 200)}`;
         const res = await SELF.fetch(`${ORIGIN}/servers/notes/mcp`, {
           method: 'POST',
-          headers: { authorization: `Bearer ${keys[i]}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18', 'mcp-session-id': sessions[i]! },
+          headers: {
+            authorization: `Bearer ${keys[i]}`,
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            'mcp-protocol-version': '2025-06-18',
+            'mcp-session-id': sessions[i]!,
+          },
           body: JSON.stringify(m),
         });
         checkShape('/servers/notes/mcp', res, await consume(res, label), label);
@@ -153,7 +194,10 @@ describe('fuzzing every route', () => {
       { numRuns: RUNS_RPC, seed: 42, endOnFailure: true },
     );
 
-    const statuses = [...tried.byStatus].sort(([a], [b]) => a - b).map(([s, c]) => `${s}×${c}`).join(' ');
+    const statuses = [...tried.byStatus]
+      .sort(([a], [b]) => a - b)
+      .map(([s, c]) => `${s}×${c}`)
+      .join(' ');
     console.log(`fuzz: ${tried.http} HTTP requests + ${tried.rpc} JSON-RPC bodies = ${tried.http + tried.rpc} inputs tried; statuses ${statuses}`);
     expect(tried.http + tried.rpc).toBeGreaterThanOrEqual(RUNS_HTTP + RUNS_RPC);
     expect([...tried.byStatus.keys()].every((s) => s < 500)).toBe(true);
@@ -163,6 +207,8 @@ describe('fuzzing every route', () => {
     const session = await openSession('notes', fresh);
     const added = await call('notes', fresh, session, 'tools/call', { name: 'add_note', arguments: { title: 'after the storm' } });
     expect(added.message.result.isError).toBeFalsy();
-    expect(JSON.parse((await call('notes', fresh, session, 'tools/call', { name: 'list_notes', arguments: {} })).message.result.content[0].text)[0].title).toBe('after the storm');
+    expect(JSON.parse((await call('notes', fresh, session, 'tools/call', { name: 'list_notes', arguments: {} })).message.result.content[0].text)[0].title).toBe(
+      'after the storm',
+    );
   }, 600_000);
 });

@@ -12,17 +12,35 @@ describe('upstream registration (admin API)', () => {
   it('refuses private, loopback and non-HTTPS upstream URLs in production, and accepts public HTTPS', async () => {
     const { id } = await seedTenant([]);
     const refused = [
-      'http://127.0.0.1:8080/mcp', 'https://127.0.0.1/mcp', 'https://localhost/mcp', 'https://api.localhost/mcp', 'https://10.1.2.3/mcp',
-      'https://172.20.0.1/mcp', 'https://192.168.1.1/mcp', 'https://169.254.169.254/latest', 'https://[::1]/mcp', 'https://[fd00::1]/mcp',
-      'https://[::ffff:127.0.0.1]/mcp', 'https://2130706433/mcp', 'https://0x7f.1/mcp', 'https://db.internal/mcp', 'https://printer/mcp', 'http://mcp.example.com/mcp',
-      'https://user:pass@mcp.example.com/mcp', 'ftp://mcp.example.com/',
+      'http://127.0.0.1:8080/mcp',
+      'https://127.0.0.1/mcp',
+      'https://localhost/mcp',
+      'https://api.localhost/mcp',
+      'https://10.1.2.3/mcp',
+      'https://172.20.0.1/mcp',
+      'https://192.168.1.1/mcp',
+      'https://169.254.169.254/latest',
+      'https://[::1]/mcp',
+      'https://[fd00::1]/mcp',
+      'https://[::ffff:127.0.0.1]/mcp',
+      'https://2130706433/mcp',
+      'https://0x7f.1/mcp',
+      'https://db.internal/mcp',
+      'https://printer/mcp',
+      'http://mcp.example.com/mcp',
+      'https://user:pass@mcp.example.com/mcp',
+      'ftp://mcp.example.com/',
     ];
     for (const url of refused) {
       const res = await register(id, { name: uniqueName(), url });
       expect(res.status, url).toBe(400);
       expect(res.body.error.code, url).toMatch(/url_refused|invalid_request/);
     }
-    const oauthToPrivate = await register(id, { name: uniqueName(), url: 'https://mcp.example.com/mcp', credentials: { kind: 'oauth-client-credentials', tokenUrl: 'https://10.0.0.5/token', clientId: 'c', clientSecret: 's' } });
+    const oauthToPrivate = await register(id, {
+      name: uniqueName(),
+      url: 'https://mcp.example.com/mcp',
+      credentials: { kind: 'oauth-client-credentials', tokenUrl: 'https://10.0.0.5/token', clientId: 'c', clientSecret: 's' },
+    });
     expect(oauthToPrivate.status).toBe(400);
     expect(oauthToPrivate.body.error.message).toContain('tokenUrl');
     expect((await register(id, { name: uniqueName(), url: 'https://mcp.example.com/mcp' })).status).toBe(201);
@@ -37,13 +55,19 @@ describe('upstream registration (admin API)', () => {
     expect((await register(id, { name: uniqueName(), url: 'https://mcp.example.com/mcp', policy: { allow: ['a'], deny: ['b'] } })).status).toBe(400);
     expect((await register(id, { name: 'Bad Name', url: 'https://mcp.example.com/mcp' })).status).toBe(400);
     expect((await register(id, { name: uniqueName(), url: 'https://mcp.example.com/mcp', settings: { requestTimeoutMs: 10_000_000 } })).status).toBe(400);
-    expect((await register(id, { name: uniqueName(), url: 'https://mcp.example.com/mcp', credentials: { kind: 'header', name: 'Host', value: 'x' } })).status).toBe(400);
+    expect(
+      (await register(id, { name: uniqueName(), url: 'https://mcp.example.com/mcp', credentials: { kind: 'header', name: 'Host', value: 'x' } })).status,
+    ).toBe(400);
   });
 
   it('seals credentials in D1 (bound to tenant and name) and never returns them', async () => {
     const { id } = await seedTenant([]);
     const name = uniqueName();
-    const created = await register(id, { name, url: 'https://mcp.example.com/mcp', credentials: { kind: 'header', name: 'X-Api-Key', value: 'very-secret-value-42' } });
+    const created = await register(id, {
+      name,
+      url: 'https://mcp.example.com/mcp',
+      credentials: { kind: 'header', name: 'X-Api-Key', value: 'very-secret-value-42' },
+    });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ hasCredentials: true, credentialKind: 'header' });
     for (const res of [created, await adminCall('GET', `/tenants/${id}/upstreams`), await adminCall('GET', `/tenants/${id}/upstreams/${name}`)]) {
@@ -54,7 +78,11 @@ describe('upstream registration (admin API)', () => {
     expect(row!.credentials).toMatch(/^v1\.k1\./);
     expect(row!.credentials).not.toContain('very-secret');
     const ring = await keyringFrom(env as unknown as Env);
-    expect(JSON.parse(await open(ring, row!.credentials, `upstream:${id}:${name}`))).toEqual({ kind: 'header', name: 'X-Api-Key', value: 'very-secret-value-42' });
+    expect(JSON.parse(await open(ring, row!.credentials, `upstream:${id}:${name}`))).toEqual({
+      kind: 'header',
+      name: 'X-Api-Key',
+      value: 'very-secret-value-42',
+    });
     await expect(open(ring, row!.credentials, `upstream:other-tenant:${name}`)).rejects.toThrow();
 
     const cleared = await adminCall('PATCH', `/tenants/${id}/upstreams/${name}`, { credentials: null });
@@ -62,7 +90,7 @@ describe('upstream registration (admin API)', () => {
     expect((await env.DB.prepare('SELECT credentials FROM upstreams WHERE tenant_id = ? AND name = ?').bind(id, name).first())!.credentials).toBeNull();
   });
 
-  it("lets a tenant admin manage its own upstreams only, and the operator rotate sealed secrets", async () => {
+  it('lets a tenant admin manage its own upstreams only, and the operator rotate sealed secrets', async () => {
     const a = await seedTenant([]);
     const b = await seedTenant([]);
     const adminA = (await createKey(a.id, 'admin')).key;
@@ -80,7 +108,7 @@ describe('upstream registration (admin API)', () => {
 });
 
 describe('upstream MCP routes', () => {
-  it('challenges with the upstream resource metadata, and hides other tenants\' upstreams', async () => {
+  it("challenges with the upstream resource metadata, and hides other tenants' upstreams", async () => {
     // An unregistered name is challenged exactly like a registered one (upstream-name-privacy.test.ts).
     const unknown = await SELF.fetch(`${ORIGIN}/servers/${uniqueName()}/mcp`, { method: 'POST' });
     expect(unknown.status).toBe(401);
@@ -96,7 +124,12 @@ describe('upstream MCP routes', () => {
     expect(await meta.json()).toMatchObject({ resource: `${ORIGIN}/servers/${name}/mcp` });
 
     const keyB = (await createKey(b.id, 'member')).key;
-    const foreign = await mcpPost(name, keyB, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    const foreign = await mcpPost(name, keyB, {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+    });
     expect(foreign.status).toBe(404);
     expect(await foreign.json()).toMatchObject({ error: { message: `Unknown server "${name}"` } });
 
@@ -112,7 +145,10 @@ describe('upstream MCP routes', () => {
 
   it('reports gateway counts in /health without tenant data', async () => {
     const health = (await (await SELF.fetch(`${ORIGIN}/health`)).json()) as { gateway: Record<string, unknown> };
-    expect(health.gateway).toMatchObject({ secretsAtRest: 'configured', breakers: { closed: expect.any(Number), open: expect.any(Number), 'half-open': expect.any(Number) } });
+    expect(health.gateway).toMatchObject({
+      secretsAtRest: 'configured',
+      breakers: { closed: expect.any(Number), open: expect.any(Number), 'half-open': expect.any(Number) },
+    });
     expect(JSON.stringify(health)).not.toMatch(/t-[0-9a-f]{8}/);
   });
 });

@@ -85,8 +85,16 @@ describe('isolation between tenants and roles', () => {
 
   it('admin API: non-admin keys, user tokens and outsiders are refused; operator-only actions stay operator-only', async () => {
     for (const role of ['member', 'read-only'] as const) {
-      for (const [method, path] of [['GET', `/tenants/${A.id}/users`], ['POST', `/tenants/${A.id}/keys`], ['GET', `/tenants/${A.id}`]]) {
-        expectRefused(`${role} ${method} ${path}`, (await adminCall(method!, path!, method === 'POST' ? { name: 'x', role: 'admin' } : undefined, A.keys[role].key)).status, [403]);
+      for (const [method, path] of [
+        ['GET', `/tenants/${A.id}/users`],
+        ['POST', `/tenants/${A.id}/keys`],
+        ['GET', `/tenants/${A.id}`],
+      ]) {
+        expectRefused(
+          `${role} ${method} ${path}`,
+          (await adminCall(method!, path!, method === 'POST' ? { name: 'x', role: 'admin' } : undefined, A.keys[role].key)).status,
+          [403],
+        );
       }
     }
     for (const bearer of [A.tokens.admin, 'nonsense', '', `smcp_${A.id}_${'x'.repeat(43)}`]) {
@@ -120,14 +128,22 @@ describe('isolation between tenants and roles', () => {
     }
     // Another tenant's (or another principal's) session id, with every credential.
     for (const cred of [...ROLES.map((r) => B.keys[r].key), ...ROLES.map((r) => B.tokens[r]), A.keys.admin.key, A.tokens.member]) {
-      expectRefused('foreign session', (await mcpPost('notes', cred, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'list_notes', arguments: {} } }, A.session)).status, [404]);
+      expectRefused(
+        'foreign session',
+        (await mcpPost('notes', cred, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'list_notes', arguments: {} } }, A.session)).status,
+        [404],
+      );
     }
     // Legacy SSE: another principal can neither post into nor reattach to A's SSE session.
     const sse = await SELF.fetch(`${ORIGIN}/servers/notes/sse`, { headers: { authorization: `Bearer ${A.keys.member.key}`, accept: 'text/event-stream' } });
     const reader = sse.body!.getReader();
     const endpoint = /data: (\S+)/.exec(new TextDecoder().decode((await reader.read()).value))![1]!;
     const foreign = { authorization: `Bearer ${B.keys.admin.key}`, 'content-type': 'application/json' };
-    const post = await SELF.fetch(`${ORIGIN}${endpoint}`, { method: 'POST', headers: foreign, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }) });
+    const post = await SELF.fetch(`${ORIGIN}${endpoint}`, {
+      method: 'POST',
+      headers: foreign,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    });
     expectRefused('post into foreign SSE session', post.status, [404]);
     const reattach = await SELF.fetch(`${ORIGIN}/servers/notes/sse?${endpoint.split('?')[1]}`, { headers: { ...foreign, accept: 'text/event-stream' } });
     expectRefused('reattach to foreign SSE session', reattach.status, [404]);

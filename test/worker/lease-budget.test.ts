@@ -33,7 +33,14 @@ async function burst(tenant: string, users: string[], isolates: number, clients:
   const holders = Array.from({ length: isolates }, isolate);
   const results = await Promise.all(
     holders.flatMap((h, i) =>
-      Array.from({ length: clients }, (_, c) => h.budget.admit(tenant, stub, { user: users[(i + c) % users.length]!, limits, credential, opening: false, idleMs: 60_000, server: 'notes', binding: 'NOTES_SERVER' }, h.ctx)),
+      Array.from({ length: clients }, (_, c) =>
+        h.budget.admit(
+          tenant,
+          stub,
+          { user: users[(i + c) % users.length]!, limits, credential, opening: false, idleMs: 60_000, server: 'notes', binding: 'NOTES_SERVER' },
+          h.ctx,
+        ),
+      ),
     ),
   );
   return { stub, holders, admitted: results.filter((r) => r === undefined).length, refusals: results.filter((r) => r !== undefined) };

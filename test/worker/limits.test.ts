@@ -5,7 +5,12 @@ import { authorizationRequest } from '../support/oauth-flow';
 import { waitForEvents } from './audit-support';
 import { adminCall, createKey, mcpPost, openSession, ORIGIN, PASSWORD, registerClient, rpcMessages, seedTenant } from './platform-client';
 
-const INIT = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'limits-test', version: '1' } } };
+const INIT = {
+  jsonrpc: '2.0',
+  id: 0,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'limits-test', version: '1' } },
+};
 const list = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/list', params: {} });
 
 /** A random documentation-range IP, so per-IP buckets never collide across tests. */
@@ -45,7 +50,9 @@ describe('per-tenant request rate (exact, TenantLimiter)', () => {
     ]);
     const limited = noisyRes.filter((r) => r.status === 429);
     const served = noisyRes.filter((r) => r.status === 200);
-    console.log(`tenant rpm burst: noisy tenant ${served.length} served, ${limited.length} refused; quiet tenant ${quietRes.filter((r) => r.status === 200).length}/${burst} served`);
+    console.log(
+      `tenant rpm burst: noisy tenant ${served.length} served, ${limited.length} refused; quiet tenant ${quietRes.filter((r) => r.status === 200).length}/${burst} served`,
+    );
     // 2 requests opened the session; at most 10 fit in one window (20 if the burst straddles a minute boundary).
     expect(served.length).toBeLessThanOrEqual(20);
     expect(limited.length + served.length).toBe(burst);
@@ -81,7 +88,10 @@ describe('session quotas (exact, TenantLimiter)', () => {
     expect(((await third.json()) as any).error.message).toMatch(/this tenant may have 2 concurrent sessions/);
     expect(third.headers.get('mcp-session-id')).toBeNull();
 
-    const ended = await SELF.fetch(`${ORIGIN}/servers/notes/mcp`, { method: 'DELETE', headers: { authorization: `Bearer ${k1}`, 'mcp-session-id': s1, 'mcp-protocol-version': '2025-06-18' } });
+    const ended = await SELF.fetch(`${ORIGIN}/servers/notes/mcp`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${k1}`, 'mcp-session-id': s1, 'mcp-protocol-version': '2025-06-18' },
+    });
     expect(ended.ok).toBe(true);
     await ended.body?.cancel();
     const again = await mcpPost('notes', k3, INIT);
@@ -116,7 +126,11 @@ describe('per-IP limits on unauthenticated endpoints (approximate, Rate Limiting
     const ip = someIp().replace('198.51.100', '192.0.2');
     let limited: Response | undefined;
     for (let i = 0; i < 250 && !limited; i++) {
-      const res = await SELF.fetch(`${ORIGIN}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'cf-connecting-ip': ip }, body: 'grant_type=authorization_code&code=nope' });
+      const res = await SELF.fetch(`${ORIGIN}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'cf-connecting-ip': ip },
+        body: 'grant_type=authorization_code&code=nope',
+      });
       if (res.status === 429) limited = res;
       else {
         expect(res.status).toBeLessThan(500);
@@ -132,7 +146,9 @@ describe('sign-in brute-force protection (exact back-off, TenantLimiter)', () =>
     const { accounts } = await seedTenant(['notes']);
     const account = accounts.member!;
     const ip = someIp();
-    const b = new FormBrowser((input, init) => SELF.fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), 'cf-connecting-ip': ip } }));
+    const b = new FormBrowser((input, init) =>
+      SELF.fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), 'cf-connecting-ip': ip } }),
+    );
     const { url } = await authorizationRequest(ORIGIN, await registerClient(), `${ORIGIN}/servers/notes/mcp`);
     let page = await (await b.get(url)).text();
     const statuses: number[] = [];
@@ -161,11 +177,24 @@ describe('tenant limits in the admin API', () => {
   it('lets the operator set and reset limits, validates them, and refuses tenant admins', async () => {
     const { id } = await seedTenant(['notes']);
     const before = await adminCall('GET', `/tenants/${id}`);
-    expect(before.body.limits).toEqual({ requestsPerMinute: 1000, maxSessions: 100, maxSessionsPerUser: 20, maxUpstreams: 20, credentialPerMinute: 600, credentialPerHour: 20_000, credentialPerDay: 200_000 });
+    expect(before.body.limits).toEqual({
+      requestsPerMinute: 1000,
+      maxSessions: 100,
+      maxSessionsPerUser: 20,
+      maxUpstreams: 20,
+      credentialPerMinute: 600,
+      credentialPerHour: 20_000,
+      credentialPerDay: 200_000,
+    });
     expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { requestsPerMinute: 0 } })).status).toBe(400);
     expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { requestsPerMinute: 1.5 } })).status).toBe(400);
     expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { burst: 3 } })).status).toBe(400);
-    expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { maxSessions: 5, maxSessionsPerUser: 2 } })).body.limits).toMatchObject({ requestsPerMinute: 1000, maxSessions: 5, maxSessionsPerUser: 2, credentialPerMinute: 600 });
+    expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { maxSessions: 5, maxSessionsPerUser: 2 } })).body.limits).toMatchObject({
+      requestsPerMinute: 1000,
+      maxSessions: 5,
+      maxSessionsPerUser: 2,
+      credentialPerMinute: 600,
+    });
     expect((await adminCall('GET', `/tenants/${id}`)).body.limits.maxSessions).toBe(5);
     expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { maxSessions: null } })).body.limits.maxSessions).toBe(100);
     const tenantAdmin = (await createKey(id, 'admin')).key;

@@ -16,11 +16,20 @@ type ModernOptions = { headers?: Record<string, string>; meta?: Record<string, u
 
 /** One stateless request (declaring elicitation, so multi-round-trip tools may ask); `meta` overrides envelope keys. */
 async function modern(server: string, token: string | null, method: string, params: Record<string, unknown> = {}, opts: ModernOptions = {}) {
-  const { status, message, response } = await modernCall(server, token, method, opts.meta ? { ...params, _meta: opts.meta } : params, { capabilities: { elicitation: {} }, headers: opts.headers });
+  const { status, message, response } = await modernCall(server, token, method, opts.meta ? { ...params, _meta: opts.meta } : params, {
+    capabilities: { elicitation: {} },
+    headers: opts.headers,
+  });
   return { status, message, headers: response.headers };
 }
-const modernTool = (server: string, token: string | null, name: string, args: Record<string, unknown> = {}, extra: Record<string, unknown> = {}, opts: ModernOptions = {}) =>
-  modern(server, token, 'tools/call', { name, arguments: args, ...extra }, opts);
+const modernTool = (
+  server: string,
+  token: string | null,
+  name: string,
+  args: Record<string, unknown> = {},
+  extra: Record<string, unknown> = {},
+  opts: ModernOptions = {},
+) => modern(server, token, 'tools/call', { name, arguments: args, ...extra }, opts);
 const resultJson = (message: any) => JSON.parse(textOf(message));
 
 /** Wait for events matching `query`, then a little longer, and require exactly `n` of them (no late duplicates). */
@@ -71,7 +80,11 @@ describe('modern lane: the gate is the same as the 2025 lane', () => {
     const sseToken = (await obtainToken(t.accounts.member!, 'everything', 'sse')).access_token;
     const since = Date.now();
 
-    for (const [server, token] of [['everything', notesToken], ['everything', sseToken], ['notes', null]] as const) {
+    for (const [server, token] of [
+      ['everything', notesToken],
+      ['everything', sseToken],
+      ['notes', null],
+    ] as const) {
       const res = await modern(server, token, 'tools/list');
       expect(res.status, `${server} with ${token ? 'a foreign token' : 'no token'}`).toBe(401);
       expect(res.headers.get('www-authenticate')).toContain(`/.well-known/oauth-protected-resource/servers/${server}/mcp`);
@@ -125,7 +138,7 @@ describe('modern lane: the gate is the same as the 2025 lane', () => {
   });
 });
 
-describe('modern lane: the revision\'s own refusals', () => {
+describe("modern lane: the revision's own refusals", () => {
   it('answers -32020 (HTTP 400) when the headers and the body disagree, keeping the request id', async () => {
     const t = await seedTenant(['everything']);
     const { key } = await createKey(t.id, 'member');
@@ -145,7 +158,13 @@ describe('modern lane: the revision\'s own refusals', () => {
   it('answers -32022 (HTTP 400) naming the supported versions to an unsupported revision', async () => {
     const t = await seedTenant(['everything']);
     const { key } = await createKey(t.id, 'member');
-    const res = await modern('everything', key, 'server/discover', {}, { headers: { 'mcp-protocol-version': '2099-01-01' }, meta: { 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } });
+    const res = await modern(
+      'everything',
+      key,
+      'server/discover',
+      {},
+      { headers: { 'mcp-protocol-version': '2099-01-01' }, meta: { 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } },
+    );
     expect(res.status).toBe(400);
     expect(res.message.error?.code, JSON.stringify(res.message)).toBe(-32022);
     expect(JSON.stringify(res.message.error.data)).toContain(MODERN);
@@ -164,14 +183,21 @@ describe('modern lane: the revision\'s own refusals', () => {
     while ((await refusals()).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
     await new Promise((r) => setTimeout(r, 1500));
     const events = await refusals();
-    expect(events.map((e) => [e.action, e.details?.code]).sort(), JSON.stringify(events)).toEqual([['server/discover', -32022], ['tools/call', -32020]]);
+    expect(events.map((e) => [e.action, e.details?.code]).sort(), JSON.stringify(events)).toEqual([
+      ['server/discover', -32022],
+      ['tools/call', -32020],
+    ]);
     for (const e of events) expect(eraOf(e)).toBe(MODERN);
   });
 
   it('a modern request never creates a session object, and initialize never offers 2026-07-28', async () => {
     const t = await seedTenant(['notes', 'everything', 'storage']);
     const { key } = await createKey(t.id, 'member');
-    const count = async () => [(await listDurableObjectIds(env.NOTES_SERVER)).length, (await listDurableObjectIds(env.EVERYTHING_SERVER)).length, (await listDurableObjectIds(env.STORAGE_SERVER)).length];
+    const count = async () => [
+      (await listDurableObjectIds(env.NOTES_SERVER)).length,
+      (await listDurableObjectIds(env.EVERYTHING_SERVER)).length,
+      (await listDurableObjectIds(env.STORAGE_SERVER)).length,
+    ];
     const before = await count();
     for (const server of ['notes', 'everything', 'storage']) {
       const discover = await modern(server, key, 'server/discover');
@@ -208,7 +234,12 @@ describe('modern lane: requestState is signed, bound to the caller and the opera
     const fresh = await firstRound(a.key);
     const s = fresh.requestState;
     const flipped = `${s.slice(0, -2)}${s.at(-2) === 'A' ? 'B' : 'A'}${s.at(-1)}`;
-    for (const [what, requestState] of [['suffix', `${s}-TAMPERED`], ['one character', flipped], ['truncated', s.slice(0, -4)], ['empty', '']] as const) {
+    for (const [what, requestState] of [
+      ['suffix', `${s}-TAMPERED`],
+      ['one character', flipped],
+      ['truncated', s.slice(0, -4)],
+      ['empty', ''],
+    ] as const) {
       const res = await modernTool('everything', a.key, INPUT_TOOL, {}, { ...fresh, requestState });
       expect(res.message.error, `tampered (${what}): ${JSON.stringify(res.message)}`).toBeDefined();
     }
@@ -243,8 +274,15 @@ describe('modern lane: handles are bound to tenant, principal and server', () =>
     await modernTool('notes', mine, 'add_note', { notebook, title: 'private', body: 'secret plans' });
     expect(resultJson((await modernTool('notes', mine, 'list_notes', { notebook })).message).map((n: any) => n.title)).toEqual(['private']);
 
-    for (const [who, token] of [['another user of the tenant', colleague], ['a user of another tenant', stranger], ['an API key of the tenant', key.key]] as const) {
-      for (const [tool, args] of [['list_notes', { notebook }], ['add_note', { notebook, title: 'planted' }]] as const) {
+    for (const [who, token] of [
+      ['another user of the tenant', colleague],
+      ['a user of another tenant', stranger],
+      ['an API key of the tenant', key.key],
+    ] as const) {
+      for (const [tool, args] of [
+        ['list_notes', { notebook }],
+        ['add_note', { notebook, title: 'planted' }],
+      ] as const) {
         const res = await modernTool('notes', token, tool, args);
         const text = JSON.stringify(res.message);
         expect(res.message.error ?? (res.message.result?.isError ? res.message.result : undefined), `${who} ${tool}: ${text}`).toBeDefined();

@@ -24,7 +24,7 @@ async function listen(key: string, marker: string): Promise<Response> {
 }
 
 describe('subscriptions/listen streams in the 2026-07-28 lane', () => {
-  it('bounds each tenant\'s open listen streams, refuses the next with 429 (audited once), leaves other tenants alone and frees a slot when a stream ends', async () => {
+  it("bounds each tenant's open listen streams, refuses the next with 429 (audited once), leaves other tenants alone and frees a slot when a stream ends", async () => {
     const a = await seedTenant(['everything']);
     const b = await seedTenant(['everything']);
     const { key: keyA } = await createKey(a.id, 'member');
@@ -71,7 +71,11 @@ describe('subscriptions/listen streams in the 2026-07-28 lane', () => {
     // Exactly one event per stream opened and per refusal, in tenant A's trail.
     const mine = (events: any[]) => events.filter((e) => e.correlationId === marker);
     const events = mine(
-      await waitForEvents(a.id, 'action=subscriptions/listen', (all) => mine(all).filter((e) => e.result === 'ok').length >= BOUND + 1 && mine(all).filter((e) => e.result === 'rate_limited').length >= refusals),
+      await waitForEvents(
+        a.id,
+        'action=subscriptions/listen',
+        (all) => mine(all).filter((e) => e.result === 'ok').length >= BOUND + 1 && mine(all).filter((e) => e.result === 'rate_limited').length >= refusals,
+      ),
     );
     expect(events.filter((e) => e.result === 'rate_limited')).toHaveLength(refusals);
     expect(events.filter((e) => e.result === 'ok')).toHaveLength(BOUND + 1);

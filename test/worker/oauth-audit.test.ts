@@ -10,7 +10,11 @@ import { ORIGIN, adminCall, obtainToken, registerClient, seedTenant } from './pl
  */
 
 const tokenPost = (fields: Record<string, string>, headers: Record<string, string> = {}) =>
-  SELF.fetch(`${ORIGIN}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(fields) });
+  SELF.fetch(`${ORIGIN}/oauth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(fields),
+  });
 
 async function events(path: string): Promise<any[]> {
   const res = await auditQuery(path);
@@ -52,7 +56,9 @@ describe('OAuth audit attribution (security review finding 14)', () => {
     }
     const basic = btoa(`${marker}-basic:secret`);
     await (await tokenPost({ token: `${victimUser}:g:${'v'.repeat(40)}` }, { authorization: `Basic ${basic}` })).arrayBuffer();
-    await (await tokenPost({ grant_type: 'refresh_token', refresh_token: `${victimUser}:${grantId}:${'q'.repeat(40)}`, client_id: `${marker}-refresh` })).arrayBuffer();
+    await (
+      await tokenPost({ grant_type: 'refresh_token', refresh_token: `${victimUser}:${grantId}:${'q'.repeat(40)}`, client_id: `${marker}-refresh` })
+    ).arrayBuffer();
 
     // The victim's own refresh still works: nothing forged revoked it.
     const refreshed = await tokenPost({ grant_type: 'refresh_token', refresh_token: victimTokens.refresh_token!, client_id: victimTokens.clientId });
@@ -72,7 +78,10 @@ describe('OAuth audit attribution (security review finding 14)', () => {
     expect(victimTrail.filter((e) => e.action === 'oauth.token' && e.result !== 'ok')).toEqual([]);
 
     // They are on the platform trail, unattributed, with bounded client strings.
-    const platform = await eventually('/audit?tenant=_platform&limit=5000&action=oauth.revoke', (e) => e.filter((x) => String(x.client).startsWith(marker) || x.client === 'invalid').length >= 3);
+    const platform = await eventually(
+      '/audit?tenant=_platform&limit=5000&action=oauth.revoke',
+      (e) => e.filter((x) => String(x.client).startsWith(marker) || x.client === 'invalid').length >= 3,
+    );
     const mine = platform.filter((e) => String(e.client).startsWith(marker) || e.client === 'invalid' || e.client === attacker.client_id);
     expect(mine.length).toBeGreaterThanOrEqual(forged.length);
     for (const e of mine) {

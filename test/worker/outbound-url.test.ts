@@ -142,7 +142,16 @@ describe('outbound URL rules (production mode), table-driven', () => {
 });
 
 describe('outbound URL rules through the admin API', () => {
-  const forms = ['https://localhost./mcp', 'https://metadata.google.internal./x', 'https://[::7f00:1]/mcp', 'https://[::127.0.0.1]/mcp', 'https://[::ffff:0:7f00:1]/mcp', 'https://[64:ff9b::a9fe:a9fe]/mcp', 'https://[2002:a9fe:a9fe::]/mcp', 'https://[fec0::1]/mcp'];
+  const forms = [
+    'https://localhost./mcp',
+    'https://metadata.google.internal./x',
+    'https://[::7f00:1]/mcp',
+    'https://[::127.0.0.1]/mcp',
+    'https://[::ffff:0:7f00:1]/mcp',
+    'https://[64:ff9b::a9fe:a9fe]/mcp',
+    'https://[2002:a9fe:a9fe::]/mcp',
+    'https://[fec0::1]/mcp',
+  ];
 
   it('refuses every form as an upstream URL, an OAuth token URL, and in a PATCH', async () => {
     const { id } = await seedTenant([]);

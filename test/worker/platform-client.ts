@@ -48,8 +48,12 @@ export async function seedTenant(servers: string[], roles: Array<'admin' | 'memb
 export const registerClient = (name?: string, redirect?: string) => registerWith(fetcher, ORIGIN, name, redirect);
 
 /** The full OAuth flow through the Worker: register, authorize with sign-in and consent, exchange. */
-export const obtainToken = (account: { email: string; password: string; organization?: string }, server: string, transport: 'mcp' | 'sse' = 'mcp', client?: RegisteredClient) =>
-  obtainWith(fetcher, ORIGIN, account, server, transport, client);
+export const obtainToken = (
+  account: { email: string; password: string; organization?: string },
+  server: string,
+  transport: 'mcp' | 'sse' = 'mcp',
+  client?: RegisteredClient,
+) => obtainWith(fetcher, ORIGIN, account, server, transport, client);
 
 /** JSON-RPC messages out of a Streamable HTTP answer (SSE stream or JSON body). */
 export async function rpcMessages(res: Response): Promise<any[]> {
@@ -112,7 +116,12 @@ export async function adminCall(method: string, path: string, body?: unknown, be
 }
 
 /** Create an API key through the admin API; returns the id and the secret key. */
-export async function createKey(tenantId: string, role: 'admin' | 'member' | 'read-only', extra: Record<string, unknown> = {}, bearer = OPERATOR): Promise<{ id: string; key: string }> {
+export async function createKey(
+  tenantId: string,
+  role: 'admin' | 'member' | 'read-only',
+  extra: Record<string, unknown> = {},
+  bearer = OPERATOR,
+): Promise<{ id: string; key: string }> {
   const res = await adminCall('POST', `/tenants/${tenantId}/keys`, { name: `${role} key`, role, ...extra }, bearer);
   expect(res.status).toBe(201);
   return res.body;

@@ -17,7 +17,8 @@ async function userIdOf(tenant: string, email: string): Promise<string> {
   return (users.users ?? users).find((u: { email: string }) => u.email === email).id;
 }
 
-const call = (browser: FormBrowser, tenant: string, server: string, fields: Record<string, string>) => browser.post(`${D}/t/${tenant}/playground/${server}/call`, fields);
+const call = (browser: FormBrowser, tenant: string, server: string, fields: Record<string, string>) =>
+  browser.post(`${D}/t/${tenant}/playground/${server}/call`, fields);
 
 describe('tool playground', () => {
   it('lists the tenant’s servers and builds forms from the tools’ input schemas', async () => {
@@ -31,7 +32,9 @@ describe('tool playground', () => {
     const page = await res.text();
     expect(res.status, page.slice(0, 500)).toBe(200);
     for (const tool of ['add_note', 'list_notes', 'search_notes', 'delete_note']) expect(page).toContain(`data-tool="${tool}"`);
-    expect(page).toMatch(/<input id="tool-form-\d-a0" name="arg:title" type="text" maxlength="200" value="" autocomplete="off" aria-describedby="tool-form-\d-a0-help" required>/);
+    expect(page).toMatch(
+      /<input id="tool-form-\d-a0" name="arg:title" type="text" maxlength="200" value="" autocomplete="off" aria-describedby="tool-form-\d-a0-help" required>/,
+    );
     expect(page).toMatch(/name="arg:id" type="number" step="1" min="0"|name="arg:id" type="number" step="1"/);
     expect(res.headers.get('content-security-policy')).toContain("img-src 'self' data:");
     // Only the playground allows data: images.

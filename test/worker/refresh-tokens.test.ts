@@ -22,7 +22,12 @@ const refresh = (refreshToken: string, clientId: string) =>
   });
 
 async function works(accessToken: string): Promise<boolean> {
-  const res = await mcpPost('notes', accessToken, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+  const res = await mcpPost('notes', accessToken, {
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+  });
   await res.arrayBuffer();
   return res.status === 200;
 }

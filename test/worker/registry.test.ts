@@ -17,7 +17,9 @@ describe('server registry agrees with the Worker', () => {
   });
 
   it.each(PLATFORM_OBJECTS.map((o) => [o.className, o] as const))('%s: platform Durable Object exported by the entry and bound', (_name, object) => {
-    expect((entry as Record<string, unknown>)[object.className], `export { ${object.className} } from '${object.module}' in src/index.ts`).toBeTypeOf('function');
+    expect((entry as Record<string, unknown>)[object.className], `export { ${object.className} } from '${object.module}' in src/index.ts`).toBeTypeOf(
+      'function',
+    );
     const binding = (env as unknown as Record<string, unknown>)[object.binding];
     expect(typeof (binding as DurableObjectNamespace | undefined)?.idFromName).toBe('function');
   });

@@ -44,7 +44,11 @@ describe('replica health checks (health alarm)', () => {
     const { result: ran, urls } = await outbound(() => runDurableObjectAlarm(stub));
     expect(ran).toBe(true);
     const hosts = new Set(urls.map((u) => new URL(u).host));
-    expect([...hosts].sort()).toEqual(replicaUrls('pool', 10).map((r) => new URL(r.url).host).sort());
+    expect([...hosts].sort()).toEqual(
+      replicaUrls('pool', 10)
+        .map((r) => new URL(r.url).host)
+        .sort(),
+    );
 
     const view = (await adminCall('GET', `/tenants/${id}/upstreams/pool`)).body;
     expect(view.state.replicas).toHaveLength(10);

@@ -47,7 +47,15 @@ describe('JSON-RPC validation in the gate (zod)', () => {
 
   it('accepts a small valid batch', async () => {
     const { key, session } = await keyAndSession();
-    const res = await mcpPost('notes', key, [{ jsonrpc: '2.0', id: 'a', method: 'ping' }, { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} }], session);
+    const res = await mcpPost(
+      'notes',
+      key,
+      [
+        { jsonrpc: '2.0', id: 'a', method: 'ping' },
+        { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} },
+      ],
+      session,
+    );
     expect(res.status).toBe(200);
     const ids = (await rpcMessages(res)).flat().map((m: any) => m.id);
     expect(ids).toEqual(expect.arrayContaining(['a', 2]));
@@ -96,7 +104,7 @@ describe('tool arguments are validated against the tool schema (MCP SDK, CfWorke
 });
 
 describe('outbound timeouts', () => {
-  it('withTimeout rejects with TimeoutError and aborts the work\'s signal', async () => {
+  it("withTimeout rejects with TimeoutError and aborts the work's signal", async () => {
     let aborted = false;
     const never = (signal: AbortSignal) =>
       new Promise<never>(() => {

@@ -19,14 +19,17 @@ describe('requestState replayed concurrently', () => {
     const answer = { step1: { action: 'accept', content: { name: 'Ada' } } };
     const copies = 8;
     const results = await Promise.all(
-      Array.from({ length: copies }, () => modernCall('everything', key, 'tools/call', { name, arguments: {}, inputResponses: answer, requestState: state }, { capabilities: ALL })),
+      Array.from({ length: copies }, () =>
+        modernCall('everything', key, 'tools/call', { name, arguments: {}, inputResponses: answer, requestState: state }, { capabilities: ALL }),
+      ),
     );
     const accepted = results.filter((r) => r.message.result);
     const refused = results.filter((r) => r.message.error);
     expect(accepted).toHaveLength(1);
     expect(accepted[0]!.message.result.inputRequests).toHaveProperty('step2');
     expect(refused).toHaveLength(copies - 1);
-    for (const r of refused) expect(r.message.error).toMatchObject({ code: -32602, message: 'Invalid or expired requestState', data: { reason: 'invalid_request_state' } });
+    for (const r of refused)
+      expect(r.message.error).toMatchObject({ code: -32602, message: 'Invalid or expired requestState', data: { reason: 'invalid_request_state' } });
     const denied = await waitForEvents(id, `result=denied&action=tools/call`, (e) => e.length >= copies - 1);
     expect(denied.filter((e: any) => e.resource === name && e.details.era === '2026-07-28')).toHaveLength(copies - 1);
   });

@@ -32,7 +32,9 @@ describe('routing', () => {
       for (const transport of ['mcp', 'sse']) {
         const res = await get(`/servers/${name}/${transport}`, { method: transport === 'mcp' ? 'POST' : 'GET' });
         expect(res.status).toBe(401);
-        expect(res.headers.get('www-authenticate')).toContain(`resource_metadata="${ORIGIN}/.well-known/oauth-protected-resource/servers/${name}/${transport}"`);
+        expect(res.headers.get('www-authenticate')).toContain(
+          `resource_metadata="${ORIGIN}/.well-known/oauth-protected-resource/servers/${name}/${transport}"`,
+        );
       }
     }
   });
@@ -79,7 +81,11 @@ describe('bad input on MCP routes', () => {
       ['wrong method', { method: 'PUT', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' }, 405],
       ['GET without session', { method: 'GET', headers: { ...auth } }, 400],
       ['oversized body', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: `{"x":"${'a'.repeat(1024 * 1024 + 10)}"}` }, 413],
-      ['no session on a call', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' }, 400],
+      [
+        'no session on a call',
+        { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' },
+        400,
+      ],
     ];
     for (const [label, init, status] of cases) {
       const res = await get('/servers/notes/mcp', init);

@@ -26,7 +26,7 @@ async function storageContents(stub: DurableObjectStub) {
 const limiterSessions = (tenant: string) => env.TENANT_LIMITER.get(env.TENANT_LIMITER.idFromName(`tenant:${tenant}`)).openSessions();
 
 describe('idle session expiry', () => {
-  it('deletes an idle session\'s storage from the SDK scheduler\'s alarm, frees its quota slot, and answers 404 afterwards', async () => {
+  it("deletes an idle session's storage from the SDK scheduler's alarm, frees its quota slot, and answers 404 afterwards", async () => {
     const { id } = await seedTenant(['notes']);
     const { key } = await createKey(id, 'member');
     const sessionId = await openSession('notes', key);

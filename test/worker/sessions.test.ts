@@ -11,14 +11,21 @@ async function setup() {
   const a = await obtainToken(tenant.accounts.member!, 'notes');
   const b = await obtainToken(tenant.accounts.admin!, 'notes');
   const session = await openSession('notes', a.access_token);
-  expect((await call('notes', a.access_token, session, 'tools/call', { name: 'add_note', arguments: { title: 'A private', body: 'secret plans' } })).status).toBe(200);
+  expect(
+    (await call('notes', a.access_token, session, 'tools/call', { name: 'add_note', arguments: { title: 'A private', body: 'secret plans' } })).status,
+  ).toBe(200);
   return { tenant, a, b, session };
 }
 
 describe('session ownership', () => {
   it('answers 404 to another user holding the owner session id, on POST, GET and DELETE, and leaves the session intact', async () => {
     const { a, b, session } = await setup();
-    const hijack = await mcpPost('notes', b.access_token, { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'list_notes', arguments: {} } }, session);
+    const hijack = await mcpPost(
+      'notes',
+      b.access_token,
+      { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'list_notes', arguments: {} } },
+      session,
+    );
     expect(hijack.status).toBe(404);
     expect(await hijack.json()).toMatchObject({ error: { code: -32001, message: 'Session not found' } });
     const headers = { authorization: `Bearer ${b.access_token}`, 'mcp-session-id': session, accept: 'text/event-stream', 'mcp-protocol-version': '2025-06-18' };

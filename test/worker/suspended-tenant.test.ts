@@ -87,7 +87,16 @@ describe('suspended tenants are read-only for their own admins (security review 
   it('still lets the suspended tenant admin read users, keys, upstreams and export the audit trail', async () => {
     const t = await suspendedTenantWithState();
     const base = `/tenants/${t.id}`;
-    for (const path of [base, `${base}/users`, `${base}/keys`, `${base}/upstreams`, `${base}/upstreams/up-keep`, `${base}/audit`, `${base}/audit/retention`, `${base}/metrics`]) {
+    for (const path of [
+      base,
+      `${base}/users`,
+      `${base}/keys`,
+      `${base}/upstreams`,
+      `${base}/upstreams/up-keep`,
+      `${base}/audit`,
+      `${base}/audit/retention`,
+      `${base}/metrics`,
+    ]) {
       expect((await adminCall('GET', path, undefined, t.admin.key)).status, path).toBe(200);
     }
     for (const format of ['csv', 'jsonl']) {
@@ -115,7 +124,9 @@ describe('suspended tenants are read-only for their own admins (security review 
     const member = users.find((u) => u.role === 'member')!;
     const browser = new FormBrowser((input, init) => SELF.fetch(input, init));
     const form = await (await browser.get(`${D}/sign-in`)).text();
-    expect((await browser.post(`${D}/sign-in`, { csrf: inputValue(form, 'csrf'), email: t.accounts.admin!.email, password: t.accounts.admin!.password })).status).toBe(303);
+    expect(
+      (await browser.post(`${D}/sign-in`, { csrf: inputValue(form, 'csrf'), email: t.accounts.admin!.email, password: t.accounts.admin!.password })).status,
+    ).toBe(303);
     const keysPage = await (await browser.get(`${D}/t/${t.id}/keys`)).text();
     const csrf = inputValue(keysPage, 'csrf');
     expect((await adminCall('PATCH', `/tenants/${t.id}`, { status: 'suspended' })).status).toBe(200);

@@ -61,7 +61,9 @@ describe('deleting a tenant (security review finding 2)', () => {
     // A deployed module's rows (written directly: the sandbox is not what this test is about).
     await env.DB.batch([
       env.DB.prepare("INSERT INTO tenant_servers (tenant_id, name, active_version, created_at, updated_at) VALUES (?, 'mod-old', 1, 0, 0)").bind(id),
-      env.DB.prepare("INSERT INTO tenant_server_versions (tenant_id, name, version, source, compiled, sha256, size, tools, created_at) VALUES (?, 'mod-old', 1, 'old-module-source', '', '', 0, '[]', 0)").bind(id),
+      env.DB.prepare(
+        "INSERT INTO tenant_server_versions (tenant_id, name, version, source, compiled, sha256, size, tools, created_at) VALUES (?, 'mod-old', 1, 'old-module-source', '', '', 0, '[]', 0)",
+      ).bind(id),
     ]);
 
     // Delete, then create the same id with the same emails.
@@ -72,7 +74,8 @@ describe('deleting a tenant (security review finding 2)', () => {
 
     // Every read path of the new tenant is empty.
     const fresh = await openSession('storage', newKey.key);
-    const reads = async (name: string, args: Record<string, unknown>) => text((await call('storage', newKey.key, fresh, 'tools/call', toolCall(name, args))).message);
+    const reads = async (name: string, args: Record<string, unknown>) =>
+      text((await call('storage', newKey.key, fresh, 'tools/call', toolCall(name, args))).message);
     expect(await reads('kv_get', { key: 'secret' })).toMatch(/No value/);
     expect(JSON.parse(await reads('kv_list', {})).keys).toEqual([]);
     expect(JSON.parse(await reads('files_list', {})).files).toEqual([]);
@@ -89,7 +92,9 @@ describe('deleting a tenant (security review finding 2)', () => {
     // The old incarnation's data is gone from the stores too, not only unreachable.
     expect((await env.DATA_KV.list({ prefix: `tenant-${id}:` })).keys).toEqual([]);
     expect((await env.FILES.list({ prefix: `tenant-${id}/` })).objects).toEqual([]);
-    const retired = await env.DB.prepare('SELECT generation, purged_at FROM retired_tenants WHERE id = ?').bind(id).first<{ generation: number; purged_at: number | null }>();
+    const retired = await env.DB.prepare('SELECT generation, purged_at FROM retired_tenants WHERE id = ?')
+      .bind(id)
+      .first<{ generation: number; purged_at: number | null }>();
     expect(retired).toMatchObject({ generation: 0 });
     expect(retired!.purged_at).not.toBeNull();
 
@@ -106,7 +111,9 @@ describe('deleting a tenant (security review finding 2)', () => {
     // A member of the new tenant signing in with the old email gets the new, empty tenant.
     const newTokens = await obtainToken({ email: emails.member, password: PASSWORD }, 'storage');
     const newOauthSession = await openSession('storage', newTokens.access_token);
-    expect(text((await call('storage', newTokens.access_token, newOauthSession, 'tools/call', toolCall('kv_get', { key: 'secret' }))).message)).toMatch(/No value/);
+    expect(text((await call('storage', newTokens.access_token, newOauthSession, 'tools/call', toolCall('kv_get', { key: 'secret' }))).message)).toMatch(
+      /No value/,
+    );
 
     // The audit trail: the operator still sees the old incarnation's events...
     // The old incarnation's session events ship asynchronously: poll the operator's view until they are there.
@@ -124,7 +131,9 @@ describe('deleting a tenant (security review finding 2)', () => {
     expect(mine.body.events.filter((e: any) => e.action === 'tools/call' && e.client === oldKey.id)).toEqual([]);
     expect(mine.body.events.filter((e: any) => e.resource === oldKey.id || e.action === 'admin.tenant.delete')).toEqual([]);
     for (const format of ['csv', 'jsonl']) {
-      const exported = await SELF.fetch(`${ORIGIN}/admin/api/tenants/${id}/audit?format=${format}&limit=5000`, { headers: { authorization: `Bearer ${OPERATOR}` } });
+      const exported = await SELF.fetch(`${ORIGIN}/admin/api/tenants/${id}/audit?format=${format}&limit=5000`, {
+        headers: { authorization: `Bearer ${OPERATOR}` },
+      });
       expect(await exported.text()).not.toContain(oldKey.id);
     }
   });

@@ -83,7 +83,8 @@ async function setup() {
 }
 
 type Caller = { name: string; key: string; session: string };
-const run = async (c: Caller, tool: string, args: Record<string, unknown> = {}) => (await call(c.name, c.key, c.session, 'tools/call', { name: tool, arguments: args })).message;
+const run = async (c: Caller, tool: string, args: Record<string, unknown> = {}) =>
+  (await call(c.name, c.key, c.session, 'tools/call', { name: tool, arguments: args })).message;
 const text = (m: any) => JSON.parse(m.result.content[0].text);
 
 describe('tenant sandbox isolation', () => {
@@ -165,7 +166,11 @@ describe('tenant sandbox isolation', () => {
     const abandoned = await hang;
     expect(abandoned.error?.code).toBe(-32010);
     expect(abandoned.error.message).toMatch(/did not finish within 10000 ms/);
-    const events = await waitForEvents(attacker, 'action=tenant_server.fault', (e) => e.length >= expectations.length + 1 && e.some((x) => x.details.reason === 'deadline'));
+    const events = await waitForEvents(
+      attacker,
+      'action=tenant_server.fault',
+      (e) => e.length >= expectations.length + 1 && e.some((x) => x.details.reason === 'deadline'),
+    );
     expect(events.map((e) => e.details.reason).sort()).toEqual(expect.arrayContaining(['budget', 'result_too_large', 'deadline']));
     expect(events.every((e) => e.result === 'error' && e.server === a.name)).toBe(true);
   });

@@ -23,7 +23,12 @@ describe('dashboard: deployed servers page', () => {
     upload.set('csrf', csrf);
     upload.set('name', 'pasted');
     upload.set('file', new File([GOOD_MODULE_V2], 'tools.js', { type: 'text/javascript' }));
-    const uploaded = await SELF.fetch(page, { method: 'POST', redirect: 'manual', headers: { cookie: (browser as unknown as { cookieHeader(): string }).cookieHeader(), origin: ORIGIN }, body: upload });
+    const uploaded = await SELF.fetch(page, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: (browser as unknown as { cookieHeader(): string }).cookieHeader(), origin: ORIGIN },
+      body: upload,
+    });
     expect(uploaded.status).toBe(201);
     expect(await uploaded.text()).toContain('Deployed pasted v2');
 

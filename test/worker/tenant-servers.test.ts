@@ -43,7 +43,10 @@ describe('tenant-deployed servers: deploy API and serving', () => {
     expect(second.body).toMatchObject({ version: 2, title: 'My module' });
     expect((await echo(s)).result.content[0].text).toBe(`v2:hi:${tenant}:member`); // the same session, the next call
     const versions = await adminCall('GET', `/tenants/${tenant}/servers/${name}/versions`);
-    expect(versions.body.versions.map((v: { version: number; active: boolean }) => [v.version, v.active])).toEqual([[2, true], [1, false]]);
+    expect(versions.body.versions.map((v: { version: number; active: boolean }) => [v.version, v.active])).toEqual([
+      [2, true],
+      [1, false],
+    ]);
 
     const back = await adminCall('POST', `/tenants/${tenant}/servers/${name}/rollback`, { version: 1 });
     expect(back.status).toBe(200);
@@ -56,7 +59,9 @@ describe('tenant-deployed servers: deploy API and serving', () => {
     const gone = await mcpPost(name, key, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, s.session);
     expect(gone.status).toBe(404);
 
-    const events = (await waitForEvents(tenant, '', (e) => e.filter((x) => x.action.startsWith('admin.tenant_server.')).length >= 5)).filter((x) => x.action.startsWith('admin.tenant_server.'));
+    const events = (await waitForEvents(tenant, '', (e) => e.filter((x) => x.action.startsWith('admin.tenant_server.')).length >= 5)).filter((x) =>
+      x.action.startsWith('admin.tenant_server.'),
+    );
     const seen = events.map((e) => [e.action, e.result, e.details?.status]).sort();
     expect(seen).toEqual(
       [
@@ -113,11 +118,16 @@ describe('tenant-deployed servers: deploy API and serving', () => {
     expect(reverse.body.error.message).toContain('a deployed server');
   });
 
-  it("another tenant sees a deployed server exactly like an unknown name, on the MCP route and in the admin API", async () => {
+  it('another tenant sees a deployed server exactly like an unknown name, on the MCP route and in the admin API', async () => {
     const s = await deployed();
     const other = await createTenant([]);
     const { key: otherKey } = await createKey(other, 'admin');
-    const init = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } };
+    const init = {
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+    };
     const theirs = await mcpPost(s.name, otherKey, init);
     // A name no tenant defined answers before the token; one another tenant defined answers after it, identically.
     const unknownForTenant = uniqueName();
@@ -146,7 +156,9 @@ describe('tenant-deployed servers: deploy API and serving', () => {
     const session = await openSession(s.name, readOnly);
     const listed = await call(s.name, readOnly, session, 'tools/list');
     expect(listed.message.result.tools.map((t: { name: string }) => t.name)).toEqual(['echo']);
-    expect((await call(s.name, readOnly, session, 'tools/call', { name: 'echo', arguments: { text: 'ro' } })).message.result.content[0].text).toContain('read-only');
+    expect((await call(s.name, readOnly, session, 'tools/call', { name: 'echo', arguments: { text: 'ro' } })).message.result.content[0].text).toContain(
+      'read-only',
+    );
     const denied = await call(s.name, readOnly, session, 'tools/call', { name: 'bump', arguments: { key: 'k' } });
     expect(denied.message.error.code).toBe(-32003);
     for (const args of [{ text: 5 }, {}, { text: 'x', extra: true }, { text: 'x'.repeat(1001) }]) {
@@ -163,7 +175,10 @@ describe('tenant-deployed servers: the 2026-07-28 stateless lane', () => {
   it('serves the same module statelessly: tools, validation, policy, faults and tenancy as in the 2025 lane, with no session object', async () => {
     const tenant = await createTenant([]);
     const name = uniqueName();
-    const module = GOOD_MODULE.replace('  tools: {', "  tools: {\n    spin: { description: 'loops', inputSchema: { type: 'object' }, annotations: { readOnlyHint: true }, run: () => { while (true) {} } },");
+    const module = GOOD_MODULE.replace(
+      '  tools: {',
+      "  tools: {\n    spin: { description: 'loops', inputSchema: { type: 'object' }, annotations: { readOnlyHint: true }, run: () => { while (true) {} } },",
+    );
     expect((await deploy(tenant, name, module)).status).toBe(201);
     const { key } = await createKey(tenant, 'member');
     const { key: readOnly } = await createKey(tenant, 'read-only');

@@ -23,7 +23,13 @@ describe('tenant-scoped storage helpers (real KV and R2)', () => {
   it('refuses ids and types that could escape the namespace', () => {
     const kv = new TenantKv(env.DATA_KV, 'acme');
     expect(() => new TenantKv(env.DATA_KV, 'Acme:x')).toThrow(StorageKeyError);
-    for (const [type, id] of [['note:x', 'a'], ['', 'a'], ['note', ''], ['note', 'a\u0000b'], ['note', 'x'.repeat(481)]]) {
+    for (const [type, id] of [
+      ['note:x', 'a'],
+      ['', 'a'],
+      ['note', ''],
+      ['note', 'a\u0000b'],
+      ['note', 'x'.repeat(481)],
+    ]) {
       expect(() => kv.key(type!, id!), `${type} ${id}`).toThrow(StorageKeyError);
     }
   });

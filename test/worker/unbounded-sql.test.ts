@@ -18,7 +18,12 @@ import { waitForEvents } from './audit-support';
 const CTE_ATTACK = 'WITH c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x<100000000) SELECT count(*) FROM c';
 const TEN = '(VALUES (1),(2),(3),(4),(5),(6),(7),(8),(9),(10))';
 /** Three thousand functions over every stored value: seconds of work once `fat` holds 2 MB. */
-const FAT_ATTACK = 'SELECT ' + Array(100).fill('max(' + Array(30).fill('upper(v)').join(',') + ')').join(', ') + ' FROM fat';
+const FAT_ATTACK =
+  'SELECT ' +
+  Array(100)
+    .fill('max(' + Array(30).fill('upper(v)').join(',') + ')')
+    .join(', ') +
+  ' FROM fat';
 
 let owner: TestSession;
 let reader: TestSession;
@@ -31,7 +36,9 @@ beforeAll(async () => {
   // 2,000 rows: one scan is fine, any self-join (4,000,000 combinations) is over the bound.
   await owner.callTool('sql_query', { sql: 'CREATE TABLE big (x INTEGER PRIMARY KEY, v TEXT)' });
   const keys = JSON.stringify([...Array(2000).keys()]);
-  expect(owner.json(await owner.callTool('sql_query', { sql: "INSERT INTO big SELECT value, 'v' || value FROM json_each(?)", params: [keys] })).rowsWritten).toBe(2000);
+  expect(
+    owner.json(await owner.callTool('sql_query', { sql: "INSERT INTO big SELECT value, 'v' || value FROM json_each(?)", params: [keys] })).rowsWritten,
+  ).toBe(2000);
   await owner.callTool('sql_query', { sql: 'CREATE TABLE small (x INTEGER PRIMARY KEY)' });
   await owner.callTool('sql_query', { sql: 'INSERT INTO small SELECT value FROM json_each(?)', params: [JSON.stringify([...Array(500).keys()])] });
   // 20 values of 100 KB (2 MB): thousands of functions over them would be seconds of work.
@@ -52,13 +59,13 @@ const ATTACKS: Array<[string, RegExp]> = [
   ["SELECT length(zeroblob(1000000000)), length(printf('%.*c', 1000000000, 'x'))", /zeroblob\(\) is limited/],
   ['SELECT ' + Array(40).fill("max(length(replace(hex(zeroblob(2000000)),'0','00')), 1)").join(', '), /zeroblob\(\) is limited/],
   ['SELECT count(*) FROM big a, big b', /row combinations \(big: 2000 × big: 2000\)/],
-  ["SELECT count(*) FROM 'big' a CROSS JOIN \"BIG\" b", /row combinations/],
+  ['SELECT count(*) FROM \'big\' a CROSS JOIN "BIG" b', /row combinations/],
   ['SELECT count(*) FROM big a JOIN big b ON a.v <> b.v', /row combinations/],
   ['SELECT (SELECT count(*) FROM big b WHERE b.x > a.x) FROM big a', /row combinations/],
   ['SELECT count(*) FROM big WHERE x IN (SELECT a.x FROM big a, small b)', /row combinations/],
-  ["SELECT count(*) FROM json_each(json_array(1,2,3)) a, json_each(json_array(1,2,3)) b, big", /row combinations/],
+  ['SELECT count(*) FROM json_each(json_array(1,2,3)) a, json_each(json_array(1,2,3)) b, big', /row combinations/],
   ["SELECT count(*) FROM json_each(replace(hex(zeroblob(4000000)), '00', '1,')) a, big", /zeroblob\(\) is limited/],
-  ["SELECT count(*) FROM json_each((SELECT json_group_array(x) FROM big)) a, big", /row combinations/],
+  ['SELECT count(*) FROM json_each((SELECT json_group_array(x) FROM big)) a, big', /row combinations/],
   ['SELECT count(*) FROM sqlite_master a, sqlite_master b', /sqlite_ belong/],
 ];
 
@@ -87,13 +94,19 @@ describe('unbounded SQL: the attack and its variants end as clear refusals', () 
       ["SELECT length(printf('%1000000c', 'x'))", /printf\(\) needs a literal format/],
       ['SELECT printf(?, 1)', /printf\(\) needs a literal format/, ['%.*c']],
       ["SELECT length(replace(hex(randomblob(1000)), '0', '" + 'x'.repeat(100) + "'))", /replace\(\) may not replace/],
-      ["SELECT length(replace(v, ?, ?)) FROM big", /replace\(\) may not replace/, ['v', 'y'.repeat(1000)]],
+      ['SELECT length(replace(v, ?, ?)) FROM big', /replace\(\) may not replace/, ['v', 'y'.repeat(1000)]],
       ['SELECT length(replace(v, v, v || v)) FROM big', /replace\(\) needs a literal/],
-      ['SELECT ' + Array(50).fill('max(' + Array(20).fill(heavy).join(',') + ')').join(', '), /zeroblob\(\) is limited/],
+      [
+        'SELECT ' +
+          Array(50)
+            .fill('max(' + Array(20).fill(heavy).join(',') + ')')
+            .join(', '),
+        /zeroblob\(\) is limited/,
+      ],
       [doubling(26), /may process up to/],
       [FAT_ATTACK, /may process up to/],
       ['SELECT count(*) FROM fat WHERE ' + Array(400).fill("upper(v) LIKE '%zz%'").join(' OR '), /may process up to/],
-      ["SELECT sqlite_compileoption_get(0)", /sqlite_ belong/],
+      ['SELECT sqlite_compileoption_get(0)', /sqlite_ belong/],
       ['SELECT unknown_function(1)', /function unknown_function\(\) is not available/],
       ['SELECT "load_extension"(1)', /LOAD_EXTENSION|not available/],
     ];
@@ -105,7 +118,9 @@ describe('unbounded SQL: the attack and its variants end as clear refusals', () 
     // Small generators and flat concatenation stay available.
     expect(reader.json(await reader.callTool('sql_query', { sql: 'SELECT length(hex(randomblob(16))) AS n' })).rows).toEqual([[32]]);
     expect(reader.json(await reader.callTool('sql_query', { sql: doubling(3) })).rows).toEqual([[64]]);
-    const label = await reader.callTool('sql_query', { sql: "SELECT printf('%d rows', count(*)) || ' in ' || 'the table', replace(v, 'v', 'w') FROM big WHERE x = 7" });
+    const label = await reader.callTool('sql_query', {
+      sql: "SELECT printf('%d rows', count(*)) || ' in ' || 'the table', replace(v, 'v', 'w') FROM big WHERE x = 7",
+    });
     expect(reader.json(label).rows).toEqual([['1 rows in the table', 'w7']]);
   });
 
@@ -135,7 +150,10 @@ describe('unbounded SQL: the attack and its variants end as clear refusals', () 
   });
 
   it('refuses what could loop later: views and triggers cannot be created', async () => {
-    for (const sql of ['CREATE VIEW v AS SELECT * FROM big a, big b', 'CREATE TRIGGER t AFTER INSERT ON small BEGIN INSERT INTO small SELECT x + 1000 FROM small; END']) {
+    for (const sql of [
+      'CREATE VIEW v AS SELECT * FROM big a, big b',
+      'CREATE TRIGGER t AFTER INSERT ON small BEGIN INSERT INTO small SELECT x + 1000 FROM small; END',
+    ]) {
       const res = await owner.callTool('sql_query', { sql });
       expect(res.isError, sql).toBe(true);
     }
@@ -170,8 +188,8 @@ describe('the cost bound (unit)', () => {
     ['SELECT * FROM main.t JOIN main.u ON t.x = u.x', false],
     ['INSERT INTO t SELECT * FROM t', true],
     ['INSERT INTO t SELECT * FROM t, u', false],
-    ["INSERT INTO t VALUES (1), (2), (3)", true],
-    ["INSERT INTO main.t VALUES (1), (2), (3)", true],
+    ['INSERT INTO t VALUES (1), (2), (3)', true],
+    ['INSERT INTO main.t VALUES (1), (2), (3)', true],
     ['DELETE FROM parent', false],
     ['UPDATE small SET x = x + 1', true],
     ['SELECT * FROM v', false],
@@ -192,7 +210,7 @@ describe('finding 16: the audit trail keeps the shape of SQL, not its literals',
   it.each([
     ["SELECT * FROM t WHERE token = 'sk-live-123' AND n = 42", 'SELECT * FROM t WHERE token = ? AND n = ?'],
     ["INSERT INTO t VALUES (x'deadbeef', \"dq-secret\", -1.5e3) -- 'comment secret'", 'INSERT INTO t VALUES (?, ?, -?)'],
-    ["SELECT [col], `c2` FROM t WHERE a = 'it''s'", "SELECT [col], `c2` FROM t WHERE a = ?"],
+    ["SELECT [col], `c2` FROM t WHERE a = 'it''s'", 'SELECT [col], `c2` FROM t WHERE a = ?'],
     ["SELECT 'unterminated", '[unparsable SQL]'],
   ])('%s → %s', (sql, masked) => {
     expect(maskSqlLiterals(sql).replace(/\s+/g, ' ')).toBe(masked.replace(/\s+/g, ' '));
@@ -202,7 +220,7 @@ describe('finding 16: the audit trail keeps the shape of SQL, not its literals',
     const s = await startSession('storage');
     await s.callTool('sql_query', { sql: 'CREATE TABLE creds (token TEXT)' });
     await s.callTool('sql_query', { sql: "INSERT INTO creds VALUES ('sk-live-very-secret-literal')" });
-    await s.callTool('sql_query', { sql: "SELECT * FROM creds WHERE token = \"dq-very-secret-literal\" AND 1 = 1" });
+    await s.callTool('sql_query', { sql: 'SELECT * FROM creds WHERE token = "dq-very-secret-literal" AND 1 = 1' });
     const events = await waitForEvents(s.tenantId, 'action=tools/call', (e) => e.filter((x: any) => x.resource === 'sql_query').length >= 3);
     const trail = JSON.stringify(events);
     expect(trail).not.toContain('very-secret-literal');

@@ -32,19 +32,40 @@ describe('upstream names do not leak (security review finding 11)', () => {
     const outsiderKey = (await createKey(outsider.id, 'member')).key;
     const outsiderAdmin = (await createKey(outsider.id, 'admin')).key;
     const oauthToken = (await obtainToken(outsider.accounts.member!, 'notes')).access_token;
-    const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'probe', version: '1' } } };
+    const init = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'probe', version: '1' } },
+    };
 
     const probes: Array<[label: string, request: (name: string) => Promise<Response>]> = [];
-    for (const [who, bearer] of [['nobody', null], ['garbage token', 'garbage'], ['OAuth token for notes', oauthToken], ['member key', outsiderKey], ['admin key', outsiderAdmin], ['forged key', `smcp_${outsider.id}_${'A'.repeat(43)}`]] as const) {
+    for (const [who, bearer] of [
+      ['nobody', null],
+      ['garbage token', 'garbage'],
+      ['OAuth token for notes', oauthToken],
+      ['member key', outsiderKey],
+      ['admin key', outsiderAdmin],
+      ['forged key', `smcp_${outsider.id}_${'A'.repeat(43)}`],
+    ] as const) {
       const auth: Record<string, string> = bearer ? { authorization: `Bearer ${bearer}` } : {};
       const json = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...auth };
       probes.push([`${who}: POST mcp`, (n) => SELF.fetch(`${ORIGIN}/servers/${n}/mcp`, { method: 'POST', headers: json, body: JSON.stringify(init) })]);
       probes.push([`${who}: GET mcp`, (n) => SELF.fetch(`${ORIGIN}/servers/${n}/mcp`, { headers: { accept: 'text/event-stream', ...auth } })]);
-      probes.push([`${who}: DELETE mcp`, (n) => SELF.fetch(`${ORIGIN}/servers/${n}/mcp`, { method: 'DELETE', headers: { 'mcp-session-id': `${'a'.repeat(64)}.${'b'.repeat(32)}`, ...auth } })]);
+      probes.push([
+        `${who}: DELETE mcp`,
+        (n) => SELF.fetch(`${ORIGIN}/servers/${n}/mcp`, { method: 'DELETE', headers: { 'mcp-session-id': `${'a'.repeat(64)}.${'b'.repeat(32)}`, ...auth } }),
+      ]);
       probes.push([`${who}: GET sse`, (n) => SELF.fetch(`${ORIGIN}/servers/${n}/sse`, { headers: { accept: 'text/event-stream', ...auth } })]);
-      probes.push([`${who}: POST sse/message`, (n) => SELF.fetch(`${ORIGIN}/servers/${n}/sse/message?sessionId=x`, { method: 'POST', headers: json, body: '{}' })]);
+      probes.push([
+        `${who}: POST sse/message`,
+        (n) => SELF.fetch(`${ORIGIN}/servers/${n}/sse/message?sessionId=x`, { method: 'POST', headers: json, body: '{}' }),
+      ]);
     }
-    probes.push(['OPTIONS mcp', (n) => SELF.fetch(`${ORIGIN}/servers/${n}/mcp`, { method: 'OPTIONS', headers: { origin: ORIGIN, 'access-control-request-method': 'POST' } })]);
+    probes.push([
+      'OPTIONS mcp',
+      (n) => SELF.fetch(`${ORIGIN}/servers/${n}/mcp`, { method: 'OPTIONS', headers: { origin: ORIGIN, 'access-control-request-method': 'POST' } }),
+    ]);
     for (const transport of ['mcp', 'sse']) {
       probes.push([`metadata ${transport}`, (n) => SELF.fetch(`${ORIGIN}/.well-known/oauth-protected-resource/servers/${n}/${transport}`)]);
     }
@@ -58,7 +79,11 @@ describe('upstream names do not leak (security review finding 11)', () => {
     const challenged = await SELF.fetch(`${ORIGIN}/servers/${unknown}/mcp`, { method: 'POST' });
     expect(challenged.status).toBe(401);
     expect(challenged.headers.get('www-authenticate')).toContain(`resource_metadata="${ORIGIN}/.well-known/oauth-protected-resource/servers/${unknown}/mcp"`);
-    const keyed = await SELF.fetch(`${ORIGIN}/servers/${unknown}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${outsiderKey}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify(init) });
+    const keyed = await SELF.fetch(`${ORIGIN}/servers/${unknown}/mcp`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${outsiderKey}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify(init),
+    });
     expect(keyed.status).toBe(404);
   });
 
@@ -75,8 +100,20 @@ describe('upstream names do not leak (security review finding 11)', () => {
       const browser = new FormBrowser((input, init) => SELF.fetch(input, init));
       const page = await browser.get(url);
       const html = await page.text();
-      const signedIn = await browser.post(formAction(html, url), { csrf: inputValue(html, 'csrf'), email: outsider.accounts.member!.email, password: outsider.accounts.member!.password });
-      outcomes[name] = [page.status, html.replaceAll(name, '<name>').replace(/value="[0-9a-f]{64}"/g, '').replace(/code_challenge=[A-Za-z0-9_-]+/, ''), signedIn.status, (await signedIn.text()).replaceAll(name, '<name>')];
+      const signedIn = await browser.post(formAction(html, url), {
+        csrf: inputValue(html, 'csrf'),
+        email: outsider.accounts.member!.email,
+        password: outsider.accounts.member!.password,
+      });
+      outcomes[name] = [
+        page.status,
+        html
+          .replaceAll(name, '<name>')
+          .replace(/value="[0-9a-f]{64}"/g, '')
+          .replace(/code_challenge=[A-Za-z0-9_-]+/, ''),
+        signedIn.status,
+        (await signedIn.text()).replaceAll(name, '<name>'),
+      ];
     }
     expect(outcomes[unknown]).toEqual(outcomes[registered]);
     expect(outcomes[unknown]![0]).toBe(200);

@@ -26,10 +26,17 @@
         var source = document.getElementById(button.getAttribute('data-copy'));
         if (!source) return;
         copyText(source.textContent).then(
-          function () { button.textContent = 'Copied'; button.setAttribute('data-copied', 'true'); },
-          function () { button.textContent = 'Select and copy manually'; }
+          function () {
+            button.textContent = 'Copied';
+            button.setAttribute('data-copied', 'true');
+          },
+          function () {
+            button.textContent = 'Select and copy manually';
+          },
         );
-        setTimeout(function () { button.textContent = label; }, 2500);
+        setTimeout(function () {
+          button.textContent = label;
+        }, 2500);
       });
     });
   }
@@ -45,8 +52,13 @@
 
   function column(data, xs, server, field, fill) {
     var byStart = {};
-    data.series.forEach(function (p) { if (p.server === server) byStart[p.start] = p[field]; });
-    return xs.map(function (x) { var v = byStart[x]; return v === undefined || v === null ? fill : v; });
+    data.series.forEach(function (p) {
+      if (p.server === server) byStart[p.start] = p[field];
+    });
+    return xs.map(function (x) {
+      var v = byStart[x];
+      return v === undefined || v === null ? fill : v;
+    });
   }
 
   function draw(el, xs, series, yLabel) {
@@ -54,15 +66,32 @@
     var opts = {
       width: width,
       height: 220,
-      series: [{ label: 'Time' }].concat(series.map(function (s, i) {
-        return { label: s.label, stroke: COLORS[i % COLORS.length], width: 2, points: { show: true, size: 4 }, spanGaps: false };
-      })),
+      series: [{ label: 'Time' }].concat(
+        series.map(function (s, i) {
+          return { label: s.label, stroke: COLORS[i % COLORS.length], width: 2, points: { show: true, size: 4 }, spanGaps: false };
+        }),
+      ),
       axes: [{}, { label: yLabel }],
       scales: { x: { time: true } },
     };
-    var plotData = [xs.map(function (x) { return x / 1000; })].concat(series.map(function (s) { return s.values; }));
+    var plotData = [
+      xs.map(function (x) {
+        return x / 1000;
+      }),
+    ].concat(
+      series.map(function (s) {
+        return s.values;
+      }),
+    );
     var chart = new window.uPlot(opts, plotData, el);
-    var points = series.reduce(function (n, s) { return n + s.values.filter(function (v) { return v !== null && v > 0; }).length; }, 0);
+    var points = series.reduce(function (n, s) {
+      return (
+        n +
+        s.values.filter(function (v) {
+          return v !== null && v > 0;
+        }).length
+      );
+    }, 0);
     el.setAttribute('data-rendered', 'true');
     el.setAttribute('data-points', String(points));
     return chart;
@@ -73,11 +102,32 @@
     if (!root || !window.uPlot) return;
     var data = JSON.parse(root.getAttribute('data-metrics'));
     var xs = buckets(data);
-    draw(document.getElementById('chart-requests'), xs, data.servers.map(function (s) { return { label: s, values: column(data, xs, s, 'requests', 0) }; }), 'requests');
-    draw(document.getElementById('chart-errors'), xs, data.servers.map(function (s) { return { label: s, values: column(data, xs, s, 'errors', 0) }; }), 'errors');
+    draw(
+      document.getElementById('chart-requests'),
+      xs,
+      data.servers.map(function (s) {
+        return { label: s, values: column(data, xs, s, 'requests', 0) };
+      }),
+      'requests',
+    );
+    draw(
+      document.getElementById('chart-errors'),
+      xs,
+      data.servers.map(function (s) {
+        return { label: s, values: column(data, xs, s, 'errors', 0) };
+      }),
+      'errors',
+    );
     root.querySelectorAll('[data-latency-server]').forEach(function (el) {
       var server = el.getAttribute('data-latency-server');
-      draw(el, xs, ['p50', 'p95', 'p99'].map(function (p) { return { label: p, values: column(data, xs, server, p, null) }; }), 'ms');
+      draw(
+        el,
+        xs,
+        ['p50', 'p95', 'p99'].map(function (p) {
+          return { label: p, values: column(data, xs, server, p, null) };
+        }),
+        'ms',
+      );
     });
     root.setAttribute('data-ready', 'true');
   }
