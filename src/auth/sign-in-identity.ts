@@ -15,7 +15,7 @@ export type SignInCheck =
 /** The organization field of both sign-in forms, pre-filled after a failure. */
 export function organizationField(value?: string | null): SafeHtml {
   return html`<label for="organization">Organization <span class="muted">(optional: needed only if your email belongs to several)</span></label>
-    <input id="organization" name="organization" autocomplete="organization" maxlength="32" value="${value ?? ''}" />`;
+  <input id="organization" name="organization" autocomplete="organization" maxlength="32" value="${value ?? ''}">`;
 }
 
 /** Check the form's email, password and optional organization (never throws for bad input). */

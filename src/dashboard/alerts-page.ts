@@ -13,14 +13,13 @@ import { dashboardPage, when } from './dashboard-layout';
 export async function alertsPage(c: TenantContext): Promise<Response> {
   const rules = await alertsStub(c.env, c.tenant.id).list();
   const intro = html`<p>
-    Thresholds on this organization's servers and upstreams, evaluated every minute. A crossing and its recovery each send one signed webhook (see the gateway
-    documentation for the <code>SMCP-Signature</code> header). Manage rules with <code>npm run smcp -- alert add|set|remove</code> or the admin API.
+    Thresholds on this organization's servers and upstreams, evaluated every minute. A crossing and its recovery each send one signed
+    webhook (see the gateway documentation for the <code>SMCP-Signature</code> header). Manage rules with
+    <code>npm run smcp -- alert add|set|remove</code> or the admin API.
   </p>`;
   const table = rules.length
     ? html`<table>
-        <caption>
-          Alert rules
-        </caption>
+        <caption>Alert rules</caption>
         <thead>
           <tr>
             <th scope="col">Server</th>

@@ -50,34 +50,21 @@ function queryString(raw: Record<string, string>, extra: Record<string, string> 
 
 function filterForm(c: TenantContext, raw: Record<string, string>): SafeHtml {
   const input = (name: string, label: string, type = 'text', placeholder = '') =>
-    html`<div>
-      <label for="f-${name}">${label}</label><input id="f-${name}" name="${name}" type="${type}" value="${raw[name] ?? ''}" placeholder="${placeholder}" />
-    </div>`;
+    html`<div><label for="f-${name}">${label}</label><input id="f-${name}" name="${name}" type="${type}" value="${raw[name] ?? ''}" placeholder="${placeholder}"></div>`;
   return html`<form method="get" action="${tenantUrl(c.tenant.id, 'audit')}" class="row filters" role="search" aria-label="Filter events">
-    ${input('from', 'From (UTC)', 'datetime-local')}${input('to', 'To (UTC)', 'datetime-local')}
-    ${input('action', 'Action', 'text', 'tools/call')}${input('server', 'Server', 'text', 'notes')}${input('user', 'User', 'text', 'usr_… or key:…')}
-    <div>
-      <label for="f-result">Result</label
-      ><select id="f-result" name="result">
-        <option value="">any</option>
-        ${AUDIT_RESULTS.map((r) => html`<option value="${r}" ${raw.result === r ? html` selected` : ''}>${r}</option>`)}
-      </select>
-    </div>
-    <div><button type="submit">Apply filters</button> <a href="${tenantUrl(c.tenant.id, 'audit')}">Clear</a></div>
-  </form>`;
+  ${input('from', 'From (UTC)', 'datetime-local')}${input('to', 'To (UTC)', 'datetime-local')}
+  ${input('action', 'Action', 'text', 'tools/call')}${input('server', 'Server', 'text', 'notes')}${input('user', 'User', 'text', 'usr_… or key:…')}
+  <div><label for="f-result">Result</label><select id="f-result" name="result"><option value="">any</option>${AUDIT_RESULTS.map((r) => html`<option value="${r}"${raw.result === r ? html` selected` : ''}>${r}</option>`)}</select></div>
+  <div><button type="submit">Apply filters</button> <a href="${tenantUrl(c.tenant.id, 'audit')}">Clear</a></div>
+</form>`;
 }
 
 function eventRow(c: TenantContext, e: AuditEvent): SafeHtml {
   const detail = tenantUrl(c.tenant.id, 'audit', `/${e.id}?at=${e.time}`);
   return html`<tr>
-    <td><a href="${detail}">${when(e.time)}</a></td>
-    <td><code>${e.action}</code></td>
-    <td><span class="badge ${e.result === 'ok' ? 'ok' : e.result === 'error' ? 'bad' : 'warn'}">${e.result}</span></td>
-    <td>${e.user ?? '—'}</td>
-    <td>${e.server ?? '—'}</td>
-    <td>${e.resource ?? '—'}</td>
-    <td class="num">${e.latencyMs ?? '—'}</td>
-  </tr>`;
+  <td><a href="${detail}">${when(e.time)}</a></td><td><code>${e.action}</code></td><td><span class="badge ${e.result === 'ok' ? 'ok' : e.result === 'error' ? 'bad' : 'warn'}">${e.result}</span></td>
+  <td>${e.user ?? '—'}</td><td>${e.server ?? '—'}</td><td>${e.resource ?? '—'}</td><td class="num">${e.latencyMs ?? '—'}</td>
+</tr>`;
 }
 
 /** `GET /dashboard/t/<t>/audit`. */
@@ -90,42 +77,22 @@ export async function auditPage(c: TenantContext): Promise<Response> {
       active: 'audit',
       title: 'Audit log',
       status: 400,
-      body: html`${filterForm(c, {})}
-        <p class="error" role="alert">${filters.error}</p>`,
+      body: html`${filterForm(c, {})}<p class="error" role="alert">${filters.error}</p>`,
     });
   }
   const { events, nextCursor } = await queryAudit(c.env, filters.query);
   const base = tenantUrl(c.tenant.id, 'audit');
-  const exportLinks = html`<p class="exports">
-    Export these filters (up to ${EXPORT_LIMIT} events): <a href="${base}/export${queryString(filters.raw, { format: 'csv' })}" download>CSV</a> ·
-    <a href="${base}/export${queryString(filters.raw, { format: 'jsonl' })}" download>JSON Lines</a>. Scripts can use
-    <code>GET /admin/api/tenants/${c.tenant.id}/audit?format=csv</code> with an admin API key.
-  </p>`;
+  const exportLinks = html`<p class="exports">Export these filters (up to ${EXPORT_LIMIT} events):
+  <a href="${base}/export${queryString(filters.raw, { format: 'csv' })}" download>CSV</a> ·
+  <a href="${base}/export${queryString(filters.raw, { format: 'jsonl' })}" download>JSON Lines</a>.
+  Scripts can use <code>GET /admin/api/tenants/${c.tenant.id}/audit?format=csv</code> with an admin API key.</p>`;
   const table = events.length
-    ? html`<table>
-        <caption>
-          Events, newest first${c.url.searchParams.get('cursor') ? ' (continued)' : ''}
-        </caption>
-        <thead>
-          <tr>
-            <th scope="col">Time</th>
-            <th scope="col">Action</th>
-            <th scope="col">Result</th>
-            <th scope="col">User</th>
-            <th scope="col">Server</th>
-            <th scope="col">Resource</th>
-            <th scope="col">Latency (ms)</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${events.map((e) => eventRow(c, e))}
-        </tbody>
-      </table>`
+    ? html`<table><caption>Events, newest first${c.url.searchParams.get('cursor') ? ' (continued)' : ''}</caption>
+<thead><tr><th scope="col">Time</th><th scope="col">Action</th><th scope="col">Result</th><th scope="col">User</th><th scope="col">Server</th><th scope="col">Resource</th><th scope="col">Latency (ms)</th></tr></thead>
+<tbody>${events.map((e) => eventRow(c, e))}</tbody></table>`
     : html`<p>No events match.</p>`;
-  const pager = html`<nav class="pager" aria-label="Pages">
-    ${c.url.searchParams.get('cursor') ? html`<a href="${base}${queryString(filters.raw)}">First page</a>` : ''}
-    ${nextCursor ? html`<a href="${base}${queryString(filters.raw, { cursor: nextCursor })}" rel="next">Next page</a>` : ''}
-  </nav>`;
+  const pager = html`<nav class="pager" aria-label="Pages">${c.url.searchParams.get('cursor') ? html`<a href="${base}${queryString(filters.raw)}">First page</a>` : ''}
+  ${nextCursor ? html`<a href="${base}${queryString(filters.raw, { cursor: nextCursor })}" rel="next">Next page</a>` : ''}</nav>`;
   return dashboardPage({
     viewer: c.viewer,
     tenant: c.tenant,
@@ -160,15 +127,14 @@ export async function auditEventPage(c: TenantContext): Promise<Response> {
   const e = events.find((x) => x.id === c.id);
   if (!e) return missing();
   const field = (label: string, value: unknown) =>
-    html`<dt>${label}</dt>
-      <dd>${value === null || value === undefined || value === '' ? '—' : String(value)}</dd>`;
+    html`<dt>${label}</dt><dd>${value === null || value === undefined || value === '' ? '—' : String(value)}</dd>`;
   const body = html`<p><a href="${tenantUrl(c.tenant.id, 'audit')}">← Back to the audit log</a></p>
-    <dl class="fields">
-      ${field('Event id', e.id)}${field('Time', `${new Date(e.time).toISOString()}`)}${field('Action', e.action)}${field('Result', e.result)}
-      ${field('User', e.user)}${field('Client or key', e.client)}${field('Session', e.session)}${field('Server', e.server)}
-      ${field('Resource', e.resource)}${field('Latency (ms)', e.latencyMs)}${field('Correlation id', e.correlationId)}${field('IP', e.ip)}
-    </dl>
-    <h2>Details</h2>
-    <pre><code>${e.details ? JSON.stringify(e.details, null, 2) : '—'}</code></pre>`;
+<dl class="fields">
+  ${field('Event id', e.id)}${field('Time', `${new Date(e.time).toISOString()}`)}${field('Action', e.action)}${field('Result', e.result)}
+  ${field('User', e.user)}${field('Client or key', e.client)}${field('Session', e.session)}${field('Server', e.server)}
+  ${field('Resource', e.resource)}${field('Latency (ms)', e.latencyMs)}${field('Correlation id', e.correlationId)}${field('IP', e.ip)}
+</dl>
+<h2>Details</h2>
+<pre><code>${e.details ? JSON.stringify(e.details, null, 2) : '—'}</code></pre>`;
   return dashboardPage({ viewer: c.viewer, tenant: c.tenant, active: 'audit', title: `Audit event: ${e.action}`, body });
 }

@@ -32,24 +32,24 @@ function signInForm(kind: 'user' | 'operator', opts: { error?: string; email?: s
   const fields =
     kind === 'user'
       ? html`<label for="email">Email</label>
-          <input id="email" name="email" type="email" autocomplete="username" required value="${opts.email ?? ''}" />
-          <label for="password">Password</label>
-          <input id="password" name="password" type="password" autocomplete="current-password" required />
-          ${organizationField(opts.organization)}`
-      : html`<label for="token">Operator token</label> <input id="token" name="token" type="password" autocomplete="off" required />`;
+  <input id="email" name="email" type="email" autocomplete="username" required value="${opts.email ?? ''}">
+  <label for="password">Password</label>
+  <input id="password" name="password" type="password" autocomplete="current-password" required>
+  ${organizationField(opts.organization)}`
+      : html`<label for="token">Operator token</label>
+  <input id="token" name="token" type="password" autocomplete="off" required>`;
   const other =
     kind === 'user'
       ? html`<p class="muted">Platform operator? <a href="/dashboard/operator/sign-in">Sign in with the operator token</a>.</p>`
       : html`<p class="muted"><a href="/dashboard/sign-in">Sign in with a tenant account</a> instead.</p>`;
   const body = html`<div class="narrow">
-    ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
-    <form method="post" action="${kind === 'user' ? '/dashboard/sign-in' : '/dashboard/operator/sign-in'}" class="stack">
-      <input type="hidden" name="csrf" value="${csrf}" />
-      ${fields}
-      <button type="submit">Sign in</button>
-    </form>
-    ${other}
-  </div>`;
+${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
+<form method="post" action="${kind === 'user' ? '/dashboard/sign-in' : '/dashboard/operator/sign-in'}" class="stack">
+  <input type="hidden" name="csrf" value="${csrf}">
+  ${fields}
+  <button type="submit">Sign in</button>
+</form>
+${other}</div>`;
   return dashboardPage({
     viewer: null,
     title: kind === 'user' ? 'Sign in to the SMCP dashboard' : 'Operator sign-in',

@@ -24,13 +24,13 @@ export function tenantUrl(tenantId: string, section: Exclude<Section, 'operator'
 
 /** A hidden CSRF field for a form posted by this session. */
 export function csrfField(viewer: Viewer): SafeHtml {
-  return html`<input type="hidden" name="csrf" value="${viewer.session.csrf}" />`;
+  return html`<input type="hidden" name="csrf" value="${viewer.session.csrf}">`;
 }
 
 function nav(viewer: Viewer | null, tenant: Tenant | null, active: Section | null): SafeHtml {
   if (!viewer) return html``;
   const link = (section: Section, href: string, label: string) =>
-    html`<li><a href="${href}" ${active === section ? html` aria-current="page"` : ''}>${label}</a></li>`;
+    html`<li><a href="${href}"${active === section ? html` aria-current="page"` : ''}>${label}</a></li>`;
   const isAdmin = viewer.kind === 'operator' || viewer.role === 'admin';
   const tenantLinks = tenant
     ? [
@@ -52,17 +52,12 @@ function nav(viewer: Viewer | null, tenant: Tenant | null, active: Section | nul
   const operatorLink = viewer.kind === 'operator' ? [link('operator', '/dashboard/operator', 'Operator')] : [];
   const who = viewer.kind === 'operator' ? 'Operator' : html`${viewer.email} (${viewer.role})`;
   return html`<header class="topbar">
-    <a class="brand" href="/dashboard">SMCP</a>
-    <nav aria-label="Main">
-      <ul>
-        ${operatorLink}${tenantLinks}
-      </ul>
-    </nav>
-    <div class="who">
-      <span>${who}</span>${tenant ? html` · <span>${tenant.name}</span>` : ''}
-      <form method="post" action="/dashboard/sign-out">${csrfField(viewer)}<button type="submit" class="link">Sign out</button></form>
-    </div>
-  </header>`;
+  <a class="brand" href="/dashboard">SMCP</a>
+  <nav aria-label="Main"><ul>${operatorLink}${tenantLinks}</ul></nav>
+  <div class="who"><span>${who}</span>${tenant ? html` · <span>${tenant.name}</span>` : ''}
+    <form method="post" action="/dashboard/sign-out">${csrfField(viewer)}<button type="submit" class="link">Sign out</button></form>
+  </div>
+</header>`;
 }
 
 export interface PageOptions {
@@ -88,43 +83,31 @@ export function dashboardPage(opts: PageOptions): Response {
   headers.set('Referrer-Policy', 'same-origin');
   for (const cookie of opts.setCookies ?? []) headers.append('Set-Cookie', cookie);
   const chartAssets = opts.charts
-    ? html`<link rel="stylesheet" href="/dashboard/assets/uplot.min.css" />
-        <script src="/dashboard/assets/uplot.iife.min.js" defer></script>`
+    ? html`<link rel="stylesheet" href="/dashboard/assets/uplot.min.css"><script src="/dashboard/assets/uplot.iife.min.js" defer></script>`
     : '';
   const doc = html`<!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>${opts.title} · SMCP dashboard</title>
-        <link rel="stylesheet" href="/dashboard/assets/dashboard.css" />
-        ${chartAssets}
-        <script src="/dashboard/assets/dashboard.js" defer></script>
-      </head>
-      <body>
-        <a class="skip" href="#content">Skip to content</a>
-        ${nav(opts.viewer, opts.tenant ?? null, opts.active ?? null)}
-        <main id="content" tabindex="-1">
-          <h1>${opts.title}</h1>
-          ${opts.body}
-        </main>
-        <footer class="site-footer"><p class="muted small" data-build>SMCP ${buildLabel(buildInfo(requestContext()?.env))}</p></footer>
-      </body>
-    </html>`;
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${opts.title} · SMCP dashboard</title>
+<link rel="stylesheet" href="/dashboard/assets/dashboard.css">${chartAssets}
+<script src="/dashboard/assets/dashboard.js" defer></script></head>
+<body>
+<a class="skip" href="#content">Skip to content</a>
+${nav(opts.viewer, opts.tenant ?? null, opts.active ?? null)}
+<main id="content" tabindex="-1">
+<h1>${opts.title}</h1>
+${opts.body}
+</main>
+<footer class="site-footer"><p class="muted small" data-build>SMCP ${buildLabel(buildInfo(requestContext()?.env))}</p></footer>
+</body>
+</html>`;
   return new Response(doc.value, { status: opts.status ?? 200, headers });
 }
 
 /** A page that only says why not (refusals, not-found, expired forms). */
 export function messagePage(viewer: Viewer | null, status: number, title: string, message: string, setCookies: string[] = []): Response {
   const back = viewer ? html`<p><a href="/dashboard">Back to the dashboard</a></p>` : html`<p><a href="/dashboard/sign-in">Sign in</a></p>`;
-  return dashboardPage({
-    viewer,
-    title,
-    status,
-    body: html`<p class="error" role="alert">${message}</p>
-      ${back}`,
-    setCookies,
-  });
+  return dashboardPage({ viewer, title, status, body: html`<p class="error" role="alert">${message}</p>${back}`, setCookies });
 }
 
 /** Format a millisecond timestamp for tables (UTC, so screenshots and tests read the same everywhere). */

@@ -18,65 +18,36 @@ async function serverPanel(c: TenantContext, s: TenantServerRecord): Promise<Saf
   const base = tenantUrl(c.tenant.id, 'deployed', `/${s.name}`);
   const view = serverView(s, c.env);
   return html`<section class="panel" aria-labelledby="dep-${s.name}">
-    <h2 id="dep-${s.name}">${s.title ?? s.name} <span class="badge ok">v${s.activeVersion}</span></h2>
-    <p class="muted">Server name <code>${s.name}</code> · tools ${s.tools.join(', ')} · network ${s.egress.length ? s.egress.join(', ') : 'none'}</p>
-    <p>Connect: <code>${view.url}</code> (see Servers for client snippets)</p>
-    <table>
-      <caption>
-        Versions of ${s.name}
-      </caption>
-      <thead>
-        <tr>
-          <th scope="col">Version</th>
-          <th scope="col">Deployed</th>
-          <th scope="col">Size</th>
-          <th scope="col">SHA-256</th>
-          <th scope="col">Tools</th>
-          <th scope="col">Actions</th>
-        </tr>
-      </thead>
-      <tbody>
-        ${versions.map(
-          (v) =>
-            html`<tr>
-              <td>v${v.version}${v.active ? html` <span class="badge ok">active</span>` : ''}</td>
-              <td>${when(v.createdAt)}</td>
-              <td>${v.size} B</td>
-              <td><code class="small">${v.sha256.slice(0, 12)}</code></td>
-              <td>${v.tools.join(', ')}</td>
-              <td class="actions">
-                ${v.active ? html`<span class="muted">—</span>` : html`<form method="post" action="${base}/rollback" class="inline">${csrfField(c.viewer)}<input type="hidden" name="version" value="${v.version}" /><button type="submit">Roll back to v${v.version}</button></form>`}
-              </td>
-            </tr>`,
-        )}
-      </tbody>
-    </table>
-    <form method="post" action="${base}/delete" class="inline">
-      ${csrfField(c.viewer)}<button type="submit" class="danger" aria-label="Delete server ${s.name}">Delete server and all versions</button>
-    </form>
-  </section>`;
+  <h2 id="dep-${s.name}">${s.title ?? s.name} <span class="badge ok">v${s.activeVersion}</span></h2>
+  <p class="muted">Server name <code>${s.name}</code> · tools ${s.tools.join(', ')} · network ${s.egress.length ? s.egress.join(', ') : 'none'}</p>
+  <p>Connect: <code>${view.url}</code> (see Servers for client snippets)</p>
+  <table><caption>Versions of ${s.name}</caption>
+  <thead><tr><th scope="col">Version</th><th scope="col">Deployed</th><th scope="col">Size</th><th scope="col">SHA-256</th><th scope="col">Tools</th><th scope="col">Actions</th></tr></thead>
+  <tbody>${versions.map(
+    (
+      v,
+    ) => html`<tr><td>v${v.version}${v.active ? html` <span class="badge ok">active</span>` : ''}</td><td>${when(v.createdAt)}</td><td>${v.size} B</td><td><code class="small">${v.sha256.slice(0, 12)}</code></td><td>${v.tools.join(', ')}</td>
+    <td class="actions">${v.active ? html`<span class="muted">—</span>` : html`<form method="post" action="${base}/rollback" class="inline">${csrfField(c.viewer)}<input type="hidden" name="version" value="${v.version}"><button type="submit">Roll back to v${v.version}</button></form>`}</td></tr>`,
+  )}</tbody></table>
+  <form method="post" action="${base}/delete" class="inline">${csrfField(c.viewer)}<button type="submit" class="danger" aria-label="Delete server ${s.name}">Delete server and all versions</button></form>
+</section>`;
 }
 
 async function render(c: TenantContext, opts: { banner?: SafeHtml; error?: string; status?: number } = {}): Promise<Response> {
   const servers = await listTenantServers(c.env.DB, c.tenant.id);
   const form = html`<section class="panel" aria-labelledby="deploy-title">
-    <h2 id="deploy-title">Deploy a server</h2>
-    <p>
-      An ES module that default-exports <code>{ tools: { … } }</code> (docs/servers.md, "Tenant-deployed servers"), at most ${MAX_MODULE_BYTES} bytes. Deploying
-      an existing name makes a new version.
-    </p>
-    ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
-    <form method="post" action="${tenantUrl(c.tenant.id, 'deployed')}" enctype="multipart/form-data" class="stack">
-      ${csrfField(c.viewer)} <label for="dep-name">Server name</label
-      ><input id="dep-name" name="name" required maxlength="32" pattern="[a-z][a-z0-9\\-]{0,31}" /> <label for="dep-title">Title (optional)</label
-      ><input id="dep-title" name="title" maxlength="200" /> <label for="dep-file">Module file (.js)</label
-      ><input id="dep-file" name="file" type="file" accept=".js,.mjs,text/javascript" /> <label for="dep-source">…or paste the module</label
-      ><textarea id="dep-source" name="source" rows="12" cols="80" spellcheck="false"></textarea>
-      <label for="dep-egress">Hosts it may fetch (comma-separated; empty keeps the current list, "none" removes network access)</label
-      ><input id="dep-egress" name="egress" maxlength="2000" />
-      <div><button type="submit">Deploy</button></div>
-    </form>
-  </section>`;
+  <h2 id="deploy-title">Deploy a server</h2>
+  <p>An ES module that default-exports <code>{ tools: { … } }</code> (docs/servers.md, "Tenant-deployed servers"), at most ${MAX_MODULE_BYTES} bytes. Deploying an existing name makes a new version.</p>
+  ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
+  <form method="post" action="${tenantUrl(c.tenant.id, 'deployed')}" enctype="multipart/form-data" class="stack">${csrfField(c.viewer)}
+    <label for="dep-name">Server name</label><input id="dep-name" name="name" required maxlength="32" pattern="[a-z][a-z0-9\\-]{0,31}">
+    <label for="dep-title">Title (optional)</label><input id="dep-title" name="title" maxlength="200">
+    <label for="dep-file">Module file (.js)</label><input id="dep-file" name="file" type="file" accept=".js,.mjs,text/javascript">
+    <label for="dep-source">…or paste the module</label><textarea id="dep-source" name="source" rows="12" cols="80" spellcheck="false"></textarea>
+    <label for="dep-egress">Hosts it may fetch (comma-separated; empty keeps the current list, "none" removes network access)</label><input id="dep-egress" name="egress" maxlength="2000">
+    <div><button type="submit">Deploy</button></div>
+  </form>
+</section>`;
   const panels = await Promise.all(servers.map((s) => serverPanel(c, s)));
   return dashboardPage({
     viewer: c.viewer,

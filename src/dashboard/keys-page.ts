@@ -32,119 +32,59 @@ const LIMIT_FIELDS = [
 
 function limitsCell(c: TenantContext, k: KeyWithUsage, usable: boolean): SafeHtml {
   const shown = LIMIT_FIELDS.map(
-    ([field, per, tenantField]) => html`<span class="small">${k.limits[field] ?? html`${c.tenant.limits[tenantField]} (default)`} ${per}</span><br />`,
+    ([field, per, tenantField]) => html`<span class="small">${k.limits[field] ?? html`${c.tenant.limits[tenantField]} (default)`} ${per}</span><br>`,
   );
   if (!usable) return html`${shown}`;
   const inputs = LIMIT_FIELDS.map(
     ([field, per, tenantField]) =>
-      html`<label for="${field}-${k.id}" class="small">Per ${per.replace(/^an? /, '')}</label
-        ><input
-          id="${field}-${k.id}"
-          name="${field}"
-          type="number"
-          min="1"
-          inputmode="numeric"
-          value="${k.limits[field] ?? ''}"
-          placeholder="${c.tenant.limits[tenantField]}"
-        />`,
+      html`<label for="${field}-${k.id}" class="small">Per ${per.replace(/^an? /, '')}</label><input id="${field}-${k.id}" name="${field}" type="number" min="1" inputmode="numeric" value="${k.limits[field] ?? ''}" placeholder="${c.tenant.limits[tenantField]}">`,
   );
-  return html`${shown}
-    <details>
-      <summary class="small">Change</summary>
-      <form method="post" action="${tenantUrl(c.tenant.id, 'keys', `/${k.id}/limits`)}">
-        ${csrfField(c.viewer)}${inputs}
-        <p class="small muted">Empty = the organization's default.</p>
-        <button type="submit">Save limits</button>
-      </form>
-    </details>`;
+  return html`${shown}<details><summary class="small">Change</summary><form method="post" action="${tenantUrl(c.tenant.id, 'keys', `/${k.id}/limits`)}">${csrfField(c.viewer)}${inputs}<p class="small muted">Empty = the organization's default.</p><button type="submit">Save limits</button></form></details>`;
 }
 
 function keyRow(c: TenantContext, k: KeyWithUsage, now: number): SafeHtml {
   const state = keyState(k, now);
   const base = tenantUrl(c.tenant.id, 'keys', `/${k.id}`);
   const actions = state.usable
-    ? html`<form method="post" action="${base}/rotate" class="inline">
-          ${csrfField(c.viewer)}
-          <label for="grace-${k.id}">Old key works for</label>
-          <select id="grace-${k.id}" name="graceHours">
-            ${GRACE_CHOICES.map((h) => html`<option value="${h}" ${h === DEFAULT_ROTATION_GRACE_HOURS ? html` selected` : ''}>${h === 0 ? 'no grace' : `${h} h`}</option>`)}
-          </select>
-          <button type="submit">Rotate</button>
-        </form>
-        <form method="post" action="${base}/revoke" class="inline">
-          ${csrfField(c.viewer)}<button type="submit" class="danger" aria-label="Revoke key ${k.name} (${k.id})">Revoke</button>
-        </form>`
+    ? html`<form method="post" action="${base}/rotate" class="inline">${csrfField(c.viewer)}
+    <label for="grace-${k.id}">Old key works for</label>
+    <select id="grace-${k.id}" name="graceHours">${GRACE_CHOICES.map((h) => html`<option value="${h}"${h === DEFAULT_ROTATION_GRACE_HOURS ? html` selected` : ''}>${h === 0 ? 'no grace' : `${h} h`}</option>`)}</select>
+    <button type="submit">Rotate</button></form>
+  <form method="post" action="${base}/revoke" class="inline">${csrfField(c.viewer)}<button type="submit" class="danger" aria-label="Revoke key ${k.name} (${k.id})">Revoke</button></form>`
     : html`<span class="muted">—</span>`;
   return html`<tr data-key-id="${k.id}">
-    <td>${k.name}<br /><code class="small">${k.id}</code></td>
-    <td>${k.role}</td>
-    <td><span class="${state.cls}">${state.label}</span>${k.replacedBy ? html`<br /><span class="small muted">by ${k.replacedBy}</span>` : ''}</td>
-    <td>${when(k.createdAt)}</td>
-    <td>${when(k.expiresAt)}</td>
-    <td>${k.lastUsedAt ? when(k.lastUsedAt) : 'never'}</td>
-    <td class="usage" data-usage="${k.usage.minute}/${k.usage.hour}/${k.usage.day}/${k.usage.total}">
-      <span class="small">${k.usage.minute} this minute<br />${k.usage.hour} this hour<br />${k.usage.day} today<br />${k.usage.total} in total</span>
-    </td>
-    <td>${limitsCell(c, k, state.usable)}</td>
-    <td class="actions">${actions}</td>
-  </tr>`;
+  <td>${k.name}<br><code class="small">${k.id}</code></td><td>${k.role}</td><td><span class="${state.cls}">${state.label}</span>${k.replacedBy ? html`<br><span class="small muted">by ${k.replacedBy}</span>` : ''}</td>
+  <td>${when(k.createdAt)}</td><td>${when(k.expiresAt)}</td><td>${k.lastUsedAt ? when(k.lastUsedAt) : 'never'}</td>
+  <td class="usage" data-usage="${k.usage.minute}/${k.usage.hour}/${k.usage.day}/${k.usage.total}"><span class="small">${k.usage.minute} this minute<br>${k.usage.hour} this hour<br>${k.usage.day} today<br>${k.usage.total} in total</span></td>
+  <td>${limitsCell(c, k, state.usable)}</td><td class="actions">${actions}</td>
+</tr>`;
 }
 
 function secretBox(title: string, key: string, note: string): SafeHtml {
   return html`<section class="panel secret" aria-labelledby="secret-title" role="status">
-    <h2 id="secret-title">${title}</h2>
-    <p><strong>Copy this key now. It will not be shown again.</strong> ${note}</p>
-    <div class="snippet-head">
-      <pre><code id="new-key">${key}</code></pre>
-      <button type="button" class="copy" data-copy="new-key">Copy key</button>
-    </div>
-  </section>`;
+  <h2 id="secret-title">${title}</h2>
+  <p><strong>Copy this key now. It will not be shown again.</strong> ${note}</p>
+  <div class="snippet-head"><pre><code id="new-key">${key}</code></pre><button type="button" class="copy" data-copy="new-key">Copy key</button></div>
+</section>`;
 }
 
 async function render(c: TenantContext, opts: { banner?: SafeHtml; error?: string; status?: number } = {}): Promise<Response> {
   const keys = await keysWithUsage(c.env, c.tenant.id);
   const now = Date.now();
   const create = html`<section class="panel" aria-labelledby="create-title">
-    <h2 id="create-title">Create a key</h2>
-    ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
-    <form method="post" action="${tenantUrl(c.tenant.id, 'keys')}" class="row">
-      ${csrfField(c.viewer)}
-      <div><label for="key-name">Name</label><input id="key-name" name="name" required maxlength="100" /></div>
-      <div>
-        <label for="key-role">Role</label
-        ><select id="key-role" name="role">
-          ${ROLES.map((r) => html`<option value="${r}" ${r === 'member' ? html` selected` : ''}>${r}</option>`)}
-        </select>
-      </div>
-      <div>
-        <label for="key-expiry">Expires in days (empty = never)</label
-        ><input id="key-expiry" name="expiresInDays" type="number" min="1" max="3650" inputmode="numeric" />
-      </div>
-      <div><button type="submit">Create key</button></div>
-    </form>
-  </section>`;
+  <h2 id="create-title">Create a key</h2>
+  ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
+  <form method="post" action="${tenantUrl(c.tenant.id, 'keys')}" class="row">${csrfField(c.viewer)}
+    <div><label for="key-name">Name</label><input id="key-name" name="name" required maxlength="100"></div>
+    <div><label for="key-role">Role</label><select id="key-role" name="role">${ROLES.map((r) => html`<option value="${r}"${r === 'member' ? html` selected` : ''}>${r}</option>`)}</select></div>
+    <div><label for="key-expiry">Expires in days (empty = never)</label><input id="key-expiry" name="expiresInDays" type="number" min="1" max="3650" inputmode="numeric"></div>
+    <div><button type="submit">Create key</button></div>
+  </form>
+</section>`;
   const table = keys.length
-    ? html`<table>
-        <caption>
-          Keys of ${c.tenant.name}
-        </caption>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Role</th>
-            <th scope="col">Status</th>
-            <th scope="col">Created</th>
-            <th scope="col">Expires</th>
-            <th scope="col">Last used</th>
-            <th scope="col">Requests</th>
-            <th scope="col">Limits</th>
-            <th scope="col">Actions</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${keys.map((k) => keyRow(c, k, now))}
-        </tbody>
-      </table>`
+    ? html`<table><caption>Keys of ${c.tenant.name}</caption>
+  <thead><tr><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Status</th><th scope="col">Created</th><th scope="col">Expires</th><th scope="col">Last used</th><th scope="col">Requests</th><th scope="col">Limits</th><th scope="col">Actions</th></tr></thead>
+  <tbody>${keys.map((k) => keyRow(c, k, now))}</tbody></table>`
     : html`<p>No keys yet.</p>`;
   return dashboardPage({
     viewer: c.viewer,

@@ -38,51 +38,22 @@ export async function operatorPage(c: PageContext): Promise<Response> {
     const u = usage.get(t.id) ?? { requests: 0, errors: 0, denials: 0 };
     const next = t.status === 'active' ? 'suspended' : 'active';
     return html`<tr data-tenant="${t.id}">
-      <td><a href="${tenantUrl(t.id, 'servers')}">${t.name}</a><br /><code class="small">${t.id}</code></td>
-      <td><span class="${t.status === 'active' ? 'badge ok' : 'badge bad'}">${t.status}</span></td>
-      <td>${t.servers.length ? t.servers.join(', ') : '—'}</td>
-      <td class="num">${n.users}</td>
-      <td class="num">${n.keys}</td>
-      <td class="num">${u.requests}</td>
-      <td class="num">${u.errors}</td>
-      <td class="num">${u.denials}</td>
-      <td>${when(t.createdAt)}</td>
-      <td>
-        <form method="post" action="/dashboard/operator/tenants/${t.id}/status" class="inline">
-          ${csrfField(c.viewer)}
-          <input type="hidden" name="status" value="${next}" />
-          <button type="submit" class="${next === 'suspended' ? 'danger' : ''}" aria-label="${next === 'suspended' ? 'Suspend' : 'Resume'} ${t.name}">
-            ${next === 'suspended' ? 'Suspend' : 'Resume'}
-          </button>
-        </form>
-        <a href="${tenantUrl(t.id, 'metrics')}">Metrics</a> · <a href="${tenantUrl(t.id, 'audit')}">Audit</a>
-      </td>
-    </tr>`;
+  <td><a href="${tenantUrl(t.id, 'servers')}">${t.name}</a><br><code class="small">${t.id}</code></td>
+  <td><span class="${t.status === 'active' ? 'badge ok' : 'badge bad'}">${t.status}</span></td>
+  <td>${t.servers.length ? t.servers.join(', ') : '—'}</td><td class="num">${n.users}</td><td class="num">${n.keys}</td>
+  <td class="num">${u.requests}</td><td class="num">${u.errors}</td><td class="num">${u.denials}</td><td>${when(t.createdAt)}</td>
+  <td><form method="post" action="/dashboard/operator/tenants/${t.id}/status" class="inline">${csrfField(c.viewer)}
+    <input type="hidden" name="status" value="${next}">
+    <button type="submit" class="${next === 'suspended' ? 'danger' : ''}" aria-label="${next === 'suspended' ? 'Suspend' : 'Resume'} ${t.name}">${next === 'suspended' ? 'Suspend' : 'Resume'}</button></form>
+    <a href="${tenantUrl(t.id, 'metrics')}">Metrics</a> · <a href="${tenantUrl(t.id, 'audit')}">Audit</a></td>
+</tr>`;
   });
   const body = html`${banner}
-    <p>Every tenant on this platform. Usage is MCP traffic in the last 24 hours; active sessions platform-wide: <strong>${metrics.activeSessions}</strong>.</p>
-    <table>
-      <caption>
-        Tenants
-      </caption>
-      <thead>
-        <tr>
-          <th scope="col">Tenant</th>
-          <th scope="col">Status</th>
-          <th scope="col">Servers</th>
-          <th scope="col">Users</th>
-          <th scope="col">Live keys</th>
-          <th scope="col">Requests (24 h)</th>
-          <th scope="col">Errors</th>
-          <th scope="col">Denials</th>
-          <th scope="col">Created</th>
-          <th scope="col">Actions</th>
-        </tr>
-      </thead>
-      <tbody>
-        ${rows}
-      </tbody>
-    </table>`;
+<p>Every tenant on this platform. Usage is MCP traffic in the last 24 hours; active sessions platform-wide: <strong>${metrics.activeSessions}</strong>.</p>
+<table><caption>Tenants</caption>
+<thead><tr><th scope="col">Tenant</th><th scope="col">Status</th><th scope="col">Servers</th><th scope="col">Users</th><th scope="col">Live keys</th>
+<th scope="col">Requests (24 h)</th><th scope="col">Errors</th><th scope="col">Denials</th><th scope="col">Created</th><th scope="col">Actions</th></tr></thead>
+<tbody>${rows}</tbody></table>`;
   return dashboardPage({ viewer: c.viewer, active: 'operator', title: 'Operator: tenants', body });
 }
 

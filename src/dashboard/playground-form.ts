@@ -57,37 +57,28 @@ function field(formId: string, index: number, name: string, p: PropertySchema, r
   if (kind === 'enum' || kind === 'boolean') {
     const options = kind === 'enum' ? p.enum! : [true, false];
     const unset = required ? '' : html`<option value="">(not set)</option>`;
-    return html`<div class="field">
-      ${label}<select id="${id}" name="${fieldName}" aria-describedby="${id}-help" ${req}>
-        ${unset}${options.map((o) => {
-          const v = JSON.stringify(o);
-          return html`<option value="${v}" ${v === given ? html` selected` : ''}>${String(o)}</option>`;
-        })}
-      </select>
-    </div>`;
+    return html`<div class="field">${label}<select id="${id}" name="${fieldName}" aria-describedby="${id}-help"${req}>${unset}${options.map((o) => {
+      const v = JSON.stringify(o);
+      return html`<option value="${v}"${v === given ? html` selected` : ''}>${String(o)}</option>`;
+    })}</select></div>`;
   }
   if (kind === 'json') {
-    return html`<div class="field">
-      ${label}<textarea id="${id}" name="${fieldName}" rows="3" spellcheck="false" aria-describedby="${id}-help" ${req}>${given}</textarea>
-    </div>`;
+    return html`<div class="field">${label}<textarea id="${id}" name="${fieldName}" rows="3" spellcheck="false" aria-describedby="${id}-help"${req}>${given}</textarea></div>`;
   }
   const type = kind === 'string' ? 'text' : 'number';
   const step = kind === 'integer' ? html` step="1"` : kind === 'number' ? html` step="any"` : '';
   const bounds = html`${p.minimum !== undefined ? html` min="${String(p.minimum)}"` : ''}${p.maximum !== undefined ? html` max="${String(p.maximum)}"` : ''}${p.maxLength !== undefined ? html` maxlength="${String(p.maxLength)}"` : ''}`;
-  return html`<div class="field">
-    ${label}<input id="${id}" name="${fieldName}" type="${type}" ${step}${bounds} value="${given}" autocomplete="off" aria-describedby="${id}-help" ${req} />
-  </div>`;
+  return html`<div class="field">${label}<input id="${id}" name="${fieldName}" type="${type}"${step}${bounds} value="${given}" autocomplete="off" aria-describedby="${id}-help"${req}></div>`;
 }
 
 /** The form that calls `tool`; `values` refills it after a call. */
 export function toolForm(action: string, csrf: SafeHtml, formId: string, tool: ToolInfo, values: Map<string, string> = new Map()): SafeHtml {
   const fields = properties(tool).map(([name, p, required], i) => field(formId, i, name, p, required, values.get(name)));
-  return html`<form method="post" action="${action}" class="playground-form" id="${formId}">
-    ${csrf}
-    <input type="hidden" name="tool" value="${tool.name}" />
-    ${fields.length ? fields : html`<p class="muted small">No arguments.</p>`}
-    <div><button type="submit">Call ${tool.name}</button></div>
-  </form>`;
+  return html`<form method="post" action="${action}" class="playground-form" id="${formId}">${csrf}
+  <input type="hidden" name="tool" value="${tool.name}">
+  ${fields.length ? fields : html`<p class="muted small">No arguments.</p>`}
+  <div><button type="submit">Call ${tool.name}</button></div>
+</form>`;
 }
 
 /** The posted values by argument name (for refilling the form). */

@@ -46,16 +46,10 @@ async function tenantServers(c: TenantContext): Promise<HostedServerEntry[]> {
 async function serverPicker(c: TenantContext, current: GateTarget | null): Promise<SafeHtml> {
   const servers = await tenantServers(c);
   if (!servers.length) return html`<p>No server is enabled for this organization.</p>`;
-  return html`<nav aria-label="Servers" class="picker">
-    <ul>
-      ${servers.map(
-        (s) =>
-          html`<li>
-            <a href="${tenantUrl(c.tenant.id, 'playground', `/${s.name}`)}" ${s.name === current?.server.name ? html` aria-current="page"` : ''}>${s.title}</a>
-          </li>`,
-      )}
-    </ul>
-  </nav>`;
+  return html`<nav aria-label="Servers" class="picker"><ul>${servers.map(
+    (s) =>
+      html`<li><a href="${tenantUrl(c.tenant.id, 'playground', `/${s.name}`)}"${s.name === current?.server.name ? html` aria-current="page"` : ''}>${s.title}</a></li>`,
+  )}</ul></nav>`;
 }
 
 function toolSection(c: TenantContext, server: GateTarget, tool: ToolInfo, index: number, values?: Map<string, string>): SafeHtml {
@@ -63,16 +57,15 @@ function toolSection(c: TenantContext, server: GateTarget, tool: ToolInfo, index
   const badges = html`${hints.readOnlyHint ? html` <span class="badge ok">read-only</span>` : ''}${hints.destructiveHint ? html` <span class="badge bad">destructive</span>` : ''}`;
   const action = tenantUrl(c.tenant.id, 'playground', `/${server.server.name}/call`);
   return html`<section class="panel" aria-labelledby="tool-${String(index)}" data-tool="${tool.name}">
-    <h2 id="tool-${String(index)}"><code>${tool.name}</code>${badges}</h2>
-    ${tool.description ? html`<p>${tool.description}</p>` : ''} ${toolForm(action, csrfField(c.viewer), `tool-form-${String(index)}`, tool, values)}
-  </section>`;
+  <h2 id="tool-${String(index)}"><code>${tool.name}</code>${badges}</h2>
+  ${tool.description ? html`<p>${tool.description}</p>` : ''}
+  ${toolForm(action, csrfField(c.viewer), `tool-form-${String(index)}`, tool, values)}
+</section>`;
 }
 
 async function page(c: TenantContext, server: GateTarget | null, body: SafeHtml, status = 200): Promise<Response> {
-  const intro = html`<p>
-    Call a tool as yourself (${(c.viewer as UserViewer).email}, ${(c.viewer as UserViewer).role}). The platform applies the same policy, limits and audit as for
-    any MCP client: you see and can call only the tools your role allows.
-  </p>`;
+  const intro = html`<p>Call a tool as yourself (${(c.viewer as UserViewer).email}, ${(c.viewer as UserViewer).role}). The platform applies the same
+policy, limits and audit as for any MCP client: you see and can call only the tools your role allows.</p>`;
   const title = server ? `Playground: ${server.server.title}` : 'Playground';
   return dashboardPage({
     viewer: c.viewer,
@@ -154,8 +147,7 @@ export async function playgroundCall(c: TenantContext): Promise<Response> {
       return page(
         c,
         server,
-        html`<p class="error" role="alert">${built.error}</p>
-          ${tools.map((x, i) => toolSection(c, server, x, i, x === tool ? values : undefined))}`,
+        html`<p class="error" role="alert">${built.error}</p>${tools.map((x, i) => toolSection(c, server, x, i, x === tool ? values : undefined))}`,
         400,
       );
     }

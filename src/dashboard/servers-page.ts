@@ -58,13 +58,11 @@ function snippetBlock(server: HostedServerEntry, origin: string): SafeHtml {
   return html`${connectionSnippets(origin, server).map((s) => {
     const id = `snippet-${server.name}-${s.id}`;
     return html`<div class="snippet">
-      <div class="snippet-head">
-        <h4 id="${id}-label">${s.label}</h4>
-        <button type="button" class="copy" data-copy="${id}" aria-describedby="${id}-label">Copy</button>
-      </div>
-      <p class="muted">${s.help}</p>
-      <pre><code id="${id}">${s.text}</code></pre>
-    </div>`;
+  <div class="snippet-head"><h4 id="${id}-label">${s.label}</h4>
+  <button type="button" class="copy" data-copy="${id}" aria-describedby="${id}-label">Copy</button></div>
+  <p class="muted">${s.help}</p>
+  <pre><code id="${id}">${s.text}</code></pre>
+</div>`;
   })}`;
 }
 
@@ -72,12 +70,8 @@ function snippetBlock(server: HostedServerEntry, origin: string): SafeHtml {
 function operatorToggle(c: TenantContext, server: HostedServerEntry, enabled: boolean): SafeHtml {
   if (c.viewer.kind !== 'operator') return html``;
   const action = enabled ? 'disable' : 'enable';
-  return html`<form method="post" action="${tenantUrl(c.tenant.id, 'servers', `/${server.name}/${action}`)}" class="inline">
-    ${csrfField(c.viewer)}
-    <button type="submit" class="${enabled ? 'danger' : ''}" aria-label="${enabled ? 'Disable' : 'Enable'} ${server.title} for ${c.tenant.name}">
-      ${enabled ? 'Disable' : 'Enable'} for this tenant
-    </button>
-  </form>`;
+  return html`<form method="post" action="${tenantUrl(c.tenant.id, 'servers', `/${server.name}/${action}`)}" class="inline">${csrfField(c.viewer)}
+    <button type="submit" class="${enabled ? 'danger' : ''}" aria-label="${enabled ? 'Disable' : 'Enable'} ${server.title} for ${c.tenant.name}">${enabled ? 'Disable' : 'Enable'} for this tenant</button></form>`;
 }
 
 const DONE: Record<string, string> = {
@@ -95,14 +89,13 @@ export function serversPage(c: TenantContext): Response {
     const status = suspended ? 'Suspended' : enabled ? 'Enabled' : 'Not enabled';
     const statusClass = suspended ? 'badge bad' : enabled ? 'badge ok' : 'badge';
     return html`<section class="panel" aria-labelledby="server-${server.name}">
-      <h2 id="server-${server.name}">${server.title} <span class="${statusClass}">${status}</span></h2>
-      <p class="muted">Server name <code>${server.name}</code> ${operatorToggle(c, server, enabled)}</p>
-      ${enabled && !suspended ? snippetBlock(server, origin) : html`<p>${suspended ? 'This organization is suspended; connections are refused.' : 'Not enabled for this organization. The platform operator enables servers.'}</p>`}
-    </section>`;
+  <h2 id="server-${server.name}">${server.title} <span class="${statusClass}">${status}</span></h2>
+  <p class="muted">Server name <code>${server.name}</code> ${operatorToggle(c, server, enabled)}</p>
+  ${enabled && !suspended ? snippetBlock(server, origin) : html`<p>${suspended ? 'This organization is suspended; connections are refused.' : 'Not enabled for this organization. The platform operator enables servers.'}</p>`}
+</section>`;
   });
-  const intro = html`<p>
-    Connect an MCP client with the snippets below. Clients sign in through this platform (OAuth); for scripts and CI, use an API key as a bearer token instead.
-  </p>`;
+  const intro = html`<p>Connect an MCP client with the snippets below. Clients sign in through this platform (OAuth); for
+scripts and CI, use an API key as a bearer token instead.</p>`;
   const banner = done ? html`<p class="notice" role="status">${done}</p>` : '';
   return dashboardPage({ viewer: c.viewer, tenant: c.tenant, active: 'servers', title: 'Servers', body: html`${banner}${intro}${cards}` });
 }

@@ -23,75 +23,38 @@ function userRow(c: TenantContext, u: User): SafeHtml {
   const base = tenantUrl(c.tenant.id, 'users', `/${u.id}`);
   const you = c.viewer.kind === 'user' && c.viewer.userId === u.id;
   return html`<tr data-user-id="${u.id}">
-    <td>${u.email}${you ? html` <span class="badge">you</span>` : ''}</td>
-    <td>${u.role}</td>
-    <td>${when(u.createdAt)}</td>
-    <td class="actions">
-      <form method="post" action="${base}/role" class="inline">
-        ${csrfField(c.viewer)}
-        <label for="role-${u.id}" class="visually-hidden">Role of ${u.email}</label>
-        <select id="role-${u.id}" name="role">
-          ${ROLES.map((r) => html`<option value="${r}" ${r === u.role ? html` selected` : ''}>${r}</option>`)}
-        </select>
-        <button type="submit">Change role</button>
-      </form>
-      <form method="post" action="${base}/password" class="inline">
-        ${csrfField(c.viewer)}
-        <label for="password-${u.id}" class="visually-hidden">New password for ${u.email}</label>
-        <input id="password-${u.id}" name="password" type="password" required minlength="12" autocomplete="new-password" placeholder="New password" />
-        <button type="submit" aria-label="Reset the password of ${u.email}">Reset password</button>
-      </form>
-      <form method="post" action="${base}/delete" class="inline">
-        ${csrfField(c.viewer)}<button type="submit" class="danger" aria-label="Remove ${u.email}">Remove</button>
-      </form>
-    </td>
-  </tr>`;
+  <td>${u.email}${you ? html` <span class="badge">you</span>` : ''}</td><td>${u.role}</td><td>${when(u.createdAt)}</td>
+  <td class="actions">
+    <form method="post" action="${base}/role" class="inline">${csrfField(c.viewer)}
+      <label for="role-${u.id}" class="visually-hidden">Role of ${u.email}</label>
+      <select id="role-${u.id}" name="role">${ROLES.map((r) => html`<option value="${r}"${r === u.role ? html` selected` : ''}>${r}</option>`)}</select>
+      <button type="submit">Change role</button></form>
+    <form method="post" action="${base}/password" class="inline">${csrfField(c.viewer)}
+      <label for="password-${u.id}" class="visually-hidden">New password for ${u.email}</label>
+      <input id="password-${u.id}" name="password" type="password" required minlength="12" autocomplete="new-password" placeholder="New password">
+      <button type="submit" aria-label="Reset the password of ${u.email}">Reset password</button></form>
+    <form method="post" action="${base}/delete" class="inline">${csrfField(c.viewer)}<button type="submit" class="danger" aria-label="Remove ${u.email}">Remove</button></form>
+  </td>
+</tr>`;
 }
 
 async function render(c: TenantContext, opts: { banner?: SafeHtml; error?: string; status?: number; email?: string } = {}): Promise<Response> {
   const users = await listUsers(c.env.DB, c.tenant.id);
   const add = html`<section class="panel" aria-labelledby="add-title">
-    <h2 id="add-title">Add a user</h2>
-    ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
-    <form method="post" action="${tenantUrl(c.tenant.id, 'users')}" class="row">
-      ${csrfField(c.viewer)}
-      <div>
-        <label for="user-email">Email</label><input id="user-email" name="email" type="email" required autocomplete="off" value="${opts.email ?? ''}" />
-      </div>
-      <div>
-        <label for="user-password">Initial password</label
-        ><input id="user-password" name="password" type="password" required minlength="12" autocomplete="new-password" aria-describedby="pw-help" />
-      </div>
-      <div>
-        <label for="user-role">Role</label
-        ><select id="user-role" name="role">
-          ${ROLES.map((r) => html`<option value="${r}" ${r === 'member' ? html` selected` : ''}>${r}</option>`)}
-        </select>
-      </div>
-      <div><button type="submit">Add user</button></div>
-    </form>
-    <p id="pw-help" class="muted small">At least 12 characters, mixing three of: lower case, upper case, digits, symbols.</p>
-  </section>`;
-  const roles = html`<p class="muted">
-    Roles: <strong>admin</strong> manages the organization and may use every tool; <strong>member</strong> may use every tool of enabled servers;
-    <strong>read-only</strong> only tools marked read-only.
-  </p>`;
-  const table = html`<table>
-    <caption>
-      Users of ${c.tenant.name}
-    </caption>
-    <thead>
-      <tr>
-        <th scope="col">Email</th>
-        <th scope="col">Role</th>
-        <th scope="col">Added</th>
-        <th scope="col">Actions</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${users.map((u) => userRow(c, u))}
-    </tbody>
-  </table>`;
+  <h2 id="add-title">Add a user</h2>
+  ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
+  <form method="post" action="${tenantUrl(c.tenant.id, 'users')}" class="row">${csrfField(c.viewer)}
+    <div><label for="user-email">Email</label><input id="user-email" name="email" type="email" required autocomplete="off" value="${opts.email ?? ''}"></div>
+    <div><label for="user-password">Initial password</label><input id="user-password" name="password" type="password" required minlength="12" autocomplete="new-password" aria-describedby="pw-help"></div>
+    <div><label for="user-role">Role</label><select id="user-role" name="role">${ROLES.map((r) => html`<option value="${r}"${r === 'member' ? html` selected` : ''}>${r}</option>`)}</select></div>
+    <div><button type="submit">Add user</button></div>
+  </form>
+  <p id="pw-help" class="muted small">At least 12 characters, mixing three of: lower case, upper case, digits, symbols.</p>
+</section>`;
+  const roles = html`<p class="muted">Roles: <strong>admin</strong> manages the organization and may use every tool; <strong>member</strong> may use every tool of enabled servers; <strong>read-only</strong> only tools marked read-only.</p>`;
+  const table = html`<table><caption>Users of ${c.tenant.name}</caption>
+  <thead><tr><th scope="col">Email</th><th scope="col">Role</th><th scope="col">Added</th><th scope="col">Actions</th></tr></thead>
+  <tbody>${users.map((u) => userRow(c, u))}</tbody></table>`;
   return dashboardPage({
     viewer: c.viewer,
     tenant: c.tenant,

@@ -56,17 +56,11 @@ export function page(title: string, body: SafeHtml, init: { status?: number; hea
   }
   for (const cookie of init.headers?.getSetCookie() ?? []) headers.append('Set-Cookie', cookie);
   const doc = html`<!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>${title} · SMCP</title>
-        <link rel="stylesheet" href="/assets/smcp.css" />
-      </head>
-      <body>
-        <main class="card">${body}</main>
-      </body>
-    </html>`;
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · SMCP</title><link rel="stylesheet" href="/assets/smcp.css"></head>
+<body><main class="card">${body}</main></body>
+</html>`;
   return new Response(doc.value, { status: init.status ?? 200, headers });
 }
 
