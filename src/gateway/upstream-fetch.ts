@@ -192,18 +192,14 @@ function boundedStream(response: Response, ids: Array<string | number>, max: num
       const events = buffer.replace(/\r\n/g, '\n').split('\n\n');
       buffer = events.pop() ?? '';
       for (const event of events) {
-        const data = event
-          .split('\n')
-          .filter((l) => l.startsWith('data:'))
-          .map((l) => l.slice(5).replace(/^ /, ''))
-          .join('\n');
+        const data = eventData(event.split('\n'));
         if (!data) {
           controller.enqueue(encoder.encode(`${event}\n\n`)); // comments, retry hints, priming events
           continue;
         }
         const message = validMessage(data);
         if (!message) return failPending(controller, GatewayCode.Malformed, 'Upstream sent a malformed JSON-RPC message');
-        if ((typeof message.id === 'string' || typeof message.id === 'number') && !('method' in message)) pending.delete(message.id);
+        settle(pending, message);
         controller.enqueue(encoder.encode(`${event}\n\n`));
       }
       if (pending.size === 0 && buffer.trim() === '') {
@@ -217,6 +213,19 @@ function boundedStream(response: Response, ids: Array<string | number>, max: num
   const headers = new Headers(response.headers);
   headers.delete('content-length');
   return new Response(body, { status: response.status, headers });
+}
+
+/** The data of one server-sent event: its `data:` lines joined (empty for comments, retry hints and priming events). */
+function eventData(lines: string[]): string {
+  return lines
+    .filter((l) => l.startsWith('data:'))
+    .map((l) => l.slice(5).replace(/^ /, ''))
+    .join('\n');
+}
+
+/** An answer (a message with an id and no method) takes its request off the waiting set. */
+function settle(pending: Set<string | number>, message: { id?: unknown }): void {
+  if ((typeof message.id === 'string' || typeof message.id === 'number') && !('method' in message)) pending.delete(message.id);
 }
 
 /**
@@ -263,15 +272,12 @@ function guardedEventStream(response: Response, pending: Set<string | number>, m
             .find((l) => l.startsWith('event:'))
             ?.slice(6)
             .trim() ?? 'message';
-        const data = lines
-          .filter((l) => l.startsWith('data:'))
-          .map((l) => l.slice(5).replace(/^ /, ''))
-          .join('\n');
+        const data = eventData(lines);
         if (event.length > max) return failPending(controller, GatewayCode.Oversize, `Upstream response exceeds the ${max}-byte limit`);
         if (data && kind === 'message') {
           const message = validMessage(data);
           if (!message) return failPending(controller, GatewayCode.Malformed, 'Upstream sent a malformed JSON-RPC message');
-          if ((typeof message.id === 'string' || typeof message.id === 'number') && !('method' in message)) pending.delete(message.id);
+          settle(pending, message);
         }
         controller.enqueue(encoder.encode(`${event}\n\n`));
       }
