@@ -32,6 +32,31 @@ export interface ShardPageQuery {
   limit: number;
 }
 
+/**
+ * The WHERE clauses (and their values, in order) of an audit page: time range, filters and the
+ * `<time>:<id>` cursor. One definition for every table that stores events in the same columns (a
+ * shard's `events`, the legacy D1 `audit_events`), so both pages agree on what a filter means.
+ */
+export function pageFilter(q: Omit<ShardPageQuery, 'limit'>): { where: string[]; args: Array<string | number> } {
+  const where: string[] = [];
+  const args: Array<string | number> = [];
+  const add = (clause: string, ...values: Array<string | number>) => {
+    where.push(clause);
+    args.push(...values);
+  };
+  if (q.from !== undefined) add('time >= ?', q.from);
+  if (q.to !== undefined) add('time < ?', q.to);
+  if (q.action) add('action = ?', q.action);
+  if (q.server) add('server = ?', q.server);
+  if (q.user) add('user = ?', q.user);
+  if (q.result) add('result = ?', q.result);
+  if (q.cursor) {
+    const [time, id] = q.cursor.split(':');
+    add('(time < ? OR (time = ? AND id < ?))', Number(time), Number(time), id ?? '');
+  }
+  return { where, args };
+}
+
 /** One series bucket of one server, with its sketch, as a shard returns it for merging. */
 export interface ShardMetricsRow extends RollupCounts {
   bucket: number;
@@ -136,22 +161,7 @@ export class AuditShard {
 
   /** Up to `limit` events, newest first, after the cursor (`<time>:<id>`). */
   page(q: ShardPageQuery): AuditEvent[] {
-    const where: string[] = [];
-    const args: SqlStorageValue[] = [];
-    const add = (clause: string, ...values: SqlStorageValue[]) => {
-      where.push(clause);
-      args.push(...values);
-    };
-    if (q.from !== undefined) add('time >= ?', q.from);
-    if (q.to !== undefined) add('time < ?', q.to);
-    if (q.action) add('action = ?', q.action);
-    if (q.server) add('server = ?', q.server);
-    if (q.user) add('user = ?', q.user);
-    if (q.result) add('result = ?', q.result);
-    if (q.cursor) {
-      const [time, id] = q.cursor.split(':');
-      add('(time < ? OR (time = ? AND id < ?))', Number(time), Number(time), id!);
-    }
+    const { where, args } = pageFilter(q);
     const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, id DESC LIMIT ?`;
     return this.sql
       .exec<Row>(sql, ...args, q.limit)

@@ -1,5 +1,6 @@
 import type { AuditEvent, AuditResult } from './audit-event';
 import type { AuditQuery } from './audit-query';
+import { pageFilter } from './audit-shard';
 import { deliverToStores } from './audit-store';
 
 /**
@@ -56,24 +57,10 @@ const DRAINED_TTL_MS = 10_000;
 /** Rows not yet migrated that match the query, newest first (empty, without a D1 call, once drained). */
 export async function legacyPage(env: Env, q: AuditQuery & { limit: number }): Promise<AuditEvent[]> {
   if (Date.now() - drainedAt < DRAINED_TTL_MS) return [];
-  const where: string[] = [];
-  const args: unknown[] = [];
-  const add = (clause: string, ...values: unknown[]) => {
-    where.push(clause);
-    args.push(...values);
-  };
-  if (q.tenant === null) add('tenant IS NULL');
-  else if (q.tenant !== undefined) add('tenant = ?', q.tenant);
-  if (q.from !== undefined) add('time >= ?', q.from);
-  if (q.to !== undefined) add('time < ?', q.to);
-  if (q.action) add('action = ?', q.action);
-  if (q.server) add('server = ?', q.server);
-  if (q.user) add('user = ?', q.user);
-  if (q.result) add('result = ?', q.result);
-  if (q.cursor) {
-    const [time, id] = q.cursor.split(':');
-    add('(time < ? OR (time = ? AND id < ?))', Number(time), Number(time), id);
-  }
+  const filter = pageFilter(q);
+  // The legacy table holds every tenant's rows: the tenant is one more clause, ahead of the shared ones.
+  const where = q.tenant === null ? ['tenant IS NULL', ...filter.where] : q.tenant !== undefined ? ['tenant = ?', ...filter.where] : filter.where;
+  const args: unknown[] = typeof q.tenant === 'string' ? [q.tenant, ...filter.args] : filter.args;
   const [any, page] = await env.DB.batch<Row>([
     env.DB.prepare('SELECT id FROM audit_events LIMIT 1'),
     env.DB.prepare(`SELECT * FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, id DESC LIMIT ?`).bind(
