@@ -2,11 +2,11 @@ import { OAuthAuthorizationServer, OAuthResourceServer } from '@cloudflare/worke
 import { findServer, SERVERS } from '../../servers/registry';
 import { publicOrigin } from '../config';
 import { gateMcpRequest, type GateTarget } from '../gate/mcp-gate';
-import type { GrantProps, KeyProps } from '../gate/principal-resolver';
+import { keyProps, type GrantProps, type KeyProps } from '../gate/principal-resolver';
 import { recordDenial } from '../audit/record';
 import { onTokenExchange } from './grant-access';
 import { registrationProblem } from './client-registration';
-import { verifyApiKey } from '../tenancy/api-keys';
+import { verifyApiKeyForMcp } from '../tenancy/api-keys';
 import { tenantDefinedNames, upstreamEntry } from '../tenancy/server-names';
 
 /** The one scope clients request; roles, not scopes, decide what a caller may do. */
@@ -148,13 +148,13 @@ export function resourceEntry(authorizationServer: OAuthAuthorizationServer<Env>
         return validated;
       }
       // API keys are tenant credentials, not bound to one resource: the gate checks the server is enabled.
-      const verified = await verifyApiKey(env.DB, token);
+      const verified = await verifyApiKeyForMcp(env.DB, token);
       if ('refusal' in verified) {
         recordDenial(`api key ${verified.refusal}`, { path: new URL(res).pathname, action: 'auth.api_key' });
         return null;
       }
       const { key, tenant } = verified;
-      return { props: { kind: 'api-key' as const, tenantId: key.tenantId, keyId: key.id, role: key.role, tenant }, audience: res, clientId: key.id };
+      return { props: keyProps({ kind: 'api-key', tenantId: key.tenantId, keyId: key.id, role: key.role, tenant }), audience: res, clientId: key.id };
     },
     handler: {
       fetch: (request, env, ctx) => gateMcpRequest(request, env, ctx, target, ctx.props, ctx.auth.clientId ?? 'unknown-client'),

@@ -1,5 +1,6 @@
 import type { Role, TenantStatus } from './model';
 import { base64url, safeEqual, toHex } from '../crypto/secrets';
+import { cachedAccess, changingAccess } from './access-cache';
 import {
   keyLimitsFromRow,
   limitColumnsSql,
@@ -102,17 +103,52 @@ export type KeyRefusal = 'malformed' | 'unknown' | 'revoked' | 'expired';
  * Resolve a presented key to its record, and read its tenant's current status and enabled servers
  * in the same query (so the gate need not make a second D1 round trip per MCP request). The hash is
  * looked up by index and then compared in constant time; the tenant in the key must match the
- * stored one. `tenant` is null if the tenant row is gone.
+ * stored one. `tenant` is null if the tenant row is gone. Exact (one D1 read): the admin API uses
+ * it; MCP routes use `verifyApiKeyForMcp`.
  */
-export async function verifyApiKey(
-  db: D1Database,
-  presented: string,
-  now = Date.now(),
-): Promise<{ key: ApiKey; tenant: KeyTenantState | null } | { refusal: KeyRefusal }> {
+export async function verifyApiKey(db: D1Database, presented: string, now = Date.now()): Promise<VerifiedKey | { refusal: KeyRefusal }> {
+  const parsed = parseKey(presented);
+  if (!parsed) return { refusal: 'malformed' };
+  return unexpired(await lookupKey(db, parsed.tenantId, await secretHash(parsed.secret)), now);
+}
+
+/**
+ * `verifyApiKey` for MCP routes: an accepted key's lookup is kept per isolate for at most
+ * ACCESS_CACHE_TTL_MS, and forgotten at once when this isolate changes any key, user or tenant
+ * (src/tenancy/access-cache.ts). Expiry is checked on every request. The cache is keyed by the
+ * secret's hash (an exact match of a hash of a 32-byte secret leaks nothing through timing), never
+ * by the secret.
+ */
+export async function verifyApiKeyForMcp(db: D1Database, presented: string, now = Date.now()): Promise<VerifiedKey | { refusal: KeyRefusal }> {
+  const parsed = parseKey(presented);
+  if (!parsed) return { refusal: 'malformed' };
+  const hash = await secretHash(parsed.secret);
+  const found = await cachedAccess(
+    `key\n${parsed.tenantId}\n${hash}`,
+    () => lookupKey(db, parsed.tenantId, hash),
+    (v) => !('refusal' in v),
+  );
+  return unexpired(found, now);
+}
+
+/** A presented key that passed the checks, with its tenant's state. */
+export type VerifiedKey = { key: ApiKey; tenant: KeyTenantState | null };
+
+function parseKey(presented: string): { tenantId: string; secret: string } | null {
   const match = KEY_PATTERN.exec(presented);
-  if (!match) return { refusal: 'malformed' };
+  if (!match) return null;
   const [, tenantId, secret] = match as unknown as [string, string, string];
-  const hash = await secretHash(secret);
+  return { tenantId, secret };
+}
+
+function unexpired(found: VerifiedKey | { refusal: KeyRefusal }, now: number): VerifiedKey | { refusal: KeyRefusal } {
+  if ('refusal' in found) return found;
+  if (found.key.expiresAt !== null && found.key.expiresAt <= now) return { refusal: 'expired' };
+  return found;
+}
+
+/** The key row with the given secret hash in `tenantId`, and its tenant; unknown and revoked keys are refusals (expiry is the caller's). */
+async function lookupKey(db: D1Database, tenantId: string, hash: string): Promise<VerifiedKey | { refusal: KeyRefusal }> {
   const row = await db
     .prepare(
       `SELECT k.*, t.status AS tenant_status, t.servers AS tenant_servers, t.generation AS tenant_generation, ${limitColumnsSql('t')} FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id WHERE k.secret_hash = ? AND k.tenant_id = ?`,
@@ -121,7 +157,6 @@ export async function verifyApiKey(
     .first<KeyRow & { tenant_status: TenantStatus | null; tenant_servers: string | null; tenant_generation: number | null } & LimitColumns>();
   if (!row || !(await safeEqual(row.secret_hash, hash))) return { refusal: 'unknown' };
   if (row.revoked_at !== null) return { refusal: 'revoked' };
-  if (row.expires_at !== null && row.expires_at <= now) return { refusal: 'expired' };
   const tenant =
     row.tenant_status === null
       ? null
@@ -174,7 +209,9 @@ export async function getApiKey(db: D1Database, tenantId: string, id: string): P
 
 /** Revoke now; false when the tenant has no such key. */
 export async function revokeApiKey(db: D1Database, tenantId: string, id: string): Promise<boolean> {
-  const res = await db.prepare('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND tenant_id = ?').bind(Date.now(), id, tenantId).run();
+  const res = await changingAccess(
+    db.prepare('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND tenant_id = ?').bind(Date.now(), id, tenantId).run(),
+  );
   return res.meta.changes > 0;
 }
 
@@ -193,10 +230,9 @@ export async function rotateApiKey(
   const created = await createApiKey(db, { tenantId, name: old.name, role: old.role, expiresAt: old.expiresAt });
   const graceEnd = Date.now() + graceHours * 3_600_000;
   const oldExpiresAt = old.expiresAt === null ? graceEnd : Math.min(old.expiresAt, graceEnd);
-  await db
-    .prepare('UPDATE api_keys SET expires_at = ?, replaced_by = ? WHERE id = ? AND tenant_id = ?')
-    .bind(oldExpiresAt, created.record.id, id, tenantId)
-    .run();
+  await changingAccess(
+    db.prepare('UPDATE api_keys SET expires_at = ?, replaced_by = ? WHERE id = ? AND tenant_id = ?').bind(oldExpiresAt, created.record.id, id, tenantId).run(),
+  );
   // The replacement keeps the old key's own request limits.
   const hasLimits = old.limits.perMinute !== null || old.limits.perHour !== null || old.limits.perDay !== null;
   const record = hasLimits ? ((await setApiKeyLimits(db, tenantId, created.record.id, old.limits)) ?? created.record) : created.record;
@@ -212,9 +248,11 @@ export async function setApiKeyLimits(db: D1Database, tenantId: string, id: stri
     perHour: patch.perHour === undefined ? current.limits.perHour : patch.perHour,
     perDay: patch.perDay === undefined ? current.limits.perDay : patch.perDay,
   };
-  await db
-    .prepare('UPDATE api_keys SET limit_per_minute = ?, limit_per_hour = ?, limit_per_day = ? WHERE id = ? AND tenant_id = ?')
-    .bind(next.perMinute, next.perHour, next.perDay, id, tenantId)
-    .run();
+  await changingAccess(
+    db
+      .prepare('UPDATE api_keys SET limit_per_minute = ?, limit_per_hour = ?, limit_per_day = ? WHERE id = ? AND tenant_id = ?')
+      .bind(next.perMinute, next.perHour, next.perDay, id, tenantId)
+      .run(),
+  );
   return { ...current, limits: next };
 }
