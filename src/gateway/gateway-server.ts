@@ -21,6 +21,7 @@ import { withRetries } from './retry';
 import type { ExposedTool } from './tool-view';
 import { asFault, connectUpstream, isUpstreamFault } from './upstream-connection';
 import { GatewayCode } from './upstream-fetch';
+import { cacheQuery, invalidates } from './response-cache-model';
 import { upstreamStub, type AdmitResult, type UpstreamKey } from './upstream-state';
 
 interface Connection {
@@ -58,9 +59,13 @@ export class GatewayServer extends HostedMcpAgent {
     low.setRequestHandler(ListResourceTemplatesRequestSchema, (req, extra) =>
       this.relay('resources/templates/list', extra, true, (c, o) => c.listResourceTemplates(req.params, o)),
     );
-    low.setRequestHandler(ReadResourceRequestSchema, (req, extra) => this.relay('resources/read', extra, true, (c, o) => c.readResource(req.params, o)));
+    low.setRequestHandler(ReadResourceRequestSchema, (req, extra) =>
+      this.relay('resources/read', extra, true, (c, o) => c.readResource(req.params, o), undefined, req.params),
+    );
     low.setRequestHandler(ListPromptsRequestSchema, (req, extra) => this.relay('prompts/list', extra, true, (c, o) => c.listPrompts(req.params, o)));
-    low.setRequestHandler(GetPromptRequestSchema, (req, extra) => this.relay('prompts/get', extra, true, (c, o) => c.getPrompt(req.params, o)));
+    low.setRequestHandler(GetPromptRequestSchema, (req, extra) =>
+      this.relay('prompts/get', extra, true, (c, o) => c.getPrompt(req.params, o), undefined, req.params),
+    );
     low.setRequestHandler(CompleteRequestSchema, (req, extra) => this.relay('completion/complete', extra, true, (c, o) => c.complete(req.params, o)));
   }
 
@@ -104,13 +109,16 @@ export class GatewayServer extends HostedMcpAgent {
       (tool) => tool?.annotations?.idempotentHint === true,
       (client, options, tool) => client.callTool({ name: tool!.upstreamName, arguments: params.arguments }, undefined, options),
       params.name,
+      params,
     );
   }
 
   /**
    * One upstream operation: ask the upstream's state object (breaker, pins), then call with the
    * configured timeouts, relaying progress; retry only idempotent operations, only on upstream
-   * faults, with backoff and jitter; report the outcome back to the breaker.
+   * faults, with backoff and jitter; report the outcome back to the breaker. With `cacheable`
+   * (the params of a read the response cache may answer), a cached answer comes back from `admit`
+   * and the upstream is not called; a fresh answer is handed back to be stored.
    */
   private async relay<T>(
     op: string,
@@ -118,11 +126,13 @@ export class GatewayServer extends HostedMcpAgent {
     idempotent: boolean | ((tool?: ExposedTool) => boolean),
     run: (client: Client, options: RequestOptions, tool?: ExposedTool) => Promise<T>,
     toolName?: string,
+    cacheable?: Record<string, unknown>,
   ): Promise<T> {
     const key = this.key();
     const state = upstreamStub(this.env, key);
-    const admitted = (await state.admit(key, op, toolName, this.connection?.replica)) as AdmitResult;
+    const admitted = (await state.admit(key, op, toolName, this.connection?.replica, cacheable && cacheQuery(this.principal(), cacheable))) as AdmitResult;
     if (!admitted.ok) throw new McpError(admitted.code, admitted.message);
+    if (admitted.hit) return admitted.value as T;
     const { settings, tool } = admitted;
     const token = (extra as { _meta?: { progressToken?: string | number } })._meta?.progressToken;
     const options: RequestOptions = {
@@ -170,6 +180,7 @@ export class GatewayServer extends HostedMcpAgent {
         },
       );
       this.ctx.waitUntil(state.report(key, true));
+      if (admitted.ticket) this.ctx.waitUntil(state.storeResponse(key, admitted.ticket, result));
       return result;
     } catch (error) {
       if (extra.signal.aborted) throw error;
@@ -196,7 +207,15 @@ export class GatewayServer extends HostedMcpAgent {
     this.dropConnection();
     const client = (async () =>
       connectUpstream(await upstreamStub(this.env, key).target(key, replica), {
-        onNotification: (n) => this.forward(n),
+        onNotification: (n) => {
+          if (invalidates(n.method))
+            this.ctx.waitUntil(
+              upstreamStub(this.env, key)
+                .upstreamChanged(key, n.method, n.params as { uri?: unknown })
+                .catch(() => undefined),
+            );
+          this.forward(n);
+        },
         onToolsChanged: () =>
           void upstreamStub(this.env, key)
             .toolsChanged(key)

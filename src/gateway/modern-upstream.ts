@@ -10,6 +10,8 @@ import { withRetries } from './retry';
 import type { ExposedTool } from './tool-view';
 import { asFault, connectUpstream, isUpstreamFault } from './upstream-connection';
 import { GatewayCode } from './upstream-fetch';
+import { cacheQuery, invalidates } from './response-cache-model';
+import { requestContext } from '../observability/request-context';
 import { upstreamStub, type AdmitResult, type UpstreamKey } from './upstream-state';
 
 /**
@@ -65,17 +67,23 @@ function build(env: Env, key: UpstreamKey, tools: ExposedTool[]): ServerDefiniti
           annotations: tool.annotations,
           _meta: tool._meta,
         },
-        async (args) => relayCall(env, key, tool.name, args as Record<string, unknown>),
+        // The caller comes from the request (`call.principal`): the lane reuses one definition for every caller.
+        async (args, call) => relayCall(env, key, tool.name, args as Record<string, unknown>, call.principal),
       );
     }
   });
 }
 
-/** One stateless tools/call: admit, pick a replica, call on a fresh connection, fail over if idempotent, report. */
-async function relayCall(env: Env, key: UpstreamKey, exposedName: string, args: Record<string, unknown>): Promise<never> {
+/**
+ * One stateless tools/call: admit (a response-cache hit is answered there), pick a replica, call on
+ * a fresh connection, fail over if idempotent, report, and hand a cacheable answer back to be stored.
+ */
+async function relayCall(env: Env, key: UpstreamKey, exposedName: string, args: Record<string, unknown>, principal: Principal): Promise<never> {
   const state = upstreamStub(env, key);
-  const admitted = (await state.admit(key, 'tools/call', exposedName)) as AdmitResult;
+  const query = cacheQuery(principal, { name: exposedName, arguments: args });
+  const admitted = (await state.admit(key, 'tools/call', exposedName, undefined, query)) as AdmitResult;
   if (!admitted.ok) refuse(new ProtocolError(admitted.code, admitted.message));
+  if (admitted.hit) return admitted.value as never;
   const { settings, tool } = admitted;
   const tried: number[] = [];
   let replica: number | null = admitted.replica;
@@ -88,7 +96,11 @@ async function relayCall(env: Env, key: UpstreamKey, exposedName: string, args: 
         tried.push(current);
         const started = Date.now();
         try {
-          const client = await connectUpstream(await state.target(key, current));
+          const client = await connectUpstream(await state.target(key, current), {
+            // Change notifications seen during the call invalidate cached answers, as on the session lane.
+            onNotification: (n) => void (invalidates(n.method) && state.upstreamChanged(key, n.method, n.params as { uri?: unknown }).catch(() => undefined)),
+            onToolsChanged: () => void state.toolsChanged(key).catch(() => undefined),
+          });
           try {
             const out = await client.callTool({ name: tool!.upstreamName, arguments: args }, undefined, {
               timeout: settings.requestTimeoutMs,
@@ -107,6 +119,12 @@ async function relayCall(env: Env, key: UpstreamKey, exposedName: string, args: 
       { retries: tool?.annotations?.idempotentHint === true ? settings.retries : 0, baseMs: settings.retryBaseMs, retryable: isUpstreamFault },
     );
     await state.report(key, true);
+    if (admitted.ticket) {
+      const stored = state.storeResponse(key, admitted.ticket, result).catch(() => undefined);
+      const context = requestContext();
+      if (context) context.ctx.waitUntil(stored);
+      else await stored;
+    }
     return result as never;
   } catch (error) {
     const fault = isUpstreamFault(error);
