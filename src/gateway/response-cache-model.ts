@@ -114,7 +114,9 @@ export function invalidates(method: string): boolean {
   return method === 'notifications/resources/updated' || method === 'notifications/resources/list_changed' || method === 'notifications/prompts/list_changed';
 }
 
-/** A result the cache may keep: never an error result (`isError`), only a plain object. */
+/** A result the cache may keep: a plain object, never an error result (`isError`) nor an `input_required` round. */
 export function storable(result: unknown): boolean {
-  return !!result && typeof result === 'object' && (result as { isError?: unknown }).isError !== true;
+  if (!result || typeof result !== 'object') return false;
+  const r = result as { isError?: unknown; resultType?: unknown };
+  return r.isError !== true && (r.resultType === undefined || r.resultType === 'complete');
 }
