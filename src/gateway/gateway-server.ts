@@ -58,8 +58,10 @@ export class GatewayServer extends HostedMcpAgent {
     low.setRequestHandler(CallToolRequestSchema, (req, extra) => this.callTool(req.params, extra) as never);
     // Each relayed as it is (the upstream's result, whichever era the upstream speaks); all idempotent, so retried on faults.
     // resources/read and prompts/get pass their params as the response cache's query (it decides whether to cache).
-    const plain = (method: string, cacheable = false) => (req: { params?: Record<string, unknown> }, extra: HandlerExtra) =>
-      this.relay(method, extra, true, (c, o) => c.request(method, req.params, o), undefined, cacheable ? (req.params ?? {}) : undefined) as never;
+    const plain =
+      (method: string, cacheable = false) =>
+      (req: { params?: Record<string, unknown> }, extra: HandlerExtra) =>
+        this.relay(method, extra, true, (c, o) => c.request(method, req.params, o), undefined, cacheable ? (req.params ?? {}) : undefined) as never;
     low.setRequestHandler(ListResourcesRequestSchema, plain('resources/list'));
     low.setRequestHandler(ListResourceTemplatesRequestSchema, plain('resources/templates/list'));
     low.setRequestHandler(ReadResourceRequestSchema, plain('resources/read', true));

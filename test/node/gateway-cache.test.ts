@@ -233,7 +233,7 @@ describe('gateway response cache', () => {
     expect((await patch({ responseCache: cacheSettings })).status).toBe(200);
   });
 
-  it('caches opted-in tool calls of 2026-07-28 clients too (the stateless lane), per role', async () => {
+  it('caches 2026-07-28 clients’ reads too (the stateless lane: tools, resources, prompts), per role', async () => {
     const modern = await connectV2(`${h.platform.url}/servers/docs/mcp`, { pin: '2026-07-28' }, { apiKey: acme.member });
     clients.push(modern);
     const n = calls('tools/call:lookup');
@@ -241,6 +241,15 @@ describe('gateway response cache', () => {
     expect(first).toMatch(/^lookup modern #\d+$/);
     expect(text(await modern.callTool({ name: 'lookup', arguments: { q: 'modern' } }))).toBe(first);
     expect(calls('tools/call:lookup')).toBe(n + 1);
+    // Resources and prompts, now relayed on this lane too: cached the same way.
+    const reads = calls('resources/read');
+    const doc = ((await modern.readResource({ uri: 'cache://other' })).contents[0] as { text: string }).text;
+    expect(((await modern.readResource({ uri: 'cache://other' })).contents[0] as { text: string }).text).toBe(doc);
+    expect(calls('resources/read')).toBe(reads + 1);
+    const prompts = calls('prompts/get');
+    const greeting = JSON.stringify((await modern.getPrompt({ name: 'greet', arguments: { name: 'Eve' } })).messages);
+    expect(JSON.stringify((await modern.getPrompt({ name: 'greet', arguments: { name: 'Eve' } })).messages)).toBe(greeting);
+    expect(calls('prompts/get')).toBe(prompts + 1);
     const readOnly = await connectV2(`${h.platform.url}/servers/docs/mcp`, { pin: '2026-07-28' }, { apiKey: acme['read-only'] });
     clients.push(readOnly);
     expect(text(await readOnly.callTool({ name: 'lookup', arguments: { q: 'modern' } }))).not.toBe(first);
