@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client as V2Client } from '@modelcontextprotocol/client';
 import { adminCall, startHarness, tenantWithKeys, text, type Harness } from '../support/gateway-harness.ts';
 import { startModernUpstream, type ModernFixture } from '../support/modern-upstream-fixture.ts';
-import { startUpstream, type UpstreamFixture } from '../support/upstream-fixture.ts';
+import { startUpstream } from '../support/upstream-fixture.ts';
 import { connectV2 } from '../support/sdk-v2-connect.ts';
 
 // Balancing strategies end to end with real SDK replicas started here (SDK v2 servers speaking
