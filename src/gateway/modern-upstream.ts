@@ -120,6 +120,8 @@ async function relay(
 ): Promise<unknown> {
   const state = upstreamStub(env, key);
   const exposedName = method === 'tools/call' ? String(params.name ?? '') : undefined;
+  // The client's requestState is checked first: a refused one never takes a replica's open-call slot.
+  const input: InputRelay = await relayInput(scope, method, exposedName ?? String(params.name ?? params.uri ?? ''), params, ctx);
   // A first round of a cacheable read asks the response cache inside admit; a continuation (requestState, inputResponses) never does.
   const continuation = typeof ctx.mcpReq.requestState() === 'string' || params.inputResponses !== undefined || params.requestState !== undefined;
   const query = continuation ? undefined : cacheQuery(scope.principal, params);
@@ -127,7 +129,6 @@ async function relay(
   if (!admitted.ok) refuse(new ProtocolError(admitted.code, admitted.message));
   if (admitted.hit) return admitted.value as never;
   const { settings, tool } = admitted;
-  const input: InputRelay = await relayInput(scope, method, exposedName ?? String(params.name ?? params.uri ?? ''), params, ctx);
   const sent = { ...upstreamParams(method, params, tool), ...input.upstreamFields };
   const progressToken = ctx.mcpReq._meta?.progressToken;
   const hooks: UpstreamHooks = {
