@@ -118,10 +118,11 @@ async function relay(
 ): Promise<unknown> {
   const state = upstreamStub(env, key);
   const exposedName = method === 'tools/call' ? String(params.name ?? '') : undefined;
+  // The client's requestState is checked first: a refused one never takes a replica's open-call slot.
+  const input: InputRelay = await relayInput(scope, method, exposedName ?? String(params.name ?? params.uri ?? ''), params, ctx);
   const admitted = (await state.admit(key, method, exposedName)) as AdmitResult;
   if (!admitted.ok) refuse(new ProtocolError(admitted.code, admitted.message));
   const { settings, tool } = admitted;
-  const input: InputRelay = await relayInput(scope, method, exposedName ?? String(params.name ?? params.uri ?? ''), params, ctx);
   const sent = { ...upstreamParams(method, params, tool), ...input.upstreamFields };
   const progressToken = ctx.mcpReq._meta?.progressToken;
   const hooks: UpstreamHooks = {
