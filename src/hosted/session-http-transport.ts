@@ -11,7 +11,7 @@ interface TransportInternals {
   sessionId?: string;
   _initialized: boolean;
   _requestToStreamMapping: Map<RequestId, string>;
-  _streamMapping: Map<string, unknown>;
+  _streamMapping: Map<string, { cleanup(): void }>;
 }
 
 /**
@@ -26,11 +26,12 @@ interface TransportInternals {
  * - the session id is the object's own (its name), fixed at construction;
  * - `restore()` marks a session initialized by an earlier incarnation (after eviction), and the
  *   answer to the replayed `initialize` (`RESTORE_REQUEST_ID`) is dropped;
- * - a POST stream's stored events are deleted once its last response was written on the live
- *   stream (the framework's bridge did the same); a stream whose client went away keeps them for
- *   replay;
- * - a new GET stream supersedes the previous one instead of answering 409 (what the framework's
- *   bridge did, so a client that lost its GET stream without the server noticing can reopen it).
+ * - a POST stream's events are forgotten once its last response was written on the live stream
+ *   (the framework's bridge did the same); a stream whose client went away keeps them for replay
+ *   (session-event-store.ts);
+ * - a new GET stream, or a resumption of a stream, supersedes the connection that served it so far
+ *   instead of answering 409 (what the framework's bridge did), so a client that lost a stream
+ *   without this side noticing can take it up again.
  */
 export class SessionHttpTransport extends WebStandardStreamableHTTPServerTransport {
   private readonly events: SessionEventStore;
@@ -52,7 +53,12 @@ export class SessionHttpTransport extends WebStandardStreamableHTTPServerTranspo
   }
 
   override async handleRequest(request: Request, options?: Parameters<WebStandardStreamableHTTPServerTransport['handleRequest']>[1]): Promise<Response> {
-    if (request.method === 'GET' && !request.headers.get('last-event-id')) this.closeStandaloneSSEStream();
+    if (request.method === 'GET') {
+      // A client reconnects when its stream broke, whether or not this side noticed: the newest wins.
+      const lastEventId = request.headers.get('last-event-id');
+      if (!lastEventId) this.closeStandaloneSSEStream();
+      else this.internals._streamMapping.get(lastEventId.slice(0, Math.max(0, lastEventId.lastIndexOf(':'))))?.cleanup();
+    }
     return super.handleRequest(request, options);
   }
 
@@ -65,7 +71,7 @@ export class SessionHttpTransport extends WebStandardStreamableHTTPServerTranspo
     await super.send(message, options);
     // The stream's last response is written and the stream closed: nothing left to resume.
     if (streamId !== undefined && live && !this.internals._requestToStreamMapping.has(requestId!) && !this.internals._streamMapping.has(streamId)) {
-      await this.events.clearStream(streamId);
+      this.events.clearStream(streamId);
     }
   }
 }
