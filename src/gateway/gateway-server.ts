@@ -1,4 +1,3 @@
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
@@ -19,7 +18,8 @@ import type { ToolPolicySource } from '../hosted/tool-policy';
 import { log } from '../observability/log';
 import { withRetries } from './retry';
 import type { ExposedTool } from './tool-view';
-import { asFault, connectUpstream, isUpstreamFault } from './upstream-connection';
+import { openUpstream, type UpstreamClient } from './upstream-client';
+import { asFault, isUpstreamFault } from './upstream-connection';
 import { GatewayCode } from './upstream-fetch';
 import { upstreamStub, type AdmitResult, type UpstreamKey } from './upstream-state';
 
@@ -27,7 +27,8 @@ interface Connection {
   version: number;
   /** The replica this upstream session lives on (sticky for the session's life, unless it is taken out). */
   replica: number;
-  client: Promise<Client>;
+  /** The SDK client's session on a 2025 replica, or stateless requests on a 2026-07-28 replica (upstream-client.ts). */
+  client: Promise<UpstreamClient>;
 }
 
 /**
@@ -53,15 +54,16 @@ export class GatewayServer extends HostedMcpAgent {
   protected override register(server: McpServer): void {
     const low = server.server;
     low.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await this.listTools() }));
-    low.setRequestHandler(CallToolRequestSchema, (req, extra) => this.callTool(req.params, extra));
-    low.setRequestHandler(ListResourcesRequestSchema, (req, extra) => this.relay('resources/list', extra, true, (c, o) => c.listResources(req.params, o)));
-    low.setRequestHandler(ListResourceTemplatesRequestSchema, (req, extra) =>
-      this.relay('resources/templates/list', extra, true, (c, o) => c.listResourceTemplates(req.params, o)),
-    );
-    low.setRequestHandler(ReadResourceRequestSchema, (req, extra) => this.relay('resources/read', extra, true, (c, o) => c.readResource(req.params, o)));
-    low.setRequestHandler(ListPromptsRequestSchema, (req, extra) => this.relay('prompts/list', extra, true, (c, o) => c.listPrompts(req.params, o)));
-    low.setRequestHandler(GetPromptRequestSchema, (req, extra) => this.relay('prompts/get', extra, true, (c, o) => c.getPrompt(req.params, o)));
-    low.setRequestHandler(CompleteRequestSchema, (req, extra) => this.relay('completion/complete', extra, true, (c, o) => c.complete(req.params, o)));
+    low.setRequestHandler(CallToolRequestSchema, (req, extra) => this.callTool(req.params, extra) as never);
+    // Each relayed as it is (the upstream's result, whichever era the upstream speaks); all idempotent, so retried on faults.
+    const plain = (method: string) => (req: { params?: Record<string, unknown> }, extra: HandlerExtra) =>
+      this.relay(method, extra, true, (c, o) => c.request(method, req.params, o)) as never;
+    low.setRequestHandler(ListResourcesRequestSchema, plain('resources/list'));
+    low.setRequestHandler(ListResourceTemplatesRequestSchema, plain('resources/templates/list'));
+    low.setRequestHandler(ReadResourceRequestSchema, plain('resources/read'));
+    low.setRequestHandler(ListPromptsRequestSchema, plain('prompts/list'));
+    low.setRequestHandler(GetPromptRequestSchema, plain('prompts/get'));
+    low.setRequestHandler(CompleteRequestSchema, plain('completion/complete'));
   }
 
   /** The session is ending: close the upstream connection too (the upstream session is deleted). */
@@ -102,7 +104,7 @@ export class GatewayServer extends HostedMcpAgent {
       'tools/call',
       extra,
       (tool) => tool?.annotations?.idempotentHint === true,
-      (client, options, tool) => client.callTool({ name: tool!.upstreamName, arguments: params.arguments }, undefined, options),
+      (client, options, tool) => client.request('tools/call', { name: tool!.upstreamName, arguments: params.arguments }, options) as never,
       params.name,
     );
   }
@@ -116,7 +118,7 @@ export class GatewayServer extends HostedMcpAgent {
     op: string,
     extra: HandlerExtra,
     idempotent: boolean | ((tool?: ExposedTool) => boolean),
-    run: (client: Client, options: RequestOptions, tool?: ExposedTool) => Promise<T>,
+    run: (client: UpstreamClient, options: RequestOptions, tool?: ExposedTool) => Promise<T>,
     toolName?: string,
   ): Promise<T> {
     const key = this.key();
@@ -191,11 +193,12 @@ export class GatewayServer extends HostedMcpAgent {
     }
   }
 
-  private client(key: UpstreamKey, version: number, replica: number): Promise<Client> {
+  private client(key: UpstreamKey, version: number, replica: number): Promise<UpstreamClient> {
     if (this.connection?.version === version && this.connection.replica === replica) return this.connection.client;
     this.dropConnection();
     const client = (async () =>
-      connectUpstream(await upstreamStub(this.env, key).target(key, replica), {
+      // A 2026-07-28 replica's input_required is answered by asking this session's client (resolve mode), then retried.
+      openUpstream(await upstreamStub(this.env, key).target(key, replica), {
         onNotification: (n) => this.forward(n),
         onToolsChanged: () =>
           void upstreamStub(this.env, key)

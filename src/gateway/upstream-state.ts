@@ -2,9 +2,11 @@ import { DurableObject } from 'cloudflare:workers';
 import { recordAudit } from '../audit/record';
 import { log } from '../observability/log';
 import { CircuitBreaker, type BreakerTransition } from './circuit-breaker';
-import { asFault, connectUpstream, isUpstreamFault, type UpstreamTarget } from './upstream-connection';
+import { probeEra, type UpstreamEra } from './modern-wire';
+import { openUpstream } from './upstream-client';
+import { asFault, isUpstreamFault, type UpstreamTarget } from './upstream-connection';
 import { CredentialHeaders, openCredentials } from './upstream-credentials';
-import { GatewayCode } from './upstream-fetch';
+import { GatewayCode, UpstreamFault } from './upstream-fetch';
 import { replicasOf, type UpstreamRecord, type UpstreamSettings } from './upstream-model';
 import { countHealthChecks, getUpstream, setBreakerState, setReplicasDown } from './upstream-store';
 import { ReplicaSet, type ReplicaHealth } from './replicas';
@@ -62,6 +64,7 @@ export class UpstreamState extends DurableObject<Env> {
   private cache: ToolCache | null | undefined;
   private refreshing: Promise<ToolCache> | null = null;
   private replicaSet: ReplicaSet | null = null;
+  private readonly probes = new Map<string, Promise<UpstreamEra | undefined>>();
 
   /** May the session make this upstream call now? For tools/call, also the tool's pin status. */
   async admit(key: UpstreamKey, op: string, exposedTool?: string, preferReplica?: number): Promise<AdmitResult> {
@@ -139,14 +142,40 @@ export class UpstreamState extends DurableObject<Env> {
       record.settings.connectTimeoutMs,
     );
     const replicas = this.replicasFor(record);
-    return {
-      url: replicas.url(Math.min(replica, replicas.size - 1)),
+    const index = Math.min(replica, replicas.size - 1);
+    const target: UpstreamTarget = {
+      url: replicas.url(index),
       transport: record.transport,
       headers: await this.credentials.headers(),
       settings: record.settings,
       allowPrivate: privateUpstreamsAllowed(this.env),
       version: record.version,
     };
+    return { ...target, era: await this.eraOf(replicas, index, target) };
+  }
+
+  /**
+   * The era a replica speaks: cached per replica for ERA_TTL_MS (forgotten on a fault), else
+   * probed with `server/discover` once for all concurrent callers. A probe that cannot reach the
+   * replica leaves the era unknown (the caller uses the 2025 handshake, whose failure is reported
+   * as usual), so the next call probes again.
+   */
+  private eraOf(replicas: ReplicaSet, index: number, target: UpstreamTarget): Promise<UpstreamEra | undefined> {
+    const known = replicas.era(index, Date.now());
+    if (known) return Promise.resolve(known);
+    const probeKey = `${replicas.version}:${index}`;
+    let probe = this.probes.get(probeKey);
+    if (!probe) {
+      probe = probeEra(target)
+        .then((era) => {
+          replicas.setEra(index, era, Date.now());
+          return era as UpstreamEra | undefined;
+        })
+        .catch(() => undefined)
+        .finally(() => this.probes.delete(probeKey));
+      this.probes.set(probeKey, probe);
+    }
+    return probe;
   }
 
   /** The tools callers see: approved ones only, after the tenant's policy. Cached with a TTL. */
@@ -203,7 +232,14 @@ export class UpstreamState extends DurableObject<Env> {
       cache: cache ? { fetchedAt: cache.fetchedAt || null, tools: cache.tools.length } : null,
       pins: { approved: byPin('approved'), drifted: byPin('drifted'), unapproved: byPin('unapproved') },
       replicas: record ? this.replicasFor(record).view() : [],
+      era: record ? this.eraSummary(this.replicasFor(record)) : null,
     };
+  }
+
+  /** Which era the upstream speaks, as its replicas' last probes found: one era, `mixed`, or null before any probe. */
+  private eraSummary(replicas: ReplicaSet): string | null {
+    const eras = new Set(replicas.view().flatMap((r) => (r.era ? [r.era as string] : [])));
+    return eras.size === 0 ? null : eras.size === 1 ? [...eras][0]! : 'mixed';
   }
 
   /** The admin changed the upstream: reload config and credentials; a re-enabled upstream is checked again soon. */
@@ -263,7 +299,7 @@ export class UpstreamState extends DurableObject<Env> {
   private async checkReplica(key: UpstreamKey, record: UpstreamRecord, replica: number): Promise<{ health: ReplicaHealth; pingMs: number }> {
     const started = Date.now();
     try {
-      const client = await connectUpstream(await this.target(key, replica));
+      const client = await openUpstream(await this.target(key, replica));
       const pingStart = Date.now();
       await client.ping({ timeout: record.settings.requestTimeoutMs }).finally(() => client.close().catch(() => undefined));
       return { health: { checkedAt: started, ok: true, latencyMs: Date.now() - started }, pingMs: Date.now() - pingStart };
@@ -425,17 +461,18 @@ export class UpstreamState extends DurableObject<Env> {
   }
 
   private async fetchToolsFrom(record: UpstreamRecord, replica: number): Promise<CachedTool['definition'][]> {
-    const client = await connectUpstream(await this.target({ tenant: record.tenantId, name: record.name }, replica));
+    const client = await openUpstream(await this.target({ tenant: record.tenantId, name: record.name }, replica));
     try {
       const out: CachedTool['definition'][] = [];
       let cursor: string | undefined;
       for (let page = 0; page < MAX_TOOL_PAGES; page++) {
-        const res = await client.listTools(cursor ? { cursor } : {}, {
+        const res = await client.request('tools/list', cursor ? { cursor } : {}, {
           timeout: record.settings.requestTimeoutMs,
           maxTotalTimeout: record.settings.responseTimeoutMs,
         });
+        if (!Array.isArray(res.tools)) throw new UpstreamFault('upstream answered tools/list without a tools array');
         out.push(...(res.tools as CachedTool['definition'][]));
-        cursor = res.nextCursor;
+        cursor = typeof res.nextCursor === 'string' ? res.nextCursor : undefined;
         if (!cursor) break;
       }
       return out;
