@@ -96,7 +96,7 @@ afterAll(async () => {
 describe('gateway: 2026-07-28 on both sides', () => {
   it('a 2026-07-28 client reaches a 2026-07-28 upstream: tools, resources, templates, prompts, completion, spoken statelessly upstream', async () => {
     const client = await v2('modern', keys.member);
-    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['add', 'confirm', 'echo', 'write']);
+    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['add', 'confirm', 'echo', 'steps', 'write']);
     expect(text(await client.callTool({ name: 'echo', arguments: { text: 'hi' } }))).toBe('echo: hi');
     expect((await client.listResources()).resources.map((r) => r.uri)).toEqual(['fixture://readme']);
     expect((await client.readResource({ uri: 'fixture://readme' })).contents[0]).toMatchObject({ text: 'modern readme' });
@@ -118,6 +118,21 @@ describe('gateway: 2026-07-28 on both sides', () => {
     const view = (await adminCall(h.platform, 'GET', '/tenants/eras/upstreams/modern')).body;
     expect(view.state.era).toBe(MODERN);
     expect(view.state.replicas[0].era).toBe(MODERN);
+  });
+
+  it('progress from a 2026-07-28 upstream reaches the client of either era', async () => {
+    const modernClient = await v2('modern', keys.member);
+    const seen: number[] = [];
+    const res = await modernClient.callTool({ name: 'steps', arguments: { n: 3 } }, { onprogress: (p) => void seen.push(p.progress) });
+    expect(text(res)).toBe('done after 3 steps');
+    expect(seen).toEqual([1, 2, 3]);
+    await modernClient.close();
+    const legacy = await connectClient(h.platform, 'modern', keys.member);
+    const legacySeen: number[] = [];
+    const out = await legacy.callTool({ name: 'steps', arguments: { n: 2 } }, undefined, { onprogress: (p) => void legacySeen.push(p.progress) });
+    expect(text(out)).toBe('done after 2 steps');
+    expect(legacySeen).toEqual([1, 2]);
+    await legacy.close();
   });
 
   it('multi-round-trip input: the upstream asks, the 2026-07-28 client answers, the retry goes back with the upstream state unwrapped', async () => {
@@ -194,10 +209,22 @@ describe('gateway: 2026-07-28 on both sides', () => {
     expect(view.state.era).toBe('2025');
   });
 
+  it('a 2025 upstream asking a 2026-07-28 client for sampling mid-call is refused clearly and audited (not feasible statelessly)', async () => {
+    const client = await v2('classic', keys.member);
+    const res = await client.callTool({ name: 'ask', arguments: {} });
+    expect(res.isError).toBe(true);
+    expect(text(res)).toMatch(/sampling failed: .*cannot be relayed to a 2026-07-28 client/);
+    await client.close();
+    await eventually(async () => {
+      const refused = (await auditEvents('server=classic&action=gateway.sampling_refused')).filter((e) => e.details.era === MODERN);
+      return refused.length === 1 && refused;
+    }, 'one gateway.sampling_refused event with the era');
+  });
+
   it('a policy refusal in the 2026-07-28 lane is audited once, with the era, and never reaches the upstream', async () => {
     const before = modern.counts['tools/call'] ?? 0;
     const client = await v2('modern', keys['read-only']);
-    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['confirm', 'echo']); // filtered to what it may call
+    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['confirm', 'echo', 'steps']); // filtered to what it may call
     const refused = await client.callTool({ name: 'write', arguments: { value: 'x' } }).then(
       (r) => r,
       (e: unknown) => e,

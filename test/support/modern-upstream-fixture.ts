@@ -68,6 +68,21 @@ function build(fixture: { echoedStates: string[] }): McpServer {
       return { content: [{ type: 'text', text: `${what}: ${answer.action === 'accept' && answer.content?.yes === true ? 'confirmed' : 'declined'}` }] };
     },
   );
+  server.registerTool(
+    'steps',
+    {
+      description: 'Reports progress and logs while it works',
+      inputSchema: z.object({ n: z.number().int().min(1).max(10) }),
+      annotations: { readOnlyHint: true },
+    },
+    async ({ n }, ctx) => {
+      const token = ctx.mcpReq._meta?.progressToken;
+      for (let i = 1; i <= n; i++) {
+        if (token !== undefined) await ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, progress: i, total: n } });
+      }
+      return { content: [{ type: 'text', text: `done after ${n} steps` }] };
+    },
+  );
   server.registerResource('readme', 'fixture://readme', { mimeType: 'text/plain' }, async (uri) => ({ contents: [{ uri: uri.href, text: 'modern readme' }] }));
   server.registerResource(
     'item',
