@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client as V2Client } from '@modelcontextprotocol/client';
-import { adminCall, startHarness, tenantWithKeys, text, type Harness } from '../support/gateway-harness.ts';
+import { adminCall, connectClient, startHarness, tenantWithKeys, text, type Harness } from '../support/gateway-harness.ts';
 import { startModernUpstream, type ModernFixture } from '../support/modern-upstream-fixture.ts';
 import { startUpstream } from '../support/upstream-fixture.ts';
 import { connectV2 } from '../support/sdk-v2-connect.ts';
@@ -111,10 +111,25 @@ describe('gateway balancing strategies, end to end', () => {
     expect(view.state.replicas[1].breaker.state).toBe('open');
     expect(view.state.replicas.map((r: { era: string | null }) => r.era)).toEqual(['2026-07-28', null, '2026-07-28']);
     expect(view.state.breaker.state).toBe('closed');
-    // /health: this platform has the 3 replicas of `lc` and the 3 of `kill`, one of them taken out.
+    // /health: this platform has the 3 replicas of `lc` and the 3 of `kill` (the tests after add theirs), one of them taken out.
     const health = (await (await fetch(`${h.platform.url}/health`)).json()) as { gateway: { upstreams: number; replicas: Record<string, number> } };
     expect(health.gateway.upstreams).toBe(2);
     expect(health.gateway.replicas).toEqual({ total: 6, up: 5, down: 1 });
+  });
+
+  it('a 2025 client session on 2026-07-28 replicas is balanced per request (there is no upstream session to stick to)', async () => {
+    const replicas = await modernReplicas([0, 0]);
+    await register(
+      'perreq',
+      replicas.map((f) => f.url),
+      'round-robin',
+      { retries: 0 },
+    );
+    const legacy = await connectClient(h.platform, 'perreq', keys.member);
+    for (let i = 0; i < 6; i++) expect(text(await legacy.callTool({ name: 'add', arguments: { a: i, b: 5 } }))).toBe(String(i + 5));
+    await legacy.close();
+    // Tolerance: round-robin per request over 2 replicas, 6 calls of one session: 3 each (at least 2 each stated).
+    for (const f of replicas) expect(calls(f), JSON.stringify(replicas.map(calls))).toBeGreaterThanOrEqual(2);
   });
 
   it('health: a replica failing its health check gets no call, and gets its share again after it recovers', async () => {
