@@ -15,7 +15,6 @@ import { touchApiKey } from '../tenancy/api-keys';
 import { transportHeaders } from './forward-headers';
 import { opensSession, parseJsonRpcBody } from './jsonrpc-validation';
 import { resolvePrincipal } from './principal-resolver';
-import { tenantDefinedServer } from '../tenancy/server-names';
 import { encodeModuleRef, MODULE_HEADER } from '../tenant-servers/module-ref';
 import { modernModule, type ModernModule } from '../tenant-servers/module-definition';
 import { modernUpstream } from '../gateway/modern-upstream';
@@ -120,7 +119,7 @@ export async function gateMcpRequest(
   let modern: ModernModule | undefined;
   if (target.upstream) {
     // Another tenant's server of the same name looks exactly like no server at all; no object is created.
-    const defined = await tenantDefinedServer(env.DB, principal.tenantId, target.server.name);
+    const defined = resolved.defined ?? null; // read with the caller's credential (principal-resolver.ts)
     if (!defined || (defined.kind === 'upstream' && !defined.upstream.enabled)) {
       recordDenial(defined ? 'upstream disabled' : 'no such server for this tenant', { tenant: principal.tenantId, server: target.server.name });
       return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${target.server.name}"`);

@@ -22,6 +22,7 @@ import { MODERN_VERSION, type UpstreamEra } from './modern-wire';
 import { openUpstream, type UpstreamClient } from './upstream-client';
 import { asFault, isUpstreamFault } from './upstream-connection';
 import { GatewayCode } from './upstream-fetch';
+import { cacheQuery, invalidates } from './response-cache-model';
 import { upstreamStub, type AdmitResult, type UpstreamKey } from './upstream-state';
 
 interface Connection {
@@ -59,13 +60,16 @@ export class GatewayServer extends HostedMcpAgent {
     low.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await this.listTools() }));
     low.setRequestHandler(CallToolRequestSchema, (req, extra) => this.callTool(req.params, extra) as never);
     // Each relayed as it is (the upstream's result, whichever era the upstream speaks); all idempotent, so retried on faults.
-    const plain = (method: string) => (req: { params?: Record<string, unknown> }, extra: HandlerExtra) =>
-      this.relay(method, extra, true, (c, o) => c.request(method, req.params, o)) as never;
+    // resources/read and prompts/get pass their params as the response cache's query (it decides whether to cache).
+    const plain =
+      (method: string, cacheable = false) =>
+      (req: { params?: Record<string, unknown> }, extra: HandlerExtra) =>
+        this.relay(method, extra, true, (c, o) => c.request(method, req.params, o), undefined, cacheable ? (req.params ?? {}) : undefined) as never;
     low.setRequestHandler(ListResourcesRequestSchema, plain('resources/list'));
     low.setRequestHandler(ListResourceTemplatesRequestSchema, plain('resources/templates/list'));
-    low.setRequestHandler(ReadResourceRequestSchema, plain('resources/read'));
+    low.setRequestHandler(ReadResourceRequestSchema, plain('resources/read', true));
     low.setRequestHandler(ListPromptsRequestSchema, plain('prompts/list'));
-    low.setRequestHandler(GetPromptRequestSchema, plain('prompts/get'));
+    low.setRequestHandler(GetPromptRequestSchema, plain('prompts/get', true));
     low.setRequestHandler(CompleteRequestSchema, plain('completion/complete'));
   }
 
@@ -109,13 +113,16 @@ export class GatewayServer extends HostedMcpAgent {
       (tool) => tool?.annotations?.idempotentHint === true,
       (client, options, tool) => client.request('tools/call', { name: tool!.upstreamName, arguments: params.arguments }, options) as never,
       params.name,
+      params,
     );
   }
 
   /**
    * One upstream operation: ask the upstream's state object (breaker, pins), then call with the
    * configured timeouts, relaying progress; retry only idempotent operations, only on upstream
-   * faults, with backoff and jitter; report the outcome back to the breaker.
+   * faults, with backoff and jitter; report the outcome back to the breaker. With `cacheable`
+   * (the params of a read the response cache may answer), a cached answer comes back from `admit`
+   * and the upstream is not called; a fresh answer is handed back to be stored.
    */
   private async relay<T>(
     op: string,
@@ -123,13 +130,15 @@ export class GatewayServer extends HostedMcpAgent {
     idempotent: boolean | ((tool?: ExposedTool) => boolean),
     run: (client: UpstreamClient, options: RequestOptions, tool?: ExposedTool) => Promise<T>,
     toolName?: string,
+    cacheable?: Record<string, unknown>,
   ): Promise<T> {
     const key = this.key();
     const state = upstreamStub(this.env, key);
     // Sticky only to a 2025 replica (its upstream session); calls to a 2026-07-28 replica are stateless and balance per request.
     const sticky = this.connection && this.connection.era !== MODERN_VERSION ? this.connection.replica : undefined;
-    const admitted = (await state.admit(key, op, toolName, sticky)) as AdmitResult;
+    const admitted = (await state.admit(key, op, toolName, sticky, cacheable && cacheQuery(this.principal(), cacheable))) as AdmitResult;
     if (!admitted.ok) throw new McpError(admitted.code, admitted.message);
+    if (admitted.hit) return admitted.value as T;
     const { settings, tool } = admitted;
     const token = (extra as { _meta?: { progressToken?: string | number } })._meta?.progressToken;
     const options: RequestOptions = {
@@ -177,6 +186,7 @@ export class GatewayServer extends HostedMcpAgent {
         },
       );
       this.ctx.waitUntil(state.report(key, true));
+      if (admitted.ticket) this.ctx.waitUntil(state.storeResponse(key, admitted.ticket, result));
       return result;
     } catch (error) {
       if (extra.signal.aborted) throw error;
@@ -204,7 +214,15 @@ export class GatewayServer extends HostedMcpAgent {
     const client = (async () =>
       // A 2026-07-28 replica's input_required is answered by asking this session's client (resolve mode), then retried.
       openUpstream(await upstreamStub(this.env, key).target(key, replica), {
-        onNotification: (n) => this.forward(n),
+        onNotification: (n) => {
+          if (invalidates(n.method))
+            this.ctx.waitUntil(
+              upstreamStub(this.env, key)
+                .upstreamChanged(key, n.method, n.params as { uri?: unknown })
+                .catch(() => undefined),
+            );
+          this.forward(n);
+        },
         onToolsChanged: () =>
           void upstreamStub(this.env, key)
             .toolsChanged(key)

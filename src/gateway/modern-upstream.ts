@@ -13,6 +13,8 @@ import type { ExposedTool } from './tool-view';
 import { openUpstream } from './upstream-client';
 import { asFault, isUpstreamFault, type UpstreamHooks } from './upstream-connection';
 import { GatewayCode } from './upstream-fetch';
+import { cacheQuery, invalidates } from './response-cache-model';
+import { requestContext } from '../observability/request-context';
 import { upstreamStub, type AdmitResult, type UpstreamKey } from './upstream-state';
 
 /**
@@ -120,13 +122,22 @@ async function relay(
   const exposedName = method === 'tools/call' ? String(params.name ?? '') : undefined;
   // The client's requestState is checked first: a refused one never takes a replica's open-call slot.
   const input: InputRelay = await relayInput(scope, method, exposedName ?? String(params.name ?? params.uri ?? ''), params, ctx);
-  const admitted = (await state.admit(key, method, exposedName)) as AdmitResult;
+  // A first round of a cacheable read asks the response cache inside admit; a continuation (requestState, inputResponses) never does.
+  const continuation = typeof ctx.mcpReq.requestState() === 'string' || params.inputResponses !== undefined || params.requestState !== undefined;
+  const query = continuation ? undefined : cacheQuery(scope.principal, params);
+  const admitted = (await state.admit(key, method, exposedName, undefined, query)) as AdmitResult;
   if (!admitted.ok) refuse(new ProtocolError(admitted.code, admitted.message));
+  if (admitted.hit) return admitted.value as never;
   const { settings, tool } = admitted;
   const sent = { ...upstreamParams(method, params, tool), ...input.upstreamFields };
   const progressToken = ctx.mcpReq._meta?.progressToken;
   const hooks: UpstreamHooks = {
-    onNotification: (n) => void ctx.mcpReq.notify(n as never).catch(() => undefined),
+    onNotification: (n) => {
+      // Change notifications seen during the call invalidate cached answers, as on the session lane.
+      if (invalidates(n.method)) void state.upstreamChanged(key, n.method, n.params as { uri?: unknown }).catch(() => undefined);
+      void ctx.mcpReq.notify(n as never).catch(() => undefined);
+    },
+    onToolsChanged: () => void state.toolsChanged(key).catch(() => undefined),
     // A 2025 upstream's server-to-client request cannot be carried across stateless rounds: refused, audited (docs/gateway.md).
     onSampling: () => notOffered(key, 'sampling'),
     onElicitation: () => notOffered(key, 'elicitation'),
@@ -170,7 +181,15 @@ async function relay(
       { retries: idempotent ? settings.retries : 0, baseMs: settings.retryBaseMs, retryable: isUpstreamFault },
     );
     await state.report(key, true);
-    return input.wrap(result);
+    const answer = await input.wrap(result);
+    if (admitted.ticket) {
+      // Stored off the response path; storeResponse keeps only complete, non-error results.
+      const stored = state.storeResponse(key, admitted.ticket, answer).catch(() => undefined);
+      const context = requestContext();
+      if (context) context.ctx.waitUntil(stored);
+      else await stored;
+    }
+    return answer;
   } catch (error) {
     const fault = isUpstreamFault(error);
     await state.report(key, !fault, String(error).slice(0, 200));

@@ -8,6 +8,7 @@ export interface LeaseSource {
 }
 
 interface Lease {
+  granted: number;
   remaining: number;
   /** Local clock: the lease may be spent strictly before this. */
   expiresAt: number;
@@ -31,12 +32,22 @@ const MAX_ENTRIES = 10_000;
  */
 export const LIVE_MS = 2 * LEASE_MAX_MS;
 
+/**
+ * Leases are sized to this isolate's demand, so a caller that uses little holds little of its
+ * tenant's budget: the first lease asks for FIRST_WANT requests, a lease spent before it expires
+ * asks for GROWTH times as many next time, and a lease that expired asks next for twice what it
+ * served (at least FIRST_WANT); the limiter caps each at `leaseSize` of the limits.
+ */
+export const FIRST_WANT = 10;
+const GROWTH = 4;
+
 const ADMITTED: AdmitResult = { ok: true };
 
 /**
  * Admission of MCP requests without a limiter round trip per request: this isolate leases a slice
- * of a tenant's and a credential's budgets from the tenant's TenantLimiter (`lease`: up to a tenth
- * of the limit, at least ten, never more than is left) and admits requests from it locally until
+ * of a tenant's and a credential's budgets from the tenant's TenantLimiter (`lease`: sized to this
+ * isolate's recent demand, FIRST_WANT; at most a tenth of the limit, at least ten, never more than
+ * is left) and admits requests from it locally until
  * it is spent or expires (the end of the limiter's minute window, at most LEASE_MAX_MS), then asks
  * again. The limiter counts a slice when it grants it, so no window is ever exceeded; unused
  * requests are given back when the lease expires, in the `waitUntil` of the request that took it.
@@ -55,6 +66,8 @@ export class LeaseBudget {
   private readonly live = new Map<string, number>();
   /** `tenant\0user` → sessions served from that caller's leases since the last report, and when last. */
   private readonly seen = new Map<string, Map<string, number>>();
+  /** `tenant\0user` → how many requests the next lease asks for (see FIRST_WANT). */
+  private readonly wants = new Map<string, number>();
 
   /**
    * Admit one request of `req.user` in `tenant`: from this isolate's lease when it is session-less
@@ -83,13 +96,16 @@ export class LeaseBudget {
       // This request's own session is reported with the call, so the limiter sees it used now.
       this.sight(key, req.session, asked);
       const seen = this.takeSightings(key);
-      const result = await source.lease({ user: req.user, limits: req.limits, credential: req.credential, idleMs: req.idleMs, seen });
+      // A lease spent before its time asks for more; otherwise what the last one's use said.
+      const want = lease && lease.remaining <= 0 && now < lease.expiresAt ? lease.granted * GROWTH : (this.wants.get(key) ?? FIRST_WANT);
+      const result = await source.lease({ user: req.user, limits: req.limits, credential: req.credential, idleMs: req.idleMs, seen, want });
       this.confirm(tenant, seen, result.gone, asked);
       if (!result.ok) return result;
       // The limiter says this request's session has ended: refused like the exact call would, its request kept in the lease.
       const ended = req.session !== undefined && !!result.gone?.includes(req.session);
       // Measured from before the call, so the lease ends no later than the limiter's window does.
       const next: Lease = {
+        granted: result.granted,
         remaining: result.granted - (ended ? 0 : 1),
         expiresAt: asked + result.validMs,
         grantedAt: result.grantedAt,
@@ -187,7 +203,11 @@ export class LeaseBudget {
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, lease.expiresAt - Date.now())));
     const unused = lease.remaining;
     lease.remaining = 0;
-    if (this.leases.get(key) === lease) this.leases.delete(key);
+    if (this.leases.get(key) === lease) {
+      this.leases.delete(key);
+      if (this.wants.size >= MAX_ENTRIES) this.wants.clear();
+      this.wants.set(key, Math.max(FIRST_WANT, 2 * (lease.granted - unused)));
+    }
     const seen = this.takeSightings(key);
     if (unused <= 0 && !seen) return;
     const asked = Date.now();

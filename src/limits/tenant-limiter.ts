@@ -36,7 +36,7 @@ const WINDOW_MS = 60_000;
 /** The longest a lease is usable: unused requests return to the tenant within about this long. */
 export const LEASE_MAX_MS = 1000;
 
-/** How many requests one lease may hold against a limit: a tenth of it, at least ten (never more than is left). */
+/** The most requests one lease may hold against a limit: a tenth of it, at least ten (never more than is left, nor than the isolate asks for). */
 export const leaseSize = (limit: number) => Math.max(10, Math.ceil(limit / 10));
 
 /**
@@ -44,7 +44,7 @@ export const leaseSize = (limit: number) => Math.max(10, Math.ceil(limit / 10));
  * caller the isolate served from its lease since it last reported (`[session name, last request
  * time]`), touched here in one call for liveness and least-recently-used eviction.
  */
-export type LeaseRequest = Pick<AdmitRequest, 'user' | 'limits' | 'credential'> & { idleMs?: number; seen?: Sighting[] };
+export type LeaseRequest = Pick<AdmitRequest, 'user' | 'limits' | 'credential'> & { idleMs?: number; seen?: Sighting[]; want?: number };
 
 /** A session an isolate served from its lease, and when it last did. */
 export type Sighting = [session: string, seenAt: number];
@@ -123,7 +123,7 @@ export class TenantLimiter extends DurableObject<Env> {
     const full = this.tenantFull(req.limits, now);
     if (full) return { ...full, gone };
     const rpm = req.limits.requestsPerMinute;
-    const want = Math.min(rpm - this.windowCount, leaseSize(rpm), leaseSize(req.credential.perMinute));
+    const want = Math.max(1, Math.min(req.want ?? Infinity, rpm - this.windowCount, leaseSize(rpm), leaseSize(req.credential.perMinute)));
     const credential = this.credentials.lease(req.user, req.credential, now, want);
     if (!credential.ok) return credentialRefusal(req.user, credential);
     this.windowCount += credential.granted;

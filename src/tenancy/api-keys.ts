@@ -103,22 +103,34 @@ export type KeyRefusal = 'malformed' | 'unknown' | 'revoked' | 'expired';
  * in the same query (so the gate need not make a second D1 round trip per MCP request). The hash is
  * looked up by index and then compared in constant time; the tenant in the key must match the
  * stored one. `tenant` is null if the tenant row is gone.
+ *
+ * `alongside` is one more statement about the key's tenant run in the same D1 round trip (a batch);
+ * its first row comes back as `alongside` only when the key is accepted, so nothing is learned about
+ * a tenant from a key that is not its own.
  */
 export async function verifyApiKey(
   db: D1Database,
   presented: string,
   now = Date.now(),
-): Promise<{ key: ApiKey; tenant: KeyTenantState | null } | { refusal: KeyRefusal }> {
+  alongside?: (tenantId: string) => D1PreparedStatement,
+): Promise<{ key: ApiKey; tenant: KeyTenantState | null; alongside?: Record<string, unknown> | null } | { refusal: KeyRefusal }> {
   const match = KEY_PATTERN.exec(presented);
   if (!match) return { refusal: 'malformed' };
   const [, tenantId, secret] = match as unknown as [string, string, string];
   const hash = await secretHash(secret);
-  const row = await db
+  type Row = KeyRow & { tenant_status: TenantStatus | null; tenant_servers: string | null; tenant_generation: number | null } & LimitColumns;
+  const statement = db
     .prepare(
       `SELECT k.*, t.status AS tenant_status, t.servers AS tenant_servers, t.generation AS tenant_generation, ${limitColumnsSql('t')} FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id WHERE k.secret_hash = ? AND k.tenant_id = ?`,
     )
-    .bind(hash, tenantId)
-    .first<KeyRow & { tenant_status: TenantStatus | null; tenant_servers: string | null; tenant_generation: number | null } & LimitColumns>();
+    .bind(hash, tenantId);
+  let row: Row | null;
+  let extra: Record<string, unknown> | null | undefined;
+  if (alongside) {
+    const [keyRows, extraRows] = await db.batch<Record<string, unknown>>([statement, alongside(tenantId)]);
+    row = (keyRows?.results[0] as Row | undefined) ?? null;
+    extra = extraRows?.results[0] ?? null;
+  } else row = await statement.first<Row>();
   if (!row || !(await safeEqual(row.secret_hash, hash))) return { refusal: 'unknown' };
   if (row.revoked_at !== null) return { refusal: 'revoked' };
   if (row.expires_at !== null && row.expires_at <= now) return { refusal: 'expired' };
@@ -131,7 +143,7 @@ export async function verifyApiKey(
           limits: limitsFromRow(row, keyLimitsFromRow(row)),
           generation: row.tenant_generation ?? 0,
         };
-  return { key: toKey(row), tenant };
+  return { key: toKey(row), tenant, ...(alongside ? { alongside: extra ?? null } : {}) };
 }
 
 /** A key's tenant as read alongside the key. */

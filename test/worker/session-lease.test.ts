@@ -180,6 +180,28 @@ describe('leased admission within sessions: several isolates against one tenant'
     await Promise.all([a.settled(), b.settled()]);
   });
 
+  it('leases follow demand: many light callers across isolates never use up a tenant budget they do not use', async () => {
+    await awayFromMinuteEdge();
+    const tenant = `slease-${crypto.randomUUID()}`;
+    const l = limitsOf({ requestsPerMinute: 1000 }); // a lease may hold up to 60 (a tenth of the 600/min per key)
+    const { stub, source } = countedLimiter(tenant);
+    const users = Array.from({ length: 20 }, (_, i) => `key:light-${i}`);
+    const sessions = new Map<string, string>();
+    for (const u of users) sessions.set(u, (await openSessions(source, stub, u, l, 1))[0]!);
+    const holders = Array.from({ length: 2 }, isolate);
+    const results: AdmitResult[] = [];
+    // 2 isolates × 20 keys × 3 rounds = 120 requests, an eighth of the budget. Were every (isolate, key)
+    // lease sized to its limit (60), 40 of them would claim 2,400 > 1,000 and refuse the tenant.
+    for (let round = 0; round < 3; round++) {
+      results.push(...(await Promise.all(holders.flatMap((h) => users.map((u) => h.budget.admit(tenant, source, request(u, l, sessions.get(u)), h.ctx))))));
+      await sleep(100);
+    }
+    expect(results.filter((r) => !r.ok)).toEqual([]);
+    await Promise.all(holders.map((h) => h.settled()));
+    const usage = await stub.credentialUsage(users);
+    expect(Object.values(usage).reduce((n, u) => n + u.minute, 0)).toBe(120 + 20);
+  });
+
   it('session quotas stay exact: concurrent openings from several isolates never exceed the tenant quota', async () => {
     const tenant = `slease-${crypto.randomUUID()}`;
     const l = limitsOf({ maxSessions: 5 });
