@@ -19,6 +19,7 @@ import { encodeModuleRef, MODULE_HEADER } from '../tenant-servers/module-ref';
 import { modernModule, type ModernModule } from '../tenant-servers/module-definition';
 import { modernUpstream } from '../gateway/modern-upstream';
 import { newSessionId, openSessionId, sealSessionId } from './session-id';
+import { fetchSession, newRawSessionId, sessionObjectName, sessionTransportRefusal } from './session-route';
 import { chooseLane } from '../modern/era';
 import { serveModern } from '../modern/modern-lane';
 
@@ -37,16 +38,19 @@ export interface GateTarget {
 }
 
 type Forward = { fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> };
-const handlers = new Map<string, Forward>();
+const legacyHandlers = new Map<string, Forward>();
 
-function frameworkHandler(target: GateTarget): Forward {
-  const key = `${target.server.binding}/${target.server.name}/${target.transport}`;
-  let handler = handlers.get(key);
+/**
+ * The framework's handler for the legacy HTTP+SSE transport (`McpAgent.serveSSE`): a stream's
+ * messages reach its object over RPC and its answers come back over the WebSocket bridge. Kept for
+ * this old transport only; Streamable HTTP goes straight into the object (session-route.ts).
+ */
+function legacySseHandler(target: GateTarget): Forward {
+  const key = `${target.server.binding}/${target.server.name}`;
+  let handler = legacyHandlers.get(key);
   if (!handler) {
-    const base = `/servers/${target.server.name}/${target.transport}`;
-    handler =
-      target.transport === 'mcp' ? McpAgent.serve(base, { binding: target.server.binding }) : McpAgent.serveSSE(base, { binding: target.server.binding });
-    handlers.set(key, handler);
+    handler = McpAgent.serveSSE(`/servers/${target.server.name}/sse`, { binding: target.server.binding });
+    legacyHandlers.set(key, handler);
   }
   return handler;
 }
@@ -82,8 +86,9 @@ function notFound(g: Gated): Response {
  * sessions to their owner through signed session ids, admits the request against the tenant's
  * limits (tenant rate, the key's or user's minute/hour/day rate, session quota, session liveness:
  * one limiter call for a request that opens a session, an isolate-local lease for the others,
- * src/limits/lease-budget.ts), forwards only
- * the transport's headers (forward-headers.ts), attaches the principal, then hands the request to the framework's transport.
+ * src/limits/lease-budget.ts), forwards only the transport's headers (forward-headers.ts), attaches
+ * the principal, then hands the request to the session object in one call (Streamable HTTP,
+ * session-route.ts) or to the framework's legacy SSE transport.
  */
 export async function gateMcpRequest(
   request: Request,
@@ -238,24 +243,29 @@ async function streamable(request: Request, g: Gated): Promise<Response> {
   if (body instanceof Response) return body;
   const messages = request.method === 'POST' ? parseJsonRpcBody(body) : [];
   if (messages instanceof Response) return messages;
+  const refusal = sessionTransportRefusal(request, messages, raw);
+  if (refusal) return refusal;
   const opening = raw === null && opensSession(messages);
-  const admission = await admit(g, raw === null ? undefined : `streamable-http:${raw}`, opening);
+  const admission = await admit(g, raw === null ? undefined : sessionObjectName(raw), opening);
   if (admission instanceof Response) return admission;
 
+  // One call into the session object, which serves Streamable HTTP itself (src/gate/session-route.ts).
+  const id = raw ?? newRawSessionId(g.env, g.target.server.binding);
+  if (raw === null) g.headers.delete('mcp-session-id');
   const forwarded = new Request(request.url, { method: request.method, headers: g.headers, body: request.method === 'POST' ? body : undefined });
   let response: Response;
   try {
-    response = await frameworkHandler(g.target).fetch(forwarded, g.env, g.ctx);
+    response = await fetchSession(g.env, g.target.server.binding, id, forwarded);
   } catch (error) {
     await settle(g, admission.reservation, null);
     throw error;
   }
   const issued = response.headers.get('mcp-session-id');
-  if (opening) await settle(g, admission.reservation, response.ok && issued && raw === null ? `streamable-http:${issued}` : null);
-  // The owner ended the session: its slot is free at once (the object's deferred teardown leaves it alone).
+  if (opening) await settle(g, admission.reservation, response.ok && issued === id ? sessionObjectName(id) : null);
+  // The owner ended the session: its slot is free at once, released here and nowhere else (src/limits/session-slots.ts).
   if (request.method === 'DELETE' && response.ok && raw) {
-    isolateBudget.forget(g.principal.tenantId, `streamable-http:${raw}`);
-    await releaseSlot(g.env, g.principal.tenantId, `streamable-http:${raw}`);
+    isolateBudget.forget(g.principal.tenantId, sessionObjectName(raw));
+    await releaseSlot(g.env, g.principal.tenantId, sessionObjectName(raw));
   }
   if (!issued) return response;
   const sealed = external ?? (await sealSessionId(g.secret, g.target.server.name, g.owner, issued));
@@ -268,7 +278,7 @@ async function legacySse(request: Request, g: Gated): Promise<Response> {
   const url = new URL(request.url);
   const isMessage = url.pathname.endsWith('/message');
   const given = url.searchParams.get('sessionId');
-  const forward = (req: Request) => frameworkHandler(g.target).fetch(req, g.env, g.ctx);
+  const forward = (req: Request) => legacySseHandler(g.target).fetch(req, g.env, g.ctx);
   if (!isMessage) {
     if (request.method !== 'GET') return rpcError(405, RpcCode.InvalidRequest, 'Method not allowed: GET opens an SSE stream', { Allow: 'GET' });
     if (given !== null && !(await openSessionId(g.secret, g.target.server.name, g.owner, given))) return notFound(g);
