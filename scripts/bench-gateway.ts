@@ -14,6 +14,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { admin, raiseLimitsForLoad, startPlatform } from './lib/local-platform.ts';
 import { startUpstream } from '../test/support/upstream-fixture.ts';
+import { startModernUpstream } from '../test/support/modern-upstream-fixture.ts';
+import { Client as V2Client, StreamableHTTPClientTransport as V2Transport } from '@modelcontextprotocol/client';
 import { startCacheUpstream } from '../test/support/cache-upstream.ts';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 300);
@@ -41,6 +43,7 @@ const stateDir = mkdtempSync(join(tmpdir(), 'smcp-bench-gw-'));
 const platform = await startPlatform({ stateDir, adminToken: 'bench-operator-token-0123456789', secret: 'bench-secret-'.padEnd(48, 'b') });
 const upstream = await startUpstream();
 const replica2 = await startUpstream();
+const modernUpstream = await startModernUpstream();
 const cacheUpstream = await startCacheUpstream();
 try {
   await admin(platform, '/tenants', { id: 'bench', name: 'bench', servers: ['notes'] });
@@ -87,6 +90,27 @@ try {
     await client.close();
   }
   b.sort((x, y) => x - y);
+  // The protocol eras on both sides (docs/gateway.md, "Protocol eras on both sides"): a 2026-07-28 upstream
+  // (SDK v2 server, stateless requests) and the 2025 one above, called by a 2026-07-28 client (SDK v2, pinned)
+  // and by a 2025 client.
+  const modernReg = await admin(platform, '/tenants/bench/upstreams', { name: 'modern-upstream', url: modernUpstream.url });
+  if (modernReg.status !== 201) throw new Error(`register modern: ${modernReg.status} ${JSON.stringify(modernReg.body)}`);
+  const v2 = async (name: string) => {
+    const c = new V2Client({ name: 'bench-v2', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    await c.connect(new V2Transport(new URL(`${platform.url}/servers/${name}/mcp`), { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
+    return c;
+  };
+  const eras: Array<[string, { callTool(p: { name: string; arguments: Record<string, unknown> }): Promise<unknown>; close(): Promise<void> }]> = [
+    ['2026 client → 2026 up', await v2('modern-upstream')],
+    ['2026 client → 2025 up', await v2('echo-upstream')],
+  ];
+  const legacyOnModern = new Client({ name: 'bench-legacy-modern', version: '1' });
+  await legacyOnModern.connect(
+    new StreamableHTTPClientTransport(new URL(`${platform.url}/servers/modern-upstream/mcp`), { requestInit: { headers: { authorization: `Bearer ${key}` } } }),
+  );
+  eras.push(['2025 client → 2026 up', legacyOnModern as never]);
+  const eraTimes = new Map<string, number[]>();
+  for (const [label, client] of eras) eraTimes.set(label, await measure(client as never));
 
   // Cached reads: the same lookup and the same resource read again and again, answered from the response cache after the first.
   const cachedReg = await admin(platform, '/tenants/bench/upstreams', {
@@ -108,6 +132,8 @@ try {
   console.log(row('through the gateway', g));
   console.log(row('hosted server (notes)', n));
   console.log(row('balanced, 2 replicas', b));
+  for (const [label, times] of eraTimes) console.log(row(label, times));
+  console.log('(the 2025 client → 2025 upstream row is "through the gateway")');
   console.log(row('cached tools/call', ct));
   console.log(row('cached resources/read', cr));
   console.log(
@@ -117,11 +143,12 @@ try {
   console.log(
     `cached tools/call vs through the gateway at p50: ${(pct(ct, 50) - pct(g, 50)).toFixed(2)} ms; upstream calls for ${WARMUP + CALLS} cached lookups: ${cacheUpstream.counts['tools/call'] ?? 0}, reads: ${cacheUpstream.counts['resources/read'] ?? 0}; cache counters ${JSON.stringify(counters)}`,
   );
-  await Promise.all([direct.close(), gateway.close(), hosted.close()]);
+  await Promise.all([direct.close(), gateway.close(), hosted.close(), ...eras.map(([, c]) => c.close())]);
 } finally {
   await upstream.close();
   await replica2.close();
   await cacheUpstream.close();
+  await modernUpstream.close();
   await platform.stop();
   rmSync(stateDir, { recursive: true, force: true });
 }
