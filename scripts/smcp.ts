@@ -22,6 +22,9 @@ const USAGE = `usage: npm run smcp -- [--url URL] <command>
                [--allow a,b | --deny a,b] [--prefix P] [--rename from=to,...] [--min-role tool=role,...] [--settings JSON]
                                                       secret (token, header value, client secret) from SMCP_UPSTREAM_SECRET
   upstream list <tenant> | get <tenant> <name> | approve <tenant> <name> | enable|disable <tenant> <name> | remove <tenant> <name>
+  upstream cache <tenant> <name> on|off [--ttl MINUTES] [--tools a,b]
+                                                      response caching (docs/gateway.md): TTL 5..60 minutes (default 5), tools =
+                                                      upstream names of read-only, idempotent tools to cache; replaces the setting
   server deploy <tenant> <name> <file.js> [--title T] [--description D] [--egress host,host|none]
                                                       deploy a tenant server from an ES module (docs/servers.md); a new version each time
   server list <tenant> | get <tenant> <name> | versions <tenant> <name> | rollback <tenant> <name> <version> | remove <tenant> <name>
@@ -71,6 +74,8 @@ const { values, positionals } = parseArgs({
     window: { type: 'string' },
     'min-requests': { type: 'string' },
     webhook: { type: 'string' },
+    ttl: { type: 'string' },
+    tools: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -161,6 +166,13 @@ function request(): [string, string, unknown?] {
     case 'upstream enable':
     case 'upstream disable':
       return ['PATCH', `/tenants/${t()}/upstreams/${encodeURIComponent(arg(1, 'upstream name'))}`, { enabled: verb === 'enable' }];
+    case 'upstream cache': {
+      const mode = arg(2, 'on or off');
+      if (mode !== 'on' && mode !== 'off') fail('upstream cache: say on or off');
+      const ttlMs = values.ttl === undefined ? undefined : Number.isFinite(Number(values.ttl)) ? Number(values.ttl) * 60_000 : fail('--ttl must be minutes');
+      const responseCache = { enabled: mode === 'on', ttlMs, tools: values.tools === undefined ? undefined : list(values.tools) };
+      return ['PATCH', `/tenants/${t()}/upstreams/${encodeURIComponent(arg(1, 'upstream name'))}`, { settings: { responseCache } }];
+    }
     case 'upstream remove':
       return ['DELETE', `/tenants/${t()}/upstreams/${encodeURIComponent(arg(1, 'upstream name'))}`];
     case 'alert add':

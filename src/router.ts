@@ -6,7 +6,8 @@ import { boundedRequest } from './http/bounded-body';
 import { preflight, withCors } from './http/cors';
 import { STYLESHEET } from './http/html';
 import { restError, rpcError, RpcCode } from './http/responses';
-import { BINDING_PERIOD_SECONDS, clientIp, restTooMany, withinIpRate } from './limits/limits';
+import { BINDING_PERIOD_SECONDS, clientIp, restTooMany, rpcTooMany, withinIpRate } from './limits/limits';
+import { knownRefusal } from './limits/deny-cache';
 import { healthResponse } from './health/health';
 import { auditedOAuthEndpoint } from './oauth/oauth-audit';
 import { holdUntilFirstUse } from './oauth/client-registration';
@@ -31,6 +32,10 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
   const mcp = MCP_ROUTE.exec(path);
   if (mcp) {
     const [, name, endpoint] = mcp as unknown as [string, string, string];
+    // A token this isolate refused for a rate limit is refused again until its window ends, before
+    // anything reads D1 or KV, parses the body or calls an object (src/limits/deny-cache.ts).
+    const known = request.method === 'OPTIONS' ? undefined : await knownRefusal(request, name);
+    if (known) return withCors(request, env, refuseForeignOrigin(request, env)?.response ?? rpcTooMany(env, ctx, known));
     // Malformed names get a JSON 404 at once; any other unregistered name looks like another tenant's upstream (resource-lookup.ts).
     const resource = await resourceAt(env, name, endpoint === 'mcp' ? 'mcp' : 'sse');
     if (!resource) return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${name}"`);

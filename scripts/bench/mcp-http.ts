@@ -63,7 +63,7 @@ function parseMessages(contentType: string, text: string): unknown[] {
   if (contentType.includes('text/event-stream')) {
     return text
       .split('\n')
-      .filter((line) => line.startsWith('data:'))
+      .filter((line) => line.startsWith('data:') && line.slice(5).trim() !== '') // priming events carry no message
       .map((line) => JSON.parse(line.slice(5)));
   }
   return text ? [JSON.parse(text)] : [];

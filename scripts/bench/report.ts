@@ -143,6 +143,15 @@ export function targets(r: Report): { lines: string[]; met: boolean } {
   }
   const p50 = ratio(find(r.results, 'steady c=1', 'modern')?.p50, find(r.results, 'steady c=1', 'floor')?.p50);
   if (p50 !== null) check(p50 <= 2, `modern/floor p50 ≤ 2 in "steady c=1": ${x(p50)}`);
+  // The sessionful lane (issue 16): ≥ 2× bare McpAgent's throughput at c=10 and c=100, p50 ≤ 0.6× bare's at c=1 and c=10.
+  for (const c of [10, 100]) {
+    const q = ratio(find(r.results, `steady c=${c}`, 'platform')?.throughput, find(r.results, `steady c=${c}`, 'bare')?.throughput);
+    if (q !== null) check(q >= 2, `platform/bare throughput ≥ 2 in "steady c=${c}": ${x(q)}`);
+  }
+  for (const c of [1, 10]) {
+    const q = ratio(find(r.results, `steady c=${c}`, 'platform')?.p50, find(r.results, `steady c=${c}`, 'bare')?.p50);
+    if (q !== null) check(q <= 0.6, `platform/bare p50 ≤ 0.6 in "steady c=${c}": ${x(q)}`);
+  }
   return { lines, met };
 }
 

@@ -5,7 +5,8 @@
  *
  * - steady: N sessions initialize, then each calls the trivial tool back to back;
  * - cold: one new session at a time, timed from initialize to the first tool result;
- * - in a row: sessions opened one after another (initialize + initialized), kept open to the end.
+ * - in a row: sessions opened and used one after another (initialize + initialized + one tools/call),
+ *   kept open to the end (on the platform the key's session quota ends the least recently used ones).
  *
  * The stateless (2026-07-28) lane has no sessions: "open" is a no-op, so steady is N concurrent
  * callers, cold is a first call with nothing before it, and it sits out "in a row".
@@ -116,7 +117,10 @@ export function cold(targets: Target[], samples: number, rounds: number): Promis
   );
 }
 
-/** `count` sessions per variant opened one after another; latency per open, throughput in sessions/s. */
+/**
+ * `count` sessions per variant opened and used one after another: initialize, initialized, one
+ * `tools/call`; latency per session (open + call), throughput in sessions/s.
+ */
 export function inARow(targets: Target[], count: number, rounds: number): Promise<PhaseResult[]> {
   // The stateless lane has no session to open: nothing to measure there.
   return interleaved(
@@ -128,11 +132,14 @@ export function inARow(targets: Target[], count: number, rounds: number): Promis
       for (let i = 0; i < share(count, rounds, r); i++) {
         const began = performance.now();
         const s = await openSession(lane.target);
-        if ('error' in s) lane.rec.fail(`open: ${s.error}`);
-        else {
-          lane.rec.ok(performance.now() - began);
-          lane.ids.push(s.sessionId);
+        if ('error' in s) {
+          lane.rec.fail(`open: ${s.error}`);
+          continue;
         }
+        lane.ids.push(s.sessionId);
+        const out = await callTool(lane.target, s.sessionId);
+        if (out.ok) lane.rec.ok(performance.now() - began);
+        else lane.rec.fail(out.error ?? 'call failed');
       }
     },
   );

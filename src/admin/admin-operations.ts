@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SERVERS } from '../../servers/registry';
+import { forgetRefusals } from '../limits/deny-cache';
 import { KeyLimitsPatchSchema, LimitsPatchSchema, type KeyLimitsPatch, type LimitsPatch } from '../limits/tenant-limits';
 import { log } from '../observability/log';
 import { revokeUserGrants } from '../oauth/grant-revocation';
@@ -83,6 +84,7 @@ export async function rotateKeyOp(env: Env, actor: Actor, tenantId: string, keyI
 export async function setKeyLimitsOp(env: Env, actor: Actor, tenantId: string, keyId: string, limits: KeyLimitsPatch): Promise<ApiKey | null> {
   const key = await setApiKeyLimits(env.DB, tenantId, keyId, limits);
   if (key) logChange(actor, tenantId, 'admin.key.limits', keyId);
+  if (key) forgetRefusals(tenantId); // a raised limit applies at once here (other isolates: deny-cache.ts)
   return key;
 }
 
@@ -125,5 +127,6 @@ export async function patchTenantOp(
 ): Promise<Tenant> {
   const tenant = await updateTenant(env.DB, current, patch);
   logChange(actor, current.id, 'admin.tenant.update', current.id);
+  if (patch.limits) forgetRefusals(current.id); // a raised limit applies at once here (other isolates: deny-cache.ts)
   return tenant;
 }

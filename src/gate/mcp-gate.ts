@@ -5,8 +5,8 @@ import { readBounded } from '../http/bounded-body';
 import { rpcError, RpcCode } from '../http/responses';
 import { CLIENT_IP_FORWARD_HEADER, CORRELATION_FORWARD_HEADER, encodePrincipal, ownerKey, PRINCIPAL_HEADER, type Principal } from '../hosted/principal';
 import { limiter, rpcTooMany, tenantLimiterName } from '../limits/limits';
-import { knownFullFor, rememberFull } from '../limits/deny-cache';
-import { admitMcpRequest } from '../limits/lease-budget';
+import { knownFullFor, rememberFull, rememberRefusal } from '../limits/deny-cache';
+import { admitMcpRequest, isolateBudget } from '../limits/lease-budget';
 import { endSession, releaseSlot, settleSlot } from '../limits/session-slots';
 import type { TenantLimits } from '../limits/tenant-limits';
 import { recordDenial } from '../audit/record';
@@ -15,11 +15,11 @@ import { touchApiKey } from '../tenancy/api-keys';
 import { transportHeaders } from './forward-headers';
 import { opensSession, parseJsonRpcBody } from './jsonrpc-validation';
 import { resolvePrincipal } from './principal-resolver';
-import { tenantDefinedServer } from '../tenancy/server-names';
 import { encodeModuleRef, MODULE_HEADER } from '../tenant-servers/module-ref';
 import { modernModule, type ModernModule } from '../tenant-servers/module-definition';
 import { modernUpstream } from '../gateway/modern-upstream';
 import { newSessionId, openSessionId, sealSessionId } from './session-id';
+import { fetchSession, newRawSessionId, sessionObjectName, sessionTransportRefusal } from './session-route';
 import { chooseLane } from '../modern/era';
 import { serveModern } from '../modern/modern-lane';
 
@@ -38,16 +38,19 @@ export interface GateTarget {
 }
 
 type Forward = { fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> };
-const handlers = new Map<string, Forward>();
+const legacyHandlers = new Map<string, Forward>();
 
-function frameworkHandler(target: GateTarget): Forward {
-  const key = `${target.server.binding}/${target.server.name}/${target.transport}`;
-  let handler = handlers.get(key);
+/**
+ * The framework's handler for the legacy HTTP+SSE transport (`McpAgent.serveSSE`): a stream's
+ * messages reach its object over RPC and its answers come back over the WebSocket bridge. Kept for
+ * this old transport only; Streamable HTTP goes straight into the object (session-route.ts).
+ */
+function legacySseHandler(target: GateTarget): Forward {
+  const key = `${target.server.binding}/${target.server.name}`;
+  let handler = legacyHandlers.get(key);
   if (!handler) {
-    const base = `/servers/${target.server.name}/${target.transport}`;
-    handler =
-      target.transport === 'mcp' ? McpAgent.serve(base, { binding: target.server.binding }) : McpAgent.serveSSE(base, { binding: target.server.binding });
-    handlers.set(key, handler);
+    handler = McpAgent.serveSSE(`/servers/${target.server.name}/sse`, { binding: target.server.binding });
+    legacyHandlers.set(key, handler);
   }
   return handler;
 }
@@ -63,6 +66,8 @@ interface Gated {
   owner: string;
   /** Forwarded headers: the transport allowlist (forward-headers.ts) plus the principal and audit context. */
   headers: Headers;
+  /** The caller's `Authorization` header, to memoise a rate refusal by its token's hash (deny-cache.ts). */
+  authorization: string | null;
 }
 
 function notFound(g: Gated): Response {
@@ -78,9 +83,12 @@ function notFound(g: Gated): Response {
 /**
  * The platform gate for MCP routes, after the token is validated: re-reads the caller's role and
  * tenant state, refuses servers the tenant has not enabled, bounds and validates the body, binds
- * sessions to their owner through signed session ids, makes the one call to the tenant's limiter
- * (tenant rate, the key's or user's minute/hour/day rate, session quota, session liveness), forwards only
- * the transport's headers (forward-headers.ts), attaches the principal, then hands the request to the framework's transport.
+ * sessions to their owner through signed session ids, admits the request against the tenant's
+ * limits (tenant rate, the key's or user's minute/hour/day rate, session quota, session liveness:
+ * one limiter call for a request that opens a session, an isolate-local lease for the others,
+ * src/limits/lease-budget.ts), forwards only the transport's headers (forward-headers.ts), attaches
+ * the principal, then hands the request to the session object in one call (Streamable HTTP,
+ * session-route.ts) or to the framework's legacy SSE transport.
  */
 export async function gateMcpRequest(
   request: Request,
@@ -96,13 +104,15 @@ export async function gateMcpRequest(
   const full = knownFullFor((grant as { tenantId?: unknown } | null)?.tenantId as string);
   if (full > 0) {
     const tenant = (grant as { tenantId: string }).tenantId;
-    return rpcTooMany(env, ctx, {
+    const hit = {
       which: 'tenant_rpm',
       retryAfter: full,
       message: 'Rate limit exceeded: this tenant has used its requests for this minute',
       tenant,
       server: target.server.name,
-    });
+    };
+    await rememberRefusal(request.headers.get('authorization'), hit);
+    return rpcTooMany(env, ctx, hit);
   }
   const resolved = await resolvePrincipal(env, grant, clientId, target.server.name, target.upstream);
   if ('refusal' in resolved) {
@@ -114,7 +124,7 @@ export async function gateMcpRequest(
   let modern: ModernModule | undefined;
   if (target.upstream) {
     // Another tenant's server of the same name looks exactly like no server at all; no object is created.
-    const defined = await tenantDefinedServer(env.DB, principal.tenantId, target.server.name);
+    const defined = resolved.defined ?? null; // read with the caller's credential (principal-resolver.ts)
     if (!defined || (defined.kind === 'upstream' && !defined.upstream.enabled)) {
       recordDenial(defined ? 'upstream disabled' : 'no such server for this tenant', { tenant: principal.tenantId, server: target.server.name });
       return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${target.server.name}"`);
@@ -141,7 +151,17 @@ export async function gateMcpRequest(
     passThroughOnException: () => ctx.passThroughOnException(),
     props: principal,
   } as unknown as ExecutionContext;
-  const g: Gated = { env, ctx: forwardCtx, target, secret, principal, limits, owner: ownerKey(principal), headers };
+  const g: Gated = {
+    env,
+    ctx: forwardCtx,
+    target,
+    secret,
+    principal,
+    limits,
+    owner: ownerKey(principal),
+    headers,
+    authorization: request.headers.get('authorization'),
+  };
   if (target.transport === 'mcp') {
     // The era split, after every check above: 2026-07-28 requests are served statelessly in the Worker.
     const lane = await chooseLane(request, MAX_BODY_BYTES);
@@ -162,7 +182,7 @@ async function readBody(request: Request): Promise<Uint8Array | Response> {
 
 type Admission = { reservation?: string } | Response;
 
-/** The one call to the tenant's limiter for this request. */
+/** Admission of this request against the tenant's limits (a limiter call, or this isolate's lease). */
 async function admit(g: Gated, session: string | undefined, opening: boolean): Promise<Admission> {
   const result = await admitMcpRequest(
     limiter(g.env, tenantLimiterName(g.principal.tenantId)),
@@ -181,12 +201,12 @@ async function admit(g: Gated, session: string | undefined, opening: boolean): P
   );
   if (result.ok) {
     // At the caller's own session quota its least recently used session made room: end it for real.
+    if (result.evicted) isolateBudget.forget(g.principal.tenantId, result.evicted.name);
     if (result.evicted) await endSession(g.env, g.principal.tenantId, result.evicted, 'evicted', { user: g.principal.userId, client: g.principal.clientId });
     return { reservation: result.reservation };
   }
   if (result.limit === 'unknown_session') return notFound(g);
-  if (result.limit === 'tenant_rpm') rememberFull(g.principal.tenantId, result.retryAfter);
-  return rpcTooMany(g.env, g.ctx, {
+  const hit = {
     which: result.limit === 'credential' ? (g.principal.kind === 'api-key' ? 'api_key' : 'user') : result.limit,
     retryAfter: result.retryAfter,
     message: result.message,
@@ -194,7 +214,11 @@ async function admit(g: Gated, session: string | undefined, opening: boolean): P
     user: g.principal.userId,
     client: g.principal.clientId,
     server: g.target.server.name,
-  });
+  };
+  // Rate windows only fill up until they end: this token is refused before authentication until then (deny-cache.ts).
+  if (result.limit === 'tenant_rpm' || result.limit === 'credential') await rememberRefusal(g.authorization, hit);
+  if (result.limit === 'tenant_rpm') rememberFull(g.principal.tenantId, result.retryAfter);
+  return rpcTooMany(g.env, g.ctx, hit);
 }
 
 /** After the framework answered an opening request: confirm the reserved slot, or give it back. */
@@ -219,22 +243,30 @@ async function streamable(request: Request, g: Gated): Promise<Response> {
   if (body instanceof Response) return body;
   const messages = request.method === 'POST' ? parseJsonRpcBody(body) : [];
   if (messages instanceof Response) return messages;
+  const refusal = sessionTransportRefusal(request, messages, raw);
+  if (refusal) return refusal;
   const opening = raw === null && opensSession(messages);
-  const admission = await admit(g, raw === null ? undefined : `streamable-http:${raw}`, opening);
+  const admission = await admit(g, raw === null ? undefined : sessionObjectName(raw), opening);
   if (admission instanceof Response) return admission;
 
+  // One call into the session object, which serves Streamable HTTP itself (src/gate/session-route.ts).
+  const id = raw ?? newRawSessionId(g.env, g.target.server.binding);
+  if (raw === null) g.headers.delete('mcp-session-id');
   const forwarded = new Request(request.url, { method: request.method, headers: g.headers, body: request.method === 'POST' ? body : undefined });
   let response: Response;
   try {
-    response = await frameworkHandler(g.target).fetch(forwarded, g.env, g.ctx);
+    response = await fetchSession(g.env, g.target.server.binding, id, forwarded);
   } catch (error) {
     await settle(g, admission.reservation, null);
     throw error;
   }
   const issued = response.headers.get('mcp-session-id');
-  if (opening) await settle(g, admission.reservation, response.ok && issued && raw === null ? `streamable-http:${issued}` : null);
-  // The owner ended the session: its slot is free at once (the object's deferred teardown leaves it alone).
-  if (request.method === 'DELETE' && response.ok && raw) await releaseSlot(g.env, g.principal.tenantId, `streamable-http:${raw}`);
+  if (opening) await settle(g, admission.reservation, response.ok && issued === id ? sessionObjectName(id) : null);
+  // The owner ended the session: its slot is free at once, released here and nowhere else (src/limits/session-slots.ts).
+  if (request.method === 'DELETE' && response.ok && raw) {
+    isolateBudget.forget(g.principal.tenantId, sessionObjectName(raw));
+    await releaseSlot(g.env, g.principal.tenantId, sessionObjectName(raw));
+  }
   if (!issued) return response;
   const sealed = external ?? (await sealSessionId(g.secret, g.target.server.name, g.owner, issued));
   const out = new Response(response.body, response);
@@ -246,7 +278,7 @@ async function legacySse(request: Request, g: Gated): Promise<Response> {
   const url = new URL(request.url);
   const isMessage = url.pathname.endsWith('/message');
   const given = url.searchParams.get('sessionId');
-  const forward = (req: Request) => frameworkHandler(g.target).fetch(req, g.env, g.ctx);
+  const forward = (req: Request) => legacySseHandler(g.target).fetch(req, g.env, g.ctx);
   if (!isMessage) {
     if (request.method !== 'GET') return rpcError(405, RpcCode.InvalidRequest, 'Method not allowed: GET opens an SSE stream', { Allow: 'GET' });
     if (given !== null && !(await openSessionId(g.secret, g.target.server.name, g.owner, given))) return notFound(g);

@@ -3,6 +3,7 @@ import type { Principal } from '../hosted/principal';
 import { DEFAULT_TENANT_LIMITS, type TenantLimits } from '../limits/tenant-limits';
 import { RoleSchema } from '../tenancy/model';
 import { getAccessRecordForMcp } from '../tenancy/tenant-store';
+import { tenantDefinedFrom, tenantDefinedServer, type TenantDefined } from '../tenancy/server-names';
 
 /** What an OAuth grant stores about the signed-in user (the token's props). */
 export const GrantPropsSchema = z.object({ tenantId: z.string(), userId: z.string(), email: z.string(), role: RoleSchema });
@@ -32,6 +33,11 @@ export const KeyPropsSchema = z.object({
       generation: z.number().int().nonnegative().default(0),
     })
     .nullable(),
+  /**
+   * For a tenant-defined server name (upstream or deployed module): the row of `tenantDefinedQuery`
+   * for the key's tenant, read by the validator in the same D1 round trip as the key.
+   */
+  definedRow: z.record(z.string(), z.unknown()).nullable().optional(),
 });
 export type KeyProps = z.infer<typeof KeyPropsSchema>;
 
@@ -54,13 +60,17 @@ export function keyProps(props: KeyProps): KeyProps {
 export interface ResolvedCaller {
   principal: Principal;
   limits: TenantLimits;
+  /** For a tenant-defined name: what it is for the caller's tenant (null: no such server there). */
+  defined?: TenantDefined | null;
 }
 
 /**
  * Turn validated token props into the request's principal, from the control plane's current
  * state: the user's role now (not at grant time), the tenant's status, enabled servers and limits
  * (for API keys read by the validator in the same request, for OAuth grants read here, in one
- * query either way). Returns the refusal message instead when access must be denied.
+ * query either way). For a tenant-defined name (`upstream`), also what the name is for the caller's
+ * tenant: from the API key's own D1 round trip, or read beside an OAuth grant's access record.
+ * Returns the refusal message instead when access must be denied.
  */
 export async function resolvePrincipal(
   env: Env,
@@ -83,17 +93,25 @@ export async function resolvePrincipal(
       server,
       generation: key.data.tenant!.generation,
     };
-    return { principal, limits: key.data.tenant!.limits };
+    if (!upstream) return { principal, limits: key.data.tenant!.limits };
+    const row = key.data.definedRow;
+    const defined =
+      row !== undefined ? await tenantDefinedFrom(env.DB, principal.tenantId, server, row) : await tenantDefinedServer(env.DB, principal.tenantId, server);
+    return { principal, limits: key.data.tenant!.limits, defined };
   }
   const grant = GrantPropsSchema.safeParse(props);
   if (!grant.success) return { refusal: 'Access denied: token does not carry a platform identity' };
-  const access = await getAccessRecordForMcp(env.DB, grant.data.tenantId, grant.data.userId);
+  const [access, defined] = await Promise.all([
+    getAccessRecordForMcp(env.DB, grant.data.tenantId, grant.data.userId),
+    upstream ? tenantDefinedServer(env.DB, grant.data.tenantId, server) : undefined,
+  ]);
   if (!access) return { refusal: 'Access denied: account no longer exists', tenant: grant.data.tenantId };
   const refusal = tenantRefusal({ status: access.tenantStatus, servers: access.servers }, server, upstream);
   if (refusal) return { refusal, tenant: grant.data.tenantId };
   return {
     principal: { tenantId: grant.data.tenantId, userId: grant.data.userId, role: access.role, clientId, kind: 'oauth', server, generation: access.generation },
     limits: access.limits,
+    ...(upstream ? { defined } : {}),
   };
 }
 

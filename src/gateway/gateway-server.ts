@@ -1,4 +1,3 @@
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
@@ -19,15 +18,21 @@ import type { ToolPolicySource } from '../hosted/tool-policy';
 import { log } from '../observability/log';
 import { withRetries } from './retry';
 import type { ExposedTool } from './tool-view';
-import { asFault, connectUpstream, isUpstreamFault } from './upstream-connection';
+import { MODERN_VERSION, type UpstreamEra } from './modern-wire';
+import { openUpstream, type UpstreamClient } from './upstream-client';
+import { asFault, isUpstreamFault } from './upstream-connection';
 import { GatewayCode } from './upstream-fetch';
+import { cacheQuery, invalidates } from './response-cache-model';
 import { upstreamStub, type AdmitResult, type UpstreamKey } from './upstream-state';
 
 interface Connection {
   version: number;
   /** The replica this upstream session lives on (sticky for the session's life, unless it is taken out). */
   replica: number;
-  client: Promise<Client>;
+  /** The SDK client's session on a 2025 replica, or stateless requests on a 2026-07-28 replica (upstream-client.ts). */
+  client: Promise<UpstreamClient>;
+  /** Known once the client is open: a 2026-07-28 replica has no upstream session, so the session's calls balance per request. */
+  era?: UpstreamEra;
 }
 
 /**
@@ -53,15 +58,19 @@ export class GatewayServer extends HostedMcpAgent {
   protected override register(server: McpServer): void {
     const low = server.server;
     low.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await this.listTools() }));
-    low.setRequestHandler(CallToolRequestSchema, (req, extra) => this.callTool(req.params, extra));
-    low.setRequestHandler(ListResourcesRequestSchema, (req, extra) => this.relay('resources/list', extra, true, (c, o) => c.listResources(req.params, o)));
-    low.setRequestHandler(ListResourceTemplatesRequestSchema, (req, extra) =>
-      this.relay('resources/templates/list', extra, true, (c, o) => c.listResourceTemplates(req.params, o)),
-    );
-    low.setRequestHandler(ReadResourceRequestSchema, (req, extra) => this.relay('resources/read', extra, true, (c, o) => c.readResource(req.params, o)));
-    low.setRequestHandler(ListPromptsRequestSchema, (req, extra) => this.relay('prompts/list', extra, true, (c, o) => c.listPrompts(req.params, o)));
-    low.setRequestHandler(GetPromptRequestSchema, (req, extra) => this.relay('prompts/get', extra, true, (c, o) => c.getPrompt(req.params, o)));
-    low.setRequestHandler(CompleteRequestSchema, (req, extra) => this.relay('completion/complete', extra, true, (c, o) => c.complete(req.params, o)));
+    low.setRequestHandler(CallToolRequestSchema, (req, extra) => this.callTool(req.params, extra) as never);
+    // Each relayed as it is (the upstream's result, whichever era the upstream speaks); all idempotent, so retried on faults.
+    // resources/read and prompts/get pass their params as the response cache's query (it decides whether to cache).
+    const plain =
+      (method: string, cacheable = false) =>
+      (req: { params?: Record<string, unknown> }, extra: HandlerExtra) =>
+        this.relay(method, extra, true, (c, o) => c.request(method, req.params, o), undefined, cacheable ? (req.params ?? {}) : undefined) as never;
+    low.setRequestHandler(ListResourcesRequestSchema, plain('resources/list'));
+    low.setRequestHandler(ListResourceTemplatesRequestSchema, plain('resources/templates/list'));
+    low.setRequestHandler(ReadResourceRequestSchema, plain('resources/read', true));
+    low.setRequestHandler(ListPromptsRequestSchema, plain('prompts/list'));
+    low.setRequestHandler(GetPromptRequestSchema, plain('prompts/get', true));
+    low.setRequestHandler(CompleteRequestSchema, plain('completion/complete'));
   }
 
   /** The session is ending: close the upstream connection too (the upstream session is deleted). */
@@ -102,27 +111,34 @@ export class GatewayServer extends HostedMcpAgent {
       'tools/call',
       extra,
       (tool) => tool?.annotations?.idempotentHint === true,
-      (client, options, tool) => client.callTool({ name: tool!.upstreamName, arguments: params.arguments }, undefined, options),
+      (client, options, tool) => client.request('tools/call', { name: tool!.upstreamName, arguments: params.arguments }, options) as never,
       params.name,
+      params,
     );
   }
 
   /**
    * One upstream operation: ask the upstream's state object (breaker, pins), then call with the
    * configured timeouts, relaying progress; retry only idempotent operations, only on upstream
-   * faults, with backoff and jitter; report the outcome back to the breaker.
+   * faults, with backoff and jitter; report the outcome back to the breaker. With `cacheable`
+   * (the params of a read the response cache may answer), a cached answer comes back from `admit`
+   * and the upstream is not called; a fresh answer is handed back to be stored.
    */
   private async relay<T>(
     op: string,
     extra: HandlerExtra,
     idempotent: boolean | ((tool?: ExposedTool) => boolean),
-    run: (client: Client, options: RequestOptions, tool?: ExposedTool) => Promise<T>,
+    run: (client: UpstreamClient, options: RequestOptions, tool?: ExposedTool) => Promise<T>,
     toolName?: string,
+    cacheable?: Record<string, unknown>,
   ): Promise<T> {
     const key = this.key();
     const state = upstreamStub(this.env, key);
-    const admitted = (await state.admit(key, op, toolName, this.connection?.replica)) as AdmitResult;
+    // Sticky only to a 2025 replica (its upstream session); calls to a 2026-07-28 replica are stateless and balance per request.
+    const sticky = this.connection && this.connection.era !== MODERN_VERSION ? this.connection.replica : undefined;
+    const admitted = (await state.admit(key, op, toolName, sticky, cacheable && cacheQuery(this.principal(), cacheable))) as AdmitResult;
     if (!admitted.ok) throw new McpError(admitted.code, admitted.message);
+    if (admitted.hit) return admitted.value as T;
     const { settings, tool } = admitted;
     const token = (extra as { _meta?: { progressToken?: string | number } })._meta?.progressToken;
     const options: RequestOptions = {
@@ -170,6 +186,7 @@ export class GatewayServer extends HostedMcpAgent {
         },
       );
       this.ctx.waitUntil(state.report(key, true));
+      if (admitted.ticket) this.ctx.waitUntil(state.storeResponse(key, admitted.ticket, result));
       return result;
     } catch (error) {
       if (extra.signal.aborted) throw error;
@@ -191,12 +208,21 @@ export class GatewayServer extends HostedMcpAgent {
     }
   }
 
-  private client(key: UpstreamKey, version: number, replica: number): Promise<Client> {
+  private client(key: UpstreamKey, version: number, replica: number): Promise<UpstreamClient> {
     if (this.connection?.version === version && this.connection.replica === replica) return this.connection.client;
     this.dropConnection();
     const client = (async () =>
-      connectUpstream(await upstreamStub(this.env, key).target(key, replica), {
-        onNotification: (n) => this.forward(n),
+      // A 2026-07-28 replica's input_required is answered by asking this session's client (resolve mode), then retried.
+      openUpstream(await upstreamStub(this.env, key).target(key, replica), {
+        onNotification: (n) => {
+          if (invalidates(n.method))
+            this.ctx.waitUntil(
+              upstreamStub(this.env, key)
+                .upstreamChanged(key, n.method, n.params as { uri?: unknown })
+                .catch(() => undefined),
+            );
+          this.forward(n);
+        },
         onToolsChanged: () =>
           void upstreamStub(this.env, key)
             .toolsChanged(key)
@@ -204,11 +230,14 @@ export class GatewayServer extends HostedMcpAgent {
         onSampling: (params) => this.askClient('sampling', params),
         onElicitation: (params) => this.askClient('elicitation', params),
       }))();
-    const connection = { version, replica, client };
+    const connection: Connection = { version, replica, client };
     this.connection = connection;
-    client.catch(() => {
-      if (this.connection === connection) this.connection = null;
-    });
+    client.then(
+      (c) => void (connection.era = c.era),
+      () => {
+        if (this.connection === connection) this.connection = null;
+      },
+    );
     return client;
   }
 

@@ -10,6 +10,7 @@ import {
   type ReplicaFigures,
 } from './balancer';
 import { CircuitBreaker, type BreakerTransition } from './circuit-breaker';
+import type { UpstreamEra } from './modern-wire';
 import type { UpstreamSettings } from './upstream-model';
 
 /**
@@ -46,7 +47,12 @@ interface ReplicaRuntime {
   ewmaMs: number | null;
   health: ReplicaHealth | null;
   healthyAt: number;
+  /** The era its last `server/discover` probe found, and when (re-probed after ERA_TTL_MS or a fault). */
+  era: { era: UpstreamEra; probedAt: number } | null;
 }
+
+/** How long a replica's probed era is trusted: a fault forgets it sooner, so an upgraded or downgraded replica is re-probed. */
+export const ERA_TTL_MS = 10 * 60_000;
 
 /**
  * Runtime state of an upstream's replicas: one breaker per replica (a replica that fails
@@ -72,6 +78,7 @@ export class ReplicaSet {
       ewmaMs: null,
       health: null,
       healthyAt: 0,
+      era: null,
     }));
   }
 
@@ -104,6 +111,7 @@ export class ReplicaSet {
     if (!r) return;
     r.openCalls = Math.max(0, r.openCalls - 1);
     if (!fault) r.ewmaMs = ewma(r.ewmaMs, latencyMs);
+    else r.era = null; // re-probe on failure: the replica may have changed the revisions it speaks
     r.breaker.record(!fault, now, reason, (t) => onTransition(index, t));
   }
 
@@ -112,11 +120,24 @@ export class ReplicaSet {
     const r = this.replicas[index];
     if (!r) return;
     r.health = health;
+    if (!health.ok) r.era = null;
     if (health.ok) {
       r.healthyAt = health.checkedAt + health.latencyMs;
       r.ewmaMs = ewma(r.ewmaMs, pingMs);
     }
     r.breaker.record(health.ok, Date.now(), health.error ?? '', (t) => onTransition(index, t));
+  }
+
+  /** The replica's probed era while fresh, else undefined (probe it). */
+  era(index: number, now: number): UpstreamEra | undefined {
+    const e = this.replicas[index]?.era;
+    return e && now - e.probedAt < ERA_TTL_MS ? e.era : undefined;
+  }
+
+  /** Record a probe's answer. */
+  setEra(index: number, era: UpstreamEra, now: number): void {
+    const r = this.replicas[index];
+    if (r) r.era = { era, probedAt: now };
   }
 
   /** Replicas currently taken out (breaker not closed). */
@@ -134,6 +155,8 @@ export class ReplicaSet {
       health: r.health,
       latencyMs: r.ewmaMs === null ? null : Math.round(r.ewmaMs),
       openCalls: r.openCalls,
+      era: r.era?.era ?? null,
+      eraProbedAt: r.era?.probedAt ?? null,
     }));
   }
 

@@ -15,6 +15,7 @@ import {
   type ServerNotification,
 } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayCode, guardedFetch, UpstreamFault } from './upstream-fetch';
+import type { UpstreamEra } from './modern-wire';
 import type { UpstreamSettings, UpstreamTransport } from './upstream-model';
 
 /** Everything needed to reach one upstream (credentials already turned into headers). */
@@ -25,6 +26,8 @@ export interface UpstreamTarget {
   settings: UpstreamSettings;
   allowPrivate: boolean;
   version: number;
+  /** The era the replica speaks, from the state object's `server/discover` probe; absent (unknown) means the 2025 handshake. */
+  era?: UpstreamEra;
 }
 
 /** What the upstream may push at us; the gateway session relays or refuses each. */

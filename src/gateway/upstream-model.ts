@@ -3,6 +3,7 @@ import { SERVER_NAME_PATTERN } from '../../servers/registry';
 import { RoleSchema, type Role } from '../tenancy/model';
 import type { BalanceStrategy } from './balancer';
 import { BalanceSchema, ReplicasSchema, type Replica } from './replicas';
+import { DEFAULT_RESPONSE_CACHE, ResponseCacheSettingsSchema } from './response-cache-model';
 
 /**
  * The gateway's vocabulary: what a tenant admin registers about an upstream MCP server, with the
@@ -76,8 +77,20 @@ export const SettingsSchema = z.strictObject({
     .min(1_024)
     .max(16 * 1024 * 1024)
     .default(4 * 1024 * 1024),
+  /** Response caching of idempotent reads (docs/gateway.md, "Response caching"); off by default. */
+  responseCache: ResponseCacheSettingsSchema.default(DEFAULT_RESPONSE_CACHE),
 });
 export type UpstreamSettings = z.infer<typeof SettingsSchema>;
+
+/**
+ * The settings a request may give: each optional and without its default, so a PATCH that names
+ * one setting leaves the others as they are (a plain `.partial()` would fill in every default).
+ */
+const SettingsInputSchema = z.strictObject(
+  Object.fromEntries(Object.entries(SettingsSchema.shape).map(([k, v]) => [k, v.unwrap().optional()])) as {
+    [K in keyof typeof SettingsSchema.shape]: z.ZodOptional<ReturnType<(typeof SettingsSchema.shape)[K]['unwrap']>>;
+  },
+);
 
 /** Defaults for every setting (the issue's 5 s / 30 s / 60 s timeouts). */
 export const DEFAULT_SETTINGS: UpstreamSettings = SettingsSchema.parse({});
@@ -94,7 +107,7 @@ export const CreateUpstreamSchema = z
     transport: z.enum(TRANSPORTS).default('streamable-http'),
     credentials: CredentialsSchema.optional(),
     policy: PolicySchema.default({}),
-    settings: SettingsSchema.partial().default({}),
+    settings: SettingsInputSchema.default({}),
     enabled: z.boolean().default(true),
   })
   .refine((u) => (u.url === undefined) !== (u.replicas === undefined), { message: 'give either url or replicas, not both' });
@@ -108,7 +121,7 @@ export const PatchUpstreamSchema = z
     transport: z.enum(TRANSPORTS).optional(),
     credentials: CredentialsSchema.nullable().optional(),
     policy: PolicySchema.optional(),
-    settings: SettingsSchema.partial().optional(),
+    settings: SettingsInputSchema.optional(),
     enabled: z.boolean().optional(),
   })
   .refine((p) => Object.keys(p).length > 0, { message: 'nothing to change' })

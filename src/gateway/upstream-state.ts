@@ -2,9 +2,11 @@ import { DurableObject } from 'cloudflare:workers';
 import { recordAudit } from '../audit/record';
 import { log } from '../observability/log';
 import { CircuitBreaker, type BreakerTransition } from './circuit-breaker';
-import { asFault, connectUpstream, isUpstreamFault, type UpstreamTarget } from './upstream-connection';
+import { probeEra, type UpstreamEra } from './modern-wire';
+import { openUpstream } from './upstream-client';
+import { asFault, isUpstreamFault, type UpstreamTarget } from './upstream-connection';
 import { CredentialHeaders, openCredentials } from './upstream-credentials';
-import { GatewayCode } from './upstream-fetch';
+import { GatewayCode, UpstreamFault } from './upstream-fetch';
 import { replicasOf, type UpstreamRecord, type UpstreamSettings } from './upstream-model';
 import { countHealthChecks, getUpstream, setBreakerState, setReplicasDown } from './upstream-store';
 import { ReplicaSet, type ReplicaHealth } from './replicas';
@@ -14,6 +16,8 @@ import { privateUpstreamsAllowed } from './upstream-url';
 import { withRetries } from './retry';
 import { pinStatus, toolHash, type PinStatus } from './tool-pins';
 import { exposeTools, type CachedTool, type ExposedTool } from './tool-view';
+import { ResponseCache } from './response-cache';
+import { storable, type CacheQuery, type CacheTicket } from './response-cache-model';
 
 /** Which upstream a call is about; the object's name is `<tenant>/<name>`. */
 export interface UpstreamKey {
@@ -23,7 +27,9 @@ export interface UpstreamKey {
 
 /** The answer to `admit`: go ahead (with what the session needs), or a refusal to send the client. */
 export type AdmitResult =
-  { ok: true; version: number; settings: UpstreamSettings; trial: boolean; tool?: ExposedTool; replica: number } | { ok: false; code: number; message: string };
+  | { ok: true; hit?: false; version: number; settings: UpstreamSettings; trial: boolean; tool?: ExposedTool; replica: number; ticket?: CacheTicket }
+  | { ok: true; hit: true; value: unknown }
+  | { ok: false; code: number; message: string };
 
 interface ToolCache {
   fetchedAt: number;
@@ -62,9 +68,15 @@ export class UpstreamState extends DurableObject<Env> {
   private cache: ToolCache | null | undefined;
   private refreshing: Promise<ToolCache> | null = null;
   private replicaSet: ReplicaSet | null = null;
+  private responses: ResponseCache | null = null;
+  private readonly probes = new Map<string, Promise<UpstreamEra | undefined>>();
 
-  /** May the session make this upstream call now? For tools/call, also the tool's pin status. */
-  async admit(key: UpstreamKey, op: string, exposedTool?: string, preferReplica?: number): Promise<AdmitResult> {
+  /**
+   * May the session make this upstream call now? For tools/call, also the tool's pin status. With
+   * `cache` (a cacheable read), the response cache is asked first: a hit is answered here, before
+   * the breaker, and the upstream sees nothing; a miss carries a ticket to store the answer with.
+   */
+  async admit(key: UpstreamKey, op: string, exposedTool?: string, preferReplica?: number, cache?: CacheQuery): Promise<AdmitResult> {
     const record = await this.load(key);
     if (!record || !record.enabled) return { ok: false, code: GatewayCode.Unavailable, message: `Upstream "${key.name}" is not available` };
     const breaker = await this.breakerFor(record);
@@ -79,6 +91,9 @@ export class UpstreamState extends DurableObject<Env> {
       tool = exposed.find((t) => t.name === exposedTool);
       if (!tool) return (await this.blockedTool(record, exposedTool ?? '')) ?? { ok: false, code: -32602, message: `Tool ${exposedTool} not found` };
     }
+    const scope = { tenant: key.tenant, upstream: key.name, version: record.version, settings: record.settings.responseCache };
+    const cached = await this.responseCache().lookup(scope, op, cache, tool);
+    if (cached && 'hit' in cached) return { ok: true, hit: true, value: cached.hit };
     const admission = breaker.admit(Date.now(), (t) => this.transition(t));
     if (!admission.allowed) {
       const seconds = Math.max(1, Math.ceil((admission.retryAt - Date.now()) / 1000));
@@ -106,7 +121,38 @@ export class UpstreamState extends DurableObject<Env> {
         message: `Upstream "${key.name}" is unavailable: every replica is taken out after failures; retry in ${Math.ceil(record.settings.cooldownMs / 1000)} s`,
       };
     }
-    return { ok: true, version: record.version, settings: record.settings, trial: admission.trial, tool, replica };
+    return { ok: true, version: record.version, settings: record.settings, trial: admission.trial, tool, replica, ticket: cached?.ticket };
+  }
+
+  /** A cacheable call answered: keep the answer (not an error, not after an invalidation since its ticket, not too large). */
+  async storeResponse(key: UpstreamKey, ticket: CacheTicket, value: unknown): Promise<void> {
+    const record = await this.load(key);
+    const settings = record?.settings.responseCache;
+    if (!settings?.enabled || !storable(value)) return;
+    await this.responseCache().put(ticket, value, settings.ttlMs);
+  }
+
+  /**
+   * The upstream announced a change (seen by a session's connection): `resources/updated` drops
+   * that resource's entries, `resources/list_changed` every resource, `prompts/list_changed` every
+   * prompt, `tools/list_changed` every tool answer (and refetches the tools list).
+   */
+  async upstreamChanged(key: UpstreamKey, method: string, params?: { uri?: unknown }): Promise<void> {
+    if (method === 'notifications/tools/list_changed') return this.toolsChanged(key);
+    await this.load(key);
+    const cache = this.responseCache();
+    if (method === 'notifications/resources/updated' && typeof params?.uri === 'string') await cache.invalidate('resources/read', params.uri);
+    else if (method === 'notifications/resources/list_changed') await cache.invalidate('resources/read');
+    else if (method === 'notifications/prompts/list_changed') await cache.invalidate('prompts/get');
+  }
+
+  /** The response cache's counters and size (tenant metrics, without the rest of `status`). */
+  async responseCacheView(): Promise<Awaited<ReturnType<ResponseCache['view']>>> {
+    return this.responseCache().view();
+  }
+
+  private responseCache(): ResponseCache {
+    return (this.responses ??= new ResponseCache(this.ctx.storage));
   }
 
   /** Failover: another replica for a retried (idempotent) call, not one that already failed it; null when none is left. */
@@ -139,14 +185,40 @@ export class UpstreamState extends DurableObject<Env> {
       record.settings.connectTimeoutMs,
     );
     const replicas = this.replicasFor(record);
-    return {
-      url: replicas.url(Math.min(replica, replicas.size - 1)),
+    const index = Math.min(replica, replicas.size - 1);
+    const target: UpstreamTarget = {
+      url: replicas.url(index),
       transport: record.transport,
       headers: await this.credentials.headers(),
       settings: record.settings,
       allowPrivate: privateUpstreamsAllowed(this.env),
       version: record.version,
     };
+    return { ...target, era: await this.eraOf(replicas, index, target) };
+  }
+
+  /**
+   * The era a replica speaks: cached per replica for ERA_TTL_MS (forgotten on a fault), else
+   * probed with `server/discover` once for all concurrent callers. A probe that cannot reach the
+   * replica leaves the era unknown (the caller uses the 2025 handshake, whose failure is reported
+   * as usual), so the next call probes again.
+   */
+  private eraOf(replicas: ReplicaSet, index: number, target: UpstreamTarget): Promise<UpstreamEra | undefined> {
+    const known = replicas.era(index, Date.now());
+    if (known) return Promise.resolve(known);
+    const probeKey = `${replicas.version}:${index}`;
+    let probe = this.probes.get(probeKey);
+    if (!probe) {
+      probe = probeEra(target)
+        .then((era) => {
+          replicas.setEra(index, era, Date.now());
+          return era as UpstreamEra | undefined;
+        })
+        .catch(() => undefined)
+        .finally(() => this.probes.delete(probeKey));
+      this.probes.set(probeKey, probe);
+    }
+    return probe;
   }
 
   /** The tools callers see: approved ones only, after the tenant's policy. Cached with a TTL. */
@@ -174,6 +246,7 @@ export class UpstreamState extends DurableObject<Env> {
     await this.load(key);
     if (this.cache) this.cache = { ...this.cache, fetchedAt: 0 };
     await this.ctx.storage.put('tools', this.cache ?? null);
+    await this.responseCache().invalidate('tools/call');
   }
 
   /** Re-approve: pin the upstream's current definitions (after reviewing drift). */
@@ -203,12 +276,21 @@ export class UpstreamState extends DurableObject<Env> {
       cache: cache ? { fetchedAt: cache.fetchedAt || null, tools: cache.tools.length } : null,
       pins: { approved: byPin('approved'), drifted: byPin('drifted'), unapproved: byPin('unapproved') },
       replicas: record ? this.replicasFor(record).view() : [],
+      era: record ? this.eraSummary(this.replicasFor(record)) : null,
+      responseCache: await this.responseCache().view(),
     };
+  }
+
+  /** Which era the upstream speaks, as its replicas' last probes found: one era, `mixed`, or null before any probe. */
+  private eraSummary(replicas: ReplicaSet): string | null {
+    const eras = new Set(replicas.view().flatMap((r) => (r.era ? [r.era as string] : [])));
+    return eras.size === 0 ? null : eras.size === 1 ? [...eras][0]! : 'mixed';
   }
 
   /** The admin changed the upstream: reload config and credentials; a re-enabled upstream is checked again soon. */
   async configChanged(key: UpstreamKey): Promise<void> {
     const record = await this.load(key, true);
+    await this.responseCache().invalidate(); // answers under the old configuration are unreachable anyway: free them
     if (!record?.enabled) return;
     const soon = Date.now() + healthInterval(record.settings.healthIntervalMs, 1);
     const due = await this.ctx.storage.getAlarm();
@@ -219,7 +301,7 @@ export class UpstreamState extends DurableObject<Env> {
   async reset(): Promise<void> {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
-    this.key = this.record = this.breaker = this.credentials = this.replicaSet = null;
+    this.key = this.record = this.breaker = this.credentials = this.replicaSet = this.responses = null;
     this.cache = undefined;
   }
 
@@ -263,7 +345,7 @@ export class UpstreamState extends DurableObject<Env> {
   private async checkReplica(key: UpstreamKey, record: UpstreamRecord, replica: number): Promise<{ health: ReplicaHealth; pingMs: number }> {
     const started = Date.now();
     try {
-      const client = await connectUpstream(await this.target(key, replica));
+      const client = await openUpstream(await this.target(key, replica));
       const pingStart = Date.now();
       await client.ping({ timeout: record.settings.requestTimeoutMs }).finally(() => client.close().catch(() => undefined));
       return { health: { checkedAt: started, ok: true, latencyMs: Date.now() - started }, pingMs: Date.now() - pingStart };
@@ -425,17 +507,18 @@ export class UpstreamState extends DurableObject<Env> {
   }
 
   private async fetchToolsFrom(record: UpstreamRecord, replica: number): Promise<CachedTool['definition'][]> {
-    const client = await connectUpstream(await this.target({ tenant: record.tenantId, name: record.name }, replica));
+    const client = await openUpstream(await this.target({ tenant: record.tenantId, name: record.name }, replica));
     try {
       const out: CachedTool['definition'][] = [];
       let cursor: string | undefined;
       for (let page = 0; page < MAX_TOOL_PAGES; page++) {
-        const res = await client.listTools(cursor ? { cursor } : {}, {
+        const res = await client.request('tools/list', cursor ? { cursor } : {}, {
           timeout: record.settings.requestTimeoutMs,
           maxTotalTimeout: record.settings.responseTimeoutMs,
         });
+        if (!Array.isArray(res.tools)) throw new UpstreamFault('upstream answered tools/list without a tools array');
         out.push(...(res.tools as CachedTool['definition'][]));
-        cursor = res.nextCursor;
+        cursor = typeof res.nextCursor === 'string' ? res.nextCursor : undefined;
         if (!cursor) break;
       }
       return out;

@@ -2,58 +2,46 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { McpAgent } from 'agents/mcp';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { McpError, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { DEFAULT_CAPABILITIES, type HostedServerInfo, type ServerDefinition, type SessionSql } from './author-api';
+import { AuditShipping } from './audit-shipping';
 import { installChokePoint, isGuarded, type HandlerExtra, type RawRequest } from './choke-point';
 import { registerLegacy } from './legacy-adapter';
-import {
-  CLIENT_IP_FORWARD_HEADER,
-  CORRELATION_FORWARD_HEADER,
-  decodePrincipal,
-  ownerKey,
-  PRINCIPAL_HEADER,
-  tenantNamespace,
-  type Principal,
-} from './principal';
+import { CLIENT_IP_FORWARD_HEADER, CORRELATION_FORWARD_HEADER, decodePrincipal, PRINCIPAL_HEADER, tenantNamespace, type Principal } from './principal';
 import { guardRequest } from './request-guard';
-import type { ToolPolicySource } from './tool-policy';
+import { SessionExpiry } from './session-expiry';
+import { serveSessionHttp } from './session-http';
+import { RESTORE_REQUEST_ID, SessionHttpTransport } from './session-http-transport';
+import { SessionOwner } from './session-owner';
+import type { SessionScheduler } from './session-scheduler';
+import { registeredToolPolicy, type ToolPolicySource } from './tool-policy';
 import type { AuditEventInput } from '../audit/audit-event';
-import { AuditOutbox, retryDelayMs } from '../audit/audit-outbox';
 import { toAuditEvent } from '../audit/audit-record';
 import { confineObjectRequest } from '../gate/forward-headers';
-import { RpcCode } from '../http/responses';
+import { rpcError, RpcCode } from '../http/responses';
 import { log } from '../observability/log';
 import { platformSecret, sessionIdleMs } from '../config';
-import { expiryDelayMs } from '../limits/session-registry';
 import { releaseSlot } from '../limits/session-slots';
 import { TenantFiles } from '../storage/tenant-files';
 import { TenantKv } from '../storage/tenant-kv';
 
 export type { HostedServerInfo } from './author-api';
 
-const OWNER_KEY = 'smcp:owner';
-const EXPIRY_KEY = 'smcp:expiry-schedule';
-/** The scheduler callback that ends an idle session (a method name, as the Agents SDK requires). */
-const EXPIRE_CALLBACK = 'expireIdleSession';
-/**
- * Seconds between an audit event and its shipment to the audit store: batches bursts without delaying the call.
- * 5 s rather than 1 s cut the D1 batches a busy session sends fivefold (see docs/performance.md).
- */
-const SHIP_DELAY_SECONDS = 5;
-
-interface McpServerInternals {
-  _registeredTools: Record<string, ToolPolicySource & { _meta?: Record<string, unknown> }>;
-}
-
 /**
  * The base class of every hosted MCP server: one Durable Object per MCP session.
  *
- * Server authors implement `info` and `register(server)`; they never see an unguarded server. Every
- * request handler runs behind `guard`, which (1) requires the principal the gate attached, (2) checks
- * the session belongs to that principal (defence in depth behind the gate's signed session ids),
- * (3) applies per-tool policy and filters `tools/list`, and (4) records one audit event per request
- * in the session's own SQLite (the outbox), shipped to the tenant's audit store by the scheduler. Metrics are computed
- * from those events, so the hot path makes no extra network call for them.
+ * Server authors implement `info` and `register(server)` (or set a `definition`); they never see
+ * an unguarded server. Every request handler runs behind `guard`, which requires the principal
+ * the gate attached and applies the per-request policy (src/hosted/request-guard.ts). Each of the
+ * session's jobs has its own home, and this class only wires them to the object:
+ * - the choke point and policy: `choke-point.ts`, `request-guard.ts`, `tool-policy.ts`;
+ * - owner binding: `session-owner.ts`;
+ * - idle expiry: `session-expiry.ts` (what ends a session is `expireIdleSession` below);
+ * - the audit outbox and its shipping: `audit-shipping.ts`;
+ * - Streamable HTTP served in the object, without the framework's WebSocket bridge:
+ *   `session-http.ts` and `session-http-transport.ts`. The legacy HTTP+SSE transport (`sse:`
+ *   objects) stays on the framework's own transport and bridge;
+ * - the session's quota slot: `src/limits/session-slots.ts`.
  */
 export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
   // Assigned in init(); `declare` keeps the class field from resetting it.
@@ -96,12 +84,17 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
   protected readonly auditRequests: boolean = true;
 
   private readonly calls = new AsyncLocalStorage<Principal>();
-  private owner: string | null | undefined;
-  /** When the current expiry schedule fires (0 = unknown in this instance). */
-  private expiryDue = 0;
-  private expiryId: string | null | undefined;
-  private auditOutbox?: AuditOutbox;
-  private shipArmed = false;
+  private readonly jobs: SessionScheduler = {
+    schedule: (when, callback, payload, options) => this.schedule(when, callback as keyof this, payload, options),
+    cancelSchedule: (id) => this.cancelSchedule(id),
+  };
+  private readonly owner = new SessionOwner(this.ctx.storage);
+  private readonly expiry = new SessionExpiry(this.ctx.storage, this.jobs, () => sessionIdleMs(this.env));
+  private readonly shipping = new AuditShipping(this.ctx.storage.sql, this.jobs);
+  /** Streamable HTTP sessions only: the transport the object serves requests with. */
+  private http?: SessionHttpTransport;
+  /** Whether the Streamable HTTP session is open (initialized, not ended); undefined until read. */
+  private open?: boolean;
 
   /**
    * @internal Every request into the object keeps only the headers the transports, the SDK's
@@ -110,6 +103,62 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
    */
   override async fetch(request: Request): Promise<Response> {
     return super.fetch(confineObjectRequest(request));
+  }
+
+  /**
+   * @internal Starts the session. Streamable HTTP sessions (`streamable-http:<id>`) are served by
+   * the object itself (`onRequest`), with the SDK's web-standard transport in place of the
+   * framework's WebSocket-bridged one; every other transport starts as the framework does.
+   */
+  override async onStart(props?: Principal): Promise<void> {
+    if (this.getTransportType() !== 'streamable-http') return super.onStart(props);
+    // McpAgent.onStart's steps, with the platform's transport.
+    if (props) await this.updateProps(props);
+    else this.props = await this.ctx.storage.get<Principal>('props');
+    await this.init();
+    const transport = new SessionHttpTransport(this.getSessionId(), this.ctx.storage);
+    // The framework's own helpers (elicitInput) send through its private transport field.
+    (this as unknown as { _transport?: unknown })._transport = transport;
+    this.http = transport;
+    await this.server.connect(transport);
+    const initialize = await this.getInitializeRequest();
+    this.open = initialize !== undefined;
+    if (initialize) {
+      // Restarted after eviction: the client's capabilities come back from the stored initialize.
+      transport.restore(this.getSessionId());
+      transport.onmessage?.({ ...(initialize as object), id: RESTORE_REQUEST_ID } as JSONRPCMessage);
+    }
+  }
+
+  /** @internal The gate's one call for a Streamable HTTP request of this session (src/gate/session-route.ts). */
+  override async onRequest(request: Request): Promise<Response> {
+    const transport = this.http;
+    if (!transport) return rpcError(404, RpcCode.InvalidRequest, 'Not found');
+    return serveSessionHttp(
+      {
+        transport,
+        live: async () => (this.open ??= (await this.getInitializeRequest()) !== undefined),
+        opening: async (initialize) => {
+          const principal = decodePrincipal(request.headers.get(PRINCIPAL_HEADER) ?? undefined);
+          if (principal) await this.updateProps(principal);
+          await this.setInitializeRequest(initialize);
+          this.open = true;
+        },
+        terminate: () => this._cf_terminateSession(),
+      },
+      request,
+    );
+  }
+
+  /**
+   * @internal Ends the session at once for every later request (its owner's DELETE, an eviction, an
+   * End from the dashboard): the framework clears the stored initialize and schedules the teardown;
+   * open streams of a Streamable HTTP session are closed here.
+   */
+  override async _cf_terminateSession(): Promise<void> {
+    await super._cf_terminateSession();
+    this.open = false;
+    await this.http?.close();
   }
 
   /** @internal Builds the guarded server; authors implement `register` instead. */
@@ -130,11 +179,10 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
     this.server = server;
     await this.register(server);
     if (!isGuarded(server)) throw new Error(`${name}: request handlers were replaced after setup; refusing to serve unguarded`);
-    // Events left by a previous incarnation (eviction, crash) ship as soon as the object is back.
-    if (this.outbox().pending() > 0) this.armShipping(0, 0, true);
+    this.shipping.resumeAtStartup();
     // Every path that creates a session object (initialize, a legacy SSE stream dropped before
     // any message) gets an idle expiry from its first start, so no storage is ever orphaned.
-    await this.armExpiryOnce();
+    await this.expiry.armOnce();
   }
 
   /**
@@ -142,34 +190,12 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
    * to the audit store and throws when it cannot, so the caller keeps the storage and tries again later.
    */
   protected async beforeSessionEnd(): Promise<void> {
-    await this.outbox().ship(this.env);
+    await this.shipping.shipNow(this.env);
   }
 
-  /** @internal Scheduler callback: ship the audit outbox, or re-arm with backoff while the store fails. */
+  /** @internal Scheduler callback: ship the audit outbox (audit-shipping.ts). */
   async shipAuditOutbox(payload?: { attempt?: number }): Promise<void> {
-    this.shipArmed = false;
-    try {
-      await this.outbox().ship(this.env);
-      if (this.outbox().pending() > 0) this.armShipping(0);
-    } catch (error) {
-      const attempt = (payload?.attempt ?? 0) + 1;
-      log('warn', 'audit.ship_failed', { attempt, pending: this.outbox().pending(), error: String(error).slice(0, 200) });
-      this.armShipping(attempt, retryDelayMs(attempt) / 1000);
-    }
-  }
-
-  private outbox(): AuditOutbox {
-    return (this.auditOutbox ??= new AuditOutbox(this.ctx.storage.sql));
-  }
-
-  /** At startup the schedule is idempotent, so restarts do not pile up rows; elsewhere one shipment is armed at a time. */
-  private armShipping(attempt: number, delaySeconds = SHIP_DELAY_SECONDS, atStartup = false): void {
-    if (this.shipArmed) return;
-    this.shipArmed = true;
-    this.schedule(delaySeconds, 'shipAuditOutbox', { attempt, atStartup }, { idempotent: atStartup }).catch((error) => {
-      this.shipArmed = false;
-      log('error', 'audit.schedule_failed', { error: String(error).slice(0, 200) });
-    });
+    await this.shipping.shipScheduled(this.env, payload?.attempt ?? 0);
   }
 
   /**
@@ -178,8 +204,7 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
    * The one way a session object records (src/audit/record.ts); the guard already records each request.
    */
   protected recordAudit(event: AuditEventInput, sensitive?: ReadonlySet<string>): void {
-    this.outbox().append(toAuditEvent(event, sensitive));
-    this.armShipping(0);
+    this.shipping.append(toAuditEvent(event, sensitive));
   }
 
   /** The caller of the request being handled. Throws outside a request (deny by default). */
@@ -219,38 +244,14 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
         ip: headerValue(extra, CLIENT_IP_FORWARD_HEADER),
         toolPolicy: (name) => this.toolPolicy(name),
         before: async () => {
-          await this.bindOwner(principal);
-          await this.postponeExpiry();
+          await this.owner.bind(principal);
+          await this.expiry.postpone();
         },
         run: (fn) => this.calls.run(principal, async () => fn()),
         record: this.auditRequests ? (event, sensitive) => this.recordAudit(event, sensitive) : undefined,
       },
       next,
     );
-  }
-
-  /**
-   * Every request pushes the idle expiry back, through the Agents SDK scheduler (which owns the
-   * object's alarm). To keep the hot path cheap the schedule is only rewritten once the due time
-   * would move by more than a small slack, and it is set `idle + slack` ahead, so a session never
-   * ends before it has been idle for the configured time.
-   */
-  private async postponeExpiry(): Promise<void> {
-    const { delay, slack } = expiryDelayMs(sessionIdleMs(this.env));
-    const due = Date.now() + delay;
-    if (due - this.expiryDue < slack) return;
-    if (this.expiryId === undefined) this.expiryId = (await this.ctx.storage.get<string>(EXPIRY_KEY)) ?? null;
-    if (this.expiryId) await this.cancelSchedule(this.expiryId);
-    const schedule = await this.schedule(new Date(due), EXPIRE_CALLBACK);
-    await this.ctx.storage.put(EXPIRY_KEY, schedule.id);
-    this.expiryId = schedule.id;
-    this.expiryDue = due;
-  }
-
-  /** Arm the idle expiry unless one is already scheduled (at startup; requests postpone it). */
-  private async armExpiryOnce(): Promise<void> {
-    if (this.expiryId === undefined) this.expiryId = (await this.ctx.storage.get<string>(EXPIRY_KEY)) ?? null;
-    if (!this.expiryId) await this.postponeExpiry();
   }
 
   /**
@@ -264,15 +265,12 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
     try {
       await this.beforeSessionEnd();
       // The owner is bound at the first request; a stream dropped before any has only the gate's props.
-      const owner = this.owner ?? (await this.ctx.storage.get<string>(OWNER_KEY));
-      const tenant = owner?.split('|')[0] ?? this.props?.tenantId;
+      const tenant = (await this.owner.tenant()) ?? this.props?.tenantId;
       if (tenant) await releaseSlot(this.env, tenant, this.name);
       await this.destroy();
     } catch (error) {
       log('warn', 'session.expiry_deferred', { error: String(error).slice(0, 200) });
-      const schedule = await this.schedule(60, EXPIRE_CALLBACK);
-      await this.ctx.storage.put(EXPIRY_KEY, schedule.id);
-      this.expiryId = schedule.id;
+      await this.expiry.retrySoon();
     }
   }
 
@@ -288,30 +286,13 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
     await super.destroy();
   }
 
-  private async bindOwner(principal: Principal): Promise<void> {
-    const key = ownerKey(principal);
-    if (this.owner === undefined) this.owner = (await this.ctx.storage.get<string>(OWNER_KEY)) ?? null;
-    if (this.owner === null) {
-      await this.ctx.storage.put(OWNER_KEY, key);
-      this.owner = key;
-    } else if (this.owner !== key) {
-      log('warn', 'denied', { reason: 'session owned by another principal', tenant: principal.tenantId, principal: key, server: principal.server });
-      throw new McpError(RpcCode.SessionNotFound, 'Session not found');
-    }
-  }
-
   /**
    * Where the policy of a tool comes from: by default the tool as registered on the server. A server
    * whose tools are not registered through `registerTool` (the gateway relays an upstream's) overrides
    * this so the same role policy applies; runs inside the call, so `principal()` is available.
    */
   protected toolPolicy(name: string): ToolPolicySource | undefined | Promise<ToolPolicySource | undefined> {
-    return this.registeredTool(name);
-  }
-
-  private registeredTool(name: string): (ToolPolicySource & { _meta?: Record<string, unknown> }) | undefined {
-    const tools = (this.server as unknown as McpServerInternals)._registeredTools;
-    return Object.hasOwn(tools, name) ? tools[name] : undefined;
+    return registeredToolPolicy(this.server, name);
   }
 }
 

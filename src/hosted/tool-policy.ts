@@ -1,3 +1,4 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Principal } from './principal';
 import type { Role } from '../tenancy/model';
 
@@ -32,4 +33,14 @@ export function denyReason(principal: Principal, toolName: string, tool: ToolPol
   return needed === 'member'
     ? `Permission denied: role "${principal.role}" may only call tools annotated readOnlyHint; "${toolName}" is not`
     : `Permission denied: tool "${toolName}" requires role "${needed}", caller has "${principal.role}"`;
+}
+
+interface McpServerInternals {
+  _registeredTools: Record<string, ToolPolicySource & { _meta?: Record<string, unknown> }>;
+}
+
+/** The policy source of a tool registered on an SDK v1 server (`registerTool`), or undefined for an unknown name. */
+export function registeredToolPolicy(server: McpServer, name: string): ToolPolicySource | undefined {
+  const tools = (server as unknown as McpServerInternals)._registeredTools;
+  return Object.hasOwn(tools, name) ? tools[name] : undefined;
 }

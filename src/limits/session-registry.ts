@@ -175,11 +175,14 @@ export class SessionRegistry {
     });
   }
 
-  /** A request within an open session: false when the session is unknown, ended or long idle. */
-  touch(session: string, now: number, idleMs: number): boolean {
+  /**
+   * A request within an open session, made at `seenAt` (now, or earlier when an isolate reports
+   * requests it admitted from a lease): false when the session is unknown, ended or long idle.
+   */
+  touch(session: string, now: number, idleMs: number, seenAt = now): boolean {
     const record = this.sessions.get(session);
     if (!record || record.reserved || now - record.lastSeen > idleMs + FORGET_GRACE_MS) return false;
-    record.lastSeen = now;
+    record.lastSeen = Math.max(record.lastSeen, seenAt);
     if (now - (this.persisted.get(session) ?? 0) >= PERSIST_TOUCH_MS) this.write(session, record);
     return true;
   }

@@ -36,16 +36,26 @@ const WINDOW_MS = 60_000;
 /** The longest a lease is usable: unused requests return to the tenant within about this long. */
 export const LEASE_MAX_MS = 1000;
 
-/** How many requests one lease may hold against a limit: a tenth of it, at least ten (never more than is left). */
+/** The most requests one lease may hold against a limit: a tenth of it, at least ten (never more than is left, nor than the isolate asks for). */
 export const leaseSize = (limit: number) => Math.max(10, Math.ceil(limit / 10));
 
-/** A session-less request's lease: the caller and the limits that apply, as in `admit`. */
-export type LeaseRequest = Pick<AdmitRequest, 'user' | 'limits' | 'credential'>;
+/**
+ * A lease request: the caller and the limits that apply, as in `admit`, plus the sessions of this
+ * caller the isolate served from its lease since it last reported (`[session name, last request
+ * time]`), touched here in one call for liveness and least-recently-used eviction.
+ */
+export type LeaseRequest = Pick<AdmitRequest, 'user' | 'limits' | 'credential'> & { idleMs?: number; seen?: Sighting[]; want?: number };
+
+/** A session an isolate served from its lease, and when it last did. */
+export type Sighting = [session: string, seenAt: number];
+
+/** Of the sessions reported, those the limiter no longer knows (ended, evicted, expired): the isolate stops admitting them locally. */
+export type Liveness = { gone: string[] };
 
 /** A refusal of the tenant's rate or the credential's windows (a lease gets no other). */
 export type RateRefusal = { ok: false; limit: 'tenant_rpm' | 'credential'; retryAfter: number; message: string; window?: WindowName };
 
-export type LeaseResult = { ok: true; granted: number; grantedAt: number; validMs: number } | RateRefusal;
+export type LeaseResult = ({ ok: true; granted: number; grantedAt: number; validMs: number } | RateRefusal) & Partial<Liveness>;
 
 function credentialRefusal(user: string, c: { window: WindowName; limit: number; retryAfter: number }): RateRefusal {
   const who = user.startsWith('key:') ? 'API key' : 'user';
@@ -62,8 +72,10 @@ function credentialRefusal(user: string, c: { window: WindowName; limit: number;
  * The exact limits of one tenant, in one Durable Object per tenant (`tenant:<id>`): requests per
  * fixed one-minute window, each credential's minute/hour/day windows (credential-counter.ts), and the registry of its open sessions (session-registry.ts) for the
  * concurrent-session quotas, liveness and least-recently-used eviction. The gate makes one
- * `admit` call per session MCP request, so the check, the count and the session touch are a single
- * round trip (session-less requests are admitted from `lease`d slices, lease-budget.ts); a Durable Object is single-threaded, so two requests can never both take the last slot.
+ * `admit` call per request that opens a session (check, count and slot reservation in a single
+ * round trip); every other MCP request is admitted from `lease`d slices (lease-budget.ts), whose
+ * calls also carry the touches of the sessions served from them; a Durable Object is
+ * single-threaded, so two requests can never both take the last slot.
  * Instances named `signin-account:<email>` / `signin-ip:<ip>` hold one sign-in back-off record
  * each (exact, see backoff.ts).
  *
@@ -107,21 +119,41 @@ export class TenantLimiter extends DurableObject<Env> {
    */
   async lease(req: LeaseRequest): Promise<LeaseResult> {
     const now = Date.now();
+    const gone = this.touchAll(req.seen, now, req.idleMs ?? 0);
     const full = this.tenantFull(req.limits, now);
-    if (full) return full;
+    if (full) return { ...full, gone };
     const rpm = req.limits.requestsPerMinute;
-    const want = Math.min(rpm - this.windowCount, leaseSize(rpm), leaseSize(req.credential.perMinute));
+    const want = Math.max(1, Math.min(req.want ?? Infinity, rpm - this.windowCount, leaseSize(rpm), leaseSize(req.credential.perMinute)));
     const credential = this.credentials.lease(req.user, req.credential, now, want);
     if (!credential.ok) return credentialRefusal(req.user, credential);
     this.windowCount += credential.granted;
-    return { ok: true, granted: credential.granted, grantedAt: now, validMs: Math.min(LEASE_MAX_MS, this.windowStart + WINDOW_MS - now) };
+    return {
+      ok: true,
+      granted: credential.granted,
+      grantedAt: now,
+      validMs: Math.min(LEASE_MAX_MS, this.windowStart + WINDOW_MS - now),
+      gone,
+    };
   }
 
-  /** Unused requests of a lease granted at `grantedAt` go back to the windows they were counted in. */
-  async giveBack(user: string, unused: number, grantedAt: number): Promise<void> {
-    if (unused <= 0) return;
-    if (this.windowStart === grantedAt - (grantedAt % WINDOW_MS)) this.windowCount = Math.max(0, this.windowCount - unused);
-    this.credentials.giveBack(user, unused, grantedAt);
+  /**
+   * Unused requests of a lease granted at `grantedAt` go back to the windows they were counted in;
+   * sessions served from it since the last report are touched (see `lease`).
+   */
+  async giveBack(user: string, unused: number, grantedAt: number, seen?: Sighting[], idleMs = 0): Promise<Liveness> {
+    const gone = this.touchAll(seen, Date.now(), idleMs);
+    if (unused > 0) {
+      if (this.windowStart === grantedAt - (grantedAt % WINDOW_MS)) this.windowCount = Math.max(0, this.windowCount - unused);
+      this.credentials.giveBack(user, unused, grantedAt);
+    }
+    return { gone };
+  }
+
+  /** Touch each reported session at its last request time; the names of those no longer open. */
+  private touchAll(seen: Sighting[] | undefined, now: number, idleMs: number): string[] {
+    const gone: string[] = [];
+    for (const [session, seenAt] of seen ?? []) if (!this.registry.touch(session, now, idleMs, Math.min(seenAt, now))) gone.push(session);
+    return gone;
   }
 
   /** Starts a new window when the minute changed; the refusal when the tenant's window is full. */

@@ -35,6 +35,16 @@ export interface ModernServerScope extends ModernScope {
 const validator = new CfWorkerJsonSchemaValidator();
 
 /**
+ * Platform-internal (not the author API): a definition whose requests are answered elsewhere (a
+ * tenant upstream, src/gateway/modern-upstream.ts) installs raw request handlers after its
+ * registrations. They are set on the guarded handler table, so they sit behind the same choke
+ * point (role policy from the registered tools, one audit event per request).
+ */
+export interface RelayingDefinition extends ServerDefinition {
+  installRelays(server: McpServer, scope: ModernServerScope): void;
+}
+
+/**
  * Runs a definition handler statelessly: verifies the echoed `requestState` (signed, bound to
  * this caller and operation, single-use), runs the handler with the answers so far, and ends the
  * call `input_required` (with a fresh signed state carrying the answers used) when the handler
@@ -110,7 +120,7 @@ export function buildModernServer(definition: ServerDefinition, scope: ModernSer
         ((args: never, ctx: ServerContext) => runStateless(scope, ctx, op(args), (call) => handler(args, call))) as never,
       );
   }
-  if (only !== undefined) return guarded(server, info.name);
+  if (only !== undefined) return guarded(server, definition, scope);
   for (const { name, uri, spec, read } of r.resources) {
     server.registerResource(name, uri, spec, ((url: URL, ctx: ServerContext) =>
       runStateless(scope, ctx, { method: 'resources/read', name: url.href, args: {} }, (call) => read(url, call))) as never);
@@ -136,11 +146,12 @@ export function buildModernServer(definition: ServerDefinition, scope: ModernSer
         ((args: Record<string, string>, ctx: ServerContext) => runStateless(scope, ctx, op(args), (call) => get(args, call))) as never,
       );
   }
-  return guarded(server, info.name);
+  return guarded(server, definition, scope);
 }
 
-function guarded(server: McpServer, name: string): McpServer {
-  if (!isGuarded(server as never)) throw new Error(`${name}: request handlers were replaced after setup; refusing to serve unguarded`);
+function guarded(server: McpServer, definition: ServerDefinition, scope: ModernServerScope): McpServer {
+  if ('installRelays' in definition) (definition as RelayingDefinition).installRelays(server, scope);
+  if (!isGuarded(server as never)) throw new Error(`${definition.info.name}: request handlers were replaced after setup; refusing to serve unguarded`);
   return server;
 }
 

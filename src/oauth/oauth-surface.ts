@@ -7,7 +7,7 @@ import { recordDenial } from '../audit/record';
 import { onTokenExchange } from './grant-access';
 import { registrationProblem } from './client-registration';
 import { verifyApiKeyForMcp } from '../tenancy/api-keys';
-import { tenantDefinedNames, upstreamEntry } from '../tenancy/server-names';
+import { tenantDefinedNames, tenantDefinedQuery, upstreamEntry } from '../tenancy/server-names';
 
 /** The one scope clients request; roles, not scopes, decide what a caller may do. */
 export const MCP_SCOPE = 'mcp';
@@ -148,13 +148,21 @@ export function resourceEntry(authorizationServer: OAuthAuthorizationServer<Env>
         return validated;
       }
       // API keys are tenant credentials, not bound to one resource: the gate checks the server is enabled.
-      const verified = await verifyApiKeyForMcp(env.DB, token);
+      // For a tenant-defined name, what it is for the key's tenant is read in the same D1 round trip.
+      const name = target.server.name;
+      const verified = await verifyApiKeyForMcp(
+        env.DB,
+        token,
+        undefined,
+        target.upstream ? (tenantId) => tenantDefinedQuery(env.DB, tenantId, name) : undefined,
+      );
       if ('refusal' in verified) {
         recordDenial(`api key ${verified.refusal}`, { path: new URL(res).pathname, action: 'auth.api_key' });
         return null;
       }
-      const { key, tenant } = verified;
-      return { props: keyProps({ kind: 'api-key', tenantId: key.tenantId, keyId: key.id, role: key.role, tenant }), audience: res, clientId: key.id };
+      const { key, tenant, alongside } = verified;
+      const props: KeyProps = keyProps({ kind: 'api-key', tenantId: key.tenantId, keyId: key.id, role: key.role, tenant, definedRow: alongside });
+      return { props, audience: res, clientId: key.id };
     },
     handler: {
       fetch: (request, env, ctx) => gateMcpRequest(request, env, ctx, target, ctx.props, ctx.auth.clientId ?? 'unknown-client'),

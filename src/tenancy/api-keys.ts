@@ -103,36 +103,58 @@ export type KeyRefusal = 'malformed' | 'unknown' | 'revoked' | 'expired';
  * Resolve a presented key to its record, and read its tenant's current status and enabled servers
  * in the same query (so the gate need not make a second D1 round trip per MCP request). The hash is
  * looked up by index and then compared in constant time; the tenant in the key must match the
- * stored one. `tenant` is null if the tenant row is gone. Exact (one D1 read): the admin API uses
+ * stored one. `tenant` is null if the tenant row is gone. Exact (D1 every time): the admin API uses
  * it; MCP routes use `verifyApiKeyForMcp`.
+ *
+ * `alongside` is one more statement about the key's tenant run in the same D1 round trip (a batch);
+ * its first row comes back as `alongside` only when the key is accepted, so nothing is learned about
+ * a tenant from a key that is not its own.
  */
-export async function verifyApiKey(db: D1Database, presented: string, now = Date.now()): Promise<VerifiedKey | { refusal: KeyRefusal }> {
+export async function verifyApiKey(
+  db: D1Database,
+  presented: string,
+  now = Date.now(),
+  alongside?: (tenantId: string) => D1PreparedStatement,
+): Promise<VerifiedKey | { refusal: KeyRefusal }> {
   const parsed = parseKey(presented);
   if (!parsed) return { refusal: 'malformed' };
-  return unexpired(await lookupKey(db, parsed.tenantId, await secretHash(parsed.secret)), now);
+  return unexpired(await lookupKey(db, parsed.tenantId, await secretHash(parsed.secret), alongside), now);
 }
 
 /**
- * `verifyApiKey` for MCP routes: an accepted key's lookup is kept per isolate for at most
- * ACCESS_CACHE_TTL_MS, and forgotten at once when this isolate changes any key, user or tenant
- * (src/tenancy/access-cache.ts). Expiry is checked on every request. The cache is keyed by the
- * secret's hash (an exact match of a hash of a 32-byte secret leaks nothing through timing), never
- * by the secret.
+ * `verifyApiKey` for MCP routes: an accepted key's lookup (the key and its tenant's state) is kept
+ * per isolate for at most ACCESS_CACHE_TTL_MS, and forgotten at once when this isolate changes any
+ * key, user or tenant (src/tenancy/access-cache.ts). Expiry is checked on every request. The
+ * `alongside` row is never cached: it comes back only from a lookup that went to D1 (absent on a
+ * cache hit, so the caller reads it itself). The cache is keyed by the secret's hash (an exact match
+ * of a hash of a 32-byte secret leaks nothing through timing), never by the secret.
  */
-export async function verifyApiKeyForMcp(db: D1Database, presented: string, now = Date.now()): Promise<VerifiedKey | { refusal: KeyRefusal }> {
+export async function verifyApiKeyForMcp(
+  db: D1Database,
+  presented: string,
+  now = Date.now(),
+  alongside?: (tenantId: string) => D1PreparedStatement,
+): Promise<VerifiedKey | { refusal: KeyRefusal }> {
   const parsed = parseKey(presented);
   if (!parsed) return { refusal: 'malformed' };
   const hash = await secretHash(parsed.secret);
+  let extra: VerifiedKey['alongside'];
   const found = await cachedAccess(
     `key\n${parsed.tenantId}\n${hash}`,
-    () => lookupKey(db, parsed.tenantId, hash),
+    async (): Promise<VerifiedKey | { refusal: KeyRefusal }> => {
+      const looked = await lookupKey(db, parsed.tenantId, hash, alongside);
+      if ('refusal' in looked) return looked;
+      extra = looked.alongside;
+      return { key: looked.key, tenant: looked.tenant };
+    },
     (v) => !('refusal' in v),
   );
-  return unexpired(found, now);
+  const verified = unexpired(found, now);
+  return extra === undefined || 'refusal' in verified ? verified : { ...verified, alongside: extra };
 }
 
-/** A presented key that passed the checks, with its tenant's state. */
-export type VerifiedKey = { key: ApiKey; tenant: KeyTenantState | null };
+/** A presented key that passed the checks, with its tenant's state (and the `alongside` row when asked for and read). */
+export type VerifiedKey = { key: ApiKey; tenant: KeyTenantState | null; alongside?: Record<string, unknown> | null };
 
 function parseKey(presented: string): { tenantId: string; secret: string } | null {
   const match = KEY_PATTERN.exec(presented);
@@ -148,13 +170,25 @@ function unexpired(found: VerifiedKey | { refusal: KeyRefusal }, now: number): V
 }
 
 /** The key row with the given secret hash in `tenantId`, and its tenant; unknown and revoked keys are refusals (expiry is the caller's). */
-async function lookupKey(db: D1Database, tenantId: string, hash: string): Promise<VerifiedKey | { refusal: KeyRefusal }> {
-  const row = await db
+async function lookupKey(
+  db: D1Database,
+  tenantId: string,
+  hash: string,
+  alongside?: (tenantId: string) => D1PreparedStatement,
+): Promise<VerifiedKey | { refusal: KeyRefusal }> {
+  type Row = KeyRow & { tenant_status: TenantStatus | null; tenant_servers: string | null; tenant_generation: number | null } & LimitColumns;
+  const statement = db
     .prepare(
       `SELECT k.*, t.status AS tenant_status, t.servers AS tenant_servers, t.generation AS tenant_generation, ${limitColumnsSql('t')} FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id WHERE k.secret_hash = ? AND k.tenant_id = ?`,
     )
-    .bind(hash, tenantId)
-    .first<KeyRow & { tenant_status: TenantStatus | null; tenant_servers: string | null; tenant_generation: number | null } & LimitColumns>();
+    .bind(hash, tenantId);
+  let row: Row | null;
+  let extra: Record<string, unknown> | null | undefined;
+  if (alongside) {
+    const [keyRows, extraRows] = await db.batch<Record<string, unknown>>([statement, alongside(tenantId)]);
+    row = (keyRows?.results[0] as Row | undefined) ?? null;
+    extra = extraRows?.results[0] ?? null;
+  } else row = await statement.first<Row>();
   if (!row || !(await safeEqual(row.secret_hash, hash))) return { refusal: 'unknown' };
   if (row.revoked_at !== null) return { refusal: 'revoked' };
   const tenant =
@@ -166,7 +200,7 @@ async function lookupKey(db: D1Database, tenantId: string, hash: string): Promis
           limits: limitsFromRow(row, keyLimitsFromRow(row)),
           generation: row.tenant_generation ?? 0,
         };
-  return { key: toKey(row), tenant };
+  return { key: toKey(row), tenant, ...(alongside ? { alongside: extra ?? null } : {}) };
 }
 
 /** A key's tenant as read alongside the key. */

@@ -1,7 +1,13 @@
 import { findServer, SERVER_NAME_PATTERN, type HostedServerEntry } from '../../servers/registry';
 import { getUpstream } from '../gateway/upstream-store';
 import type { UpstreamRecord } from '../gateway/upstream-model';
-import { getTenantServer, tenantServerOrUpstream, type TenantServerRecord } from '../tenant-servers/module-store';
+import {
+  getTenantServer,
+  readTenantServerOrUpstream,
+  tenantServerOrUpstreamQuery,
+  type TenantServerOrUpstreamRow,
+  type TenantServerRecord,
+} from '../tenant-servers/module-store';
 
 /**
  * What a server name is. Compiled-in servers (servers/registry.ts) are the same for every tenant;
@@ -27,8 +33,21 @@ export type TenantDefined =
 
 /** What `name` is for `tenantId` among its upstreams and deployed modules; null when neither. */
 export async function tenantDefinedServer(db: D1Database, tenantId: string, name: string): Promise<TenantDefined | null> {
-  // One query on the hot path of deployed modules and unknown names; an upstream's row is read after.
-  const { module, hasUpstream } = await tenantServerOrUpstream(db, tenantId, name);
+  return tenantDefinedFrom(db, tenantId, name, await tenantDefinedQuery(db, tenantId, name).first());
+}
+
+/**
+ * The one statement `tenantDefinedServer` starts with, for a caller that runs it in the same D1
+ * round trip as its own query (the MCP gate batches it with the API key's, so a deployed module's
+ * call costs no D1 round trip more than a compiled-in server's). Finish with `tenantDefinedFrom`.
+ */
+export function tenantDefinedQuery(db: D1Database, tenantId: string, name: string): D1PreparedStatement {
+  return tenantServerOrUpstreamQuery(db, tenantId, name);
+}
+
+/** What `name` is for `tenantId`, from the row `tenantDefinedQuery` returned (an upstream's own row is read after). */
+export async function tenantDefinedFrom(db: D1Database, tenantId: string, name: string, row: unknown): Promise<TenantDefined | null> {
+  const { module, hasUpstream } = readTenantServerOrUpstream((row ?? null) as TenantServerOrUpstreamRow);
   if (hasUpstream) {
     const upstream = await getUpstream(db, tenantId, name);
     if (upstream) return { kind: 'upstream', entry: upstreamEntry(name), upstream };
@@ -37,14 +56,34 @@ export async function tenantDefinedServer(db: D1Database, tenantId: string, name
   return null;
 }
 
-/** Whether any tenant defined `name` (the router's 404 before a token is read; no tenant is revealed). */
-export async function tenantDefinedNameExists(db: D1Database, name: string): Promise<boolean> {
+/** Names found defined, with when: a yes is trusted this long per isolate (the OAuth surface's own name TTL). */
+const definedNames = new Map<string, number>();
+const DEFINED_NAME_TTL_MS = 10_000;
+const MAX_DEFINED_NAMES = 10_000;
+
+/**
+ * Whether any tenant defined `name` (the router's choice, before a token is read, between the real
+ * protected resource and a stand-in; no tenant is revealed). A yes is remembered for 10 s per isolate,
+ * so a tenant-defined server's calls skip this D1 read: a stale yes (the name was just deleted) is
+ * harmless because the stand-in and a real resource answer alike and the gate then finds no server
+ * for the caller's tenant, exactly as the OAuth surface's 10 s list of names already allows. A no is
+ * never remembered, so a server deployed a moment ago is reachable at once.
+ */
+export async function tenantDefinedNameExists(db: D1Database, name: string, now = Date.now()): Promise<boolean> {
   if (findServer(name) || !SERVER_NAME_PATTERN.test(name)) return false;
+  const seen = definedNames.get(name);
+  if (seen !== undefined && now - seen < DEFINED_NAME_TTL_MS) return true;
   const row = await db
     .prepare('SELECT 1 AS one FROM upstreams WHERE name = ?1 UNION ALL SELECT 1 FROM tenant_servers WHERE name = ?1 LIMIT 1')
     .bind(name)
     .first();
-  return row !== null;
+  if (row === null) {
+    definedNames.delete(name);
+    return false;
+  }
+  if (definedNames.size >= MAX_DEFINED_NAMES) definedNames.clear();
+  definedNames.set(name, now);
+  return true;
 }
 
 /** Every distinct tenant-defined name (the OAuth surface declares one protected resource per name). */

@@ -65,20 +65,26 @@ export async function getTenantServer(db: D1Database, tenantId: string, name: st
   return row ? toRecord(row) : null;
 }
 
-/** In one query: the tenant's deployed server of this name (or null), and whether it has an upstream of this name. */
-export async function tenantServerOrUpstream(
-  db: D1Database,
-  tenantId: string,
-  name: string,
-): Promise<{ module: TenantServerRecord | null; hasUpstream: boolean }> {
-  const row = await db
+/** A row of `tenantServerOrUpstreamQuery`; null when the query was not run. */
+export type TenantServerOrUpstreamRow = (Partial<ServerRow> & { has_upstream: number }) | null;
+
+/**
+ * One statement: the tenant's deployed server of this name (active version), and whether it has an
+ * upstream of this name. A statement rather than a call so the gate can run it in the same D1 round
+ * trip as the caller's credential (src/tenancy/server-names.ts).
+ */
+export function tenantServerOrUpstreamQuery(db: D1Database, tenantId: string, name: string): D1PreparedStatement {
+  return db
     .prepare(
       `SELECT EXISTS (SELECT 1 FROM upstreams WHERE tenant_id = ?1 AND name = ?2) AS has_upstream, s.tenant_id, s.name, s.title, s.description, s.active_version,
        s.egress, s.created_at, s.updated_at, v.sha256, v.tools FROM (SELECT 1) LEFT JOIN tenant_servers s ON s.tenant_id = ?1 AND s.name = ?2
        LEFT JOIN tenant_server_versions v ON v.tenant_id = s.tenant_id AND v.name = s.name AND v.version = s.active_version`,
     )
-    .bind(tenantId, name)
-    .first<Partial<ServerRow> & { has_upstream: number }>();
+    .bind(tenantId, name);
+}
+
+/** What a `tenantServerOrUpstreamQuery` row says. */
+export function readTenantServerOrUpstream(row: TenantServerOrUpstreamRow): { module: TenantServerRecord | null; hasUpstream: boolean } {
   const module = row?.tenant_id && row.sha256 ? toRecord(row as ServerRow) : null;
   return { module, hasUpstream: row?.has_upstream === 1 };
 }

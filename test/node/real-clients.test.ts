@@ -91,11 +91,14 @@ describe('mcp-remote (the proxy Claude Desktop uses) against wrangler dev', () =
   });
 });
 
-/** The one JSON-RPC message of an answer, whether sent as JSON or as a one-event SSE stream. */
+/**
+ * The one JSON-RPC message of an answer, whether sent as JSON or as an SSE stream (whose first
+ * event, for a client on 2025-11-25 or later, is the SDK's priming event: an id with empty data).
+ */
 async function rpcBody(res: Response): Promise<unknown> {
   const text = await res.text();
   if (!res.headers.get('content-type')?.includes('text/event-stream')) return JSON.parse(text);
-  const data = text.split('\n').find((line) => line.startsWith('data: '));
+  const data = text.split('\n').find((line) => line.startsWith('data: ') && line.slice(6).trim() !== '');
   return JSON.parse(data!.slice(6));
 }
 

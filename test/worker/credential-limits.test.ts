@@ -197,8 +197,15 @@ describe('per-key and per-user limits through the gate', () => {
     const session = await openSession('notes', key.key);
     expect((await mcpPost('notes', key.key, ping(1), session)).status).toBe(200);
     const admin = await signedIn(accounts.admin!);
-    const page = await (await admin.browser.get(`${D}/t/${id}/keys`)).text();
-    expect(page).toMatch(new RegExp(`data-key-id="${key.id}"[\\s\\S]*?data-usage="3/3/3/3"`));
+    // Requests within a session are admitted from leased slices: the counts are exact once the slice
+    // this isolate holds lapses and is given back (about a second, docs/security.md).
+    const usage = new RegExp(`data-key-id="${key.id}"[\\s\\S]*?data-usage="3/3/3/3"`);
+    let page = '';
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+      page = await (await admin.browser.get(`${D}/t/${id}/keys`)).text();
+      if (usage.test(page)) break;
+    }
+    expect(page).toMatch(usage);
     expect(page).toContain('600 (default) a minute');
 
     const action = `${D}/t/${id}/keys/${key.id}/limits`;

@@ -2,7 +2,7 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { LeaseBudget } from '../../src/limits/lease-budget';
 import { DEFAULT_TENANT_LIMITS, type TenantLimits } from '../../src/limits/tenant-limits';
-import { LEASE_MAX_MS, leaseSize } from '../../src/limits/tenant-limiter';
+import { LEASE_MAX_MS, leaseSize, type RateRefusal } from '../../src/limits/tenant-limiter';
 import { waitForEvents } from './audit-support';
 import { modernCall } from './modern-client';
 import { adminCall, createKey, seedTenant } from './platform-client';
@@ -43,7 +43,7 @@ async function burst(tenant: string, users: string[], isolates: number, clients:
       ),
     ),
   );
-  return { stub, holders, admitted: results.filter((r) => r === undefined).length, refusals: results.filter((r) => r !== undefined) };
+  return { stub, holders, admitted: results.filter((r) => r.ok).length, refusals: results.filter((r) => !r.ok) as RateRefusal[] };
 }
 
 describe('leased admission (session-less requests): several isolates against one tenant', () => {
@@ -58,8 +58,8 @@ describe('leased admission (session-less requests): several isolates against one
     expect(refusals.length).toBe(isolates * 40 - admitted);
     for (const r of refusals) {
       expect(r).toMatchObject({ ok: false, limit: 'tenant_rpm', message: `Rate limit exceeded: this tenant may make ${rpm} requests per minute` });
-      expect(r!.retryAfter).toBeGreaterThanOrEqual(1);
-      expect(r!.retryAfter).toBeLessThanOrEqual(60);
+      expect(r.retryAfter).toBeGreaterThanOrEqual(1);
+      expect(r.retryAfter).toBeLessThanOrEqual(60);
     }
     // Every lease lapses within LEASE_MAX_MS and gives back what it held: the counts are then the requests served.
     await Promise.all(holders.map((h) => h.settled()));
@@ -83,7 +83,7 @@ describe('leased admission (session-less requests): several isolates against one
     const { admitted, refusals } = await burst(tenant, ['key:hot'], 5, 20, { requestsPerMinute: 10_000, credentialPerMinute: 25 });
     expect(admitted).toBeLessThanOrEqual(25);
     expect(admitted).toBeGreaterThanOrEqual(25 - 5 * leaseSize(25));
-    expect(refusals.every((r) => r?.limit === 'credential' && r.message === 'Rate limit exceeded: this API key may make 25 requests per minute')).toBe(true);
+    expect(refusals.every((r) => r.limit === 'credential' && r.message === 'Rate limit exceeded: this API key may make 25 requests per minute')).toBe(true);
   });
 
   it('a lease is never usable past the end of its minute window', async () => {

@@ -55,13 +55,16 @@ export const obtainToken = (
   client?: RegisteredClient,
 ) => obtainWith(fetcher, ORIGIN, account, server, transport, client);
 
-/** JSON-RPC messages out of a Streamable HTTP answer (SSE stream or JSON body). */
+/**
+ * JSON-RPC messages out of a Streamable HTTP answer (SSE stream or JSON body). Events with empty
+ * data (the SDK's priming event for clients on 2025-11-25 or later) carry no message.
+ */
 export async function rpcMessages(res: Response): Promise<any[]> {
   const text = await res.text();
   if (!res.headers.get('content-type')?.includes('text/event-stream')) return text ? [JSON.parse(text)] : [];
   return text
     .split('\n')
-    .filter((line) => line.startsWith('data: '))
+    .filter((line) => line.startsWith('data: ') && line.slice(6).trim() !== '')
     .map((line) => JSON.parse(line.slice(6)));
 }
 

@@ -1,0 +1,70 @@
+import type { AuditEvent } from '../audit/audit-event';
+import { AuditOutbox, retryDelayMs } from '../audit/audit-outbox';
+import { log } from '../observability/log';
+import type { SessionScheduler } from './session-scheduler';
+
+/** The scheduler callback that ships the outbox (a method of `HostedMcpAgent`). */
+export const SHIP_CALLBACK = 'shipAuditOutbox';
+/**
+ * Seconds between an audit event and its shipment to the audit store: batches bursts without delaying the call.
+ * 5 s rather than 1 s cut the D1 batches a busy session sends fivefold (see docs/performance.md).
+ */
+const SHIP_DELAY_SECONDS = 5;
+
+/**
+ * A session object's audit outbox and its shipping schedule: events are appended to the object's
+ * own SQLite in the same turn as the call (src/audit/audit-outbox.ts), and one scheduled shipment
+ * at a time sends them to the tenant's audit store, retried with backoff while the store fails.
+ */
+export class AuditShipping {
+  private outboxInstance?: AuditOutbox;
+  private armed = false;
+
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly scheduler: SessionScheduler,
+  ) {}
+
+  /** Append an event (synchronous: it commits with whatever else this turn writes) and arm a shipment. */
+  append(event: AuditEvent): void {
+    this.outbox().append(event);
+    this.arm(0);
+  }
+
+  /** Events left by a previous incarnation (eviction, crash) ship as soon as the object is back. */
+  resumeAtStartup(): void {
+    if (this.outbox().pending() > 0) this.arm(0, 0, true);
+  }
+
+  /** Ship everything now; throws (events kept) when the store fails. */
+  async shipNow(env: Env): Promise<void> {
+    await this.outbox().ship(env);
+  }
+
+  /** The scheduled shipment: ship, or re-arm with backoff while the store fails. */
+  async shipScheduled(env: Env, attempt = 0): Promise<void> {
+    this.armed = false;
+    try {
+      await this.outbox().ship(env);
+      if (this.outbox().pending() > 0) this.arm(0);
+    } catch (error) {
+      const next = attempt + 1;
+      log('warn', 'audit.ship_failed', { attempt: next, pending: this.outbox().pending(), error: String(error).slice(0, 200) });
+      this.arm(next, retryDelayMs(next) / 1000);
+    }
+  }
+
+  private outbox(): AuditOutbox {
+    return (this.outboxInstance ??= new AuditOutbox(this.sql));
+  }
+
+  /** At startup the schedule is idempotent, so restarts do not pile up rows; elsewhere one shipment is armed at a time. */
+  private arm(attempt: number, delaySeconds = SHIP_DELAY_SECONDS, atStartup = false): void {
+    if (this.armed) return;
+    this.armed = true;
+    this.scheduler.schedule(delaySeconds, SHIP_CALLBACK, { attempt, atStartup }, { idempotent: atStartup }).catch((error: unknown) => {
+      this.armed = false;
+      log('error', 'audit.schedule_failed', { error: String(error).slice(0, 200) });
+    });
+  }
+}
