@@ -90,7 +90,7 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
   };
   private readonly owner = new SessionOwner(this.ctx.storage);
   private readonly expiry = new SessionExpiry(this.ctx.storage, this.jobs, () => sessionIdleMs(this.env));
-  private readonly shipping = new AuditShipping(this.ctx.storage.sql, this.jobs);
+  private readonly shipping = new AuditShipping(this.ctx.storage.sql, this.jobs, { env: this.env, waitUntil: (p) => this.ctx.waitUntil(p) });
   /** Streamable HTTP sessions only: the transport the object serves requests with. */
   private http?: SessionHttpTransport;
   /** Whether the Streamable HTTP session is open (initialized, not ended); undefined until read. */
