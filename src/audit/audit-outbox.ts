@@ -26,11 +26,6 @@ export class AuditOutbox {
     this.sql.exec('INSERT OR IGNORE INTO smcp_audit_outbox (id, body) VALUES (?, ?)', event.id, JSON.stringify(event));
   }
 
-  /** Forget events delivered another way (handed on to the tenant's outbox). Idempotent. */
-  remove(id: string): void {
-    this.sql.exec('DELETE FROM smcp_audit_outbox WHERE id = ?', id);
-  }
-
   pending(): number {
     return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM smcp_audit_outbox').one().n;
   }

@@ -1,5 +1,5 @@
 import { AppendBatcher } from './append-batcher';
-import type { AuditEvent, AuditEventInput } from './audit-event';
+import type { AuditEventInput } from './audit-event';
 import { toAuditEvent } from './audit-record';
 import { log, type LogFields } from '../observability/log';
 import { requestContext } from '../observability/request-context';
@@ -45,16 +45,7 @@ const batcher = new AppendBatcher();
  * promise in `ctx.waitUntil` (or await it): other requests' events may ride on its append.
  */
 export function recordAuditBatched(env: Env, event: AuditEventInput): Promise<void> {
-  return appendBatched(env, withContext(event));
-}
-
-/**
- * Append an already recorded event (id, time and redaction fixed, e.g. a row of a session's own
- * outbox being handed on) to its tenant's outbox in this isolate's shared batch; resolves once it
- * is durable there. The id is kept, so a copy shipped again from elsewhere is stored once.
- */
-export function appendBatched(env: Env, event: AuditEvent): Promise<void> {
-  return batcher.append(event.tenant ?? PLATFORM_SHARD, event, (events) => auditOutbox(env, event.tenant).append(events));
+  return batcher.append(event.tenant ?? PLATFORM_SHARD, withContext(event), (events) => auditOutbox(env, event.tenant).append(events));
 }
 
 /** The event as stored, with the request's correlation id and client IP when the caller did not give them. */

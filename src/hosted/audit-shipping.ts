@@ -1,6 +1,5 @@
 import type { AuditEvent } from '../audit/audit-event';
 import { AuditOutbox, retryDelayMs } from '../audit/audit-outbox';
-import { appendBatched } from '../audit/record';
 import { log } from '../observability/log';
 import type { SessionScheduler } from './session-scheduler';
 
@@ -12,25 +11,10 @@ export const SHIP_CALLBACK = 'shipAuditOutbox';
  */
 const SHIP_DELAY_SECONDS = 5;
 
-/** What the session object lends its shipping: the Worker's bindings and its `waitUntil`. */
-export interface HandOn {
-  env: Env;
-  waitUntil(promise: Promise<unknown>): void;
-}
-
 /**
- * A session object's audit outbox and its shipping: events are appended to the object's own
- * SQLite in the same turn as the call (src/audit/audit-outbox.ts), so each is durable before the
- * answer, as it always was. Then, off the response path (`waitUntil`), the event is handed on to
- * its tenant's Worker-side outbox in this isolate's shared batch (`appendBatched`: one call per
- * round trip for every session object of the isolate, src/audit/append-batcher.ts), and leaves this
- * outbox once it is durable there; that outbox ships to the audit store in batches of up to 500.
- * Why: a store delivery costs about ten milliseconds per batch whatever its size (docs/performance.md),
- * and each session shipping its own few events every five seconds paid it per session. If the hand-on
- * fails, the event stays here and one scheduled shipment at a time sends it to the store directly,
- * retried with backoff while the store fails; a row left by a crash between the two ships at the
- * next start or before the session's storage is deleted. A row handed on and shipped from here too
- * (a crash between the hand-on and its removal) is stored once: the store keeps one copy per id.
+ * A session object's audit outbox and its shipping schedule: events are appended to the object's
+ * own SQLite in the same turn as the call (src/audit/audit-outbox.ts), and one scheduled shipment
+ * at a time sends them to the tenant's audit store, retried with backoff while the store fails.
  */
 export class AuditShipping {
   private outboxInstance?: AuditOutbox;
@@ -39,23 +23,12 @@ export class AuditShipping {
   constructor(
     private readonly sql: SqlStorage,
     private readonly scheduler: SessionScheduler,
-    private readonly handOn: HandOn,
   ) {}
 
-  /** Append an event (synchronous: it commits with whatever else this turn writes), then hand it on in the background. */
+  /** Append an event (synchronous: it commits with whatever else this turn writes) and arm a shipment. */
   append(event: AuditEvent): void {
     this.outbox().append(event);
-    this.handOn.waitUntil(this.handOver(event));
-  }
-
-  private async handOver(event: AuditEvent): Promise<void> {
-    try {
-      await appendBatched(this.handOn.env, event);
-      this.outbox().remove(event.id);
-    } catch (error) {
-      log('warn', 'audit.hand_on_failed', { pending: this.outbox().pending(), error: String(error).slice(0, 200) });
-      this.arm(0);
-    }
+    this.arm(0);
   }
 
   /** Events left by a previous incarnation (eviction, crash) ship as soon as the object is back. */

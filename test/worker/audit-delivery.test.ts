@@ -2,7 +2,6 @@ import { env, evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import { dayOf, shardStore } from '../../src/audit/store-names';
 import { describe, expect, it } from 'vitest';
 import { deliverToStores } from '../../src/audit/audit-store';
-import { auditOutbox } from '../../src/audit/record';
 import { auditQuery, seedStoreEvents, toolCall, waitForEvents } from './audit-support';
 import { call, createKey, mcpPost, openSession, rpcMessages, seedTenant } from './platform-client';
 
@@ -26,22 +25,6 @@ async function storeOutage(tenant: string, down: boolean): Promise<void> {
   await runInDurableObject(shardStore(env, tenant, dayOf(Date.now())), (_instance, state) => {
     state.storage.sql.exec(down ? 'ALTER TABLE events RENAME TO events_offline' : 'ALTER TABLE events_offline RENAME TO events');
   });
-}
-
-/** Take the tenant's Worker-side outbox down (its table disappears: every append fails), or bring it back. */
-async function outboxOutage(tenant: string, down: boolean): Promise<void> {
-  await runInDurableObject(auditOutbox(env, tenant), (_instance, state) => {
-    state.storage.sql.exec(down ? 'ALTER TABLE smcp_audit_outbox RENAME TO outbox_offline' : 'ALTER TABLE outbox_offline RENAME TO smcp_audit_outbox');
-  });
-}
-
-/** Events waiting in a session object's own outbox. */
-const sessionPending = (sealed: string) =>
-  runInDurableObject(sessionObject(sealed), (_i, state) => state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM smcp_audit_outbox').one().n);
-
-async function until(check: () => Promise<boolean>, what: string, ms = 30_000): Promise<void> {
-  for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) if (await check()) return;
-  throw new Error(`not reached within ${ms} ms: ${what}`);
 }
 
 function expectNoDuplicates(events: any[]): void {
@@ -127,42 +110,6 @@ describe('audit delivery', { timeout: 120_000 }, () => {
     await new Promise((r) => setTimeout(r, 2500));
     const events = (await auditQuery(`/tenants/${t.id}/audit?action=tools/call&limit=5000`)).body.events;
     expect(events).toHaveLength(13);
-    expectNoDuplicates(events);
-  });
-
-  it("hands a session's events on to the tenant's outbox off the response path: they leave the session at once, even while the store is down, and arrive once each", async () => {
-    const t = await seedTenant(['notes']);
-    const key = await createKey(t.id, 'member');
-    const s1 = await openSession('notes', key.key);
-    await callsIn(key.key, s1, 1, 'warm'); // today's store exists
-    await waitForEvents(t.id, 'action=tools/call', exactly(1), 60_000);
-    await storeOutage(t.id, true);
-    await callsIn(key.key, s1, 4, 'handed');
-    // Were each session shipping its own outbox, the events would wait in it until the store is back.
-    await until(async () => (await sessionPending(s1)) === 0 && (await auditOutbox(env, t.id).pending()) >= 4, 'events moved to the tenant outbox');
-    await storeOutage(t.id, false);
-    await waitForEvents(t.id, 'action=tools/call', exactly(5), 60_000);
-    await new Promise((r) => setTimeout(r, 2000));
-    const events = (await auditQuery(`/tenants/${t.id}/audit?action=tools/call&limit=100`)).body.events;
-    expect(events).toHaveLength(5);
-    expectNoDuplicates(events);
-  });
-
-  it("with the tenant's outbox failing, a session's events stay in its own outbox and ship from there, once each", async () => {
-    const t = await seedTenant(['notes']);
-    const key = await createKey(t.id, 'member');
-    const s1 = await openSession('notes', key.key);
-    await callsIn(key.key, s1, 1, 'warm'); // the tenant's outbox object exists
-    await waitForEvents(t.id, 'action=tools/call', exactly(1), 60_000);
-    await outboxOutage(t.id, true);
-    await callsIn(key.key, s1, 3, 'fallback');
-    // They reach the store while the tenant's outbox is still down: only the session's own shipment can have sent them.
-    await waitForEvents(t.id, 'action=tools/call', exactly(4), 60_000);
-    expect(await sessionPending(s1)).toBe(0);
-    await outboxOutage(t.id, false);
-    await new Promise((r) => setTimeout(r, 2000));
-    const events = (await auditQuery(`/tenants/${t.id}/audit?action=tools/call&limit=100`)).body.events;
-    expect(events).toHaveLength(4);
     expectNoDuplicates(events);
   });
 
