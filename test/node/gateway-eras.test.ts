@@ -101,7 +101,7 @@ afterAll(async () => {
 describe('gateway: 2026-07-28 on both sides', () => {
   it('a 2026-07-28 client reaches a 2026-07-28 upstream: tools, resources, templates, prompts, completion, spoken statelessly upstream', async () => {
     const client = await v2('modern', keys.member);
-    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['add', 'confirm', 'echo', 'steps', 'write']);
+    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['add', 'big', 'confirm', 'echo', 'steps', 'write']);
     expect(text(await client.callTool({ name: 'echo', arguments: { text: 'hi' } }))).toBe('echo: hi');
     expect((await client.listResources()).resources.map((r) => r.uri)).toEqual(['fixture://readme']);
     expect((await client.readResource({ uri: 'fixture://readme' })).contents[0]).toMatchObject({ text: 'modern readme' });
@@ -226,6 +226,18 @@ describe('gateway: 2026-07-28 on both sides', () => {
     }, 'one gateway.sampling_refused event with the era');
   });
 
+  it('keeps the outbound size rule when speaking 2026-07-28: an oversize answer is -32011 for either client era', async () => {
+    const created = await adminCall(h.platform, 'POST', '/tenants/eras/upstreams', { name: 'small', url: modern.url, settings: { maxResponseBytes: 4096 } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const client = await v2('small', keys.member);
+    await expect(client.callTool({ name: 'big', arguments: { bytes: 10_000 } })).rejects.toThrow(/exceeds the 4096-byte limit/);
+    expect(text(await client.callTool({ name: 'big', arguments: { bytes: 100 } }))).toHaveLength(100);
+    await client.close();
+    const legacy = await connectClient(h.platform, 'small', keys.member);
+    await expect(legacy.callTool({ name: 'big', arguments: { bytes: 10_000 } })).rejects.toThrow(/exceeds the 4096-byte limit/);
+    await legacy.close();
+  });
+
   it('re-probes a replica after a failure: an upstream upgraded to 2026-07-28 and downgraded again keeps serving idempotent calls', async () => {
     const proxy = await startSwitchProxy(classic.url);
     try {
@@ -258,7 +270,7 @@ describe('gateway: 2026-07-28 on both sides', () => {
   it('a policy refusal in the 2026-07-28 lane is audited once, with the era, and never reaches the upstream', async () => {
     const before = modern.counts['tools/call'] ?? 0;
     const client = await v2('modern', keys['read-only']);
-    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['confirm', 'echo', 'steps']); // filtered to what it may call
+    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['big', 'confirm', 'echo', 'steps']); // filtered to what it may call
     const refused = await client.callTool({ name: 'write', arguments: { value: 'x' } }).then(
       (r) => r,
       (e: unknown) => e,
