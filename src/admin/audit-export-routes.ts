@@ -1,11 +1,9 @@
 import { ARCHIVE_PREFIX, archiveKey } from '../audit/audit-archive';
 import { migrateLegacyAudit } from '../audit/legacy-d1';
-import { dayOf, PLATFORM_SCOPE } from '../audit/store-names';
+import { dayOf, isDay, PLATFORM_SCOPE } from '../audit/store-names';
 import { json, restError } from '../http/responses';
 import { TENANT_ID_PATTERN, type Tenant } from '../tenancy/model';
 import type { Actor } from './admin-auth';
-
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /** A scope's files in R2, oldest first, from `since` (a time) on. */
 async function listArchive(env: Env, scope: string, since: number): Promise<Response> {
@@ -17,7 +15,7 @@ async function listArchive(env: Env, scope: string, since: number): Promise<Resp
     const page = await env.FILES.list({ prefix, cursor });
     for (const o of page.objects) {
       const date = o.key.slice(prefix.length).replace(/\.jsonl$/, '');
-      if (DATE.test(date) && date >= first) exports.push({ date, size: o.size, uploaded: o.uploaded.toISOString() });
+      if (isDay(date) && date >= first) exports.push({ date, size: o.size, uploaded: o.uploaded.toISOString() });
     }
     cursor = page.truncated ? page.cursor : undefined;
   } while (cursor);
@@ -26,7 +24,7 @@ async function listArchive(env: Env, scope: string, since: number): Promise<Resp
 
 /** One day's file, streamed; on the day that holds `since`, the lines before it are left out. */
 async function serveArchive(env: Env, scope: string, date: string, since: number): Promise<Response> {
-  if (!DATE.test(date)) return restError(400, 'invalid_request', 'date must be yyyy-mm-dd');
+  if (!isDay(date)) return restError(400, 'invalid_request', 'date must be a calendar day, yyyy-mm-dd');
   const first = dayOf(since);
   const object = date >= first ? await env.FILES.get(archiveKey(scope, date)) : null;
   if (!object) return restError(404, 'not_found', 'No export for that day');

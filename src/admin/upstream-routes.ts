@@ -6,6 +6,7 @@ import { CreateUpstreamSchema, DEFAULT_SETTINGS, PatchUpstreamSchema, upstreamVi
 import { upstreamStub } from '../gateway/upstream-state';
 import { deleteUpstream, getUpstream, insertUpstream, listUpstreams, updateUpstream } from '../gateway/upstream-store';
 import { privateUpstreamsAllowed, upstreamUrlProblem } from '../gateway/upstream-url';
+import type { z } from 'zod';
 import { json, restError } from '../http/responses';
 import { DEFAULT_TENANT_LIMITS } from '../limits/tenant-limits';
 import { getTenant } from '../tenancy/tenant-store';
@@ -100,6 +101,11 @@ export async function getUpstreamRoute(env: Env, tenantId: string, name: string)
 export async function patchUpstreamRoute(request: Request, env: Env, _actor: Actor, tenantId: string, name: string): Promise<Response> {
   const body = await readBody(request, PatchUpstreamSchema);
   if (body instanceof Response) return body;
+  return patchUpstream(env, tenantId, name, body);
+}
+
+/** Apply a validated PATCH (the admin API's, or the dashboard's response-cache form): the one place an upstream is changed. */
+export async function patchUpstream(env: Env, tenantId: string, name: string, body: z.output<typeof PatchUpstreamSchema>): Promise<Response> {
   const current = await getUpstream(env.DB, tenantId, name);
   if (!current) return notFound();
   // A new url replaces the replicas; new replicas replace the url (their first is the url).

@@ -49,3 +49,34 @@ export interface AuditEvent {
   ip: string | null;
   details: Record<string, unknown> | null;
 }
+
+/**
+ * An event as a SQL row: the column names of the shards' `events` table (audit-shard.ts) and of the
+ * legacy D1 table `audit_events` (legacy-d1.ts, migrations/0004_audit.sql), which are the same.
+ * `details` is JSON text.
+ */
+export type AuditEventRow = Omit<AuditEvent, 'latencyMs' | 'correlationId' | 'details'> & {
+  latency_ms: number | null;
+  correlation_id: string | null;
+  details: string | null;
+};
+
+/** The event a stored row holds (one mapping for every table that stores events). */
+export function eventFromRow(r: AuditEventRow): AuditEvent {
+  return {
+    id: r.id,
+    time: r.time,
+    tenant: r.tenant ?? null,
+    action: r.action,
+    result: r.result,
+    user: r.user,
+    client: r.client,
+    session: r.session,
+    server: r.server,
+    resource: r.resource,
+    latencyMs: r.latency_ms,
+    correlationId: r.correlation_id,
+    ip: r.ip,
+    details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : null,
+  };
+}

@@ -1,4 +1,4 @@
-import type { AuditEvent, AuditResult } from './audit-event';
+import { eventFromRow, type AuditEvent, type AuditEventRow, type AuditResult } from './audit-event';
 import { addCounts, HOUR, MINUTE, rollupDeltas, type RollupCounts } from './audit-rollup';
 import { LatencySketch, type SketchData } from '../metrics/latency-sketch';
 
@@ -65,25 +65,6 @@ export interface ShardMetricsRow extends RollupCounts {
 }
 
 type Row = Record<string, SqlStorageValue>;
-
-function toEvent(r: Row): AuditEvent {
-  return {
-    id: String(r.id),
-    time: Number(r.time),
-    tenant: (r.tenant as string | null) ?? null,
-    action: String(r.action),
-    result: r.result as AuditResult,
-    user: r.user as string | null,
-    client: r.client as string | null,
-    session: r.session as string | null,
-    server: r.server as string | null,
-    resource: r.resource as string | null,
-    latencyMs: r.latency_ms as number | null,
-    correlationId: r.correlation_id as string | null,
-    ip: r.ip as string | null,
-    details: r.details ? (JSON.parse(String(r.details)) as Record<string, unknown>) : null,
-  };
-}
 
 /**
  * One day of one scope's audit trail in a Durable Object's SQLite: the events (with an index per
@@ -164,17 +145,23 @@ export class AuditShard {
     const { where, args } = pageFilter(q);
     const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, id DESC LIMIT ?`;
     return this.sql
-      .exec<Row>(sql, ...args, q.limit)
+      .exec<AuditEventRow>(sql, ...args, q.limit)
       .toArray()
-      .map(toEvent);
+      .map(eventFromRow);
   }
 
   /** Events oldest first, `limit` after `(time, id)`: the export walks the day with this. */
   ascending(after: { time: number; id: string } | null, limit: number): AuditEvent[] {
     const rows = after
-      ? this.sql.exec<Row>('SELECT * FROM events WHERE time > ? OR (time = ? AND id > ?) ORDER BY time, id LIMIT ?', after.time, after.time, after.id, limit)
-      : this.sql.exec<Row>('SELECT * FROM events ORDER BY time, id LIMIT ?', limit);
-    return rows.toArray().map(toEvent);
+      ? this.sql.exec<AuditEventRow>(
+          'SELECT * FROM events WHERE time > ? OR (time = ? AND id > ?) ORDER BY time, id LIMIT ?',
+          after.time,
+          after.time,
+          after.id,
+          limit,
+        )
+      : this.sql.exec<AuditEventRow>('SELECT * FROM events ORDER BY time, id LIMIT ?', limit);
+    return rows.toArray().map(eventFromRow);
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { AuditEvent, AuditResult } from './audit-event';
+import { eventFromRow, type AuditEvent, type AuditEventRow } from './audit-event';
 import type { AuditQuery } from './audit-query';
 import { pageFilter } from './audit-shard';
 import { deliverToStores } from './audit-store';
@@ -10,42 +10,6 @@ import { deliverToStores } from './audit-store';
  * shard ignores an id it already holds, so an interrupted run repeats safely). Until the table is
  * empty, queries read it too for the rows not yet moved, so no event is ever invisible.
  */
-
-interface Row {
-  id: string;
-  time: number;
-  tenant: string | null;
-  action: string;
-  result: AuditResult;
-  user: string | null;
-  client: string | null;
-  session: string | null;
-  server: string | null;
-  resource: string | null;
-  latency_ms: number | null;
-  correlation_id: string | null;
-  ip: string | null;
-  details: string | null;
-}
-
-function toEvent(r: Row): AuditEvent {
-  return {
-    id: r.id,
-    time: r.time,
-    tenant: r.tenant,
-    action: r.action,
-    result: r.result,
-    user: r.user,
-    client: r.client,
-    session: r.session,
-    server: r.server,
-    resource: r.resource,
-    latencyMs: r.latency_ms,
-    correlationId: r.correlation_id,
-    ip: r.ip,
-    details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : null,
-  };
-}
 
 /**
  * When this isolate last saw the table empty: nothing writes to it any more, so for the next few
@@ -61,7 +25,7 @@ export async function legacyPage(env: Env, q: AuditQuery & { limit: number }): P
   // The legacy table holds every tenant's rows: the tenant is one more clause, ahead of the shared ones.
   const where = q.tenant === null ? ['tenant IS NULL', ...filter.where] : q.tenant !== undefined ? ['tenant = ?', ...filter.where] : filter.where;
   const args: unknown[] = typeof q.tenant === 'string' ? [q.tenant, ...filter.args] : filter.args;
-  const [any, page] = await env.DB.batch<Row>([
+  const [any, page] = await env.DB.batch<AuditEventRow>([
     env.DB.prepare('SELECT id FROM audit_events LIMIT 1'),
     env.DB.prepare(`SELECT * FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, id DESC LIMIT ?`).bind(
       ...args,
@@ -69,7 +33,7 @@ export async function legacyPage(env: Env, q: AuditQuery & { limit: number }): P
     ),
   ]);
   if (any!.results.length === 0) drainedAt = Date.now();
-  return page!.results.map(toEvent);
+  return page!.results.map(eventFromRow);
 }
 
 /**
@@ -81,9 +45,9 @@ export async function migrateLegacyAudit(env: Env, maxRows = 5000): Promise<{ mi
   while (migrated < maxRows) {
     const { results } = await env.DB.prepare('SELECT * FROM audit_events ORDER BY time, id LIMIT ?')
       .bind(Math.min(500, maxRows - migrated))
-      .all<Row>();
+      .all<AuditEventRow>();
     if (results.length === 0) break;
-    await deliverToStores(env, results.map(toEvent));
+    await deliverToStores(env, results.map(eventFromRow));
     const ids = results.map((r) => r.id);
     // D1 binds at most 100 parameters per statement.
     const chunks = Array.from({ length: Math.ceil(ids.length / 100) }, (_, i) => ids.slice(i * 100, i * 100 + 100));

@@ -25,6 +25,11 @@ export function dayOf(time: number): string {
   return new Date(time).toISOString().slice(0, 10);
 }
 
+/** Whether `text` is a real UTC day in the shard key's form (`2026-02-30` and `2026-13-45` are not). */
+export function isDay(text: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}$/.test(text) && Number.isFinite(dayStart(text)) && dayOf(dayStart(text)) === text;
+}
+
 /** Start of a `yyyy-mm-dd` day in ms. */
 export function dayStart(day: string): number {
   return Date.parse(`${day}T00:00:00Z`);

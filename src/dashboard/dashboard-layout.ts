@@ -15,7 +15,7 @@ import type { DashboardSession } from './dashboard-session';
 export type Viewer =
   { kind: 'operator'; session: DashboardSession } | { kind: 'user'; session: DashboardSession; tenantId: string; userId: string; email: string; role: Role };
 
-export type Section = 'servers' | 'deployed' | 'sessions' | 'playground' | 'keys' | 'users' | 'audit' | 'metrics' | 'alerts' | 'operator';
+export type Section = 'servers' | 'deployed' | 'sessions' | 'playground' | 'keys' | 'users' | 'audit' | 'metrics' | 'alerts' | 'upstreams' | 'operator';
 
 /** The URL of a tenant's dashboard section. */
 export function tenantUrl(tenantId: string, section: Exclude<Section, 'operator'>, rest = ''): string {
@@ -44,6 +44,7 @@ function nav(viewer: Viewer | null, tenant: Tenant | null, active: Section | nul
               link('users', tenantUrl(tenant.id, 'users'), 'Users'),
               link('audit', tenantUrl(tenant.id, 'audit'), 'Audit log'),
               link('metrics', tenantUrl(tenant.id, 'metrics'), 'Metrics'),
+              link('upstreams', tenantUrl(tenant.id, 'upstreams'), 'Upstreams'),
               link('alerts', tenantUrl(tenant.id, 'alerts'), 'Alerts'),
             ]
           : []),

@@ -14,6 +14,7 @@ import { destroySession, loadSession } from './dashboard-session';
 import { createKey, keysPage, revokeKey, rotateKey, setKeyLimits } from './keys-page';
 import { metricsPage } from './metrics-page';
 import { alertsPage } from './alerts-page';
+import { setResponseCache, upstreamsPage } from './upstreams-page';
 import { operatorPage, setTenantStatus } from './operator-page';
 import { serversPage, setServerEnabled } from './servers-page';
 import { deployedPage, deployFromDashboard, removeFromDashboard, rollbackFromDashboard } from './deployed-page';
@@ -66,6 +67,8 @@ const TENANT_ROUTES: Array<[string, RegExp, TenantHandler, boolean | 'operator']
   ['GET', /^audit\/([A-Za-z0-9_-]{1,80})$/, auditEventPage, true],
   ['GET', /^metrics$/, metricsPage, true],
   ['GET', /^alerts$/, alertsPage, true],
+  ['GET', /^upstreams$/, upstreamsPage, true],
+  ['POST', /^upstreams\/([a-z][a-z0-9-]{0,31})\/cache$/, setResponseCache, true],
   ['GET', /^sessions$/, sessionsPage, false],
   ['POST', /^sessions\/([0-9a-f-]{36})\/end$/, endSessionFromDashboard, false],
 ];

@@ -90,6 +90,9 @@ describe('gateway response cache', () => {
     expect(after.stores - before.stores).toBe(4);
     expect(after.entries).toBeGreaterThanOrEqual(4);
     expect(after).toHaveProperty('evictions');
+    // The same counters in the tenant's metrics (admin API), per upstream.
+    const metrics = (await adminCall(h.platform, 'GET', '/tenants/acme/metrics')).body;
+    expect(metrics.responseCache.docs).toMatchObject({ hits: after.hits, misses: after.misses, evictions: after.evictions });
   });
 
   it('never shares an entry across roles or tenants: a lower role with a narrower tool policy, another tenant with the same upstream name and URL', async () => {

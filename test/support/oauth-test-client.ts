@@ -1,29 +1,36 @@
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
+import type { OAuthClientInformationMixed, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { signInAndConsent } from './browser-forms.ts';
 
 /**
- * The official SDK's `OAuthClientProvider`, implemented the way a desktop MCP client does (in
- * memory, loopback redirect), except that "opening the browser" signs in and consents by posting
- * the platform's real forms. Captures the authorization code for `transport.finishAuth`.
+ * The one home of the OAuth client plumbing the end-to-end tests give the official SDKs (v1's
+ * `@modelcontextprotocol/sdk` here, v2's `@modelcontextprotocol/client` in sdk-v2-connect.ts): a
+ * client kept in memory with a loopback redirect, as a desktop MCP client does, except that "opening
+ * the browser" signs in and consents by posting the platform's real forms. `Info` and `Tokens` are
+ * each SDK's own stored shapes.
  */
-export class TestOAuthProvider implements OAuthClientProvider {
-  private info?: OAuthClientInformationMixed;
-  private saved?: OAuthTokens;
+export class MemoryOAuthClient<Info, Tokens> {
+  private info?: Info;
+  private saved?: Tokens;
   private verifier = '';
-  /** Authorization code from the last redirect. */
-  code?: string;
+  /** Query of the last redirect back to the client (`code`, `state`, `iss`). */
+  callback?: URLSearchParams;
   /** How many times the SDK sent the user to /authorize. */
   authorizations = 0;
 
   constructor(
     private readonly account: { email: string; password: string },
-    readonly redirectUrl = 'http://127.0.0.1:33418/callback',
+    readonly redirectUrl: string,
+    private readonly clientName: string,
   ) {}
 
-  get clientMetadata(): OAuthClientMetadata {
+  /** Authorization code from the last redirect. */
+  get code(): string | undefined {
+    return this.callback?.get('code') ?? undefined;
+  }
+  get clientMetadata() {
     return {
-      client_name: 'SMCP e2e test client',
+      client_name: this.clientName,
       redirect_uris: [this.redirectUrl],
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
@@ -33,13 +40,13 @@ export class TestOAuthProvider implements OAuthClientProvider {
   clientInformation() {
     return this.info;
   }
-  saveClientInformation(info: OAuthClientInformationMixed) {
+  saveClientInformation(info: Info) {
     this.info = info;
   }
   tokens() {
     return this.saved;
   }
-  saveTokens(tokens: OAuthTokens) {
+  saveTokens(tokens: Tokens) {
     this.saved = tokens;
   }
   saveCodeVerifier(v: string) {
@@ -51,8 +58,14 @@ export class TestOAuthProvider implements OAuthClientProvider {
   async redirectToAuthorization(url: URL): Promise<void> {
     this.authorizations++;
     const back = await signInAndConsent(url.toString(), this.account);
-    const code = back.searchParams.get('code');
-    if (!code) throw new Error(`no code in redirect: ${back}`);
-    this.code = code;
+    if (!back.searchParams.get('code')) throw new Error(`no code in redirect: ${back}`);
+    this.callback = back.searchParams;
+  }
+}
+
+/** The SDK v1 client's `OAuthClientProvider`; the code for `transport.finishAuth` is `code`. */
+export class TestOAuthProvider extends MemoryOAuthClient<OAuthClientInformationMixed, OAuthTokens> implements OAuthClientProvider {
+  constructor(account: { email: string; password: string }, redirectUrl = 'http://127.0.0.1:33418/callback') {
+    super(account, redirectUrl, 'SMCP e2e test client');
   }
 }

@@ -2,79 +2,34 @@ import {
   Client,
   StreamableHTTPClientTransport,
   UnauthorizedError,
-  type OAuthClientMetadata,
   type OAuthClientProvider,
   type OAuthDiscoveryState,
   type StoredOAuthClientInformation,
   type StoredOAuthTokens,
   type VersionNegotiationMode,
 } from '@modelcontextprotocol/client';
-import { signInAndConsent } from './browser-forms.ts';
+import { MemoryOAuthClient } from './oauth-test-client.ts';
 
 /**
  * The official SDK v2 client (`@modelcontextprotocol/client`, the one that speaks MCP 2026-07-28),
  * connected the way a real client is: with OAuth (the SDK meets the 401, discovers, registers by DCR,
  * sends the user to /authorize; we sign in and consent through the real forms and hand the whole
- * callback query, `iss` included, to `finishAuth`) or with an API key header. `fetcher` lets a test
+ * callback query, `iss` included, to `finishAuth`; the plumbing is oauth-test-client.ts's) or with an API key header. `fetcher` lets a test
  * watch the exchanges (see `recordingFetch`).
  */
-export class V2OAuthProvider implements OAuthClientProvider {
-  private info?: StoredOAuthClientInformation;
-  private saved?: StoredOAuthTokens;
-  private verifier = '';
+export class V2OAuthProvider extends MemoryOAuthClient<StoredOAuthClientInformation, StoredOAuthTokens> implements OAuthClientProvider {
   private discovery?: OAuthDiscoveryState;
-  /** Query of the last redirect back to the client (`code`, `state`, `iss`). */
-  callback?: URLSearchParams;
-  /** How many times the SDK sent the user to /authorize. */
-  authorizations = 0;
-
-  private readonly account: { email: string; password: string };
-  readonly redirectUrl: string;
 
   constructor(account: { email: string; password: string }, redirectUrl = 'http://127.0.0.1:33419/callback') {
-    this.account = account;
-    this.redirectUrl = redirectUrl;
+    super(account, redirectUrl, 'SMCP e2e SDK v2 client');
   }
 
-  get clientMetadata(): OAuthClientMetadata {
-    return {
-      client_name: 'SMCP e2e SDK v2 client',
-      redirect_uris: [this.redirectUrl],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-  clientInformation() {
-    return this.info;
-  }
-  saveClientInformation(info: StoredOAuthClientInformation) {
-    this.info = info;
-  }
-  tokens() {
-    return this.saved;
-  }
-  saveTokens(tokens: StoredOAuthTokens) {
-    this.saved = tokens;
-  }
-  saveCodeVerifier(v: string) {
-    this.verifier = v;
-  }
-  codeVerifier() {
-    return this.verifier;
-  }
   // Kept so the SDK can check the callback came from the authorization server it discovered (SEP-2352).
   saveDiscoveryState(state: OAuthDiscoveryState) {
     this.discovery = state;
   }
   discoveryState() {
     return this.discovery;
-  }
-  async redirectToAuthorization(url: URL): Promise<void> {
-    this.authorizations++;
-    const back = await signInAndConsent(url.toString(), this.account);
-    if (!back.searchParams.get('code')) throw new Error(`no code in redirect: ${back}`);
-    this.callback = back.searchParams;
   }
 }
 
