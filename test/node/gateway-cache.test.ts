@@ -206,8 +206,11 @@ describe('gateway response cache', () => {
     });
     expect(refusedCreate.status).toBe(400);
     expect((await patch({ responseCache: { enabled: true, ttlMs: 3_600_000, tools: ['lookup'] } })).status).toBe(200);
+    expect((await patch({ retries: 4 })).status).toBe(200);
     const kept = await patch({ healthIntervalMs: 120_000 });
+    // A PATCH changes only the settings it names (before, a partial settings object reset the others to their defaults).
     expect(kept.body.settings.responseCache).toEqual({ enabled: true, ttlMs: 3_600_000, tools: ['lookup'] });
+    expect(kept.body.settings).toMatchObject({ retries: 4, healthIntervalMs: 120_000 });
 
     const cli = await runNode(
       join(ROOT, 'scripts', 'smcp.ts'),
