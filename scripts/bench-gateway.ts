@@ -3,7 +3,9 @@
  * same upstream tool (a real SDK server on loopback) directly and through the platform
  * (`/servers/<name>/mcp` on `wrangler dev`, API key, choke point, breaker admission), sequentially,
  * after a warm-up, and prints percentiles and the difference. Figures are local (workerd under
- * wrangler dev on this machine), not production.
+ * wrangler dev on this machine), not production. Beside them: a balanced call (two replicas,
+ * round-robin) and cached reads (an opted-in read-only, idempotent tool and a resource answered
+ * from the response cache, docs/gateway.md "Response caching").
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,15 +14,22 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { admin, raiseLimitsForLoad, startPlatform } from './lib/local-platform.ts';
 import { startUpstream } from '../test/support/upstream-fixture.ts';
+import { startModernUpstream } from '../test/support/modern-upstream-fixture.ts';
+import { Client as V2Client, StreamableHTTPClientTransport as V2Transport } from '@modelcontextprotocol/client';
+import { startCacheUpstream } from '../test/support/cache-upstream.ts';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 300);
 const WARMUP = 30;
 
 async function measure(client: Client, tool = 'echo'): Promise<number[]> {
+  return measureOp(() => client.callTool({ name: tool, arguments: tool === 'echo' ? { text: `call ${Math.random()}` } : {} }));
+}
+
+async function measureOp(op: () => Promise<unknown>): Promise<number[]> {
   const times: number[] = [];
   for (let i = 0; i < WARMUP + CALLS; i++) {
     const start = performance.now();
-    await client.callTool({ name: tool, arguments: tool === 'echo' ? { text: `call ${i}` } : {} });
+    await op();
     if (i >= WARMUP) times.push(performance.now() - start);
   }
   return times.sort((a, b) => a - b);
@@ -34,6 +43,8 @@ const stateDir = mkdtempSync(join(tmpdir(), 'smcp-bench-gw-'));
 const platform = await startPlatform({ stateDir, adminToken: 'bench-operator-token-0123456789', secret: 'bench-secret-'.padEnd(48, 'b') });
 const upstream = await startUpstream();
 const replica2 = await startUpstream();
+const modernUpstream = await startModernUpstream();
+const cacheUpstream = await startCacheUpstream();
 try {
   await admin(platform, '/tenants', { id: 'bench', name: 'bench', servers: ['notes'] });
   const created = (await admin(platform, '/tenants/bench/keys', { name: 'bench', role: 'member' })).body;
@@ -79,19 +90,65 @@ try {
     await client.close();
   }
   b.sort((x, y) => x - y);
+  // The protocol eras on both sides (docs/gateway.md, "Protocol eras on both sides"): a 2026-07-28 upstream
+  // (SDK v2 server, stateless requests) and the 2025 one above, called by a 2026-07-28 client (SDK v2, pinned)
+  // and by a 2025 client.
+  const modernReg = await admin(platform, '/tenants/bench/upstreams', { name: 'modern-upstream', url: modernUpstream.url });
+  if (modernReg.status !== 201) throw new Error(`register modern: ${modernReg.status} ${JSON.stringify(modernReg.body)}`);
+  const v2 = async (name: string) => {
+    const c = new V2Client({ name: 'bench-v2', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    await c.connect(new V2Transport(new URL(`${platform.url}/servers/${name}/mcp`), { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
+    return c;
+  };
+  const eras: Array<[string, { callTool(p: { name: string; arguments: Record<string, unknown> }): Promise<unknown>; close(): Promise<void> }]> = [
+    ['2026 client → 2026 up', await v2('modern-upstream')],
+    ['2026 client → 2025 up', await v2('echo-upstream')],
+  ];
+  const legacyOnModern = new Client({ name: 'bench-legacy-modern', version: '1' });
+  await legacyOnModern.connect(
+    new StreamableHTTPClientTransport(new URL(`${platform.url}/servers/modern-upstream/mcp`), { requestInit: { headers: { authorization: `Bearer ${key}` } } }),
+  );
+  eras.push(['2025 client → 2026 up', legacyOnModern as never]);
+  const eraTimes = new Map<string, number[]>();
+  for (const [label, client] of eras) eraTimes.set(label, await measure(client as never));
+
+  // Cached reads: the same lookup and the same resource read again and again, answered from the response cache after the first.
+  const cachedReg = await admin(platform, '/tenants/bench/upstreams', {
+    name: 'cached',
+    url: cacheUpstream.url,
+    settings: { responseCache: { enabled: true, ttlMs: 3_600_000, tools: ['lookup'] } },
+  });
+  if (cachedReg.status !== 201) throw new Error(`register cached: ${cachedReg.status} ${JSON.stringify(cachedReg.body)}`);
+  const cachedClient = new Client({ name: 'bench-cached', version: '1' });
+  await cachedClient.connect(
+    new StreamableHTTPClientTransport(new URL(`${platform.url}/servers/cached/mcp`), { requestInit: { headers: { authorization: `Bearer ${key}` } } }),
+  );
+  const ct = await measureOp(() => cachedClient.callTool({ name: 'lookup', arguments: { q: 'same' } }));
+  const cr = await measureOp(() => cachedClient.readResource({ uri: 'cache://doc' }));
+  const counters = (await admin(platform, '/tenants/bench/upstreams/cached', undefined, 'GET')).body.state.responseCache;
+  await cachedClient.close();
   console.log(`gateway added latency: ${CALLS} sequential tools/call (echo), after ${WARMUP} warm-up calls each\n`);
   console.log(row('direct to upstream', d));
   console.log(row('through the gateway', g));
   console.log(row('hosted server (notes)', n));
   console.log(row('balanced, 2 replicas', b));
+  for (const [label, times] of eraTimes) console.log(row(label, times));
+  console.log('(the 2025 client → 2025 upstream row is "through the gateway")');
+  console.log(row('cached tools/call', ct));
+  console.log(row('cached resources/read', cr));
   console.log(
     `\nadded by the platform + gateway at p50: ${(pct(g, 50) - pct(d, 50)).toFixed(2)} ms (ratio ${(pct(g, 50) / pct(d, 50)).toFixed(1)}x; p99 ratio ${(pct(g, 99) / pct(d, 99)).toFixed(1)}x)`,
   );
   console.log(`of which the gateway's own share (gateway p50 - hosted p50): ${(pct(g, 50) - pct(n, 50)).toFixed(2)} ms`);
-  await Promise.all([direct.close(), gateway.close(), hosted.close()]);
+  console.log(
+    `cached tools/call vs through the gateway at p50: ${(pct(ct, 50) - pct(g, 50)).toFixed(2)} ms; upstream calls for ${WARMUP + CALLS} cached lookups: ${cacheUpstream.counts['tools/call'] ?? 0}, reads: ${cacheUpstream.counts['resources/read'] ?? 0}; cache counters ${JSON.stringify(counters)}`,
+  );
+  await Promise.all([direct.close(), gateway.close(), hosted.close(), ...eras.map(([, c]) => c.close())]);
 } finally {
   await upstream.close();
   await replica2.close();
+  await cacheUpstream.close();
+  await modernUpstream.close();
   await platform.stop();
   rmSync(stateDir, { recursive: true, force: true });
 }

@@ -8,6 +8,17 @@ import { dayOf, directoryStore, registryStore } from './store-names';
 const REGISTERED_KEY = 'smcp:registered';
 
 /**
+ * Events one ingest transaction stores before the shard yields the thread (a 500-event outbox batch
+ * is ten turns of about 10 ms each). Objects that share an isolate share its one thread (all of them,
+ * locally), so without this a tenant written flat out would hold it for a whole batch at a time and
+ * every other tenant's write or query in that isolate would wait behind it.
+ */
+export const INGEST_CHUNK = 50;
+
+/** Give the thread to whatever else is waiting (other objects' requests) before the next chunk. */
+const yieldThread = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/**
  * The audit store: one SQLite-backed Durable Object class with three kinds of instance, named in
  * src/audit/store-names.ts: a day shard of one scope (events, rollups, sessions), a scope's
  * directory (its days) and the registry (every scope). Capacity and write throughput therefore
@@ -19,6 +30,8 @@ export class AuditStore extends DurableObject<Env> {
   private directoryState?: AuditDirectory;
   private registryState?: AuditRegistry;
   private registered = false;
+  /** The delivery being stored: one at a time per shard, so more concurrent senders do not get a tenant more turns. */
+  private ingesting: Promise<unknown> = Promise.resolve();
 
   private shard(): AuditShard {
     return (this.shardState ??= new AuditShard(this.ctx.storage));
@@ -30,8 +43,21 @@ export class AuditStore extends DurableObject<Env> {
    * Store a batch of `scope`'s events of `day`; resolves with how many were new once they are
    * durable (the caller's outbox deletes its rows only then). The first batch registers the day in
    * the scope's directory before storing, so a stored event is always findable.
+   *
+   * Fair to other tenants (back-pressure on this one): deliveries to one shard are stored one after
+   * another, each in transactions of INGEST_CHUNK events with the thread yielded in between, so a
+   * tenant written as fast as its outboxes can ship takes turns with everything else in the isolate
+   * instead of holding it. Still exactly once: every chunk stores only ids it does not hold and
+   * updates rollups for exactly those in the same transaction, so a delivery that fails after some
+   * chunks is resent by its outbox and the stored chunks are skipped.
    */
   async ingest(scope: string, day: string, events: AuditEvent[]): Promise<number> {
+    const turn = this.ingesting.then(() => this.store(scope, day, events));
+    this.ingesting = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async store(scope: string, day: string, events: AuditEvent[]): Promise<number> {
     if (!this.registered) {
       if (!(await this.ctx.storage.get<boolean>(REGISTERED_KEY))) {
         await directoryStore(this.env, scope).registerDay(scope, day);
@@ -39,7 +65,11 @@ export class AuditStore extends DurableObject<Env> {
       }
       this.registered = true;
     }
-    const stored = this.shard().ingest(events);
+    let stored = 0;
+    for (let i = 0; i < events.length; i += INGEST_CHUNK) {
+      if (i > 0) await yieldThread();
+      stored += this.shard().ingest(events.slice(i, i + INGEST_CHUNK));
+    }
     // Late events for a finished day: its R2 export must be written again.
     if (stored > 0 && day < dayOf(Date.now())) await directoryStore(this.env, scope).markStale(day);
     return stored;

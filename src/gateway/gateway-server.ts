@@ -18,6 +18,7 @@ import type { ToolPolicySource } from '../hosted/tool-policy';
 import { log } from '../observability/log';
 import { withRetries } from './retry';
 import type { ExposedTool } from './tool-view';
+import { MODERN_VERSION, type UpstreamEra } from './modern-wire';
 import { openUpstream, type UpstreamClient } from './upstream-client';
 import { asFault, isUpstreamFault } from './upstream-connection';
 import { GatewayCode } from './upstream-fetch';
@@ -30,6 +31,8 @@ interface Connection {
   replica: number;
   /** The SDK client's session on a 2025 replica, or stateless requests on a 2026-07-28 replica (upstream-client.ts). */
   client: Promise<UpstreamClient>;
+  /** Known once the client is open: a 2026-07-28 replica has no upstream session, so the session's calls balance per request. */
+  era?: UpstreamEra;
 }
 
 /**
@@ -131,7 +134,9 @@ export class GatewayServer extends HostedMcpAgent {
   ): Promise<T> {
     const key = this.key();
     const state = upstreamStub(this.env, key);
-    const admitted = (await state.admit(key, op, toolName, this.connection?.replica, cacheable && cacheQuery(this.principal(), cacheable))) as AdmitResult;
+    // Sticky only to a 2025 replica (its upstream session); calls to a 2026-07-28 replica are stateless and balance per request.
+    const sticky = this.connection && this.connection.era !== MODERN_VERSION ? this.connection.replica : undefined;
+    const admitted = (await state.admit(key, op, toolName, sticky, cacheable && cacheQuery(this.principal(), cacheable))) as AdmitResult;
     if (!admitted.ok) throw new McpError(admitted.code, admitted.message);
     if (admitted.hit) return admitted.value as T;
     const { settings, tool } = admitted;
@@ -225,11 +230,14 @@ export class GatewayServer extends HostedMcpAgent {
         onSampling: (params) => this.askClient('sampling', params),
         onElicitation: (params) => this.askClient('elicitation', params),
       }))();
-    const connection = { version, replica, client };
+    const connection: Connection = { version, replica, client };
     this.connection = connection;
-    client.catch(() => {
-      if (this.connection === connection) this.connection = null;
-    });
+    client.then(
+      (c) => void (connection.era = c.era),
+      () => {
+        if (this.connection === connection) this.connection = null;
+      },
+    );
     return client;
   }
 

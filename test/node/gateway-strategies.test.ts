@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client as V2Client } from '@modelcontextprotocol/client';
-import { adminCall, startHarness, tenantWithKeys, text, type Harness } from '../support/gateway-harness.ts';
+import { adminCall, connectClient, startHarness, tenantWithKeys, text, type Harness } from '../support/gateway-harness.ts';
 import { startModernUpstream, type ModernFixture } from '../support/modern-upstream-fixture.ts';
 import { startUpstream } from '../support/upstream-fixture.ts';
 import { connectV2 } from '../support/sdk-v2-connect.ts';
@@ -34,6 +34,11 @@ async function register(name: string, urls: string[], balance: string, settings:
 }
 
 const client = (name: string): Promise<V2Client> => connectV2(`${h.platform.url}/servers/${name}/mcp`, { pin: '2026-07-28' }, { apiKey: keys.member });
+
+async function gatewayHealth(): Promise<{ upstreams: number; replicas: { total: number; up: number; down: number } }> {
+  return ((await (await fetch(`${h.platform.url}/health`)).json()) as { gateway: { upstreams: number; replicas: { total: number; up: number; down: number } } })
+    .gateway;
+}
 
 async function eventually<T>(check: () => Promise<T | undefined | false>, what: string, tries = 320): Promise<T> {
   for (let i = 0; i < tries; i++) {
@@ -82,6 +87,7 @@ describe('gateway balancing strategies, end to end', () => {
 
   it('a replica killed mid-run: no idempotent stateless call fails, the replica is taken out, and /health counts it exactly', async () => {
     const replicas = await modernReplicas([0, 0, 0]);
+    const healthBefore = await gatewayHealth();
     await register(
       'kill',
       replicas.map((f) => f.url),
@@ -111,10 +117,27 @@ describe('gateway balancing strategies, end to end', () => {
     expect(view.state.replicas[1].breaker.state).toBe('open');
     expect(view.state.replicas.map((r: { era: string | null }) => r.era)).toEqual(['2026-07-28', null, '2026-07-28']);
     expect(view.state.breaker.state).toBe('closed');
-    // /health: this platform has the 3 replicas of `lc` and the 3 of `kill`, one of them taken out.
-    const health = (await (await fetch(`${h.platform.url}/health`)).json()) as { gateway: { upstreams: number; replicas: Record<string, number> } };
-    expect(health.gateway.upstreams).toBe(2);
-    expect(health.gateway.replicas).toEqual({ total: 6, up: 5, down: 1 });
+    // /health (this file's own platform): exactly one more upstream, 3 more replicas, one of them taken out.
+    const health = await gatewayHealth();
+    expect(health.upstreams - healthBefore.upstreams).toBe(1);
+    expect(health.replicas.total - healthBefore.replicas.total).toBe(3);
+    expect(health.replicas.down - healthBefore.replicas.down).toBe(1);
+    expect(health.replicas.up - healthBefore.replicas.up).toBe(2);
+  });
+
+  it('a 2025 client session on 2026-07-28 replicas is balanced per request (there is no upstream session to stick to)', async () => {
+    const replicas = await modernReplicas([0, 0]);
+    await register(
+      'perreq',
+      replicas.map((f) => f.url),
+      'round-robin',
+      { retries: 0 },
+    );
+    const legacy = await connectClient(h.platform, 'perreq', keys.member);
+    for (let i = 0; i < 6; i++) expect(text(await legacy.callTool({ name: 'add', arguments: { a: i, b: 5 } }))).toBe(String(i + 5));
+    await legacy.close();
+    // Tolerance: round-robin per request over 2 replicas, 6 calls of one session: 3 each (at least 2 each stated).
+    for (const f of replicas) expect(calls(f), JSON.stringify(replicas.map(calls))).toBeGreaterThanOrEqual(2);
   });
 
   it('health: a replica failing its health check gets no call, and gets its share again after it recovers', async () => {
