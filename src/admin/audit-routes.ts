@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { toCsv, toJsonLines } from '../audit/audit-export';
 import { AuditFiltersSchema, queryAudit, type AuditQuery } from '../audit/audit-query';
+import { responseCacheMetrics } from '../gateway/cache-metrics';
 import { json, restError } from '../http/responses';
 import { MetricsParamsSchema, queryMetrics } from '../metrics/metrics-query';
 import type { Tenant } from '../tenancy/model';
@@ -53,8 +54,15 @@ async function metricsRoute(request: Request, env: Env, tenant: Tenant | undefin
  */
 export const tenantAuditRoute = (request: Request, env: Env, tenant: Tenant) => auditRoute(request, env, { tenant: tenant.id, since: tenant.createdAt });
 
-/** `GET /admin/api/tenants/<t>/metrics?window&bucket`. */
-export const tenantMetricsRoute = (request: Request, env: Env, tenant: Tenant) => metricsRoute(request, env, tenant);
+/**
+ * `GET /admin/api/tenants/<t>/metrics?window&bucket`, with each upstream's response-cache counters
+ * (`responseCache: { <upstream>: { hits, misses, evictions, … } }`, counted since registration).
+ */
+export async function tenantMetricsRoute(request: Request, env: Env, tenant: Tenant): Promise<Response> {
+  const res = await metricsRoute(request, env, tenant);
+  if (!res.ok) return res;
+  return json({ ...((await res.json()) as Record<string, unknown>), responseCache: await responseCacheMetrics(env, tenant.id) });
+}
 
 /**
  * `GET /admin/api/audit` (operator): every tenant, or `?tenant=<id>`, or `?tenant=_platform` for

@@ -146,6 +146,11 @@ export class UpstreamState extends DurableObject<Env> {
     else if (method === 'notifications/prompts/list_changed') await cache.invalidate('prompts/get');
   }
 
+  /** The response cache's counters and size (tenant metrics, without the rest of `status`). */
+  async responseCacheView(): Promise<Awaited<ReturnType<ResponseCache['view']>>> {
+    return this.responseCache().view();
+  }
+
   private responseCache(): ResponseCache {
     return (this.responses ??= new ResponseCache(this.ctx.storage));
   }

@@ -90,6 +90,9 @@ describe('gateway response cache', () => {
     expect(after.stores - before.stores).toBe(4);
     expect(after.entries).toBeGreaterThanOrEqual(4);
     expect(after).toHaveProperty('evictions');
+    // The same counters in the tenant's metrics (admin API), per upstream.
+    const metrics = (await adminCall(h.platform, 'GET', '/tenants/acme/metrics')).body;
+    expect(metrics.responseCache.docs).toMatchObject({ hits: after.hits, misses: after.misses, evictions: after.evictions });
   });
 
   it('never shares an entry across roles or tenants: a lower role with a narrower tool policy, another tenant with the same upstream name and URL', async () => {
@@ -203,8 +206,11 @@ describe('gateway response cache', () => {
     });
     expect(refusedCreate.status).toBe(400);
     expect((await patch({ responseCache: { enabled: true, ttlMs: 3_600_000, tools: ['lookup'] } })).status).toBe(200);
+    expect((await patch({ retries: 4 })).status).toBe(200);
     const kept = await patch({ healthIntervalMs: 120_000 });
+    // A PATCH changes only the settings it names (before, a partial settings object reset the others to their defaults).
     expect(kept.body.settings.responseCache).toEqual({ enabled: true, ttlMs: 3_600_000, tools: ['lookup'] });
+    expect(kept.body.settings).toMatchObject({ retries: 4, healthIntervalMs: 120_000 });
 
     const cli = await runNode(
       join(ROOT, 'scripts', 'smcp.ts'),
