@@ -11,9 +11,9 @@ import { MODULE_HEADER } from '../tenant-servers/module-ref';
  * framework (issue 13, finding 1). Only what the MCP transports read is forwarded; everything the
  * platform adds is set by the gate after this filter. Both protocol lanes use this one list.
  *
- * What the transports read (agents 0.32, `McpAgent.serve` / `serveSSE` in
- * node_modules/agents/dist/mcp/index.js and the Streamable HTTP transport inside the object):
- * `accept` (POST and GET require it), `content-type` (POST), `mcp-session-id`,
+ * What the transports read (the SDK v1 Streamable HTTP transport the session object serves itself,
+ * src/hosted/session-http.ts, and agents 0.32's `McpAgent.serveSSE` for legacy SSE, in
+ * node_modules/agents/dist/mcp/index.js): `accept` (POST and GET require it), `content-type` (POST), `mcp-session-id`,
  * `mcp-protocol-version`, `last-event-id` (GET resumption). `content-length` is not forwarded:
  * the gate re-sends a bounded body whose length the runtime sets. Legacy SSE reads the session id
  * from the query string and nothing else.
@@ -24,8 +24,9 @@ export const TRANSPORT_HEADERS: readonly string[] = ['accept', 'content-type', '
 export const PLATFORM_HEADERS: readonly string[] = [PRINCIPAL_HEADER, CORRELATION_FORWARD_HEADER, CLIENT_IP_FORWARD_HEADER, MODULE_HEADER];
 
 /**
- * Headers the SDK's own Worker-side handler adds when it bridges an HTTP request to the object
- * over a WebSocket: it sets each of them itself, after copying the headers it was given.
+ * Headers the SDK's own Worker-side handler adds when it bridges a legacy SSE stream to the object
+ * over a WebSocket (`McpAgent.serveSSE`): it sets each of them itself, after copying the headers it
+ * was given. Streamable HTTP no longer goes through that bridge (src/gate/session-route.ts).
  */
 export const SDK_BRIDGE_HEADERS: readonly string[] = ['cf-mcp-method', 'cf-mcp-message', 'upgrade'];
 

@@ -243,11 +243,15 @@ async function streamable(request: Request, g: Gated): Promise<Response> {
   if (body instanceof Response) return body;
   const messages = request.method === 'POST' ? parseJsonRpcBody(body) : [];
   if (messages instanceof Response) return messages;
-  const refusal = sessionTransportRefusal(request, messages, raw);
-  if (refusal) return refusal;
   const opening = raw === null && opensSession(messages);
   const admission = await admit(g, raw === null ? undefined : sessionObjectName(raw), opening);
   if (admission instanceof Response) return admission;
+  // The framework's transport checks, after admission as before (a refused client stays refused).
+  const refusal = sessionTransportRefusal(request, messages, raw);
+  if (refusal) {
+    if (opening) await settle(g, admission.reservation, null);
+    return refusal;
+  }
 
   // One call into the session object, which serves Streamable HTTP itself (src/gate/session-route.ts).
   const id = raw ?? newRawSessionId(g.env, g.target.server.binding);

@@ -39,10 +39,10 @@ const badRequest = (code: number, message: string) => rpcError(400, code, messag
 
 /**
  * The transport checks the framework's Worker-side handler made before it touched an object, kept
- * in the same order and wording, and made before admission so a malformed request costs no limiter
- * call and wakes no object: Accept, initialize without a session id and alone, a session id on
- * every other request, and a supported `Mcp-Protocol-Version` after initialize. Undefined when the
- * request may go on.
+ * in the same order and wording and, as before, after admission (a client over its limit is told
+ * so whatever it sent), so a malformed request wakes no object: Accept, initialize without a
+ * session id and alone, a session id on every other request, and a supported
+ * `Mcp-Protocol-Version` after initialize. Undefined when the request may go on.
  */
 export function sessionTransportRefusal(request: Request, messages: JsonRpcMessage[], sessionId: string | null): Response | undefined {
   const accept = request.headers.get('accept') ?? '';

@@ -104,6 +104,10 @@ export async function modernRequest(
   if (error) {
     // The upstream no longer takes this revision: a fault, so the replica's era is re-probed and the call retried where allowed.
     if (error.code === -32022) throw new UpstreamFault(`upstream no longer accepts ${MODERN_VERSION}: ${String(error.message).slice(0, 120)}`);
+    // A 2025-only server asks for a session (SDK v1: -32001 "Session not found", -32000 "Server not initialized" / "Mcp-Session-Id
+    // header is required"): the replica was downgraded, so this is a fault too and its era is probed again.
+    if (error.code === -32001 || (error.code === -32000 && /session|initiali[sz]ed/i.test(String(error.message))))
+      throw new UpstreamFault(`upstream expects a 2025 session: ${String(error.message).slice(0, 120)}`);
     throw new McpError(typeof error.code === 'number' ? error.code : GatewayCode.Malformed, String(error.message ?? 'Upstream error'), error.data);
   }
   const result = answer.result;

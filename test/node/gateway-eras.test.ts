@@ -5,6 +5,7 @@ import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { adminCall, connectClient, startHarness, tenantWithKeys, text, type Harness } from '../support/gateway-harness.ts';
 import { startModernUpstream, type ModernFixture } from '../support/modern-upstream-fixture.ts';
 import { startUpstream, type UpstreamFixture } from '../support/upstream-fixture.ts';
+import { startSwitchProxy } from '../support/switch-proxy.ts';
 
 // Both protocol eras on both sides of the gateway, end to end: a real SDK v2 server speaking only
 // MCP 2026-07-28 (`legacy: 'reject'`) and a real SDK v1 server speaking only the 2025 handshake,
@@ -82,7 +83,11 @@ beforeAll(async () => {
     ['modern', modern.url],
     ['classic', classic.url],
   ] as const) {
-    const created = await adminCall(h.platform, 'POST', '/tenants/eras/upstreams', { name, url, settings: { retries: 1, retryBaseMs: 10 } });
+    const created = await adminCall(h.platform, 'POST', '/tenants/eras/upstreams', {
+      name,
+      url,
+      settings: { retries: 1, retryBaseMs: 10, healthIntervalMs: 30_000 },
+    });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
   }
 }, 180_000);
@@ -96,7 +101,7 @@ afterAll(async () => {
 describe('gateway: 2026-07-28 on both sides', () => {
   it('a 2026-07-28 client reaches a 2026-07-28 upstream: tools, resources, templates, prompts, completion, spoken statelessly upstream', async () => {
     const client = await v2('modern', keys.member);
-    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['add', 'confirm', 'echo', 'steps', 'write']);
+    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['add', 'big', 'confirm', 'echo', 'steps', 'write']);
     expect(text(await client.callTool({ name: 'echo', arguments: { text: 'hi' } }))).toBe('echo: hi');
     expect((await client.listResources()).resources.map((r) => r.uri)).toEqual(['fixture://readme']);
     expect((await client.readResource({ uri: 'fixture://readme' })).contents[0]).toMatchObject({ text: 'modern readme' });
@@ -221,10 +226,51 @@ describe('gateway: 2026-07-28 on both sides', () => {
     }, 'one gateway.sampling_refused event with the era');
   });
 
+  it('keeps the outbound size rule when speaking 2026-07-28: an oversize answer is -32011 for either client era', async () => {
+    const created = await adminCall(h.platform, 'POST', '/tenants/eras/upstreams', { name: 'small', url: modern.url, settings: { maxResponseBytes: 4096 } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const client = await v2('small', keys.member);
+    await expect(client.callTool({ name: 'big', arguments: { bytes: 10_000 } })).rejects.toThrow(/exceeds the 4096-byte limit/);
+    expect(text(await client.callTool({ name: 'big', arguments: { bytes: 100 } }))).toHaveLength(100);
+    await client.close();
+    const legacy = await connectClient(h.platform, 'small', keys.member);
+    await expect(legacy.callTool({ name: 'big', arguments: { bytes: 10_000 } })).rejects.toThrow(/exceeds the 4096-byte limit/);
+    await legacy.close();
+  });
+
+  it('re-probes a replica after a failure: an upstream upgraded to 2026-07-28 and downgraded again keeps serving idempotent calls', async () => {
+    const proxy = await startSwitchProxy(classic.url);
+    try {
+      const created = await adminCall(h.platform, 'POST', '/tenants/eras/upstreams', {
+        name: 'switch',
+        url: proxy.url,
+        settings: { retries: 2, retryBaseMs: 10 },
+      });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      const era = async () => (await adminCall(h.platform, 'GET', '/tenants/eras/upstreams/switch')).body.state.era;
+      const client = await v2('switch', keys.member);
+      expect(text(await client.callTool({ name: 'add', arguments: { a: 1, b: 2 } }))).toBe('3');
+      expect(await era()).toBe('2025');
+      // Upgraded: the cached era (2025) fails its initialize; the fault forgets it, the retry re-probes and speaks 2026-07-28.
+      proxy.switchTo(modern.url);
+      const before = modern.counts['tools/call'] ?? 0;
+      expect(text(await client.callTool({ name: 'add', arguments: { a: 2, b: 2 } }))).toBe('4');
+      expect(modern.counts['tools/call']).toBe(before + 1);
+      expect(await era()).toBe(MODERN);
+      // Downgraded: the 2025 server asks for a session; that is a fault too, and the retry falls back to the handshake.
+      proxy.switchTo(classic.url);
+      expect(text(await client.callTool({ name: 'add', arguments: { a: 3, b: 2 } }))).toBe('5');
+      expect(await era()).toBe('2025');
+      await client.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('a policy refusal in the 2026-07-28 lane is audited once, with the era, and never reaches the upstream', async () => {
     const before = modern.counts['tools/call'] ?? 0;
     const client = await v2('modern', keys['read-only']);
-    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['confirm', 'echo', 'steps']); // filtered to what it may call
+    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['big', 'confirm', 'echo', 'steps']); // filtered to what it may call
     const refused = await client.callTool({ name: 'write', arguments: { value: 'x' } }).then(
       (r) => r,
       (e: unknown) => e,
@@ -240,4 +286,18 @@ describe('gateway: 2026-07-28 on both sides', () => {
     expect((await auditEvents('server=modern&action=tools/call&result=denied')).filter((e) => e.resource === 'write')).toHaveLength(1);
     expect(events[0]!.details.era).toBe(MODERN);
   });
+
+  it('health-checks a 2026-07-28 replica with server/discover (the revision has no ping), never with initialize', async () => {
+    const replica = await eventually(
+      async () => {
+        const r = (await adminCall(h.platform, 'GET', '/tenants/eras/upstreams/modern')).body.state.replicas[0];
+        return r?.health?.ok === true && r;
+      },
+      'the first health check of the modern upstream (about 30 s after registration)',
+      320,
+    );
+    // A passing check proves it was not initialize + ping: this upstream refuses initialize (-32022) and has no ping.
+    expect(replica.era).toBe(MODERN);
+    expect(modern.counts.ping ?? 0).toBe(0);
+  }, 90_000);
 });
