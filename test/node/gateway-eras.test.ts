@@ -107,6 +107,8 @@ describe('gateway: 2026-07-28 on both sides', () => {
     expect((await client.readResource({ uri: 'fixture://readme' })).contents[0]).toMatchObject({ text: 'modern readme' });
     expect((await client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate)).toEqual(['fixture://items/{id}']);
     expect((await client.readResource({ uri: 'fixture://items/beta' })).contents[0]).toMatchObject({ text: 'item beta' });
+    // A URI that is not a plain ASCII header value travels in Mcp-Name as the revision's Base64 sentinel (the upstream checks it against the body).
+    expect((await client.readResource({ uri: 'fixture://items/café' })).contents[0]).toMatchObject({ text: 'item caf%C3%A9' }); // the fixture reads the template variable percent-encoded;
     expect((await client.listPrompts()).prompts.map((p) => p.name)).toEqual(['greet']);
     const prompt = await client.getPrompt({ name: 'greet', arguments: { name: 'Ada' } });
     expect(JSON.stringify(prompt.messages)).toContain('Hello, Ada!');
@@ -119,6 +121,7 @@ describe('gateway: 2026-07-28 on both sides', () => {
     expect(modern.counts['server/discover']).toBeGreaterThanOrEqual(1);
     expect(modern.headers.every((x) => x.version === MODERN && typeof x.method === 'string')).toBe(true);
     expect(modern.headers.some((x) => x.method === 'tools/call' && x.name === 'echo')).toBe(true);
+    expect(modern.headers.some((x) => x.method === 'resources/read' && x.name?.startsWith('=?base64?'))).toBe(true);
     // The admin view records the era the upstream speaks.
     const view = (await adminCall(h.platform, 'GET', '/tenants/eras/upstreams/modern')).body;
     expect(view.state.era).toBe(MODERN);
