@@ -79,12 +79,13 @@ export class AuditStore extends DurableObject<Env> {
     return this.shard().page(q);
   }
 
-  async metrics(origin: number, from: number, to: number, bucketMs: number): Promise<ShardMetricsRow[]> {
-    return this.shard().metrics(origin, from, to, bucketMs);
-  }
-
-  async activeSessions(since: number): Promise<string[]> {
-    return this.shard().activeSessions(since);
+  /**
+   * The day's rollups merged into series buckets (see AuditShard.metrics) and, when `activeSince` is
+   * given, the sessions with a request since then: one call per shard for a metrics query.
+   */
+  async metrics(origin: number, from: number, to: number, bucketMs: number, activeSince?: number): Promise<{ rows: ShardMetricsRow[]; active: string[] }> {
+    const shard = this.shard();
+    return { rows: shard.metrics(origin, from, to, bucketMs), active: activeSince === undefined ? [] : shard.activeSessions(activeSince) };
   }
 
   async count(): Promise<number> {

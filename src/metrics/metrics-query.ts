@@ -88,10 +88,13 @@ export async function queryMetrics(env: Env, q: MetricsQuery): Promise<Metrics> 
       days.map(async (day) => {
         const shard = shardStore(env, scope, day);
         const start = dayStart(day);
-        const [rows, active] = await Promise.all([
-          shard.metrics(from, Math.max(readFrom, start), Math.min(to, start + DAY_MS), bucketMs),
-          start + DAY_MS > activeSince ? shard.activeSessions(activeSince) : Promise.resolve([]),
-        ]);
+        const { rows, active } = await shard.metrics(
+          from,
+          Math.max(readFrom, start),
+          Math.min(to, start + DAY_MS),
+          bucketMs,
+          start + DAY_MS > activeSince ? activeSince : undefined,
+        );
         for (const id of active) sessions.add(id);
         for (const r of rows) {
           const s = servers.get(`${scope}|${r.server}`) ?? { ...newAcc(), tenant: scope, server: r.server };

@@ -101,12 +101,14 @@ afterAll(async () => {
 describe('gateway: 2026-07-28 on both sides', () => {
   it('a 2026-07-28 client reaches a 2026-07-28 upstream: tools, resources, templates, prompts, completion, spoken statelessly upstream', async () => {
     const client = await v2('modern', keys.member);
-    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['add', 'confirm', 'echo', 'steps', 'write']);
+    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['add', 'big', 'confirm', 'echo', 'steps', 'write']);
     expect(text(await client.callTool({ name: 'echo', arguments: { text: 'hi' } }))).toBe('echo: hi');
     expect((await client.listResources()).resources.map((r) => r.uri)).toEqual(['fixture://readme']);
     expect((await client.readResource({ uri: 'fixture://readme' })).contents[0]).toMatchObject({ text: 'modern readme' });
     expect((await client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate)).toEqual(['fixture://items/{id}']);
     expect((await client.readResource({ uri: 'fixture://items/beta' })).contents[0]).toMatchObject({ text: 'item beta' });
+    // A URI that is not a plain ASCII header value travels in Mcp-Name as the revision's Base64 sentinel (the upstream checks it against the body).
+    expect((await client.readResource({ uri: 'fixture://items/café' })).contents[0]).toMatchObject({ text: 'item caf%C3%A9' }); // the fixture reads the template variable percent-encoded;
     expect((await client.listPrompts()).prompts.map((p) => p.name)).toEqual(['greet']);
     const prompt = await client.getPrompt({ name: 'greet', arguments: { name: 'Ada' } });
     expect(JSON.stringify(prompt.messages)).toContain('Hello, Ada!');
@@ -119,6 +121,7 @@ describe('gateway: 2026-07-28 on both sides', () => {
     expect(modern.counts['server/discover']).toBeGreaterThanOrEqual(1);
     expect(modern.headers.every((x) => x.version === MODERN && typeof x.method === 'string')).toBe(true);
     expect(modern.headers.some((x) => x.method === 'tools/call' && x.name === 'echo')).toBe(true);
+    expect(modern.headers.some((x) => x.method === 'resources/read' && x.name?.startsWith('=?base64?'))).toBe(true);
     // The admin view records the era the upstream speaks.
     const view = (await adminCall(h.platform, 'GET', '/tenants/eras/upstreams/modern')).body;
     expect(view.state.era).toBe(MODERN);
@@ -226,6 +229,18 @@ describe('gateway: 2026-07-28 on both sides', () => {
     }, 'one gateway.sampling_refused event with the era');
   });
 
+  it('keeps the outbound size rule when speaking 2026-07-28: an oversize answer is -32011 for either client era', async () => {
+    const created = await adminCall(h.platform, 'POST', '/tenants/eras/upstreams', { name: 'small', url: modern.url, settings: { maxResponseBytes: 4096 } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const client = await v2('small', keys.member);
+    await expect(client.callTool({ name: 'big', arguments: { bytes: 10_000 } })).rejects.toThrow(/exceeds the 4096-byte limit/);
+    expect(text(await client.callTool({ name: 'big', arguments: { bytes: 100 } }))).toHaveLength(100);
+    await client.close();
+    const legacy = await connectClient(h.platform, 'small', keys.member);
+    await expect(legacy.callTool({ name: 'big', arguments: { bytes: 10_000 } })).rejects.toThrow(/exceeds the 4096-byte limit/);
+    await legacy.close();
+  });
+
   it('re-probes a replica after a failure: an upstream upgraded to 2026-07-28 and downgraded again keeps serving idempotent calls', async () => {
     const proxy = await startSwitchProxy(classic.url);
     try {
@@ -258,7 +273,7 @@ describe('gateway: 2026-07-28 on both sides', () => {
   it('a policy refusal in the 2026-07-28 lane is audited once, with the era, and never reaches the upstream', async () => {
     const before = modern.counts['tools/call'] ?? 0;
     const client = await v2('modern', keys['read-only']);
-    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['confirm', 'echo', 'steps']); // filtered to what it may call
+    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['big', 'confirm', 'echo', 'steps']); // filtered to what it may call
     const refused = await client.callTool({ name: 'write', arguments: { value: 'x' } }).then(
       (r) => r,
       (e: unknown) => e,

@@ -69,6 +69,11 @@ function build(fixture: { echoedStates: string[] }): McpServer {
     },
   );
   server.registerTool(
+    'big',
+    { description: 'Answers with n bytes of text', inputSchema: z.object({ bytes: z.number().int() }), annotations: { readOnlyHint: true } },
+    async ({ bytes }) => ({ content: [{ type: 'text', text: 'x'.repeat(bytes) }] }),
+  );
+  server.registerTool(
     'steps',
     {
       description: 'Reports progress and logs while it works',
