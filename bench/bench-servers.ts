@@ -19,14 +19,6 @@ export class BenchPlatformServer extends HostedMcpAgent {
   }
 }
 
-/**
- * Optional variant `platform-noaudit`: the platform with per-request auditing switched off, to
- * show what the audit outbox costs (everything else identical).
- */
-export class BenchPlatformNoAuditServer extends BenchPlatformServer {
-  protected override readonly auditRequests: boolean = false;
-}
-
 /** The bare variant: a plain `McpAgent` as the Agents SDK documents it, no platform code. */
 export class BenchBareServer extends McpAgent<Env> {
   server = new McpServer({ name: 'bench', version: '1.0.0' }, { capabilities: { tools: {} }, jsonSchemaValidator: new CfWorkerJsonSchemaValidator() });

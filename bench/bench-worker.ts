@@ -15,12 +15,12 @@ import { verifyApiKey } from '../src/tenancy/api-keys';
  *   deployment does, without the platform's gate, session binding, policy, audit or limits.
  *
  * The platform variant is the production route `/servers/everything/mcp`, whose Durable Object
- * binding the bench config points at `BenchPlatformServer` (the same tool on a HostedMcpAgent);
- * the optional `platform-noaudit` variant is `/servers/notes/mcp`, pointed at the same server with
- * per-request auditing off.
+ * binding the bench config points at `BenchPlatformServer` (the same tool on a HostedMcpAgent).
+ * There is no audit-off variant: auditing cannot be switched off; `npm run bench:audit-cost`
+ * measures what it costs.
  */
 export * from '../src/index';
-export { BenchBareServer, BenchPlatformNoAuditServer, BenchPlatformServer } from './bench-servers';
+export { BenchBareServer, BenchPlatformServer } from './bench-servers';
 
 interface BenchEnv extends Env {
   BENCH_BARE: DurableObjectNamespace;

@@ -2,8 +2,7 @@
  * The benchmark's wrangler config, generated from the production `wrangler.jsonc` on every run so
  * it always carries the same bindings (KV, D1, R2, every Durable Object the platform adds) and
  * differs only in what the benchmark needs: the bench Worker entry, the bare McpAgent's binding,
- * the `everything` route's namespace pointed at `BenchPlatformServer` and the `notes` route's at
- * `BenchPlatformNoAuditServer`. Production config is
+ * and the `everything` route's namespace pointed at `BenchPlatformServer`. Production config is
  * never touched.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -14,8 +13,6 @@ import { ROOT } from '../lib/local-platform.ts';
 /** The hosted-server route the platform variant uses (its binding is re-pointed below). */
 export const PLATFORM_SERVER = 'everything';
 const PLATFORM_BINDING = 'EVERYTHING_SERVER';
-/** The route of the optional audit-off platform variant. */
-export const NOAUDIT_SERVER = 'notes';
 /**
  * What the modern variant calls on the platform route: the stateless lane serves each server's own
  * definition (`servers/classes.ts`), not the Durable Object class the binding points at, so on
@@ -23,7 +20,6 @@ export const NOAUDIT_SERVER = 'notes';
  * as `echo`).
  */
 export const MODERN_TOOL = { name: 'test_simple_text', arguments: {} };
-const NOAUDIT_BINDING = 'NOTES_SERVER';
 
 interface DoBinding {
   name: string;
@@ -48,9 +44,6 @@ export function writeBenchConfig(): string {
   const platform = bindings.find((b) => b.name === PLATFORM_BINDING);
   if (!platform) throw new Error(`wrangler.jsonc has no ${PLATFORM_BINDING} binding for the platform variant`);
   platform.class_name = 'BenchPlatformServer';
-  const noAudit = bindings.find((b) => b.name === NOAUDIT_BINDING);
-  if (!noAudit) throw new Error(`wrangler.jsonc has no ${NOAUDIT_BINDING} binding for the platform-noaudit variant`);
-  noAudit.class_name = 'BenchPlatformNoAuditServer';
   bindings.push({ name: 'BENCH_BARE', class_name: 'BenchBareServer' });
 
   const dir = join(ROOT, 'bench', '.generated');
@@ -61,10 +54,7 @@ export function writeBenchConfig(): string {
     main: '../bench-worker.ts',
     d1_databases: (config.d1_databases ?? []).map((d) => ({ ...d, migrations_dir: d.migrations_dir ? join('..', '..', d.migrations_dir) : undefined })),
     durable_objects: { ...config.durable_objects, bindings },
-    migrations: [
-      ...(config.migrations ?? []),
-      { tag: 'bench-v1', new_sqlite_classes: ['BenchPlatformServer', 'BenchBareServer', 'BenchPlatformNoAuditServer'] },
-    ],
+    migrations: [...(config.migrations ?? []), { tag: 'bench-v1', new_sqlite_classes: ['BenchPlatformServer', 'BenchBareServer'] }],
   };
   delete bench.$schema;
   const file = join(dir, 'wrangler.bench.json');

@@ -11,7 +11,7 @@ import { ROOT } from '../lib/local-platform.ts';
 import { ratio, type PhaseResult } from './stats.ts';
 
 /** Every variant, in report order; all run by default (BENCH_VARIANTS picks a subset). */
-export const VARIANTS = ['floor', 'bare', 'platform', 'platform-noaudit', 'modern', 'peer'] as const;
+export const VARIANTS = ['floor', 'bare', 'platform', 'modern', 'peer'] as const;
 export const DEFAULT_VARIANTS: readonly Variant[] = VARIANTS;
 export type Variant = (typeof VARIANTS)[number];
 
@@ -66,14 +66,14 @@ function figures(r: Report): string {
 
 function ratios(r: Report): string {
   const rows = [
-    '| phase | p50 platform/bare | p50 platform/floor | p50 platform/peer | p50 audit on/off | throughput platform/bare | throughput platform/floor | throughput platform/peer | throughput audit on/off |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| phase | p50 platform/bare | p50 platform/floor | p50 platform/peer | throughput platform/bare | throughput platform/floor | throughput platform/peer |',
+    '|---|---:|---:|---:|---:|---:|---:|',
   ];
   for (const phase of phases(r.results)) {
     const p = find(r.results, phase, 'platform');
     const cell = (v: Variant, key: 'p50' | 'throughput') => x(ratio(p?.[key], find(r.results, phase, v)?.[key]));
     rows.push(
-      `| ${phase} | ${cell('bare', 'p50')} | ${cell('floor', 'p50')} | ${cell('peer', 'p50')} | ${cell('platform-noaudit', 'p50')} | ${cell('bare', 'throughput')} | ${cell('floor', 'throughput')} | ${cell('peer', 'throughput')} | ${cell('platform-noaudit', 'throughput')} |`,
+      `| ${phase} | ${cell('bare', 'p50')} | ${cell('floor', 'p50')} | ${cell('peer', 'p50')} | ${cell('bare', 'throughput')} | ${cell('floor', 'throughput')} | ${cell('peer', 'throughput')} |`,
     );
   }
   return rows.join('\n');
@@ -108,10 +108,6 @@ export function targets(r: Report): { lines: string[]; met: boolean } {
   for (const phase of phases(r.results)) {
     const q = ratio(find(r.results, phase, 'platform')?.p50, find(r.results, phase, 'bare')?.p50);
     if (q !== null) check(q <= 1.1, `platform/bare p50 ≤ 1.10 in "${phase}": ${x(q)}`);
-  }
-  for (const phase of phases(r.results)) {
-    const q = ratio(find(r.results, phase, 'platform')?.p50, find(r.results, phase, 'platform-noaudit')?.p50);
-    if (q !== null) check(q < 1.1, `audit + metrics p50 overhead < 10% in "${phase}" (platform/platform-noaudit): ${x(q)}`);
   }
   const errors = r.results.reduce((n, f) => n + f.errors, 0);
   check(

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { admin, raiseLimitsForLoad, ROOT, startPlatform, type RunningPlatform } from '../lib/local-platform.ts';
-import { MODERN_TOOL, NOAUDIT_SERVER, PLATFORM_SERVER, writeBenchConfig } from './bench-config.ts';
+import { MODERN_TOOL, PLATFORM_SERVER, writeBenchConfig } from './bench-config.ts';
 import type { MemoryTarget } from './memory.ts';
 import type { Target } from './mcp-http.ts';
 import type { Variant } from './report.ts';
@@ -22,7 +22,7 @@ export interface Started {
 }
 
 async function seededKey(p: RunningPlatform): Promise<string> {
-  const tenant = await admin(p, '/tenants', { id: 'bench', name: 'Bench', servers: [PLATFORM_SERVER, NOAUDIT_SERVER] });
+  const tenant = await admin(p, '/tenants', { id: 'bench', name: 'Bench', servers: [PLATFORM_SERVER] });
   if (tenant.status !== 201) throw new Error(`seeding tenant: ${tenant.status} ${JSON.stringify(tenant.body)}`);
   const key = await admin(p, '/tenants/bench/keys', { name: 'bench', role: 'member' });
   if (key.status !== 201) throw new Error(`creating key: ${key.status} ${JSON.stringify(key.body)}`);
@@ -87,7 +87,6 @@ export async function startTargets(wanted: readonly Variant[]): Promise<Started>
       floor: '/bench/floor',
       bare: '/bench/bare/mcp',
       platform: `/servers/${PLATFORM_SERVER}/mcp`,
-      'platform-noaudit': `/servers/${NOAUDIT_SERVER}/mcp`,
       modern: `/servers/${PLATFORM_SERVER}/mcp`,
     }[variant as Exclude<Variant, 'peer'>];
     const base = { name: variant, port: p.port, host: `localhost:${p.port}`, path, token };

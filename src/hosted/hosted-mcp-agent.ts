@@ -77,12 +77,6 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
     return (this.constructor as typeof HostedMcpAgent).definition;
   }
 
-  /**
-   * @internal Only the benchmark's audit-off variant sets this to false, to measure what auditing
-   * costs; `test/node/registry-agreement.test.ts` fails if any hosted server under `servers/` does.
-   */
-  protected readonly auditRequests: boolean = true;
-
   private readonly calls = new AsyncLocalStorage<Principal>();
   private readonly jobs: SessionScheduler = {
     schedule: (when, callback, payload, options) => this.schedule(when, callback as keyof this, payload, options),
@@ -117,7 +111,9 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
     else this.props = await this.ctx.storage.get<Principal>('props');
     await this.init();
     const transport = new SessionHttpTransport(this.getSessionId(), this.ctx.storage);
-    // The framework's own helpers (elicitInput) send through its private transport field.
+    // The framework's own code sends through its private transport field. (Its `elicitInput` helper
+    // resolves answers only through its bridged transport: servers elicit through the SDK server,
+    // `call.elicit` or `server.server.elicitInput`, which this transport serves.)
     (this as unknown as { _transport?: unknown })._transport = transport;
     this.http = transport;
     await this.server.connect(transport);
@@ -248,7 +244,7 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
           await this.expiry.postpone();
         },
         run: (fn) => this.calls.run(principal, async () => fn()),
-        record: this.auditRequests ? (event, sensitive) => this.recordAudit(event, sensitive) : undefined,
+        record: (event, sensitive) => this.recordAudit(event, sensitive),
       },
       next,
     );

@@ -23,8 +23,8 @@ export interface GuardScope {
   before?: () => Promise<void>;
   /** Runs `fn` with the principal available to handlers (the 2025 lane's AsyncLocalStorage). */
   run<T>(fn: () => Promise<T> | T): Promise<T>;
-  /** Records one audit event; undefined switches auditing off (the benchmark's audit-off variant only). */
-  record?: (event: AuditEventInput, sensitive: ReadonlySet<string>) => void;
+  /** Records the request's one audit event (every request is audited; there is no switch to turn it off). */
+  record: (event: AuditEventInput, sensitive: ReadonlySet<string>) => void;
 }
 
 const refusals = new AsyncLocalStorage<{ refusal?: unknown }>();
@@ -73,16 +73,14 @@ export async function guardRequest(method: string, request: RawRequest, scope: G
     outcome = { error };
     throw error;
   } finally {
-    if (scope.record) {
-      const event = requestAuditEvent(method, request, principal, outcome, {
-        session: scope.session,
-        latencyMs: Date.now() - started,
-        correlationId: scope.correlationId,
-        ip: scope.ip,
-        era: scope.era,
-      });
-      scope.record(event, sensitiveNames(policy?._meta));
-    }
+    const event = requestAuditEvent(method, request, principal, outcome, {
+      session: scope.session,
+      latencyMs: Date.now() - started,
+      correlationId: scope.correlationId,
+      ip: scope.ip,
+      era: scope.era,
+    });
+    scope.record(event, sensitiveNames(policy?._meta));
   }
 }
 
