@@ -34,14 +34,26 @@ export const JsonRpcMessageSchema = z.union([RequestOrNotification, Result, Erro
 export const JsonRpcBodySchema = z.union([JsonRpcMessageSchema, z.array(JsonRpcMessageSchema).min(1).max(MAX_BATCH)]);
 export type JsonRpcMessage = z.infer<typeof JsonRpcMessageSchema>;
 
+/** A body that is not UTF-8 JSON (what `decodeJsonBody` answers for it). */
+export const NOT_JSON: unique symbol = Symbol('not JSON');
+
+/** A body's JSON value (strict UTF-8), or NOT_JSON: the one decoding of MCP POST bodies, so the era split and the gate agree on it. */
+export function decodeJsonBody(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes));
+  } catch {
+    return NOT_JSON;
+  }
+}
+
 /** The validated messages of a body, or the JSON-RPC error response to send instead. */
 export function parseJsonRpcBody(bytes: Uint8Array, allowBatch = true): JsonRpcMessage[] | Response {
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes));
-  } catch {
-    return rpcError(400, RpcCode.ParseError, 'Parse error: the body is not valid UTF-8 JSON');
-  }
+  return validateJsonRpc(decodeJsonBody(bytes), allowBatch);
+}
+
+/** `parseJsonRpcBody` for a body already decoded with `decodeJsonBody` (the stateless lane's, decoded once by the era split). */
+export function validateJsonRpc(value: unknown, allowBatch = true): JsonRpcMessage[] | Response {
+  if (value === NOT_JSON) return rpcError(400, RpcCode.ParseError, 'Parse error: the body is not valid UTF-8 JSON');
   if (Array.isArray(value) && (!allowBatch || value.length > MAX_BATCH)) {
     return rpcError(
       400,

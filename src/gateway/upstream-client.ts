@@ -67,7 +67,10 @@ function modernClient(target: UpstreamTarget, hooks: UpstreamHooks, open: OpenOp
       onNotification: (n) => {
         if (n.method === 'notifications/progress') {
           if (token !== undefined && n.params?.progressToken === token) options.onprogress?.(n.params as never);
-        } else hooks.onNotification?.(n as never);
+        } else {
+          if (n.method === 'notifications/tools/list_changed') hooks.onToolsChanged?.(); // the tools cache refetches, as on a 2025 session
+          hooks.onNotification?.(n as never);
+        }
       },
     });
   };

@@ -111,7 +111,9 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
     else this.props = await this.ctx.storage.get<Principal>('props');
     await this.init();
     const transport = new SessionHttpTransport(this.getSessionId(), this.ctx.storage);
-    // The framework's own helpers (elicitInput) send through its private transport field.
+    // The framework's own code sends through its private transport field. (Its `elicitInput` helper
+    // resolves answers only through its bridged transport: servers elicit through the SDK server,
+    // `call.elicit` or `server.server.elicitInput`, which this transport serves.)
     (this as unknown as { _transport?: unknown })._transport = transport;
     this.http = transport;
     await this.server.connect(transport);

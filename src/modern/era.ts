@@ -1,4 +1,5 @@
 import { isLegacyRequest } from '@modelcontextprotocol/server';
+import { decodeJsonBody, NOT_JSON } from '../gate/jsonrpc-validation';
 import { readBounded } from '../http/bounded-body';
 import { rpcError, RpcCode } from '../http/responses';
 
@@ -11,7 +12,7 @@ export const SESSION_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024
 export type Lane =
   /** 2025 era: `initialize`, `Mcp-Session-Id`, GET/DELETE on a session. The request is readable again. */
   | { era: '2025'; request: Request }
-  /** 2026-07-28: stateless, in the Worker. POSTs carry the read body and its parsed JSON. */
+  /** 2026-07-28: stateless, in the Worker. POSTs carry the read body and its JSON (`decodeJsonBody`'s, decoded once). */
   | { era: '2026-07-28'; request: Request; body: Uint8Array | null; parsed: unknown }
   /** Refused before either lane (body over the limit). */
   | { era: 'refused'; response: Response };
@@ -41,12 +42,8 @@ export async function chooseLane(request: Request, maxBodyBytes: number): Promis
   const headers = new Headers(request.headers);
   headers.delete('content-length');
   const replay = new Request(request.url, { method: 'POST', headers, body });
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(new TextDecoder().decode(body));
-  } catch {
-    return { era: '2025', request: replay }; // the 2025 lane answers the parse error
-  }
+  const parsed = decodeJsonBody(body);
+  if (parsed === NOT_JSON) return { era: '2025', request: replay }; // the 2025 lane answers the parse error
   const legacy = await isLegacyRequest(replay, parsed);
   return legacy ? { era: '2025', request: replay } : { era: '2026-07-28', request: replay, body, parsed };
 }

@@ -5,7 +5,7 @@ import { recordAuditBatched } from '../audit/record';
 import { toAuditEvent } from '../audit/audit-record';
 import type { GateTarget } from '../gate/mcp-gate';
 import { modernTransportHeaders } from '../gate/forward-headers';
-import { parseJsonRpcBody } from '../gate/jsonrpc-validation';
+import { validateJsonRpc } from '../gate/jsonrpc-validation';
 import type { ServerDefinition } from '../hosted/author-api';
 import type { Principal } from '../hosted/principal';
 import { rpcError, RpcCode } from '../http/responses';
@@ -129,7 +129,7 @@ export async function serveModern(lane: Extract<Lane, { era: '2026-07-28' }>, ad
   const definition = admitted.module ? await admitted.module.definition() : definitionOf(admitted.target);
   if (definition instanceof Response) return definition;
   if (!definition) return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${admitted.target.server.name}"`);
-  const messages = parseJsonRpcBody(lane.body ?? new Uint8Array(0));
+  const messages = validateJsonRpc(lane.parsed);
   if (messages instanceof Response) return messages;
   const admission = await admitted.admit();
   if (admission instanceof Response) return admission;

@@ -2,11 +2,11 @@ import { OAuthAuthorizationServer, OAuthResourceServer } from '@cloudflare/worke
 import { findServer, SERVERS } from '../../servers/registry';
 import { publicOrigin } from '../config';
 import { gateMcpRequest, type GateTarget } from '../gate/mcp-gate';
-import type { GrantProps, KeyProps } from '../gate/principal-resolver';
+import { keyProps, type GrantProps, type KeyProps } from '../gate/principal-resolver';
 import { recordDenial } from '../audit/record';
 import { onTokenExchange } from './grant-access';
 import { registrationProblem } from './client-registration';
-import { verifyApiKey } from '../tenancy/api-keys';
+import { verifyApiKeyForMcp } from '../tenancy/api-keys';
 import { tenantDefinedNames, tenantDefinedQuery, upstreamEntry } from '../tenancy/server-names';
 
 /** The one scope clients request; roles, not scopes, decide what a caller may do. */
@@ -150,13 +150,18 @@ export function resourceEntry(authorizationServer: OAuthAuthorizationServer<Env>
       // API keys are tenant credentials, not bound to one resource: the gate checks the server is enabled.
       // For a tenant-defined name, what it is for the key's tenant is read in the same D1 round trip.
       const name = target.server.name;
-      const verified = await verifyApiKey(env.DB, token, undefined, target.upstream ? (tenantId) => tenantDefinedQuery(env.DB, tenantId, name) : undefined);
+      const verified = await verifyApiKeyForMcp(
+        env.DB,
+        token,
+        undefined,
+        target.upstream ? (tenantId) => tenantDefinedQuery(env.DB, tenantId, name) : undefined,
+      );
       if ('refusal' in verified) {
         recordDenial(`api key ${verified.refusal}`, { path: new URL(res).pathname, action: 'auth.api_key' });
         return null;
       }
       const { key, tenant, alongside } = verified;
-      const props: KeyProps = { kind: 'api-key', tenantId: key.tenantId, keyId: key.id, role: key.role, tenant, definedRow: alongside };
+      const props: KeyProps = keyProps({ kind: 'api-key', tenantId: key.tenantId, keyId: key.id, role: key.role, tenant, definedRow: alongside });
       return { props, audience: res, clientId: key.id };
     },
     handler: {

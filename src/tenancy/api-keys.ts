@@ -1,5 +1,6 @@
 import type { Role, TenantStatus } from './model';
 import { base64url, safeEqual, toHex } from '../crypto/secrets';
+import { cachedAccess, changingAccess } from './access-cache';
 import {
   keyLimitsFromRow,
   limitColumnsSql,
@@ -102,7 +103,8 @@ export type KeyRefusal = 'malformed' | 'unknown' | 'revoked' | 'expired';
  * Resolve a presented key to its record, and read its tenant's current status and enabled servers
  * in the same query (so the gate need not make a second D1 round trip per MCP request). The hash is
  * looked up by index and then compared in constant time; the tenant in the key must match the
- * stored one. `tenant` is null if the tenant row is gone.
+ * stored one. `tenant` is null if the tenant row is gone. Exact (D1 every time): the admin API uses
+ * it; MCP routes use `verifyApiKeyForMcp`.
  *
  * `alongside` is one more statement about the key's tenant run in the same D1 round trip (a batch);
  * its first row comes back as `alongside` only when the key is accepted, so nothing is learned about
@@ -113,11 +115,67 @@ export async function verifyApiKey(
   presented: string,
   now = Date.now(),
   alongside?: (tenantId: string) => D1PreparedStatement,
-): Promise<{ key: ApiKey; tenant: KeyTenantState | null; alongside?: Record<string, unknown> | null } | { refusal: KeyRefusal }> {
+): Promise<VerifiedKey | { refusal: KeyRefusal }> {
+  const parsed = parseKey(presented);
+  if (!parsed) return { refusal: 'malformed' };
+  return unexpired(await lookupKey(db, parsed.tenantId, await secretHash(parsed.secret), alongside), now);
+}
+
+/**
+ * `verifyApiKey` for MCP routes: an accepted key's lookup (the key and its tenant's state) is kept
+ * per isolate for at most ACCESS_CACHE_TTL_MS, and forgotten at once when this isolate changes any
+ * key, user or tenant (src/tenancy/access-cache.ts). Expiry is checked on every request. The
+ * `alongside` row is never cached: it comes back only from a lookup that went to D1 (absent on a
+ * cache hit, so the caller reads it itself). The cache is keyed by the secret's hash (an exact match
+ * of a hash of a 32-byte secret leaks nothing through timing), never by the secret.
+ */
+export async function verifyApiKeyForMcp(
+  db: D1Database,
+  presented: string,
+  now = Date.now(),
+  alongside?: (tenantId: string) => D1PreparedStatement,
+): Promise<VerifiedKey | { refusal: KeyRefusal }> {
+  const parsed = parseKey(presented);
+  if (!parsed) return { refusal: 'malformed' };
+  const hash = await secretHash(parsed.secret);
+  let extra: VerifiedKey['alongside'];
+  const found = await cachedAccess(
+    `key\n${parsed.tenantId}\n${hash}`,
+    async (): Promise<VerifiedKey | { refusal: KeyRefusal }> => {
+      const looked = await lookupKey(db, parsed.tenantId, hash, alongside);
+      if ('refusal' in looked) return looked;
+      extra = looked.alongside;
+      return { key: looked.key, tenant: looked.tenant };
+    },
+    (v) => !('refusal' in v),
+  );
+  const verified = unexpired(found, now);
+  return extra === undefined || 'refusal' in verified ? verified : { ...verified, alongside: extra };
+}
+
+/** A presented key that passed the checks, with its tenant's state (and the `alongside` row when asked for and read). */
+export type VerifiedKey = { key: ApiKey; tenant: KeyTenantState | null; alongside?: Record<string, unknown> | null };
+
+function parseKey(presented: string): { tenantId: string; secret: string } | null {
   const match = KEY_PATTERN.exec(presented);
-  if (!match) return { refusal: 'malformed' };
+  if (!match) return null;
   const [, tenantId, secret] = match as unknown as [string, string, string];
-  const hash = await secretHash(secret);
+  return { tenantId, secret };
+}
+
+function unexpired(found: VerifiedKey | { refusal: KeyRefusal }, now: number): VerifiedKey | { refusal: KeyRefusal } {
+  if ('refusal' in found) return found;
+  if (found.key.expiresAt !== null && found.key.expiresAt <= now) return { refusal: 'expired' };
+  return found;
+}
+
+/** The key row with the given secret hash in `tenantId`, and its tenant; unknown and revoked keys are refusals (expiry is the caller's). */
+async function lookupKey(
+  db: D1Database,
+  tenantId: string,
+  hash: string,
+  alongside?: (tenantId: string) => D1PreparedStatement,
+): Promise<VerifiedKey | { refusal: KeyRefusal }> {
   type Row = KeyRow & { tenant_status: TenantStatus | null; tenant_servers: string | null; tenant_generation: number | null } & LimitColumns;
   const statement = db
     .prepare(
@@ -133,7 +191,6 @@ export async function verifyApiKey(
   } else row = await statement.first<Row>();
   if (!row || !(await safeEqual(row.secret_hash, hash))) return { refusal: 'unknown' };
   if (row.revoked_at !== null) return { refusal: 'revoked' };
-  if (row.expires_at !== null && row.expires_at <= now) return { refusal: 'expired' };
   const tenant =
     row.tenant_status === null
       ? null
@@ -186,7 +243,9 @@ export async function getApiKey(db: D1Database, tenantId: string, id: string): P
 
 /** Revoke now; false when the tenant has no such key. */
 export async function revokeApiKey(db: D1Database, tenantId: string, id: string): Promise<boolean> {
-  const res = await db.prepare('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND tenant_id = ?').bind(Date.now(), id, tenantId).run();
+  const res = await changingAccess(
+    db.prepare('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND tenant_id = ?').bind(Date.now(), id, tenantId).run(),
+  );
   return res.meta.changes > 0;
 }
 
@@ -205,10 +264,9 @@ export async function rotateApiKey(
   const created = await createApiKey(db, { tenantId, name: old.name, role: old.role, expiresAt: old.expiresAt });
   const graceEnd = Date.now() + graceHours * 3_600_000;
   const oldExpiresAt = old.expiresAt === null ? graceEnd : Math.min(old.expiresAt, graceEnd);
-  await db
-    .prepare('UPDATE api_keys SET expires_at = ?, replaced_by = ? WHERE id = ? AND tenant_id = ?')
-    .bind(oldExpiresAt, created.record.id, id, tenantId)
-    .run();
+  await changingAccess(
+    db.prepare('UPDATE api_keys SET expires_at = ?, replaced_by = ? WHERE id = ? AND tenant_id = ?').bind(oldExpiresAt, created.record.id, id, tenantId).run(),
+  );
   // The replacement keeps the old key's own request limits.
   const hasLimits = old.limits.perMinute !== null || old.limits.perHour !== null || old.limits.perDay !== null;
   const record = hasLimits ? ((await setApiKeyLimits(db, tenantId, created.record.id, old.limits)) ?? created.record) : created.record;
@@ -224,9 +282,11 @@ export async function setApiKeyLimits(db: D1Database, tenantId: string, id: stri
     perHour: patch.perHour === undefined ? current.limits.perHour : patch.perHour,
     perDay: patch.perDay === undefined ? current.limits.perDay : patch.perDay,
   };
-  await db
-    .prepare('UPDATE api_keys SET limit_per_minute = ?, limit_per_hour = ?, limit_per_day = ? WHERE id = ? AND tenant_id = ?')
-    .bind(next.perMinute, next.perHour, next.perDay, id, tenantId)
-    .run();
+  await changingAccess(
+    db
+      .prepare('UPDATE api_keys SET limit_per_minute = ?, limit_per_hour = ?, limit_per_day = ? WHERE id = ? AND tenant_id = ?')
+      .bind(next.perMinute, next.perHour, next.perDay, id, tenantId)
+      .run(),
+  );
   return { ...current, limits: next };
 }

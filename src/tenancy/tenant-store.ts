@@ -1,4 +1,5 @@
 import type { Role, Tenant, TenantStatus, User } from './model';
+import { cachedAccess, changingAccess } from './access-cache';
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from '../crypto/password';
 import {
   columnsAfter,
@@ -144,6 +145,19 @@ export async function getAccessRecord(db: D1Database, tenantId: string, userId: 
     : null;
 }
 
+/**
+ * `getAccessRecord` for MCP routes (the gate, per request of an OAuth grant): kept per isolate for
+ * at most ACCESS_CACHE_TTL_MS and forgotten at once when this isolate changes any user, key or
+ * tenant (src/tenancy/access-cache.ts). Sign-in, consent and the dashboard read D1 exactly.
+ */
+export function getAccessRecordForMcp(db: D1Database, tenantId: string, userId: string): Promise<AccessRecord | null> {
+  return cachedAccess(
+    `user\n${tenantId}\n${userId}`,
+    () => getAccessRecord(db, tenantId, userId),
+    (record) => record !== null,
+  );
+}
+
 /** Every tenant, oldest first (operator view). */
 export async function listTenants(db: D1Database): Promise<Tenant[]> {
   const { results } = await db.prepare('SELECT * FROM tenants ORDER BY created_at').all<TenantRow>();
@@ -159,10 +173,12 @@ export async function updateTenant(
   const { limits: limitsPatch, ...rest } = patch;
   const columns = columnsAfter(current.limits, limitsPatch ?? {});
   const next: Tenant = { ...current, ...rest, limits: limitsFromRow(columns) };
-  await db
-    .prepare(`UPDATE tenants SET name = ?, status = ?, servers = ?, ${LIMIT_SET_SQL} WHERE id = ?`)
-    .bind(next.name, next.status, JSON.stringify(next.servers), ...columnValues(columns), current.id)
-    .run();
+  await changingAccess(
+    db
+      .prepare(`UPDATE tenants SET name = ?, status = ?, servers = ?, ${LIMIT_SET_SQL} WHERE id = ?`)
+      .bind(next.name, next.status, JSON.stringify(next.servers), ...columnValues(columns), current.id)
+      .run(),
+  );
   return next;
 }
 
@@ -174,22 +190,24 @@ export async function updateTenant(
  * stores is removed by `purgeRetiredTenant` (src/admin/tenant-purge.ts).
  */
 export async function deleteTenant(db: D1Database, id: string, now = Date.now()): Promise<boolean> {
-  const results = await db.batch([
-    db
-      .prepare(
-        `INSERT INTO retired_tenants (id, generation, deleted_at, users, upstreams)
+  const results = await changingAccess(
+    db.batch([
+      db
+        .prepare(
+          `INSERT INTO retired_tenants (id, generation, deleted_at, users, upstreams)
            SELECT id, generation, ?2, (SELECT json_group_array(id) FROM users WHERE tenant_id = ?1),
                   (SELECT json_group_array(name) FROM upstreams WHERE tenant_id = ?1)
            FROM tenants WHERE id = ?1`,
-      )
-      .bind(id, now),
-    db.prepare('DELETE FROM api_keys WHERE tenant_id = ?').bind(id),
-    db.prepare('DELETE FROM users WHERE tenant_id = ?').bind(id),
-    db.prepare('DELETE FROM upstreams WHERE tenant_id = ?').bind(id),
-    db.prepare('DELETE FROM tenant_server_versions WHERE tenant_id = ?').bind(id),
-    db.prepare('DELETE FROM tenant_servers WHERE tenant_id = ?').bind(id),
-    db.prepare('DELETE FROM tenants WHERE id = ?').bind(id),
-  ]);
+        )
+        .bind(id, now),
+      db.prepare('DELETE FROM api_keys WHERE tenant_id = ?').bind(id),
+      db.prepare('DELETE FROM users WHERE tenant_id = ?').bind(id),
+      db.prepare('DELETE FROM upstreams WHERE tenant_id = ?').bind(id),
+      db.prepare('DELETE FROM tenant_server_versions WHERE tenant_id = ?').bind(id),
+      db.prepare('DELETE FROM tenant_servers WHERE tenant_id = ?').bind(id),
+      db.prepare('DELETE FROM tenants WHERE id = ?').bind(id),
+    ]),
+  );
   return (results.at(-1)?.meta.changes ?? 0) > 0;
 }
 
@@ -205,13 +223,13 @@ export async function updateUser(db: D1Database, tenantId: string, id: string, p
   if (!row) return null;
   const role = patch.role ?? row.role;
   const hash = patch.password ? await hashPassword(patch.password) : row.password_hash;
-  await db.prepare('UPDATE users SET role = ?, password_hash = ? WHERE id = ? AND tenant_id = ?').bind(role, hash, id, tenantId).run();
+  await changingAccess(db.prepare('UPDATE users SET role = ?, password_hash = ? WHERE id = ? AND tenant_id = ?').bind(role, hash, id, tenantId).run());
   return toUser({ ...row, role });
 }
 
 /** Delete a user of the tenant; false when there is none. */
 export async function deleteUser(db: D1Database, tenantId: string, id: string): Promise<boolean> {
-  const res = await db.prepare('DELETE FROM users WHERE id = ? AND tenant_id = ?').bind(id, tenantId).run();
+  const res = await changingAccess(db.prepare('DELETE FROM users WHERE id = ? AND tenant_id = ?').bind(id, tenantId).run());
   return res.meta.changes > 0;
 }
 

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { McpServer, type RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { CreateMessageResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 
 export type Failure = '503' | 'drop' | 'malformed';
@@ -82,9 +83,13 @@ function buildServer(state: { description: string }, echoTools: Set<RegisteredTo
       content: [{ type: 'text', text: 'x'.repeat(bytes) }],
     }),
   );
-  server.registerTool('ask', { description: 'Asks the client to sample', inputSchema: {}, annotations: { readOnlyHint: true } }, async () => {
+  server.registerTool('ask', { description: 'Asks the client to sample', inputSchema: {}, annotations: { readOnlyHint: true } }, async (_args, extra) => {
     try {
-      const res = await server.server.createMessage({ messages: [{ role: 'user', content: { type: 'text', text: 'hi' } }], maxTokens: 5 });
+      // Related to the call, so it travels on the call's own stream (not the standalone GET stream, which a short-lived client may not have opened yet).
+      const res = await extra.sendRequest(
+        { method: 'sampling/createMessage', params: { messages: [{ role: 'user', content: { type: 'text', text: 'hi' } }], maxTokens: 5 } },
+        CreateMessageResultSchema,
+      );
       return { content: [{ type: 'text', text: `sampled: ${JSON.stringify(res.content)}` }] };
     } catch (error) {
       return { content: [{ type: 'text', text: `sampling failed: ${error instanceof Error ? error.message : String(error)}` }], isError: true };

@@ -1,6 +1,5 @@
-import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { call, mcpPost, obtainToken, openSession, seedTenant } from './platform-client';
+import { adminCall, call, mcpPost, obtainToken, openSession, seedTenant } from './platform-client';
 
 describe('roles and tenant servers in the choke point', () => {
   it('shows read-only users only read-only tools and refuses the others with a JSON-RPC error', async () => {
@@ -27,15 +26,19 @@ describe('roles and tenant servers in the choke point', () => {
     const add = () => call('notes', access_token, session, 'tools/call', { name: 'add_note', arguments: { title: 'x' } });
     expect((await add()).message.result).toBeDefined();
 
-    await env.DB.prepare("UPDATE users SET role = 'read-only' WHERE tenant_id = ?").bind(tenant.id).run();
+    // Changed through the platform (admin API), as an operator or tenant admin does; the credential
+    // lookup an isolate caches is forgotten by the change (docs/security.md, credential lookups).
+    const users = (await adminCall('GET', `/tenants/${tenant.id}/users`)).body.users as Array<{ id: string; email: string }>;
+    const member = users.find((u) => u.email === tenant.accounts.member!.email)!;
+    expect((await adminCall('PATCH', `/tenants/${tenant.id}/users/${member.id}`, { role: 'read-only' })).status).toBe(200);
     expect((await add()).message.error.code).toBe(-32003);
 
-    await env.DB.prepare("UPDATE tenants SET status = 'suspended' WHERE id = ?").bind(tenant.id).run();
+    expect((await adminCall('PATCH', `/tenants/${tenant.id}`, { status: 'suspended' })).status).toBe(200);
     const suspended = await mcpPost('notes', access_token, { jsonrpc: '2.0', id: 1, method: 'ping' }, session);
     expect(suspended.status).toBe(403);
     expect(await suspended.json()).toMatchObject({ error: { message: 'Access denied: tenant is suspended' } });
 
-    await env.DB.prepare("UPDATE tenants SET status = 'active', servers = '[]' WHERE id = ?").bind(tenant.id).run();
+    expect((await adminCall('PATCH', `/tenants/${tenant.id}`, { status: 'active', servers: [] })).status).toBe(200);
     const disabled = await mcpPost('notes', access_token, { jsonrpc: '2.0', id: 1, method: 'ping' }, session);
     expect(disabled.status).toBe(403);
     expect(await disabled.json()).toMatchObject({ error: { message: 'Access denied: server "notes" is not enabled for this tenant' } });

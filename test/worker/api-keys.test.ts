@@ -95,11 +95,11 @@ describe('API keys', () => {
     const { key } = await createKey(tenantId, 'member');
     const session = await openSession('notes', key);
     expect((await ping(key, session)).status).toBe(200);
-    await env.DB.prepare("UPDATE tenants SET status = 'suspended' WHERE id = ?").bind(tenantId).run();
+    expect((await adminCall('PATCH', `/tenants/${tenantId}`, { status: 'suspended' })).status).toBe(200);
     const suspended = await ping(key, session);
     expect(suspended.status).toBe(403);
     expect(await suspended.json()).toMatchObject({ error: { message: 'Access denied: tenant is suspended' } });
-    await env.DB.prepare("UPDATE tenants SET status = 'active', servers = '[]' WHERE id = ?").bind(tenantId).run();
+    expect((await adminCall('PATCH', `/tenants/${tenantId}`, { status: 'active', servers: [] })).status).toBe(200);
     const disabled = await ping(key, session);
     expect(disabled.status).toBe(403);
     expect(await disabled.json()).toMatchObject({ error: { message: 'Access denied: server "notes" is not enabled for this tenant' } });

@@ -47,6 +47,24 @@ describe('audit append batching (per isolate, per tenant)', () => {
     expect(box.calls.flat().sort()).toEqual(Array.from({ length: 26 }, (_, i) => `e${i}`).sort());
   });
 
+  it("starts a shard's appends at least the minimum interval apart: events of back-to-back calls share an append, a lone event goes at once", async () => {
+    const batcher = new AppendBatcher(100, 1000);
+    const box = outbox(1);
+    await batcher.append('t1', event(0), box.send);
+    expect(box.calls).toEqual([['e0']]);
+    const later: Promise<void>[] = [];
+    for (let i = 1; i <= 4; i++) {
+      later.push(batcher.append('t1', event(i), box.send));
+      await sleep(1);
+    }
+    expect(box.calls).toHaveLength(1); // within the interval nothing more is sent
+    await Promise.all(later);
+    expect(box.calls).toEqual([['e0'], ['e1', 'e2', 'e3', 'e4']]);
+    // Another shard is not held back by this one's interval.
+    await batcher.append('t2', event(5), box.send);
+    expect(box.calls.at(-1)).toEqual(['e5']);
+  });
+
   it('tenants are batched apart, and a failed append fails every caller whose event it carried (none is reported durable)', async () => {
     const batcher = new AppendBatcher();
     const good = outbox();
