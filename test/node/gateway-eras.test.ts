@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client as V2Client, StreamableHTTPClientTransport as V2Transport } from '@modelcontextprotocol/client';
-import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { adminCall, connectClient, startHarness, tenantWithKeys, text, type Harness } from '../support/gateway-harness.ts';
 import { startModernUpstream, type ModernFixture } from '../support/modern-upstream-fixture.ts';
 import { startUpstream, type UpstreamFixture } from '../support/upstream-fixture.ts';
@@ -101,7 +101,7 @@ afterAll(async () => {
 describe('gateway: 2026-07-28 on both sides', () => {
   it('a 2026-07-28 client reaches a 2026-07-28 upstream: tools, resources, templates, prompts, completion, spoken statelessly upstream', async () => {
     const client = await v2('modern', keys.member);
-    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['add', 'big', 'confirm', 'echo', 'steps', 'write']);
+    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['add', 'big', 'confirm', 'echo', 'sample', 'steps', 'write']);
     expect(text(await client.callTool({ name: 'echo', arguments: { text: 'hi' } }))).toBe('echo: hi');
     expect((await client.listResources()).resources.map((r) => r.uri)).toEqual(['fixture://readme']);
     expect((await client.readResource({ uri: 'fixture://readme' })).contents[0]).toMatchObject({ text: 'modern readme' });
@@ -200,6 +200,16 @@ describe('gateway: 2026-07-28 on both sides', () => {
     expect(JSON.stringify((await client.getPrompt({ name: 'greet', arguments: { name: 'Bo' } })).messages)).toContain('Hello, Bo!');
     expect(text(await client.callTool({ name: 'confirm', arguments: { what: 'ship' } }))).toBe('ship: confirmed');
     await client.close();
+    // Sampling asked by the modern upstream reaches a 2025 client that offered it; roots/list cannot be answered for it (-32014).
+    const sampler = await connectClient(h.platform, 'modern', keys.member, { sampling: {} });
+    sampler.setRequestHandler(CreateMessageRequestSchema, async () => ({
+      role: 'assistant',
+      content: { type: 'text', text: 'from the client' },
+      model: 'test',
+    }));
+    expect(text(await sampler.callTool({ name: 'sample', arguments: { roots: false } }))).toBe('sampled: from the client');
+    await expect(sampler.callTool({ name: 'sample', arguments: { roots: true } })).rejects.toThrow(/roots\/list/);
+    await sampler.close();
     expect(modern.counts.initialize ?? 0).toBe(0);
   });
 
@@ -273,7 +283,7 @@ describe('gateway: 2026-07-28 on both sides', () => {
   it('a policy refusal in the 2026-07-28 lane is audited once, with the era, and never reaches the upstream', async () => {
     const before = modern.counts['tools/call'] ?? 0;
     const client = await v2('modern', keys['read-only']);
-    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['big', 'confirm', 'echo', 'steps']); // filtered to what it may call
+    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['big', 'confirm', 'echo', 'sample', 'steps']); // filtered to what it may call
     const refused = await client.callTool({ name: 'write', arguments: { value: 'x' } }).then(
       (r) => r,
       (e: unknown) => e,

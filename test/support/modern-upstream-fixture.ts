@@ -69,6 +69,24 @@ function build(fixture: { echoedStates: string[] }): McpServer {
     },
   );
   server.registerTool(
+    'sample',
+    {
+      description: 'Asks the client to sample, then for its roots (multi-round-trip)',
+      inputSchema: z.object({ roots: z.boolean() }),
+      annotations: { readOnlyHint: true },
+    },
+    async ({ roots }, ctx) => {
+      const sampled = ctx.mcpReq.inputResponses?.llm as { content?: { text?: string } } | undefined;
+      if (!sampled)
+        return inputRequired({
+          inputRequests: { llm: inputRequired.createMessage({ messages: [{ role: 'user', content: { type: 'text', text: 'hi' } }], maxTokens: 5 }) },
+          requestState: 'sample-1',
+        });
+      if (roots && !ctx.mcpReq.inputResponses?.roots) return inputRequired({ inputRequests: { roots: inputRequired.listRoots() }, requestState: 'sample-2' });
+      return { content: [{ type: 'text', text: `sampled: ${sampled.content?.text ?? '?'}` }] };
+    },
+  );
+  server.registerTool(
     'big',
     { description: 'Answers with n bytes of text', inputSchema: z.object({ bytes: z.number().int() }), annotations: { readOnlyHint: true } },
     async ({ bytes }) => ({ content: [{ type: 'text', text: 'x'.repeat(bytes) }] }),
