@@ -3,6 +3,8 @@
  * Everything secret in the platform goes through here so there is one place to audit.
  */
 
+import { createHash } from 'node:crypto';
+
 const encoder = new TextEncoder();
 
 /** Hex encoding of bytes, for identifiers and MACs that travel in headers and URLs. */
@@ -28,6 +30,15 @@ export function randomHex(n: number): string {
 /** SHA-256 of a string, as bytes. */
 export async function sha256(text: string): Promise<ArrayBuffer> {
   return crypto.subtle.digest('SHA-256', encoder.encode(text));
+}
+
+/**
+ * SHA-256 of a string as lowercase hex, computed synchronously (node:crypto, `nodejs_compat`). For
+ * hashes taken on every request (an API key's lookup hash): WebCrypto's promise and a hex loop
+ * cost more there than the hash itself (profile of the stateless lane, docs/performance.md).
+ */
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 /**

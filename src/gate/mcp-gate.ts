@@ -140,12 +140,19 @@ export async function gateMcpRequest(
   if (principal.kind === 'api-key') ctx.waitUntil(touchApiKey(env.DB, principal.clientId).catch(() => undefined));
 
   // Allowlist: only what the transports read; the SDK obeys some other headers as instructions.
-  const headers = transportHeaders(request.headers);
-  headers.set(PRINCIPAL_HEADER, encodePrincipal(principal));
-  if (moduleRef) headers.set(MODULE_HEADER, moduleRef);
-  const context = requestContext();
-  if (context) headers.set(CORRELATION_FORWARD_HEADER, context.correlationId);
-  if (context?.ip) headers.set(CLIENT_IP_FORWARD_HEADER, context.ip);
+  // Built when a session path first needs them: the stateless lane forwards its own (modernTransportHeaders).
+  const received = request.headers;
+  let headers: Headers | undefined;
+  const forwarded = (): Headers => {
+    if (headers) return headers;
+    headers = transportHeaders(received);
+    headers.set(PRINCIPAL_HEADER, encodePrincipal(principal));
+    if (moduleRef) headers.set(MODULE_HEADER, moduleRef);
+    const context = requestContext();
+    if (context) headers.set(CORRELATION_FORWARD_HEADER, context.correlationId);
+    if (context?.ip) headers.set(CLIENT_IP_FORWARD_HEADER, context.ip);
+    return headers;
+  };
   const forwardCtx = {
     waitUntil: (p: Promise<unknown>) => ctx.waitUntil(p),
     passThroughOnException: () => ctx.passThroughOnException(),
@@ -159,7 +166,9 @@ export async function gateMcpRequest(
     principal,
     limits,
     owner: ownerKey(principal),
-    headers,
+    get headers() {
+      return forwarded();
+    },
     authorization: request.headers.get('authorization'),
   };
   if (target.transport === 'mcp') {

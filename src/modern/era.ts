@@ -12,7 +12,7 @@ export const SESSION_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024
 export type Lane =
   /** 2025 era: `initialize`, `Mcp-Session-Id`, GET/DELETE on a session. The request is readable again. */
   | { era: '2025'; request: Request }
-  /** 2026-07-28: stateless, in the Worker. POSTs carry the read body and its JSON (`decodeJsonBody`'s, decoded once). */
+  /** 2026-07-28: stateless, in the Worker. POSTs carry the read body and its JSON (`decodeJsonBody`'s, decoded once); `request`'s own body is consumed. */
   | { era: '2026-07-28'; request: Request; body: Uint8Array | null; parsed: unknown }
   /** Refused before either lane (body over the limit). */
   | { era: 'refused'; response: Response };
@@ -39,13 +39,19 @@ export async function chooseLane(request: Request, maxBodyBytes: number): Promis
   const body = await readBounded(request, maxBodyBytes);
   if (body === 'too_large')
     return { era: 'refused', response: rpcError(413, RpcCode.InvalidRequest, `Request body too large: limit is ${maxBodyBytes} bytes`) };
+  const parsed = decodeJsonBody(body);
+  if (parsed === NOT_JSON) return { era: '2025', request: replay(request, body) }; // the 2025 lane answers the parse error
+  // With the parsed body given, the SDK reads only the method and headers (the body was consumed above).
+  const legacy = await isLegacyRequest(request, parsed);
+  // The stateless lane reads only the request's method, URL and headers, and forwards `body` itself.
+  return legacy ? { era: '2025', request: replay(request, body) } : { era: '2026-07-28', request, body, parsed };
+}
+
+/** `request` readable again, with the body read from it. */
+function replay(request: Request, body: Uint8Array): Request {
   const headers = new Headers(request.headers);
   headers.delete('content-length');
-  const replay = new Request(request.url, { method: 'POST', headers, body });
-  const parsed = decodeJsonBody(body);
-  if (parsed === NOT_JSON) return { era: '2025', request: replay }; // the 2025 lane answers the parse error
-  const legacy = await isLegacyRequest(replay, parsed);
-  return legacy ? { era: '2025', request: replay } : { era: '2026-07-28', request: replay, body, parsed };
+  return new Request(request.url, { method: 'POST', headers, body });
 }
 
 /** Whether a protocol version names a revision at or after 2026-07-28 (what the modern lane answers). */
