@@ -35,7 +35,15 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
     // A token this isolate refused for a rate limit is refused again until its window ends, before
     // anything reads D1 or KV, parses the body or calls an object (src/limits/deny-cache.ts).
     const known = request.method === 'OPTIONS' ? undefined : await knownRefusal(request, name);
-    if (known) return withCors(request, env, refuseForeignOrigin(request, env)?.response ?? rpcTooMany(env, ctx, known));
+    if (known) {
+      const foreign = refuseForeignOrigin(request, env);
+      if (foreign) return withCors(request, env, foreign.response);
+      const { holdMs, ...hit } = known;
+      const refusal = rpcTooMany(env, ctx, hit); // audited now, even if the client goes away meanwhile
+      // A token that keeps hammering is answered later, on a timer: no CPU spent, fewer requests from a closed loop.
+      if (holdMs > 0) await new Promise((resolve) => setTimeout(resolve, holdMs));
+      return withCors(request, env, refusal);
+    }
     // Malformed names get a JSON 404 at once; any other unregistered name looks like another tenant's upstream (resource-lookup.ts).
     const resource = await resourceAt(env, name, endpoint === 'mcp' ? 'mcp' : 'sse');
     if (!resource) return rpcError(404, RpcCode.InvalidRequest, `Unknown server "${name}"`);

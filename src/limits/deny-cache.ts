@@ -29,7 +29,23 @@ interface Refusal {
   /** When to ask the limiter again (the window's end, or a minute for hour and day windows). */
   recheckAt: number;
   hit: Omit<LimitHit, 'retryAfter' | 'server'>;
+  /** Refusals answered from this memo so far. */
+  answered: number;
 }
+
+/** Refusals a memoised token gets at once; after that each is answered a little later (`tarpitMs`). */
+export const FREE_REFUSALS = 10;
+/** The longest a refusal is held back. */
+export const MAX_TARPIT_MS = 1000;
+
+/**
+ * How long to hold the `n`th refusal of a memoised token before answering it: nothing for the
+ * first FREE_REFUSALS (a client that reads Retry-After never gets here), then 20 ms more for each
+ * further one, up to MAX_TARPIT_MS. Holding costs no CPU (the answer waits on a timer), and a
+ * client that keeps hammering regardless (a closed loop) is slowed to about one request a second
+ * per connection instead of taking the CPU that serves others.
+ */
+export const tarpitMs = (n: number) => Math.min(MAX_TARPIT_MS, Math.max(0, n - FREE_REFUSALS) * 20);
 const refusedCredentials = new Map<string, Refusal>();
 
 const MAX_ENTRIES = 10_000;
@@ -71,14 +87,16 @@ export async function rememberRefusal(authorization: string | null, hit: LimitHi
   if (refusedCredentials.size >= MAX_ENTRIES) refusedCredentials.clear();
   const until = now + Math.max(1, hit.retryAfter) * 1000;
   const { retryAfter: _r, server: _s, ...rest } = hit;
-  refusedCredentials.set(key, { until, recheckAt: Math.min(until, now + RECHECK_MS), hit: rest });
+  const answered = refusedCredentials.get(key)?.answered ?? 0;
+  refusedCredentials.set(key, { until, recheckAt: Math.min(until, now + RECHECK_MS), hit: rest, answered });
 }
 
 /**
- * The refusal to answer at once for this request's token, with the seconds left until its window
- * ends, or undefined (nothing memoised for it, or the memo lapsed). Free while nothing is memoised.
+ * The refusal to answer for this request's token without doing anything else, with the seconds
+ * left until its window ends and how long to hold it (`tarpitMs`), or undefined (nothing memoised
+ * for it, or the memo lapsed). Free while nothing is memoised.
  */
-export async function knownRefusal(request: Request, server: string, now = Date.now()): Promise<LimitHit | undefined> {
+export async function knownRefusal(request: Request, server: string, now = Date.now()): Promise<(LimitHit & { holdMs: number }) | undefined> {
   if (refusedCredentials.size === 0) return undefined;
   const key = await tokenHash(request.headers.get('authorization'));
   if (!key) return undefined;
@@ -88,7 +106,8 @@ export async function knownRefusal(request: Request, server: string, now = Date.
     refusedCredentials.delete(key);
     return undefined;
   }
-  return { ...refusal.hit, server, retryAfter: Math.ceil((refusal.until - now) / 1000) };
+  refusal.answered++;
+  return { ...refusal.hit, server, retryAfter: Math.ceil((refusal.until - now) / 1000), holdMs: tarpitMs(refusal.answered) };
 }
 
 /** A tenant's limits (or one of its keys') changed: forget what this isolate memoised about the tenant. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { FREE_REFUSALS, MAX_TARPIT_MS, tarpitMs } from '../../src/limits/deny-cache';
 import { waitForEvents } from './audit-support';
 import { adminCall, createKey, mcpPost, openSession, seedTenant } from './platform-client';
 
@@ -44,6 +45,14 @@ describe('refusals that cost nothing (src/limits/deny-cache.ts)', () => {
     // Variants: the same token in a session-less request, and without the session, are refused the same way.
     expect((await status(hot.key)).status).toBe(429);
 
+    // A token that keeps hammering past its first refusals is answered later (on a timer, no CPU), each answer still a truthful 429.
+    for (let i = 0; i < 12; i++) {
+      const res = await status(hot.key, session, 20 + i);
+      expect(res.status).toBe(429);
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      await res.body?.cancel();
+    }
+
     // Nobody else is refused by it: a made-up token naming the same tenant is unauthenticated as
     // ever, and the tenant's other key is served.
     const forged = `smcp_${id}_${'x'.repeat(43)}`;
@@ -52,9 +61,16 @@ describe('refusals that cost nothing (src/limits/deny-cache.ts)', () => {
     expect((await status(calm.key, calmSession)).status).toBe(200);
 
     // Every refusal, from the limiter or from the memo, is audited once (coalesced counts add up to the 429s).
-    const events = await waitForEvents(id, 'action=limit.api_key', (e) => e.reduce((n, x) => n + x.details.count, 0) >= 5);
-    expect(events.reduce((n, e) => n + e.details.count, 0)).toBe(5);
+    const events = await waitForEvents(id, 'action=limit.api_key', (e) => e.reduce((n, x) => n + x.details.count, 0) >= 17);
+    expect(events.reduce((n, e) => n + e.details.count, 0)).toBe(17);
     expect(events.every((e) => e.result === 'rate_limited' && e.client === hot.id)).toBe(true);
+  });
+
+  it('holds the answers of a token that keeps hammering: none for the first refusals, then growing to a cap', () => {
+    expect(Array.from({ length: FREE_REFUSALS }, (_, i) => tarpitMs(i + 1))).toEqual(Array(FREE_REFUSALS).fill(0));
+    expect(tarpitMs(FREE_REFUSALS + 1)).toBe(20);
+    expect(tarpitMs(FREE_REFUSALS + 5)).toBe(100);
+    expect(tarpitMs(10_000)).toBe(MAX_TARPIT_MS);
   });
 
   it('a raised limit applies at once in the isolate that changed it', async () => {
