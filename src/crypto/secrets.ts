@@ -3,17 +3,18 @@
  * Everything secret in the platform goes through here so there is one place to audit.
  */
 
-import { createHash } from 'node:crypto';
-
 const encoder = new TextEncoder();
 
 /** Hex encoding of bytes, for identifiers and MACs that travel in headers and URLs. */
 export function toHex(bytes: ArrayBuffer | Uint8Array): string {
   const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
   let out = '';
-  for (const b of view) out += b.toString(16).padStart(2, '0');
+  for (let i = 0; i < view.length; i++) out += HEX_BYTE[view[i]!];
   return out;
 }
+
+/** Two hex digits per byte value (toHex runs on every MCP request, for the API key's lookup hash). */
+const HEX_BYTE = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 
 /** Unpadded base64url of bytes, for secrets and values that travel in URLs, headers and cookies. */
 export function base64url(bytes: Uint8Array): string {
@@ -30,15 +31,6 @@ export function randomHex(n: number): string {
 /** SHA-256 of a string, as bytes. */
 export async function sha256(text: string): Promise<ArrayBuffer> {
   return crypto.subtle.digest('SHA-256', encoder.encode(text));
-}
-
-/**
- * SHA-256 of a string as lowercase hex, computed synchronously (node:crypto, `nodejs_compat`). For
- * hashes taken on every request (an API key's lookup hash): WebCrypto's promise and a hex loop
- * cost more there than the hash itself (profile of the stateless lane, docs/performance.md).
- */
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
 }
 
 /**

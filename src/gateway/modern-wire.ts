@@ -24,6 +24,8 @@ export interface ModernRequestOptions {
   /** The capabilities the gateway declares in the envelope (elicitation and sampling, which it relays or answers). */
   capabilities?: Record<string, unknown>;
   onNotification?: (notification: { method: string; params?: Record<string, unknown> }) => void;
+  /** Hard deadline for the whole answer (default: the upstream's `responseTimeoutMs`). */
+  timeoutMs?: number;
 }
 
 let nextId = 1;
@@ -53,7 +55,7 @@ export async function modernRequest(
     maxResponseBytes: target.settings.maxResponseBytes,
     allowPrivate: target.allowPrivate,
     headers: async () => target.headers,
-    timeoutMs: target.settings.responseTimeoutMs,
+    timeoutMs: options.timeoutMs ?? target.settings.responseTimeoutMs,
   });
   const id = nextId++;
   const meta = (params._meta as Record<string, unknown> | undefined) ?? {};
@@ -79,10 +81,11 @@ export async function modernRequest(
     'mcp-method': method,
     ...(typeof name === 'string' ? { 'mcp-name': headerValue(name) } : {}),
   };
-  const deadline = AbortSignal.timeout(target.settings.responseTimeoutMs);
+  const limitMs = options.timeoutMs ?? target.settings.responseTimeoutMs;
+  const deadline = AbortSignal.timeout(limitMs);
   const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
   const response = await fetch(target.url, { method: 'POST', headers, body: JSON.stringify(body), signal }).catch((error: unknown) => {
-    if (deadline.aborted) throw new UpstreamFault(`upstream did not answer ${method} within ${target.settings.responseTimeoutMs} ms`);
+    if (deadline.aborted) throw new UpstreamFault(`upstream did not answer ${method} within ${limitMs} ms`);
     throw error;
   });
   if (response.status >= 500 || response.status === 429) {
@@ -95,7 +98,7 @@ export async function modernRequest(
     messages = type.includes('text/event-stream') ? await readEvents(response, options) : [(await response.json()) as Record<string, unknown>];
   } catch (error) {
     if (error instanceof McpError || error instanceof UpstreamFault) throw error;
-    if (deadline.aborted) throw new UpstreamFault(`upstream did not answer ${method} within ${target.settings.responseTimeoutMs} ms`);
+    if (deadline.aborted) throw new UpstreamFault(`upstream did not answer ${method} within ${limitMs} ms`);
     throw new McpError(GatewayCode.Malformed, `Upstream answered HTTP ${response.status} without a JSON-RPC message`);
   }
   const answer = messages.find((m) => m.id === id) ?? messages.find((m) => m.id === null && 'error' in m);
@@ -153,7 +156,8 @@ async function readEvents(response: Response, options: ModernRequestOptions): Pr
 export async function probeEra(target: UpstreamTarget): Promise<UpstreamEra> {
   if (target.transport === 'sse') return '2025'; // the legacy HTTP+SSE transport predates the revision
   try {
-    const result = await modernRequest(target, 'server/discover', {});
+    // Bounded like a 2025 connect (initialize): a probe holds up every caller waiting for this replica's era.
+    const result = await modernRequest(target, 'server/discover', {}, { timeoutMs: target.settings.connectTimeoutMs });
     const versions = result.supportedVersions;
     return Array.isArray(versions) && versions.includes(MODERN_VERSION) ? MODERN_VERSION : '2025';
   } catch (error) {

@@ -1,5 +1,5 @@
 import type { Role, TenantStatus } from './model';
-import { base64url, safeEqual, sha256Hex } from '../crypto/secrets';
+import { base64url, safeEqual, toHex } from '../crypto/secrets';
 import { cachedAccess, changingAccess } from './access-cache';
 import {
   keyLimitsFromRow,
@@ -65,8 +65,8 @@ function toKey(r: KeyRow): ApiKey {
   };
 }
 
-function secretHash(secret: string): string {
-  return sha256Hex(`smcp-api-key\n${secret}`);
+async function secretHash(secret: string): Promise<string> {
+  return toHex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`smcp-api-key\n${secret}`)));
 }
 
 /** Create a key; the returned `key` is the only time the secret exists outside the caller. */
@@ -79,7 +79,7 @@ export async function createApiKey(
   const createdAt = Date.now();
   await db
     .prepare('INSERT INTO api_keys (id, tenant_id, name, role, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-    .bind(id, k.tenantId, k.name, k.role, secretHash(secret), createdAt, k.expiresAt)
+    .bind(id, k.tenantId, k.name, k.role, await secretHash(secret), createdAt, k.expiresAt)
     .run();
   const record: ApiKey = {
     id,
@@ -118,7 +118,7 @@ export async function verifyApiKey(
 ): Promise<VerifiedKey | { refusal: KeyRefusal }> {
   const parsed = parseKey(presented);
   if (!parsed) return { refusal: 'malformed' };
-  return unexpired(await lookupKey(db, parsed.tenantId, secretHash(parsed.secret), alongside), now);
+  return unexpired(await lookupKey(db, parsed.tenantId, await secretHash(parsed.secret), alongside), now);
 }
 
 /**
@@ -137,7 +137,7 @@ export async function verifyApiKeyForMcp(
 ): Promise<VerifiedKey | { refusal: KeyRefusal }> {
   const parsed = parseKey(presented);
   if (!parsed) return { refusal: 'malformed' };
-  const hash = secretHash(parsed.secret);
+  const hash = await secretHash(parsed.secret);
   let extra: VerifiedKey['alongside'];
   const found = await cachedAccess(
     `key\n${parsed.tenantId}\n${hash}`,
