@@ -1,4 +1,4 @@
-import { SELF } from 'cloudflare:test';
+import { env, runInDurableObject, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { createKey, ORIGIN, seedTenant } from './platform-client';
 
@@ -156,5 +156,31 @@ describe('Streamable HTTP served by the session object', () => {
     }
     expect(notified.method).toBe('notifications/tools/list_changed');
     await second.cancel();
+  });
+
+  it('serves a session again after its object restarted (evicted from memory): the stored initialize restores it, client capabilities included', async () => {
+    const { id } = await seedTenant(['everything']);
+    const { key } = await createKey(id, 'member');
+    const session = await open(key, { elicitation: {} });
+    const stub = env.EVERYTHING_SERVER.get(env.EVERYTHING_SERVER.idFromName(`streamable-http:${session.split('.')[0]}`));
+    // Reset the object: its in-memory transport and server are gone, its storage stays.
+    await runInDurableObject(stub, (_instance, state) => state.abort('restart for the test')).catch(() => undefined);
+
+    const listed = await post(key, { jsonrpc: '2.0', id: 10, method: 'tools/list', params: {} }, session);
+    expect(listed.status).toBe(200);
+    const tools = (await new EventReader(listed).until(10)).at(-1)!.data!.result.tools as Array<{ name: string }>;
+    expect(tools.map((t) => t.name)).toContain('test_simple_text');
+    // The elicitation capability the client declared at initialize is known to the restarted server.
+    const call = await post(key, { jsonrpc: '2.0', id: 11, method: 'tools/call', params: { name: 'test_streaming_elicitation', arguments: {} } }, session);
+    const stream = new EventReader(call);
+    let request: Message | null = null;
+    while (!request) {
+      const event = await stream.next();
+      expect(event).not.toBeNull();
+      if (event!.data?.method) request = event!.data;
+    }
+    expect(request.method).toBe('elicitation/create');
+    await post(key, { jsonrpc: '2.0', id: request.id, result: { action: 'accept', content: { name: 'Grace' } } }, session);
+    expect(JSON.stringify((await stream.until(11)).at(-1)!.data!.result)).toContain('Grace');
   });
 });
