@@ -19,7 +19,7 @@ import { log } from '../observability/log';
 import { withRetries } from './retry';
 import type { ExposedTool } from './tool-view';
 import { MODERN_VERSION, type UpstreamEra } from './modern-wire';
-import { openUpstream, type UpstreamClient } from './upstream-client';
+import { openUpstream, usedClientInput, type UpstreamClient } from './upstream-client';
 import { asFault, isUpstreamFault } from './upstream-connection';
 import { GatewayCode } from './upstream-fetch';
 import { cacheQuery, invalidates } from './response-cache-model';
@@ -186,7 +186,8 @@ export class GatewayServer extends HostedMcpAgent {
         },
       );
       this.ctx.waitUntil(state.report(key, true));
-      if (admitted.ticket) this.ctx.waitUntil(state.storeResponse(key, admitted.ticket, result));
+      // An answer shaped by this client's own input (a 2026-07-28 upstream's input_required, answered here) is not shared.
+      if (admitted.ticket && !usedClientInput(result)) this.ctx.waitUntil(state.storeResponse(key, admitted.ticket, result));
       return result;
     } catch (error) {
       if (extra.signal.aborted) throw error;

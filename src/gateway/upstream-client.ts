@@ -53,6 +53,14 @@ function legacyClient(client: Client): UpstreamClient {
 
 let nextToken = 1;
 
+/** Results a client's answers to the upstream's input shaped (resolve mode): never cached for other callers. */
+const answeredInput = new WeakSet<object>();
+
+/** Whether `result` came after the gateway answered input requests with this client's answers (elicitation, sampling). */
+export function usedClientInput(result: unknown): boolean {
+  return typeof result === 'object' && result !== null && answeredInput.has(result);
+}
+
 function modernClient(target: UpstreamTarget, hooks: UpstreamHooks, open: OpenOptions): UpstreamClient {
   const mode = open.input ?? 'resolve';
   const capabilities =
@@ -80,7 +88,11 @@ function modernClient(target: UpstreamTarget, hooks: UpstreamHooks, open: OpenOp
       let next = params;
       for (let round = 0; ; round++) {
         const result = await send(method, next, options);
-        if (result.resultType !== 'input_required' || mode === 'relay') return plainResult(result);
+        if (result.resultType !== 'input_required' || mode === 'relay') {
+          const plain = plainResult(result);
+          if (round > 0) answeredInput.add(plain);
+          return plain;
+        }
         if (round >= MAX_INPUT_ROUNDS) throw new McpError(GatewayCode.NotOffered, `The upstream asked for input more than ${MAX_INPUT_ROUNDS} times`);
         const responses: Record<string, unknown> = {};
         for (const [key, request] of Object.entries((result.inputRequests ?? {}) as Record<string, { method?: string; params?: unknown }>)) {

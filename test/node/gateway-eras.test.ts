@@ -109,7 +109,7 @@ describe('gateway: 2026-07-28 on both sides', () => {
     expect((await client.readResource({ uri: 'fixture://items/beta' })).contents[0]).toMatchObject({ text: 'item beta' });
     // A URI that is not a plain ASCII header value travels in Mcp-Name as the revision's Base64 sentinel (the upstream checks it against the body).
     expect((await client.readResource({ uri: 'fixture://items/café' })).contents[0]).toMatchObject({ text: 'item caf%C3%A9' }); // the fixture reads the template variable percent-encoded;
-    expect((await client.listPrompts()).prompts.map((p) => p.name)).toEqual(['greet']);
+    expect((await client.listPrompts()).prompts.map((p) => p.name).sort()).toEqual(['choose', 'greet']);
     const prompt = await client.getPrompt({ name: 'greet', arguments: { name: 'Ada' } });
     expect(JSON.stringify(prompt.messages)).toContain('Hello, Ada!');
     const completion = await client.complete({ ref: { type: 'ref/resource', uri: 'fixture://items/{id}' }, argument: { name: 'id', value: 'a' } });
@@ -211,6 +211,30 @@ describe('gateway: 2026-07-28 on both sides', () => {
     await expect(sampler.callTool({ name: 'sample', arguments: { roots: true } })).rejects.toThrow(/roots\/list/);
     await sampler.close();
     expect(modern.counts.initialize ?? 0).toBe(0);
+  });
+
+  it("an answer shaped by one 2025 client's input is never served from the response cache to another", async () => {
+    const created = await adminCall(h.platform, 'POST', '/tenants/eras/upstreams', {
+      name: 'cachedmodern',
+      url: modern.url,
+      settings: { responseCache: { enabled: true, ttlMs: 3_600_000, tools: [] } },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const chooser = async (choice: string) => {
+      const client = await connectClient(h.platform, 'cachedmodern', keys.member, { elicitation: {} });
+      client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { choice } }));
+      const got = JSON.stringify((await client.getPrompt({ name: 'choose', arguments: { topic: 'colour' } })).messages);
+      await client.close();
+      return got;
+    };
+    expect(await chooser('red')).toContain('You chose red');
+    expect(await chooser('blue')).toContain('You chose blue'); // same prompt, same arguments, same role: a cache would have said red
+    // A plain read of the same upstream is still cached (the guard is only for answers that needed input).
+    const reader = await connectClient(h.platform, 'cachedmodern', keys.member);
+    const reads = modern.counts['resources/read'] ?? 0;
+    for (let i = 0; i < 3; i++) await reader.readResource({ uri: 'fixture://readme' });
+    await reader.close();
+    expect((modern.counts['resources/read'] ?? 0) - reads).toBe(1);
   });
 
   it('falls back to the 2025 handshake for a 2025-only upstream, for both client eras', async () => {

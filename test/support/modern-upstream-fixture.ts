@@ -116,6 +116,23 @@ function build(fixture: { echoedStates: string[] }): McpServer {
   server.registerPrompt('greet', { description: 'Greets someone', argsSchema: z.object({ name: z.string() }) }, ({ name }) => ({
     messages: [{ role: 'user', content: { type: 'text', text: `Hello, ${name}!` } }],
   }));
+  server.registerPrompt('choose', { description: 'Asks the user to choose (multi-round-trip)', argsSchema: z.object({ topic: z.string() }) }, ((
+    { topic }: { topic: string },
+    ctx: { mcpReq: { inputResponses?: Record<string, unknown> } },
+  ) => {
+    const picked = ctx.mcpReq.inputResponses?.pick as { content?: { choice?: string } } | undefined;
+    if (!picked)
+      return inputRequired({
+        inputRequests: {
+          pick: inputRequired.elicit({
+            message: `Choose a ${topic}`,
+            requestedSchema: { type: 'object', properties: { choice: { type: 'string' } }, required: ['choice'] },
+          }),
+        },
+        requestState: 'choose-1',
+      });
+    return { messages: [{ role: 'user', content: { type: 'text', text: `You chose ${picked.content?.choice ?? '?'}` } }] };
+  }) as never);
   return server;
 }
 
