@@ -3,7 +3,7 @@ import type { Principal } from '../hosted/principal';
 import { DEFAULT_TENANT_LIMITS, type TenantLimits } from '../limits/tenant-limits';
 import { RoleSchema } from '../tenancy/model';
 import { getAccessRecordForMcp } from '../tenancy/tenant-store';
-import { tenantDefinedFrom, tenantDefinedServer, type TenantDefined } from '../tenancy/server-names';
+import { tenantDefinedForMcp, type TenantDefined } from '../tenancy/server-names';
 
 /** What an OAuth grant stores about the signed-in user (the token's props). */
 export const GrantPropsSchema = z.object({ tenantId: z.string(), userId: z.string(), email: z.string(), role: RoleSchema });
@@ -94,16 +94,14 @@ export async function resolvePrincipal(
       generation: key.data.tenant!.generation,
     };
     if (!upstream) return { principal, limits: key.data.tenant!.limits };
-    const row = key.data.definedRow;
-    const defined =
-      row !== undefined ? await tenantDefinedFrom(env.DB, principal.tenantId, server, row) : await tenantDefinedServer(env.DB, principal.tenantId, server);
+    const defined = await tenantDefinedForMcp(env.DB, principal.tenantId, server, key.data.definedRow);
     return { principal, limits: key.data.tenant!.limits, defined };
   }
   const grant = GrantPropsSchema.safeParse(props);
   if (!grant.success) return { refusal: 'Access denied: token does not carry a platform identity' };
   const [access, defined] = await Promise.all([
     getAccessRecordForMcp(env.DB, grant.data.tenantId, grant.data.userId),
-    upstream ? tenantDefinedServer(env.DB, grant.data.tenantId, server) : undefined,
+    upstream ? tenantDefinedForMcp(env.DB, grant.data.tenantId, server) : undefined,
   ]);
   if (!access) return { refusal: 'Access denied: account no longer exists', tenant: grant.data.tenantId };
   const refusal = tenantRefusal({ status: access.tenantStatus, servers: access.servers }, server, upstream);

@@ -12,7 +12,8 @@ import type { LimitHit } from './limits';
  *   token are refused by the router before anything else runs: no token validation (D1 or KV), no
  *   body read, no Durable Object call (`knownRefusal`). Keyed by a SHA-256 of the token (never the
  *   token), filled only from refusals of authenticated requests, so a made-up token never matches.
- *   The hash is only computed while some credential is memoised here.
+ *   The hash is only computed while some credential is memoised here. A token that keeps sending
+ *   after its first refusals has its answers held on a timer (`tarpitMs`).
  *
  * Both stay exact: a window's count only grows within the window, so a window the limiter reported
  * full stays full until it ends (what Retry-After says). Two things are noticed late: a limit raised

@@ -1,5 +1,6 @@
 import { findServer, SERVER_NAME_PATTERN, type HostedServerEntry } from '../../servers/registry';
 import { getUpstream } from '../gateway/upstream-store';
+import { cachedAccess } from './access-cache';
 import type { UpstreamRecord } from '../gateway/upstream-model';
 import {
   getTenantServer,
@@ -34,6 +35,23 @@ export type TenantDefined =
 /** What `name` is for `tenantId` among its upstreams and deployed modules; null when neither. */
 export async function tenantDefinedServer(db: D1Database, tenantId: string, name: string): Promise<TenantDefined | null> {
   return tenantDefinedFrom(db, tenantId, name, await tenantDefinedQuery(db, tenantId, name).first());
+}
+
+/**
+ * `tenantDefinedServer` for the MCP gate, beside its cached credential lookups (access-cache.ts): a
+ * deployed module's answer (its active version) is kept per isolate for at most ACCESS_CACHE_TTL_MS
+ * and forgotten at once when this isolate deploys, rolls back or deletes a module (module-store.ts),
+ * so a busy deployed server costs no D1 read per call, as a compiled-in one. Another isolate sees a
+ * redeploy, rollback or delete within that bound, the same bound as a key's revocation. Upstream
+ * answers and "no such server" are never kept. `row` is `tenantDefinedQuery`'s, when the caller
+ * already read it in its own D1 round trip.
+ */
+export function tenantDefinedForMcp(db: D1Database, tenantId: string, name: string, row?: unknown): Promise<TenantDefined | null> {
+  return cachedAccess(
+    `defined\n${tenantId}\n${name}`,
+    () => (row !== undefined ? tenantDefinedFrom(db, tenantId, name, row) : tenantDefinedServer(db, tenantId, name)),
+    (defined) => defined?.kind === 'module',
+  );
 }
 
 /**

@@ -1,8 +1,11 @@
 /**
  * D1 access for tenant-deployed servers and their versions (migrations/0007_tenant_servers.sql).
  * Every query carries the tenant except the name checks the router and the OAuth surface need
- * (src/tenancy/server-names.ts), which answer before any token is read.
+ * (src/tenancy/server-names.ts), which answer before any token is read. Every write that changes
+ * which version a name serves (deploy, rollback, delete) forgets the isolate's cached MCP lookups
+ * (src/tenancy/access-cache.ts), so the isolate that made it serves the very next call from D1.
  */
+import { changingAccess } from '../tenancy/access-cache';
 
 /** A deployed server with its active version. */
 export interface TenantServerRecord {
@@ -120,32 +123,34 @@ export async function insertVersion(db: D1Database, tenantId: string, name: stri
         .bind(tenantId, name)
         .first<{ v: number | null }>()
     )?.v ?? 0) + 1;
-  await db.batch([
-    db
-      .prepare(
-        `INSERT INTO tenant_servers (tenant_id, name, title, description, active_version, egress, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+  await changingAccess(
+    db.batch([
+      db
+        .prepare(
+          `INSERT INTO tenant_servers (tenant_id, name, title, description, active_version, egress, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (tenant_id, name) DO UPDATE SET active_version = excluded.active_version, updated_at = excluded.updated_at,
            title = COALESCE(?, title), description = COALESCE(?, description), egress = COALESCE(?, egress)`,
-      )
-      .bind(
-        tenantId,
-        name,
-        v.title ?? null,
-        v.description ?? null,
-        next,
-        JSON.stringify(v.egress ?? []),
-        now,
-        now,
-        v.title ?? null,
-        v.description ?? null,
-        v.egress ? JSON.stringify(v.egress) : null,
-      ),
-    db
-      .prepare(
-        'INSERT INTO tenant_server_versions (tenant_id, name, version, source, compiled, sha256, size, tools, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      )
-      .bind(tenantId, name, next, v.source, v.compiled, v.sha256, v.size, JSON.stringify(v.tools), now),
-  ]);
+        )
+        .bind(
+          tenantId,
+          name,
+          v.title ?? null,
+          v.description ?? null,
+          next,
+          JSON.stringify(v.egress ?? []),
+          now,
+          now,
+          v.title ?? null,
+          v.description ?? null,
+          v.egress ? JSON.stringify(v.egress) : null,
+        ),
+      db
+        .prepare(
+          'INSERT INTO tenant_server_versions (tenant_id, name, version, source, compiled, sha256, size, tools, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        )
+        .bind(tenantId, name, next, v.source, v.compiled, v.sha256, v.size, JSON.stringify(v.tools), now),
+    ]),
+  );
   return next;
 }
 
@@ -170,13 +175,15 @@ export async function listVersions(db: D1Database, tenantId: string, name: strin
 
 /** Make a stored version active; false when there is no such version. */
 export async function activateVersion(db: D1Database, tenantId: string, name: string, version: number): Promise<boolean> {
-  const res = await db
-    .prepare(
-      `UPDATE tenant_servers SET active_version = ?, updated_at = ? WHERE tenant_id = ? AND name = ?
+  const res = await changingAccess(
+    db
+      .prepare(
+        `UPDATE tenant_servers SET active_version = ?, updated_at = ? WHERE tenant_id = ? AND name = ?
        AND EXISTS (SELECT 1 FROM tenant_server_versions WHERE tenant_id = ? AND name = ? AND version = ?)`,
-    )
-    .bind(version, Date.now(), tenantId, name, tenantId, name, version)
-    .run();
+      )
+      .bind(version, Date.now(), tenantId, name, tenantId, name, version)
+      .run(),
+  );
   return res.meta.changes > 0;
 }
 
@@ -200,9 +207,11 @@ export async function moduleSource(db: D1Database, tenantId: string, name: strin
 
 /** Delete the server and every version; false when there was nothing to delete. */
 export async function deleteTenantServer(db: D1Database, tenantId: string, name: string): Promise<boolean> {
-  const [, res] = await db.batch([
-    db.prepare('DELETE FROM tenant_server_versions WHERE tenant_id = ? AND name = ?').bind(tenantId, name),
-    db.prepare('DELETE FROM tenant_servers WHERE tenant_id = ? AND name = ?').bind(tenantId, name),
-  ]);
+  const [, res] = await changingAccess(
+    db.batch([
+      db.prepare('DELETE FROM tenant_server_versions WHERE tenant_id = ? AND name = ?').bind(tenantId, name),
+      db.prepare('DELETE FROM tenant_servers WHERE tenant_id = ? AND name = ?').bind(tenantId, name),
+    ]),
+  );
   return (res?.meta.changes ?? 0) > 0;
 }
