@@ -1,9 +1,7 @@
 import { inputRequired, ProtocolError, type ServerContext } from '@modelcontextprotocol/server';
-import { refuse } from '../hosted/request-guard';
 import { RpcCode } from '../http/responses';
-import type { ModernServerScope } from '../modern/modern-server';
-import { mintRequestState, openRequestState, type Operation } from '../modern/request-state';
-import { log } from '../observability/log';
+import { openCallerState, type ModernServerScope } from '../modern/modern-server';
+import { mintRequestState, type Operation } from '../modern/request-state';
 import { plainResult } from './modern-wire';
 
 /**
@@ -46,18 +44,7 @@ export async function relayInput(
   if (MRTR_METHODS.has(method)) {
     const raw = ctx.mcpReq.requestState();
     if (typeof raw === 'string') {
-      const opened = await openRequestState(scope.secret, scope.env.DB, scope.principal, op, raw);
-      if ('refusal' in opened) {
-        log('warn', 'denied', {
-          reason: `requestState refused (${opened.refusal})`,
-          tenant: scope.principal.tenantId,
-          server: scope.principal.server,
-          action: method,
-          resource: name,
-        });
-        refuse(new ProtocolError(RpcCode.InvalidParams, 'Invalid or expired requestState', { reason: 'invalid_request_state' }));
-      }
-      const upstream = opened.answers[UPSTREAM_STATE];
+      const upstream = (await openCallerState(scope, op, raw))[UPSTREAM_STATE];
       if (typeof upstream === 'string') upstreamFields.requestState = upstream;
     }
     if (ctx.mcpReq.inputResponses) upstreamFields.inputResponses = ctx.mcpReq.inputResponses;

@@ -45,6 +45,24 @@ export interface RelayingDefinition extends ServerDefinition {
 }
 
 /**
+ * Opens the `requestState` a client echoed for this operation, or refuses the request (the guard
+ * audits the refusal once): one place decides what a bad, foreign or replayed state costs the
+ * caller, for the platform's own handlers and the gateway's relayed ones alike.
+ */
+export async function openCallerState(scope: ModernServerScope, op: Operation, raw: string): Promise<Record<string, unknown>> {
+  const opened = await openRequestState(scope.secret, scope.env.DB, scope.principal, op, raw);
+  if (!('refusal' in opened)) return opened.answers;
+  log('warn', 'denied', {
+    reason: `requestState refused (${opened.refusal})`,
+    tenant: scope.principal.tenantId,
+    server: scope.principal.server,
+    action: op.method,
+    resource: op.name,
+  });
+  return refuse(new ProtocolError(RpcCode.InvalidParams, 'Invalid or expired requestState', { reason: 'invalid_request_state' }));
+}
+
+/**
  * Runs a definition handler statelessly: verifies the echoed `requestState` (signed, bound to
  * this caller and operation, single-use), runs the handler with the answers so far, and ends the
  * call `input_required` (with a fresh signed state carrying the answers used) when the handler
@@ -57,21 +75,7 @@ async function runStateless<T>(
   run: (call: PlatformCall) => Promise<T> | T,
 ): Promise<T | ReturnType<typeof inputRequired>> {
   const raw = ctx.mcpReq.requestState();
-  let carried: Record<string, unknown> = {};
-  if (typeof raw === 'string') {
-    const opened = await openRequestState(scope.secret, scope.env.DB, scope.principal, op, raw);
-    if ('refusal' in opened) {
-      log('warn', 'denied', {
-        reason: `requestState refused (${opened.refusal})`,
-        tenant: scope.principal.tenantId,
-        server: scope.principal.server,
-        action: op.method,
-        resource: op.name,
-      });
-      refuse(new ProtocolError(RpcCode.InvalidParams, 'Invalid or expired requestState', { reason: 'invalid_request_state' }));
-    }
-    carried = opened.answers;
-  }
+  const carried = typeof raw === 'string' ? await openCallerState(scope, op, raw) : {};
   const m = modernCall(scope, ctx, carried, typeof raw === 'string');
   let result: T | undefined;
   try {

@@ -9,6 +9,7 @@ import { adminCall, connectClient, tenantWithKeys } from '../support/gateway-har
 import { startUpstream, type UpstreamFixture } from '../support/upstream-fixture.ts';
 import { startReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 import { runNode } from '../support/run-node.ts';
+import { eventually } from '../support/eventually';
 
 // Alerts end to end: wrangler dev, a real SDK upstream on loopback, webhook receivers on
 // 127.0.0.1 (SMCP_ALLOW_PRIVATE_UPSTREAMS=true, as in every local platform), retries shortened
@@ -20,15 +21,6 @@ let stateDir: string;
 let up: UpstreamFixture;
 const receivers: WebhookReceiver[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function eventually<T>(check: () => Promise<T | undefined | false>, what: string, tries = 120): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const value = await check();
-    if (value) return value;
-    await sleep(250);
-  }
-  throw new Error(`never happened: ${what}`);
-}
 
 /** Verify a delivery the way a tenant would, with node's own HMAC (independent of the platform's code). */
 function validSignature(secret: string, header: string, body: string): boolean {

@@ -6,6 +6,7 @@ import { adminCall, connectClient, startHarness, tenantWithKeys, text, type Harn
 import { startCacheUpstream, type CacheUpstream } from '../support/cache-upstream.ts';
 import { runNode } from '../support/run-node.ts';
 import { connectV2 } from '../support/sdk-v2-connect.ts';
+import { eventually } from '../support/eventually';
 
 // Response caching through the gateway, end to end: wrangler dev, a real SDK upstream on loopback
 // that numbers every answer and counts every call, the official SDK clients (2025 and 2026-07-28)
@@ -29,15 +30,6 @@ const cacheState = async (tenant: string, name = 'docs') =>
   (await adminCall(h.platform, 'GET', `/tenants/${tenant}/upstreams/${name}`)).body.state.responseCache;
 const lookup = async (c: Client, q: string, name = 'lookup') => text(await c.callTool({ name, arguments: { q } }));
 const readDoc = async (c: Client, uri = 'cache://doc') => (await c.readResource({ uri })).contents[0] as { text: string };
-
-async function eventually<T>(check: () => Promise<T | undefined | false>, what: string, tries = 60): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const value = await check();
-    if (value) return value;
-    await sleep(250);
-  }
-  throw new Error(`never happened: ${what}`);
-}
 
 beforeAll(async () => {
   h = await startHarness('gwcache');

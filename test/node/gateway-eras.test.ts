@@ -6,6 +6,7 @@ import { adminCall, connectClient, startHarness, tenantWithKeys, text, type Harn
 import { startModernUpstream, type ModernFixture } from '../support/modern-upstream-fixture.ts';
 import { startUpstream, type UpstreamFixture } from '../support/upstream-fixture.ts';
 import { startSwitchProxy } from '../support/switch-proxy.ts';
+import { eventually } from '../support/eventually';
 
 // Both protocol eras on both sides of the gateway, end to end: a real SDK v2 server speaking only
 // MCP 2026-07-28 (`legacy: 'reject'`) and a real SDK v1 server speaking only the 2025 handshake,
@@ -63,15 +64,6 @@ async function raw(name: string, key: string, method: string, params: Record<str
 
 async function auditEvents(query: string): Promise<Array<{ action: string; result: string; resource: string; details: Record<string, unknown> }>> {
   return (await adminCall(h.platform, 'GET', `/tenants/eras/audit?${query}&limit=500`)).body.events;
-}
-
-async function eventually<T>(check: () => Promise<T | undefined | false>, what: string, tries = 80): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const value = await check();
-    if (value) return value;
-    await sleep(250);
-  }
-  throw new Error(`never happened: ${what}`);
 }
 
 beforeAll(async () => {

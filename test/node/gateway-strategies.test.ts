@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client as V2Client } from '@modelcontextprotocol/client';
 import { adminCall, connectClient, startHarness, tenantWithKeys, text, type Harness } from '../support/gateway-harness.ts';
 import { startModernUpstream, type ModernFixture } from '../support/modern-upstream-fixture.ts';
 import { startUpstream } from '../support/upstream-fixture.ts';
 import { connectV2 } from '../support/sdk-v2-connect.ts';
+import { eventually } from '../support/eventually';
 
 // Balancing strategies end to end with real SDK replicas started here (SDK v2 servers speaking
 // 2026-07-28, and SDK v1 servers for the health test), called statelessly by the SDK v2 client
@@ -38,15 +38,6 @@ const client = (name: string): Promise<V2Client> => connectV2(`${h.platform.url}
 async function gatewayHealth(): Promise<{ upstreams: number; replicas: { total: number; up: number; down: number } }> {
   return ((await (await fetch(`${h.platform.url}/health`)).json()) as { gateway: { upstreams: number; replicas: { total: number; up: number; down: number } } })
     .gateway;
-}
-
-async function eventually<T>(check: () => Promise<T | undefined | false>, what: string, tries = 320): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const value = await check();
-    if (value) return value;
-    await sleep(250);
-  }
-  throw new Error(`never happened: ${what}`);
 }
 
 beforeAll(async () => {
@@ -158,14 +149,18 @@ describe('gateway balancing strategies, end to end', () => {
       return [calls(good) - before[0]!, calls(sick) - before[1]!];
     };
     // The first health check runs about 30 s after registration (the alarm; never more often).
-    await eventually(async () => {
-      const r = await view();
-      return r[0]?.health?.ok === true && r[1]?.health?.ok === false;
-    }, 'the first health check: replica 0 passes, replica 1 fails');
+    await eventually(
+      async () => {
+        const r = await view();
+        return r[0]?.health?.ok === true && r[1]?.health?.ok === false;
+      },
+      'the first health check: replica 0 passes, replica 1 fails',
+      320,
+    );
     // Tolerance: exact. Only replica 0 passed its last check, so every call goes there.
     expect(await spread(6)).toEqual([6, 0]);
     sick.behaviour.failNext = [];
-    await eventually(async () => (await view())[1]?.health?.ok === true, 'the next health check passes on the recovered replica');
+    await eventually(async () => (await view())[1]?.health?.ok === true, 'the next health check passes on the recovered replica', 320);
     // Tolerance: both passed recently, so calls go in turn: 3 and 3 of 6 (at least 2 each stated).
     const after = await spread(6);
     expect(after[0], JSON.stringify(after)).toBeGreaterThanOrEqual(2);

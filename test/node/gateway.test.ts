@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../scripts/lib/local-platform.ts';
 import { adminCall, connectClient, startHarness, tenantWithKeys, text, type Harness } from '../support/gateway-harness.ts';
 import { startUpstream, type UpstreamFixture } from '../support/upstream-fixture.ts';
+import { eventually } from '../support/eventually';
 
 // End to end: wrangler dev, real upstream MCP servers (official SDK) on loopback, the official SDK
 // client calling them through /servers/<name>/mcp with tenant API keys.
@@ -35,15 +36,6 @@ const register = async (tenant: string, body: Record<string, unknown>) => {
 const state = async (tenant: string, name: string) => (await adminCall(h.platform, 'GET', `/tenants/${tenant}/upstreams/${name}`)).body;
 
 /** Poll until `check` passes (the gateway reacts to notifications asynchronously); never a timing assertion. */
-async function eventually<T>(check: () => Promise<T | undefined | false>, what: string, tries = 60): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const value = await check();
-    if (value) return value;
-    await sleep(250);
-  }
-  throw new Error(`never happened: ${what}`);
-}
-
 beforeAll(async () => {
   h = await startHarness('gateway');
   keys = await tenantWithKeys(h.platform, 'acme');
