@@ -1,6 +1,7 @@
 import { patchUpstream } from '../admin/upstream-routes';
 import { MAX_RESPONSE_TTL_MS, MIN_RESPONSE_TTL_MS, ResponseCacheSettingsSchema } from '../gateway/response-cache-model';
 import type { UpstreamRecord } from '../gateway/upstream-model';
+import type { ResponseCacheView } from '../gateway/response-cache';
 import { upstreamStub } from '../gateway/upstream-state';
 import { getUpstream, listUpstreams } from '../gateway/upstream-store';
 import { html, type SafeHtml } from '../http/html';
@@ -28,21 +29,10 @@ interface ReplicaView {
   era?: string | null;
 }
 
-interface CacheCounters {
-  hits: number;
-  misses: number;
-  stores: number;
-  evictions: number;
-  invalidations: number;
-  tooLarge: number;
-  entries: number;
-  bytes: number;
-}
-
 interface StateView {
   breaker: { state: string } | null;
   replicas: ReplicaView[];
-  responseCache?: CacheCounters;
+  responseCache?: ResponseCacheView;
 }
 
 const DONE: Record<string, string> = { cache: 'Response cache settings saved. Cached answers of the old settings were dropped.' };
@@ -70,7 +60,7 @@ function replicaTable(u: UpstreamRecord, replicas: ReplicaView[]): SafeHtml {
 </table>`;
 }
 
-function cacheSection(c: TenantContext, u: UpstreamRecord, counters: CacheCounters | undefined): SafeHtml {
+function cacheSection(c: TenantContext, u: UpstreamRecord, counters: ResponseCacheView | undefined): SafeHtml {
   const s = u.settings.responseCache;
   const id = `cache-${u.name}`;
   const figures = counters

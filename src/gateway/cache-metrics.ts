@@ -1,4 +1,4 @@
-import type { ResponseCacheCounters } from './response-cache';
+import type { ResponseCacheView } from './response-cache';
 import { upstreamStub } from './upstream-state';
 import { listUpstreams } from './upstream-store';
 
@@ -7,7 +7,7 @@ import { listUpstreams } from './upstream-store';
  * each upstream's state object (at most `limits.maxUpstreams`), made only when metrics are asked for.
  * An upstream whose object cannot be reached is left out rather than failing the metrics.
  */
-export async function responseCacheMetrics(env: Env, tenantId: string): Promise<Record<string, ResponseCacheCounters & { entries: number; bytes: number }>> {
+export async function responseCacheMetrics(env: Env, tenantId: string): Promise<Record<string, ResponseCacheView>> {
   const upstreams = await listUpstreams(env.DB, tenantId);
   const views = await Promise.all(
     upstreams.map(async (u) => {

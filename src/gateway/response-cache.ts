@@ -16,6 +16,9 @@ export const MAX_UPSTREAM_BYTES = 4 * 1024 * 1024;
 /** Most entries one upstream's cache holds. */
 export const MAX_ENTRIES = 500;
 
+/** What the admin view, metrics and the dashboard show of one upstream's cache: its counters and its size now. */
+export type ResponseCacheView = ResponseCacheCounters & { entries: number; bytes: number };
+
 /** Counters since the cache was created (the upstream registered); kept across restarts, last few increments may be lost on a crash. */
 export interface ResponseCacheCounters {
   hits: number;
@@ -124,7 +127,7 @@ export class ResponseCache {
   }
 
   /** Counters and current size, for the admin API and the dashboard. */
-  async view(): Promise<ResponseCacheCounters & { entries: number; bytes: number }> {
+  async view(): Promise<ResponseCacheView> {
     const c = await this.stats();
     const size = this.sql().exec<{ n: number; b: number | null }>('SELECT COUNT(*) AS n, SUM(bytes) AS b FROM response_cache').one();
     return { ...c, entries: size.n, bytes: size.b ?? 0 };
