@@ -5,8 +5,17 @@
 
 /** The canonical origin clients use, e.g. `https://mcp.example.com` or `http://localhost:8787`. */
 export function publicOrigin(env: Env): string {
-  return new URL(env.SMCP_PUBLIC_URL).origin;
+  const configured = env.SMCP_PUBLIC_URL;
+  if (configured !== lastConfigured) {
+    lastOrigin = new URL(configured).origin; // throws for a malformed setting, as before
+    lastConfigured = configured;
+  }
+  return lastOrigin;
 }
+
+/** The last setting parsed (several MCP routes ask on every request; the URL parse showed in the stateless lane's profile). */
+let lastConfigured: string | undefined;
+let lastOrigin = '';
 
 /** Minimum length of `SMCP_SECRET`: it keys session-id and cookie MACs. */
 export const MIN_SECRET_LENGTH = 32;
