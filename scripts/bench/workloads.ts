@@ -93,6 +93,17 @@ export function steady(targets: Target[], sessions: number, durationMs: number, 
   );
 }
 
+/** One session opened and used: initialize → initialized → one `tools/call`, timed from the start to its result. */
+async function openAndCall(lane: Lane): Promise<void> {
+  const began = performance.now();
+  const s = await openSession(lane.target);
+  if ('error' in s) return lane.rec.fail(`open: ${s.error}`);
+  lane.ids.push(s.sessionId);
+  const out = await callTool(lane.target, s.sessionId);
+  if (out.ok) lane.rec.ok(performance.now() - began);
+  else lane.rec.fail(out.error ?? 'call failed');
+}
+
 /** `samples` cold sessions per variant, one at a time: initialize → initialized → first tools/call result. */
 export function cold(targets: Target[], samples: number, rounds: number): Promise<PhaseResult[]> {
   return interleaved(
@@ -101,18 +112,7 @@ export function cold(targets: Target[], samples: number, rounds: number): Promis
     rounds,
     async () => undefined,
     async (lane, r) => {
-      for (let i = 0; i < share(samples, rounds, r); i++) {
-        const began = performance.now();
-        const s = await openSession(lane.target);
-        if ('error' in s) {
-          lane.rec.fail(`open: ${s.error}`);
-          continue;
-        }
-        lane.ids.push(s.sessionId);
-        const out = await callTool(lane.target, s.sessionId);
-        if (out.ok) lane.rec.ok(performance.now() - began);
-        else lane.rec.fail(out.error ?? 'call failed');
-      }
+      for (let i = 0; i < share(samples, rounds, r); i++) await openAndCall(lane);
     },
   );
 }
@@ -129,18 +129,7 @@ export function inARow(targets: Target[], count: number, rounds: number): Promis
     rounds,
     async () => undefined,
     async (lane, r) => {
-      for (let i = 0; i < share(count, rounds, r); i++) {
-        const began = performance.now();
-        const s = await openSession(lane.target);
-        if ('error' in s) {
-          lane.rec.fail(`open: ${s.error}`);
-          continue;
-        }
-        lane.ids.push(s.sessionId);
-        const out = await callTool(lane.target, s.sessionId);
-        if (out.ok) lane.rec.ok(performance.now() - began);
-        else lane.rec.fail(out.error ?? 'call failed');
-      }
+      for (let i = 0; i < share(count, rounds, r); i++) await openAndCall(lane);
     },
   );
 }

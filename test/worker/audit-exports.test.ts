@@ -2,7 +2,7 @@ import { createExecutionContext, createScheduledController, env, SELF, waitOnExe
 import { describe, expect, it } from 'vitest';
 import worker from '../../src/index';
 import { deliverToStores } from '../../src/audit/audit-store';
-import { auditQuery, seedStoreEvents } from './audit-support';
+import { auditEvent, auditQuery, seedStoreEvents } from './audit-support';
 import { createKey, OPERATOR, ORIGIN, seedTenant } from './platform-client';
 
 const DAY = 86_400_000;
@@ -38,24 +38,7 @@ describe('daily audit exports across tenant incarnations', { timeout: 120_000 },
       { time: dayStart + HOUR, server: 'notes' },
       { time: dayStart + 5 * HOUR, server: 'notes' },
     ]);
-    await deliverToStores(env, [
-      {
-        id: crypto.randomUUID(),
-        time: dayStart + 2 * HOUR,
-        tenant: null,
-        action: 'auth.sign_in',
-        result: 'denied',
-        user: 'x@example.com',
-        client: null,
-        session: null,
-        server: null,
-        resource: null,
-        latencyMs: null,
-        correlationId: null,
-        ip: null,
-        details: null,
-      },
-    ]);
+    await deliverToStores(env, [auditEvent({ time: dayStart + 2 * HOUR, tenant: null, action: 'auth.sign_in', result: 'denied', user: 'x@example.com' })]);
     await runCron();
 
     // The tenant as it is: the whole day.

@@ -2,7 +2,7 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src/audit/audit-event';
 import { deliverToStores } from '../../src/audit/audit-store';
-import { auditQuery, seedStoreEvents } from './audit-support';
+import { auditEvent, auditQuery, seedStoreEvents } from './audit-support';
 import { seedTenant } from './platform-client';
 
 const DAY = 86_400_000;
@@ -35,22 +35,7 @@ describe('operator audit view across tenants', { timeout: 60_000 }, () => {
     );
     const platform = times
       .filter((_, i) => i % 3 === 2)
-      .map((time): AuditEvent => ({
-        id: crypto.randomUUID(),
-        time,
-        tenant: null,
-        action: 'auth.sign_in',
-        result: 'denied',
-        user: marker,
-        client: null,
-        session: null,
-        server: null,
-        resource: null,
-        latencyMs: null,
-        correlationId: null,
-        ip: null,
-        details: null,
-      }));
+      .map((time) => auditEvent({ time, tenant: null, action: 'auth.sign_in', result: 'denied', user: marker }));
     await deliverToStores(env, platform);
     seeded.push(...platform);
     const expected = seeded.sort((x, y) => y.time - x.time || (x.id < y.id ? 1 : -1)).map((e) => e.id);

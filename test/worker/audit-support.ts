@@ -29,19 +29,10 @@ export async function waitForEvents(tenant: string, query: string, predicate: (e
 /** `tools/call` of a notes tool through the JSON-RPC helper's shape. */
 export const toolCall = (name: string, args: Record<string, unknown> = {}) => ({ name, arguments: args });
 
-/**
- * Events written straight into the tenant's audit store (as an outbox would ship them), for tests
- * that need many events or events in the past. The tenant's creation is moved back `backdateMs` so
- * its own views (which start at its creation) show them.
- */
-export async function seedStoreEvents(
-  tenant: string,
-  events: Array<Partial<AuditEvent> & { time: number }>,
-  backdateMs = 3 * 86_400_000,
-): Promise<AuditEvent[]> {
-  const full: AuditEvent[] = events.map((e) => ({
+/** A whole audit event from the fields a test cares about (a fresh id; every other field empty, a `tools/call` that went through). */
+export function auditEvent(e: Partial<AuditEvent> & { time: number; tenant: string | null }): AuditEvent {
+  return {
     id: crypto.randomUUID(),
-    tenant,
     action: 'tools/call',
     result: 'ok',
     user: null,
@@ -54,7 +45,20 @@ export async function seedStoreEvents(
     ip: null,
     details: null,
     ...e,
-  }));
+  };
+}
+
+/**
+ * Events written straight into the tenant's audit store (as an outbox would ship them), for tests
+ * that need many events or events in the past. The tenant's creation is moved back `backdateMs` so
+ * its own views (which start at its creation) show them.
+ */
+export async function seedStoreEvents(
+  tenant: string,
+  events: Array<Partial<AuditEvent> & { time: number }>,
+  backdateMs = 3 * 86_400_000,
+): Promise<AuditEvent[]> {
+  const full: AuditEvent[] = events.map((e) => auditEvent({ tenant, ...e }));
   await env.DB.prepare('UPDATE tenants SET created_at = MIN(created_at, ?) WHERE id = ?')
     .bind(Date.now() - backdateMs, tenant)
     .run();
