@@ -215,7 +215,7 @@ describe('metrics', { timeout: 120_000 }, () => {
     expect(res.body.activeSessions).toBe(2);
     expect(res.body.series.reduce((n: number, p: any) => n + p.requests, 0)).toBe(requests);
 
-    const platform = await auditQuery('/metrics?window=60&bucket=60');
+    const platform = await auditQuery('/metrics?window=120&bucket=60');
     expect(platform.body.servers.some((s: any) => s.tenant === t.id && s.requests === requests)).toBe(true);
     for (const bad of ['window=0', 'bucket=-1', 'window=10&bucket=20', 'window=43200&bucket=1']) {
       expect((await auditQuery(`/tenants/${t.id}/metrics?${bad}`)).status, bad).toBe(400);
