@@ -59,6 +59,24 @@ export type UpstreamWrite = Pick<
 >;
 
 /**
+ * The one home of how an `UpstreamWrite` is stored: each column with the value it takes, in one
+ * list, so insert and update write the same columns the same way.
+ */
+function writeColumns(w: UpstreamWrite): Array<[column: string, value: string | number | null]> {
+  return [
+    ['url', w.url],
+    ['replicas', w.replicas ? JSON.stringify(w.replicas) : null],
+    ['balance', w.balance],
+    ['transport', w.transport],
+    ['credential_kind', w.credentialKind],
+    ['credentials', w.sealedCredentials],
+    ['policy', JSON.stringify(w.policy)],
+    ['settings', JSON.stringify(w.settings)],
+    ['enabled', w.enabled ? 1 : 0],
+  ];
+}
+
+/**
  * Insert an upstream unless the tenant already has one of this name (`exists`) or already has
  * `maxUpstreams` of them (`full`). One statement, so concurrent registrations cannot pass the cap.
  */
@@ -69,28 +87,16 @@ export async function insertUpstream(
   w: UpstreamWrite,
   maxUpstreams: number,
 ): Promise<'inserted' | 'exists' | 'full'> {
-  const now = Date.now();
+  const columns = writeColumns(w);
+  // ?1 tenant, ?2 name, then the written columns, then the time (created and updated), then the cap.
+  const at = columns.length + 3;
   const res = await db
     .prepare(
-      `INSERT INTO upstreams (tenant_id, name, url, transport, credential_kind, credentials, policy, settings, enabled, created_at, updated_at, replicas, balance)
-       SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?12, ?13 WHERE (SELECT COUNT(*) FROM upstreams WHERE tenant_id = ?1) < ?11
+      `INSERT INTO upstreams (tenant_id, name, ${columns.map(([c]) => c).join(', ')}, created_at, updated_at)
+       SELECT ?1, ?2, ${columns.map((_, i) => `?${i + 3}`).join(', ')}, ?${at}, ?${at} WHERE (SELECT COUNT(*) FROM upstreams WHERE tenant_id = ?1) < ?${at + 1}
        ON CONFLICT (tenant_id, name) DO NOTHING`,
     )
-    .bind(
-      tenantId,
-      name,
-      w.url,
-      w.transport,
-      w.credentialKind,
-      w.sealedCredentials,
-      JSON.stringify(w.policy),
-      JSON.stringify(w.settings),
-      w.enabled ? 1 : 0,
-      now,
-      maxUpstreams,
-      w.replicas ? JSON.stringify(w.replicas) : null,
-      w.balance,
-    )
+    .bind(tenantId, name, ...columns.map(([, v]) => v), Date.now(), maxUpstreams)
     .run();
   if (res.meta.changes > 0) return 'inserted';
   return (await getUpstream(db, tenantId, name)) ? 'exists' : 'full';
@@ -103,25 +109,13 @@ export async function countUpstreams(db: D1Database, tenantId: string): Promise<
 
 /** Replace an upstream's configuration and bump its version (sessions reconnect on the next call). */
 export async function updateUpstream(db: D1Database, tenantId: string, name: string, w: UpstreamWrite): Promise<void> {
+  const columns = writeColumns(w);
   await db
     .prepare(
-      `UPDATE upstreams SET url = ?, replicas = ?, balance = ?, transport = ?, credential_kind = ?, credentials = ?, policy = ?, settings = ?, enabled = ?,
+      `UPDATE upstreams SET ${columns.map(([c]) => `${c} = ?`).join(', ')},
        version = version + 1, updated_at = ? WHERE tenant_id = ? AND name = ?`,
     )
-    .bind(
-      w.url,
-      w.replicas ? JSON.stringify(w.replicas) : null,
-      w.balance,
-      w.transport,
-      w.credentialKind,
-      w.sealedCredentials,
-      JSON.stringify(w.policy),
-      JSON.stringify(w.settings),
-      w.enabled ? 1 : 0,
-      Date.now(),
-      tenantId,
-      name,
-    )
+    .bind(...columns.map(([, v]) => v), Date.now(), tenantId, name)
     .run();
 }
 
