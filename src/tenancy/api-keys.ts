@@ -116,9 +116,7 @@ export async function verifyApiKey(
   now = Date.now(),
   alongside?: (tenantId: string) => D1PreparedStatement,
 ): Promise<VerifiedKey | { refusal: KeyRefusal }> {
-  const parsed = parseKey(presented);
-  if (!parsed) return { refusal: 'malformed' };
-  return unexpired(await lookupKey(db, parsed.tenantId, await secretHash(parsed.secret), alongside), now);
+  return verifyWith(presented, now, (tenantId, hash) => lookupKey(db, tenantId, hash, alongside));
 }
 
 /**
@@ -135,21 +133,19 @@ export async function verifyApiKeyForMcp(
   now = Date.now(),
   alongside?: (tenantId: string) => D1PreparedStatement,
 ): Promise<VerifiedKey | { refusal: KeyRefusal }> {
-  const parsed = parseKey(presented);
-  if (!parsed) return { refusal: 'malformed' };
-  const hash = await secretHash(parsed.secret);
   let extra: VerifiedKey['alongside'];
-  const found = await cachedAccess(
-    `key\n${parsed.tenantId}\n${hash}`,
-    async (): Promise<VerifiedKey | { refusal: KeyRefusal }> => {
-      const looked = await lookupKey(db, parsed.tenantId, hash, alongside);
-      if ('refusal' in looked) return looked;
-      extra = looked.alongside;
-      return { key: looked.key, tenant: looked.tenant };
-    },
-    (v) => !('refusal' in v),
+  const verified = await verifyWith(presented, now, (tenantId, hash) =>
+    cachedAccess(
+      `key\n${tenantId}\n${hash}`,
+      async (): Promise<VerifiedKey | { refusal: KeyRefusal }> => {
+        const looked = await lookupKey(db, tenantId, hash, alongside);
+        if ('refusal' in looked) return looked;
+        extra = looked.alongside;
+        return { key: looked.key, tenant: looked.tenant };
+      },
+      (v) => !('refusal' in v),
+    ),
   );
-  const verified = unexpired(found, now);
   return extra === undefined || 'refusal' in verified ? verified : { ...verified, alongside: extra };
 }
 
@@ -161,6 +157,22 @@ function parseKey(presented: string): { tenantId: string; secret: string } | nul
   if (!match) return null;
   const [, tenantId, secret] = match as unknown as [string, string, string];
   return { tenantId, secret };
+}
+
+/**
+ * The steps every verification takes, in one place: parse the presented key (malformed → refusal),
+ * hash its secret (the secret itself goes no further), look the hash up in the key's tenant with
+ * `lookup` (which compares it in constant time and refuses unknown and revoked keys), then refuse an
+ * expired key. The two callers differ only in `lookup` (straight to D1, or through the access cache).
+ */
+async function verifyWith(
+  presented: string,
+  now: number,
+  lookup: (tenantId: string, hash: string) => Promise<VerifiedKey | { refusal: KeyRefusal }>,
+): Promise<VerifiedKey | { refusal: KeyRefusal }> {
+  const parsed = parseKey(presented);
+  if (!parsed) return { refusal: 'malformed' };
+  return unexpired(await lookup(parsed.tenantId, await secretHash(parsed.secret)), now);
 }
 
 function unexpired(found: VerifiedKey | { refusal: KeyRefusal }, now: number): VerifiedKey | { refusal: KeyRefusal } {
