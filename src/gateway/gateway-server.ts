@@ -21,7 +21,7 @@ import type { ExposedTool } from './tool-view';
 import { MODERN_VERSION, type UpstreamEra } from './modern-wire';
 import { openUpstream, usedClientInput, type UpstreamClient } from './upstream-client';
 import { asFault, isUpstreamFault } from './upstream-connection';
-import { GatewayCode } from './upstream-fetch';
+import { GatewayCode } from './upstream-errors';
 import { cacheQuery, invalidates } from './response-cache-model';
 import { upstreamStub, type AdmitResult, type UpstreamKey } from './upstream-state';
 

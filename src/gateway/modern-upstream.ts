@@ -12,7 +12,7 @@ import { withRetries } from './retry';
 import type { ExposedTool } from './tool-view';
 import { openUpstream } from './upstream-client';
 import { asFault, isUpstreamFault, type UpstreamHooks } from './upstream-connection';
-import { GatewayCode } from './upstream-fetch';
+import { GatewayCode } from './upstream-errors';
 import { cacheQuery, invalidates } from './response-cache-model';
 import { requestContext } from '../observability/request-context';
 import { upstreamStub, type AdmitResult, type UpstreamKey } from './upstream-state';

@@ -1,5 +1,6 @@
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { GatewayCode, guardedFetch, UpstreamFault } from './upstream-fetch';
+import { GatewayCode, UpstreamFault } from './upstream-errors';
+import { guardedFetch } from './upstream-fetch';
 import type { UpstreamTarget } from './upstream-connection';
 
 /**

@@ -3,7 +3,7 @@ import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.j
 import { McpError, ResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { MODERN_VERSION, modernRequest, plainResult, type UpstreamEra } from './modern-wire';
 import { connectUpstream, type UpstreamHooks, type UpstreamTarget } from './upstream-connection';
-import { GatewayCode } from './upstream-fetch';
+import { GatewayCode } from './upstream-errors';
 
 /**
  * One handle on an upstream replica, whichever era it speaks, so the 2025 gateway session, the

@@ -14,7 +14,8 @@ import {
   ToolListChangedNotificationSchema,
   type ServerNotification,
 } from '@modelcontextprotocol/sdk/types.js';
-import { GatewayCode, guardedFetch, UpstreamFault } from './upstream-fetch';
+import { GatewayCode, UpstreamFault } from './upstream-errors';
+import { guardedFetch } from './upstream-fetch';
 import type { UpstreamEra } from './modern-wire';
 import type { UpstreamSettings, UpstreamTransport } from './upstream-model';
 

@@ -1,5 +1,7 @@
 import { JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
 import { DEFAULT_OUTBOUND_TIMEOUT_MS, fetchWithTimeout } from '../http/fetch-with-timeout';
+import { boundedStream, guardedEventStream } from './sse-guard';
+import { errorMessage, GatewayCode, oversizeMessage, UpstreamFault } from './upstream-errors';
 import { upstreamUrlProblem } from './upstream-url';
 
 /**
@@ -12,20 +14,6 @@ import { upstreamUrlProblem } from './upstream-url';
  * Every URL is re-checked against the private-address rule before the request leaves.
  */
 
-/** JSON-RPC error codes the gateway uses for upstream faults (server-defined range). */
-export const GatewayCode = {
-  Unavailable: -32010,
-  Oversize: -32011,
-  Malformed: -32012,
-  Drift: -32013,
-  NotOffered: -32014,
-} as const;
-
-/** The upstream could not be reached or dropped the connection: retryable, and a breaker failure. */
-export class UpstreamFault extends Error {
-  override name = 'UpstreamFault';
-}
-
 export interface FetchGuard {
   maxResponseBytes: number;
   allowPrivate: boolean;
@@ -35,7 +23,6 @@ export interface FetchGuard {
   timeoutMs?: number;
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 function requestIds(body: unknown): Array<string | number> {
@@ -48,19 +35,6 @@ function requestIds(body: unknown): Array<string | number> {
     );
   } catch {
     return [];
-  }
-}
-
-function errorMessage(id: string | number, code: number, message: string): string {
-  return JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } });
-}
-
-function validMessage(text: string): { id?: unknown } | null {
-  try {
-    const parsed = JSON.parse(text) as unknown;
-    return JSONRPCMessageSchema.safeParse(parsed).success ? (parsed as { id?: unknown }) : null;
-  } catch {
-    return null;
   }
 }
 
@@ -101,7 +75,7 @@ async function boundedJson(response: Response, ids: Array<string | number>, max:
   const declared = Number(response.headers.get('content-length') ?? '0');
   if (declared > max) {
     await response.body?.cancel();
-    return fail(GatewayCode.Oversize, `Upstream response exceeds the ${max}-byte limit`);
+    return fail(GatewayCode.Oversize, oversizeMessage(max));
   }
   const reader = response.body!.getReader();
   const chunks: Uint8Array[] = [];
@@ -113,7 +87,7 @@ async function boundedJson(response: Response, ids: Array<string | number>, max:
       size += value.byteLength;
       if (size > max) {
         await reader.cancel();
-        return fail(GatewayCode.Oversize, `Upstream response exceeds the ${max}-byte limit`);
+        return fail(GatewayCode.Oversize, oversizeMessage(max));
       }
       chunks.push(value);
     }
@@ -148,141 +122,4 @@ function concat(chunks: Uint8Array[], size: number): Uint8Array {
     at += c.byteLength;
   }
   return out;
-}
-
-/**
- * Pass an SSE response through event by event: each event's data must be a JSON-RPC message (else
- * it is replaced by an error for the pending request), the total may not exceed `max`, and when the
- * stream ends or drops before every request was answered, the missing answers become errors.
- */
-function boundedStream(response: Response, ids: Array<string | number>, max: number): Response {
-  const pending = new Set(ids);
-  let size = 0;
-  let buffer = '';
-  let finished = false;
-  const source = response.body!.getReader();
-  const emit = (controller: ReadableStreamDefaultController<Uint8Array>, data: string) =>
-    controller.enqueue(encoder.encode(`event: message\ndata: ${data}\n\n`));
-  const failPending = (controller: ReadableStreamDefaultController<Uint8Array>, code: number, message: string) => {
-    for (const id of pending) emit(controller, errorMessage(id, code, message));
-    pending.clear();
-    finished = true;
-    controller.close();
-  };
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (finished) return;
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await source.read();
-      } catch {
-        return failPending(controller, GatewayCode.Unavailable, 'Upstream dropped the connection before answering');
-      }
-      if (chunk.done) {
-        if (pending.size > 0) return failPending(controller, GatewayCode.Malformed, 'Upstream closed the stream without answering');
-        finished = true;
-        return controller.close();
-      }
-      size += chunk.value.byteLength;
-      if (size > max) {
-        await source.cancel().catch(() => undefined);
-        return failPending(controller, GatewayCode.Oversize, `Upstream response exceeds the ${max}-byte limit`);
-      }
-      buffer += decoder.decode(chunk.value, { stream: true });
-      const events = buffer.replace(/\r\n/g, '\n').split('\n\n');
-      buffer = events.pop() ?? '';
-      for (const event of events) {
-        const data = eventData(event.split('\n'));
-        if (!data) {
-          controller.enqueue(encoder.encode(`${event}\n\n`)); // comments, retry hints, priming events
-          continue;
-        }
-        const message = validMessage(data);
-        if (!message) return failPending(controller, GatewayCode.Malformed, 'Upstream sent a malformed JSON-RPC message');
-        settle(pending, message);
-        controller.enqueue(encoder.encode(`${event}\n\n`));
-      }
-      if (pending.size === 0 && buffer.trim() === '') {
-        finished = true;
-        await source.cancel().catch(() => undefined);
-        controller.close();
-      }
-    },
-    cancel: (reason) => source.cancel(reason),
-  });
-  const headers = new Headers(response.headers);
-  headers.delete('content-length');
-  return new Response(body, { status: response.status, headers });
-}
-
-/** The data of one server-sent event: its `data:` lines joined (empty for comments, retry hints and priming events). */
-function eventData(lines: string[]): string {
-  return lines
-    .filter((l) => l.startsWith('data:'))
-    .map((l) => l.slice(5).replace(/^ /, ''))
-    .join('\n');
-}
-
-/** An answer (a message with an id and no method) takes its request off the waiting set. */
-function settle(pending: Set<string | number>, message: { id?: unknown }): void {
-  if ((typeof message.id === 'string' || typeof message.id === 'number') && !('method' in message)) pending.delete(message.id);
-}
-
-/**
- * A long-lived GET event stream (legacy SSE answers, Streamable HTTP server notifications): each
- * event is bounded by `maxResponseBytes` and must be a well-formed JSON-RPC message (the legacy
- * `endpoint` event excepted). An oversize or malformed event fails every request still waiting for
- * an answer on this stream with -32011 / -32012 and closes the stream (the session reconnects on
- * its next call), instead of leaving them to time out or buffering without bound.
- */
-function guardedEventStream(response: Response, pending: Set<string | number>, max: number): Response {
-  let buffer = '';
-  let finished = false;
-  const source = response.body!.getReader();
-  const emit = (controller: ReadableStreamDefaultController<Uint8Array>, data: string) =>
-    controller.enqueue(encoder.encode(`event: message\ndata: ${data}\n\n`));
-  const failPending = async (controller: ReadableStreamDefaultController<Uint8Array>, code: number, message: string) => {
-    for (const id of pending) emit(controller, errorMessage(id, code, message));
-    pending.clear();
-    finished = true;
-    await source.cancel().catch(() => undefined);
-    controller.close();
-  };
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (finished) return;
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await source.read();
-      } catch {
-        return failPending(controller, GatewayCode.Unavailable, 'Upstream dropped the event stream before answering');
-      }
-      if (chunk.done) {
-        finished = true;
-        return controller.close();
-      }
-      buffer += decoder.decode(chunk.value, { stream: true });
-      const events = buffer.replace(/\r\n/g, '\n').split('\n\n');
-      buffer = events.pop() ?? '';
-      if (buffer.length > max) return failPending(controller, GatewayCode.Oversize, `Upstream response exceeds the ${max}-byte limit`);
-      for (const event of events) {
-        const lines = event.split('\n');
-        const kind =
-          lines
-            .find((l) => l.startsWith('event:'))
-            ?.slice(6)
-            .trim() ?? 'message';
-        const data = eventData(lines);
-        if (event.length > max) return failPending(controller, GatewayCode.Oversize, `Upstream response exceeds the ${max}-byte limit`);
-        if (data && kind === 'message') {
-          const message = validMessage(data);
-          if (!message) return failPending(controller, GatewayCode.Malformed, 'Upstream sent a malformed JSON-RPC message');
-          settle(pending, message);
-        }
-        controller.enqueue(encoder.encode(`${event}\n\n`));
-      }
-    },
-    cancel: (reason) => source.cancel(reason),
-  });
-  return new Response(body, { status: response.status, headers: new Headers(response.headers) });
 }

@@ -6,7 +6,7 @@ import { probeEra, type UpstreamEra } from './modern-wire';
 import { openUpstream } from './upstream-client';
 import { asFault, isUpstreamFault, type UpstreamTarget } from './upstream-connection';
 import { CredentialHeaders, openCredentials } from './upstream-credentials';
-import { GatewayCode, UpstreamFault } from './upstream-fetch';
+import { GatewayCode, UpstreamFault } from './upstream-errors';
 import { replicasOf, type UpstreamRecord, type UpstreamSettings } from './upstream-model';
 import { countHealthChecks, getUpstream, setBreakerState, setReplicasDown } from './upstream-store';
 import { ReplicaSet, type ReplicaHealth } from './replicas';
