@@ -18,6 +18,8 @@ import type { Variant } from './report.ts';
 export interface Started {
   targets: Map<Variant, Target>;
   memory: MemoryTarget[];
+  /** Each Worker variant's V8 inspector port (scripts/bench-profile.ts). */
+  inspectorPorts: Map<Variant, number>;
   stop(): Promise<void>;
 }
 
@@ -81,7 +83,9 @@ export async function startTargets(wanted: readonly Variant[]): Promise<Started>
 
   const targets = new Map<Variant, Target>();
   const memory: MemoryTarget[] = [];
+  const inspectorPorts = new Map<Variant, number>();
   for (const [variant, p] of workers) {
+    inspectorPorts.set(variant, p.inspectorPort);
     const token = variant === 'floor' ? null : await seededKey(p);
     const path = {
       floor: '/bench/floor',
@@ -102,5 +106,5 @@ export async function startTargets(wanted: readonly Variant[]): Promise<Started>
     targets.set('peer', { name: 'peer', port: peer.port, host: `127.0.0.1:${peer.port}`, path: '/mcp', token: peerToken, sessions: true });
     memory.push({ variant: 'peer', pid: peer.child.pid!, group: false });
   }
-  return { targets, memory, stop };
+  return { targets, memory, inspectorPorts, stop };
 }

@@ -37,6 +37,8 @@ export interface RunningPlatform {
   port: number;
   adminToken: string;
   process: ChildProcess;
+  /** workerd's V8 inspector, through wrangler's proxy (`npm run bench:profile` samples CPU there). */
+  inspectorPort: number;
   /** The last lines wrangler printed, for failure messages. */
   output(): string;
   stop(): Promise<void>;
@@ -92,6 +94,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<RunningPlatf
     SMCP_ALLOW_PRIVATE_UPSTREAMS: 'true',
     ...opts.vars,
   };
+  const inspectorPort = await freePort();
   const args = [
     'dev',
     '--port',
@@ -101,7 +104,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<RunningPlatf
     '--persist-to',
     opts.stateDir,
     '--inspector-port',
-    String(await freePort()),
+    String(inspectorPort),
     '--show-interactive-dev-session=false',
     '--log-level',
     opts.logLevel ?? 'warn',
@@ -138,7 +141,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<RunningPlatf
     if (child.exitCode !== null) throw new Error(`wrangler dev exited early (${child.exitCode}):\n${log}`);
     try {
       const res = await fetch(`${url}/health`);
-      if (res.ok) return { url, port, adminToken: opts.adminToken, process: child, output: () => log, stop };
+      if (res.ok) return { url, port, adminToken: opts.adminToken, process: child, inspectorPort, output: () => log, stop };
     } catch {
       // not up yet
     }
