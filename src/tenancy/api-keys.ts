@@ -152,13 +152,6 @@ export async function verifyApiKeyForMcp(
 /** A presented key that passed the checks, with its tenant's state (and the `alongside` row when asked for and read). */
 export type VerifiedKey = { key: ApiKey; tenant: KeyTenantState | null; alongside?: Record<string, unknown> | null };
 
-function parseKey(presented: string): { tenantId: string; secret: string } | null {
-  const match = KEY_PATTERN.exec(presented);
-  if (!match) return null;
-  const [, tenantId, secret] = match as unknown as [string, string, string];
-  return { tenantId, secret };
-}
-
 /**
  * The steps every verification takes, in one place: parse the presented key (malformed → refusal),
  * hash its secret (the secret itself goes no further), look the hash up in the key's tenant with
@@ -170,9 +163,10 @@ async function verifyWith(
   now: number,
   lookup: (tenantId: string, hash: string) => Promise<VerifiedKey | { refusal: KeyRefusal }>,
 ): Promise<VerifiedKey | { refusal: KeyRefusal }> {
-  const parsed = parseKey(presented);
-  if (!parsed) return { refusal: 'malformed' };
-  return unexpired(await lookup(parsed.tenantId, await secretHash(parsed.secret)), now);
+  const match = KEY_PATTERN.exec(presented);
+  if (!match) return { refusal: 'malformed' };
+  const [, tenantId, secret] = match as unknown as [string, string, string];
+  return unexpired(await lookup(tenantId, await secretHash(secret)), now);
 }
 
 function unexpired(found: VerifiedKey | { refusal: KeyRefusal }, now: number): VerifiedKey | { refusal: KeyRefusal } {
