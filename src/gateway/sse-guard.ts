@@ -18,12 +18,13 @@ type Waiting = Set<string | number>;
 type Controller = ReadableStreamDefaultController<Uint8Array>;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** One upstream event stream being relayed to the client, with the requests waiting for answers on it. */
 class SseRelay {
   private buffer = '';
   private finished = false;
+  /** Per relay: a streaming decoder holds a character split across chunks, which must not meet another stream's bytes. */
+  private readonly decoder = new TextDecoder();
   private readonly source: ReadableStreamDefaultReader<Uint8Array>;
 
   constructor(
@@ -55,7 +56,7 @@ class SseRelay {
 
   /** The events a chunk completes; the unfinished rest stays buffered (`rest`). */
   events(chunk: Uint8Array): string[] {
-    this.buffer += decoder.decode(chunk, { stream: true });
+    this.buffer += this.decoder.decode(chunk, { stream: true });
     const events = this.buffer.replace(/\r\n/g, '\n').split('\n\n');
     this.buffer = events.pop() ?? '';
     return events;
