@@ -31,7 +31,8 @@ export const PLATFORM_HEADERS: readonly string[] = [PRINCIPAL_HEADER, CORRELATIO
 export const SDK_BRIDGE_HEADERS: readonly string[] = ['cf-mcp-method', 'cf-mcp-message', 'upgrade'];
 
 const TRANSPORT = new Set(TRANSPORT_HEADERS);
-const INSIDE_OBJECT = new Set([...TRANSPORT_HEADERS, ...PLATFORM_HEADERS, ...SDK_BRIDGE_HEADERS]);
+// `content-length` is the runtime's own, for the bounded body the gate re-sends (never a client's: see TRANSPORT_HEADERS).
+const INSIDE_OBJECT = new Set([...TRANSPORT_HEADERS, ...PLATFORM_HEADERS, ...SDK_BRIDGE_HEADERS, 'content-length']);
 
 /** The client's headers a transport needs, and nothing else (names lower-cased). */
 export function transportHeaders(client: Headers): Headers {

@@ -13,7 +13,7 @@ import { recordDenial } from '../audit/record';
 import { requestContext } from '../observability/request-context';
 import { touchApiKey } from '../tenancy/api-keys';
 import { transportHeaders } from './forward-headers';
-import { opensSession, parseJsonRpcBody } from './jsonrpc-validation';
+import { opensSession, parseJsonRpcBody, validateJsonRpc } from './jsonrpc-validation';
 import { resolvePrincipal } from './principal-resolver';
 import { encodeModuleRef, MODULE_HEADER } from '../tenant-servers/module-ref';
 import { modernModule, type ModernModule } from '../tenant-servers/module-definition';
@@ -171,16 +171,13 @@ export async function gateMcpRequest(
     },
     authorization: request.headers.get('authorization'),
   };
-  if (target.transport === 'mcp') {
-    // The era split, after every check above: 2026-07-28 requests are served statelessly in the Worker.
-    const lane = await chooseLane(request, MAX_BODY_BYTES);
-    if (lane.era === 'refused') return lane.response;
-    if (lane.era === '2026-07-28')
-      return serveModern(lane, { env, ctx, target, principal, secret, admit: () => admit(g, undefined, false), maxBodyBytes: MAX_BODY_BYTES, module: modern });
-    request = lane.request;
-  }
-  const response = target.transport === 'mcp' ? await streamable(request, g) : await legacySse(request, g);
-  return jsonErrors(response);
+  if (target.transport !== 'mcp') return jsonErrors(await legacySse(request, g));
+  // The era split, after every check above: 2026-07-28 requests are served statelessly in the Worker.
+  const lane = await chooseLane(request, MAX_BODY_BYTES);
+  if (lane.era === 'refused') return lane.response;
+  if (lane.era === '2026-07-28')
+    return serveModern(lane, { env, ctx, target, principal, secret, admit: () => admit(g, undefined, false), maxBodyBytes: MAX_BODY_BYTES, module: modern });
+  return jsonErrors(await streamable(lane, g));
 }
 
 async function readBody(request: Request): Promise<Uint8Array | Response> {
@@ -233,7 +230,9 @@ async function admit(g: Gated, session: string | undefined, opening: boolean): P
 /** After the framework answered an opening request: confirm the reserved slot, or give it back. */
 const settle = (g: Gated, reservation: string | undefined, session: string | null) => settleSlot(g.env, g.principal.tenantId, reservation, session);
 
-async function streamable(request: Request, g: Gated): Promise<Response> {
+/** A 2025-era Streamable HTTP request (a JSON POST's body already read and decoded by the era split). */
+async function streamable(lane: { request: Request; body?: Uint8Array; parsed?: unknown }, g: Gated): Promise<Response> {
+  const { request } = lane;
   if (!['POST', 'GET', 'DELETE'].includes(request.method)) {
     return rpcError(405, RpcCode.InvalidRequest, 'Method not allowed: use POST, GET or DELETE', { Allow: 'GET, POST, DELETE' });
   }
@@ -248,9 +247,9 @@ async function streamable(request: Request, g: Gated): Promise<Response> {
   if (request.method === 'POST' && !request.headers.get('content-type')?.includes('application/json')) {
     return rpcError(415, RpcCode.ServerError, 'Unsupported Media Type: Content-Type must be application/json');
   }
-  const body = await readBody(request);
+  const body = lane.body ?? (await readBody(request));
   if (body instanceof Response) return body;
-  const messages = request.method === 'POST' ? parseJsonRpcBody(body) : [];
+  const messages = request.method !== 'POST' ? [] : lane.body ? validateJsonRpc(lane.parsed) : parseJsonRpcBody(body);
   if (messages instanceof Response) return messages;
   const opening = raw === null && opensSession(messages);
   const admission = await admit(g, raw === null ? undefined : sessionObjectName(raw), opening);

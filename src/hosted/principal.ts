@@ -47,13 +47,19 @@ export function encodePrincipal(p: Principal): string {
   return btoa(binary);
 }
 
-/** Decode and validate the header; null for anything malformed (deny by default). */
+/** The last header decoded in this isolate: a session's requests carry the same one, so it is decoded and validated once. */
+let lastDecoded: { value: string; principal: Principal } | undefined;
+
+/** Decode and validate the header; null for anything malformed (deny by default). The principal is frozen (it may be shared). */
 export function decodePrincipal(value: string | undefined | null): Principal | null {
   if (!value) return null;
+  if (lastDecoded?.value === value) return lastDecoded.principal;
   try {
     const bytes = Uint8Array.from(atob(value), (c) => c.charCodeAt(0));
     const parsed = PrincipalSchema.safeParse(JSON.parse(new TextDecoder().decode(bytes)));
-    return parsed.success ? parsed.data : null;
+    if (!parsed.success) return null;
+    lastDecoded = { value, principal: Object.freeze(parsed.data) };
+    return lastDecoded.principal;
   } catch {
     return null;
   }

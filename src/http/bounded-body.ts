@@ -3,11 +3,20 @@
  * a declared length over the limit is refused before a byte is read, and a chunked body is read
  * chunk by chunk and abandoned as soon as it passes the limit, so a client cannot make the Worker
  * buffer more than `max` bytes.
+ *
+ * An incoming `Request` that declares its length within the limit is read in one native call: the
+ * runtime frames a request body by its Content-Length, so it cannot grow past the declared size
+ * (checked again after reading). A `Response` (an upstream's answer, which `fetch` may have
+ * decompressed past its declared length) is always read chunk by chunk.
  */
 export async function readBounded(request: Request, max: number): Promise<Uint8Array | 'too_large'> {
   const declared = request.headers.get('content-length');
   if (declared !== null && !(Number(declared) <= max)) return 'too_large';
   if (!request.body) return new Uint8Array(0);
+  if (declared !== null && request instanceof Request) {
+    const whole = new Uint8Array(await request.arrayBuffer());
+    return whole.byteLength > max ? 'too_large' : whole;
+  }
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
