@@ -1,5 +1,6 @@
 import { eventFromRow, type AuditEvent, type AuditEventRow, type AuditResult } from './audit-event';
-import { addCounts, HOUR, MINUTE, rollupDeltas, type RollupCounts } from './audit-rollup';
+import { addCounts, HOUR, MINUTE, type RollupCounts } from './audit-rollup';
+import { RollupTable } from './rollup-table';
 import { LatencySketch, type SketchData } from '../metrics/latency-sketch';
 
 const SCHEMA = [
@@ -74,70 +75,65 @@ type Row = Record<string, SqlStorageValue>;
  */
 export class AuditShard {
   private readonly sql: SqlStorage;
+  private readonly rollups: RollupTable;
 
   constructor(private readonly storage: DurableObjectStorage) {
     this.sql = storage.sql;
     for (const statement of SCHEMA) this.sql.exec(statement);
+    this.rollups = new RollupTable(this.sql);
   }
 
-  /** Store the events not already here; returns how many were new. */
+  /**
+   * Store the events not already here; returns how many were new. One statement per event: the
+   * insert itself tells whether the id was fresh (`ON CONFLICT (id) DO NOTHING` writes no row for
+   * an id already stored, or repeated earlier in the batch), so only fresh events reach the
+   * sessions table and the rollups. Only the id conflict is ignored: any other failure (a NOT NULL
+   * column, a full database) still throws and rolls the whole transaction back, for the sender to
+   * resend. Sessions and rollups are then written once per distinct key of the batch.
+   */
   ingest(events: AuditEvent[]): number {
-    return this.storage.transactionSync(() => {
-      const seen = new Set<string>();
-      const fresh = events.filter((e) => {
-        if (seen.has(e.id)) return false;
-        seen.add(e.id);
-        return this.sql.exec('SELECT 1 FROM events WHERE id = ?', e.id).toArray().length === 0;
-      });
-      for (const e of fresh) {
-        this.sql.exec(
-          `INSERT INTO events (id, time, tenant, action, result, user, client, session, server, resource, latency_ms, correlation_id, ip, details)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          e.id,
-          e.time,
-          e.tenant,
-          e.action,
-          e.result,
-          e.user,
-          e.client,
-          e.session,
-          e.server,
-          e.resource,
-          e.latencyMs,
-          e.correlationId,
-          e.ip,
-          e.details ? JSON.stringify(e.details) : null,
-        );
-        if (e.session) {
-          this.sql.exec(
-            'INSERT INTO sessions (session, last_seen) VALUES (?, ?) ON CONFLICT (session) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen)',
-            e.session,
-            e.time,
-          );
-        }
-      }
-      for (const d of rollupDeltas(fresh).values()) {
-        const old = this.sql
-          .exec('SELECT requests, errors, denials, rate_limited, sketch FROM rollups WHERE grain = ? AND start = ? AND server = ?', d.grain, d.start, d.server)
-          .toArray()[0];
-        if (old) {
-          addCounts(d, { requests: Number(old.requests), errors: Number(old.errors), denials: Number(old.denials), rateLimited: Number(old.rate_limited) });
-          d.sketch.merge(JSON.parse(String(old.sketch)) as SketchData);
-        }
-        this.sql.exec(
-          'INSERT OR REPLACE INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-          d.grain,
-          d.start,
-          d.server,
-          d.requests,
-          d.errors,
-          d.denials,
-          d.rateLimited,
-          JSON.stringify(d.sketch),
-        );
-      }
-      return fresh.length;
-    });
+    try {
+      return this.storage.transactionSync(() => this.store(events));
+    } catch (error) {
+      this.rollups.forget(); // the transaction rolled back the rows it wrote
+      throw error;
+    }
+  }
+
+  private store(events: AuditEvent[]): number {
+    const fresh: AuditEvent[] = [];
+    const lastSeen = new Map<string, number>();
+    for (const e of events) {
+      const written = this.sql.exec(
+        `INSERT INTO events (id, time, tenant, action, result, user, client, session, server, resource, latency_ms, correlation_id, ip, details)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+        e.id,
+        e.time,
+        e.tenant,
+        e.action,
+        e.result,
+        e.user,
+        e.client,
+        e.session,
+        e.server,
+        e.resource,
+        e.latencyMs,
+        e.correlationId,
+        e.ip,
+        e.details ? JSON.stringify(e.details) : null,
+      ).rowsWritten;
+      if (written === 0) continue;
+      fresh.push(e);
+      if (e.session) lastSeen.set(e.session, Math.max(lastSeen.get(e.session) ?? e.time, e.time));
+    }
+    for (const [session, time] of lastSeen)
+      this.sql.exec(
+        'INSERT INTO sessions (session, last_seen) VALUES (?, ?) ON CONFLICT (session) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen)',
+        session,
+        time,
+      );
+    this.rollups.add(fresh);
+    return fresh.length;
   }
 
   /** Up to `limit` events, newest first, after the cursor (`<time>:<id>`). */
@@ -220,6 +216,7 @@ export class AuditShard {
    * go; the hour that holds the cutoff is rebuilt from its remaining minutes.
    */
   deleteBefore(cutoff: number): number {
+    this.rollups.forget(); // this rewrites rollup rows outside RollupTable
     return this.storage.transactionSync(() => {
       const deleted = this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events WHERE time < ?', cutoff).one().n;
       this.sql.exec('DELETE FROM events WHERE time < ?', cutoff);
