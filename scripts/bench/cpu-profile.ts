@@ -82,6 +82,35 @@ export function summarize(profile: CpuProfile): { self: Map<string, number>; tot
   return { self, total, sampledMs };
 }
 
+/**
+ * The platform's audit code by where it runs: in the request's turn (building and appending the
+ * event to the session's outbox) and after it (the scheduled shipment, the audit store's ingest).
+ * What auditing costs, now that no switch turns it off (issue 16): the share of busy CPU under these.
+ */
+export const AUDIT_GROUPS: Record<string, string[]> = {
+  'audit in the request path (recordAudit: build + outbox append)': ['recordAudit'],
+  'audit off the request path (shipment, audit store ingest)': ['shipScheduled', 'shipNow', 'ingest'],
+};
+
+/** Share of busy time with any of `names` on the stack (each sample counted once per group). */
+export function groupShares(profile: CpuProfile, groups: Record<string, string[]>): Map<string, number> {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const hits = new Map<string, number>();
+  let busy = 0;
+  profile.samples.forEach((id, i) => {
+    const ms = (profile.timeDeltas[i] ?? 0) / 1000;
+    const leaf = byId.get(id)!.callFrame.functionName;
+    if (leaf === '(idle)' || leaf === '(program)') return;
+    busy += ms;
+    const stack = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) stack.add(byId.get(at)!.callFrame.functionName);
+    for (const [group, names] of Object.entries(groups)) if (names.some((n) => stack.has(n))) hits.set(group, (hits.get(group) ?? 0) + ms);
+  });
+  return new Map(Object.keys(groups).map((g) => [g, busy > 0 ? (hits.get(g) ?? 0) / busy : 0]));
+}
+
 /** Profile whatever `load` does in the workerd behind `inspectorPort`; prints the summary and writes the `.cpuprofile`. */
 export async function profileDuring<T>(inspectorPort: number, label: string, load: () => Promise<T>, perCall?: (result: T) => number): Promise<T> {
   const devtools = await inspector(inspectorPort);
@@ -110,6 +139,9 @@ export async function profileDuring<T>(inspectorPort: number, label: string, loa
   const n = Number(process.env.PROFILE_TOP ?? 40);
   console.log(`\nself time (share of busy):\n${top(self, n)}`);
   console.log(`\ntotal time including callees:\n${top(total, n)}`);
+  console.log('\nshare of busy CPU (and what the rest would gain without it: 1 / (1 - share)):');
+  for (const [group, share] of groupShares(profile, AUDIT_GROUPS))
+    console.log(`${(share * 100).toFixed(1).padStart(5)}%  ×${(1 / (1 - share)).toFixed(3)}  ${group}`);
   console.log(`\nprofile: ${file}`);
   return result;
 }
