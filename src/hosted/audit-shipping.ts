@@ -10,6 +10,14 @@ export const SHIP_CALLBACK = 'shipAuditOutbox';
  * 5 s rather than 1 s cut the D1 batches a busy session sends fivefold (see docs/performance.md).
  */
 const SHIP_DELAY_SECONDS = 5;
+/**
+ * A session that shipped within the last BUSY_WINDOW_MS is busy: its next shipment waits this long
+ * instead, so each carries more events (a delivery's cost is mostly per batch: the outbox read and
+ * delete, the call, the store's transaction and rollup updates). A light session's events still
+ * reach the store within SHIP_DELAY_SECONDS; a busy session's within this.
+ */
+const BUSY_SHIP_DELAY_SECONDS = 15;
+const BUSY_WINDOW_MS = 60_000;
 
 /**
  * A session object's audit outbox and its shipping schedule: events are appended to the object's
@@ -19,6 +27,8 @@ const SHIP_DELAY_SECONDS = 5;
 export class AuditShipping {
   private outboxInstance?: AuditOutbox;
   private armed = false;
+  /** When this instance last shipped successfully (0 = never). */
+  private shippedAt = 0;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -28,7 +38,12 @@ export class AuditShipping {
   /** Append an event (synchronous: it commits with whatever else this turn writes) and arm a shipment. */
   append(event: AuditEvent): void {
     this.outbox().append(event);
-    this.arm(0);
+    this.arm(0, this.delaySeconds());
+  }
+
+  /** How long the next shipment waits: longer for a session that shipped a moment ago. */
+  private delaySeconds(): number {
+    return Date.now() - this.shippedAt < BUSY_WINDOW_MS ? BUSY_SHIP_DELAY_SECONDS : SHIP_DELAY_SECONDS;
   }
 
   /** Events left by a previous incarnation (eviction, crash) ship as soon as the object is back. */
@@ -46,7 +61,8 @@ export class AuditShipping {
     this.armed = false;
     try {
       await this.outbox().ship(env);
-      if (this.outbox().pending() > 0) this.arm(0);
+      this.shippedAt = Date.now();
+      if (this.outbox().pending() > 0) this.arm(0, this.delaySeconds());
     } catch (error) {
       const next = attempt + 1;
       log('warn', 'audit.ship_failed', { attempt: next, pending: this.outbox().pending(), error: String(error).slice(0, 200) });

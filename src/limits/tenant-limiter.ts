@@ -33,6 +33,18 @@ export type AdmitResult =
 
 const WINDOW_MS = 60_000;
 
+/** A paced window unlocks its budget in steps of this long (tenant-limiter.ts, `cap`). */
+export const PACE_STEP_MS = 1000;
+
+/**
+ * Requests a paced window allows `elapsedMs` into it: the share of the minute's budget for the
+ * steps begun so far (at least one request per step), never more than the budget.
+ */
+export function paceCap(rpm: number, elapsedMs: number): number {
+  const steps = Math.floor(elapsedMs / PACE_STEP_MS) + 1;
+  return Math.min(rpm, Math.max(steps, Math.ceil((rpm * steps * PACE_STEP_MS) / WINDOW_MS)));
+}
+
 /** The longest a lease is usable: unused requests return to the tenant within about this long. */
 export const LEASE_MAX_MS = 1000;
 
@@ -85,6 +97,10 @@ function credentialRefusal(user: string, c: { window: WindowName; limit: number;
 export class TenantLimiter extends DurableObject<Env> {
   private windowStart = 0;
   private windowCount = 0;
+  /** Start of the last window in which the tenant's rate refused a request (0 = none remembered). */
+  private refusedWindow = 0;
+  /** This window's budget unlocks over the minute (paceCap): the tenant was refused in the one before. */
+  private paced = false;
   private registry!: SessionRegistry;
   private credentials!: CredentialCounter;
 
@@ -123,7 +139,8 @@ export class TenantLimiter extends DurableObject<Env> {
     const full = this.tenantFull(req.limits, now);
     if (full) return { ...full, gone };
     const rpm = req.limits.requestsPerMinute;
-    const want = Math.max(1, Math.min(req.want ?? Infinity, rpm - this.windowCount, leaseSize(rpm), leaseSize(req.credential.perMinute)));
+    const open = this.cap(rpm, now) - this.windowCount;
+    const want = Math.max(1, Math.min(req.want ?? Infinity, open, leaseSize(rpm), leaseSize(req.credential.perMinute)));
     const credential = this.credentials.lease(req.user, req.credential, now, want);
     if (!credential.ok) return credentialRefusal(req.user, credential);
     this.windowCount += credential.granted;
@@ -156,15 +173,36 @@ export class TenantLimiter extends DurableObject<Env> {
     return gone;
   }
 
-  /** Starts a new window when the minute changed; the refusal when the tenant's window is full. */
+  /**
+   * Starts a new window when the minute changed; the refusal when the tenant's window is full, or
+   * (paced) when the part of it unlocked so far is spent. A paced refusal's Retry-After is the next
+   * unlock; a full window's, its end.
+   */
   private tenantFull(limits: TenantLimits, now: number): RateRefusal | undefined {
     if (now - this.windowStart >= WINDOW_MS) {
-      this.windowStart = now - (now % WINDOW_MS);
+      const start = now - (now % WINDOW_MS);
+      this.paced = this.refusedWindow === start - WINDOW_MS;
+      this.windowStart = start;
       this.windowCount = 0;
     }
-    if (this.windowCount < limits.requestsPerMinute) return undefined;
-    const retryAfter = Math.max(1, Math.ceil((this.windowStart + WINDOW_MS - now) / 1000));
-    return { ok: false, limit: 'tenant_rpm', retryAfter, message: `Rate limit exceeded: this tenant may make ${limits.requestsPerMinute} requests per minute` };
+    const rpm = limits.requestsPerMinute;
+    const cap = this.cap(rpm, now);
+    if (this.windowCount < cap) return undefined;
+    this.refusedWindow = this.windowStart;
+    const until = cap < rpm ? now + PACE_STEP_MS - ((now - this.windowStart) % PACE_STEP_MS) : this.windowStart + WINDOW_MS;
+    const retryAfter = Math.max(1, Math.ceil((until - now) / 1000));
+    return { ok: false, limit: 'tenant_rpm', retryAfter, message: `Rate limit exceeded: this tenant may make ${rpm} requests per minute` };
+  }
+
+  /**
+   * How much of this window's budget may be used by `now`: all of it, unless the tenant was refused
+   * for its rate in the window just before (it is hammering past its limit). Then the budget unlocks
+   * in one-second steps across the minute (`paceCap`), so a tenant that keeps hammering never gets
+   * its whole minute served in a burst at the window's start, at the expense of other tenants'
+   * latency, while one that stays within its limit never notices.
+   */
+  private cap(rpm: number, now: number): number {
+    return this.paced ? paceCap(rpm, now - this.windowStart) : rpm;
   }
 
   /** Turn a reservation into the session the framework created. */
@@ -201,7 +239,8 @@ export class TenantLimiter extends DurableObject<Env> {
   async forget(): Promise<void> {
     this.registry.clear();
     this.credentials.clear();
-    this.windowStart = this.windowCount = 0;
+    this.windowStart = this.windowCount = this.refusedWindow = 0;
+    this.paced = false;
     await this.ctx.storage.delete('backoff');
   }
 

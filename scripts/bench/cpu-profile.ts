@@ -1,0 +1,147 @@
+/**
+ * CPU profiles of a local platform under load, for `npm run bench:profile` and `BENCH_PROFILE=1 npm
+ * run bench:noisy`: V8's sampling profiler in the platform's workerd, through wrangler's inspector
+ * proxy, summarised as the functions with the most self and total time. Development tools: samples
+ * of one process, not benchmark figures.
+ */
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+export interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** A minimal Chrome DevTools Protocol session over the inspector's WebSocket. */
+export async function inspector(port: number): Promise<{ call(method: string, params?: object): Promise<unknown>; close(): void }> {
+  const list = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as { webSocketDebuggerUrl: string }[];
+  const target = list.find((t) => t.webSocketDebuggerUrl);
+  if (!target) throw new Error(`no inspector target on port ${port}`);
+  // wrangler's inspector proxy wants a local Origin; Node's WebSocket (undici) takes headers as an extension.
+  const ws = new WebSocket(target.webSocketDebuggerUrl, { headers: { Origin: 'http://localhost' } } as unknown as string[]);
+  await new Promise((resolve, reject) => {
+    ws.addEventListener('open', resolve);
+    ws.addEventListener('error', reject);
+  });
+  let next = 0;
+  const waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  ws.addEventListener('message', (event) => {
+    const message = JSON.parse(String(event.data));
+    const w = message.id !== undefined ? waiting.get(message.id) : undefined;
+    if (!w) return;
+    waiting.delete(message.id);
+    if (message.error) w.reject(new Error(JSON.stringify(message.error)));
+    else w.resolve(message.result);
+  });
+  return {
+    call: (method, params = {}) =>
+      new Promise((resolve, reject) => {
+        const id = ++next;
+        waiting.set(id, { resolve, reject });
+        ws.send(JSON.stringify({ id, method, params }));
+      }),
+    close: () => ws.close(),
+  };
+}
+
+/** Self time per function (name, file, line), and total time per function including callees. */
+export function summarize(profile: CpuProfile): { self: Map<string, number>; total: Map<string, number>; sampledMs: number } {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const label = (f: CallFrame) => `${f.functionName || '(anonymous)'}  ${f.url.split('/').slice(-2).join('/')}:${f.lineNumber + 1}`;
+  const self = new Map<string, number>();
+  const total = new Map<string, number>();
+  let sampledMs = 0;
+  profile.samples.forEach((id, i) => {
+    const ms = (profile.timeDeltas[i] ?? 0) / 1000;
+    sampledMs += ms;
+    const node = byId.get(id)!;
+    self.set(label(node.callFrame), (self.get(label(node.callFrame)) ?? 0) + ms);
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const l = label(byId.get(at)!.callFrame);
+      if (seen.has(l)) continue;
+      seen.add(l);
+      total.set(l, (total.get(l) ?? 0) + ms);
+    }
+  });
+  return { self, total, sampledMs };
+}
+
+/**
+ * The platform's audit code by where it runs: in the request's turn (building and appending the
+ * event to the session's outbox) and after it (the scheduled shipment, the audit store's ingest).
+ * What auditing costs, now that no switch turns it off (issue 16): the share of busy CPU under these.
+ */
+export const AUDIT_GROUPS: Record<string, string[]> = {
+  'audit in the request path (recordAudit: build + outbox append)': ['recordAudit'],
+  'audit off the request path (shipment, audit store ingest)': ['shipScheduled', 'shipNow', 'ingest'],
+};
+
+/** Share of busy time with any of `names` on the stack (each sample counted once per group). */
+export function groupShares(profile: CpuProfile, groups: Record<string, string[]>): Map<string, number> {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const hits = new Map<string, number>();
+  let busy = 0;
+  profile.samples.forEach((id, i) => {
+    const ms = (profile.timeDeltas[i] ?? 0) / 1000;
+    const leaf = byId.get(id)!.callFrame.functionName;
+    if (leaf === '(idle)' || leaf === '(program)') return;
+    busy += ms;
+    const stack = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) stack.add(byId.get(at)!.callFrame.functionName);
+    for (const [group, names] of Object.entries(groups)) if (names.some((n) => stack.has(n))) hits.set(group, (hits.get(group) ?? 0) + ms);
+  });
+  return new Map(Object.keys(groups).map((g) => [g, busy > 0 ? (hits.get(g) ?? 0) / busy : 0]));
+}
+
+/** Profile whatever `load` does in the workerd behind `inspectorPort`; prints the summary and writes the `.cpuprofile`. */
+export async function profileDuring<T>(inspectorPort: number, label: string, load: () => Promise<T>, perCall?: (result: T) => number): Promise<T> {
+  const devtools = await inspector(inspectorPort);
+  await devtools.call('Profiler.enable');
+  await devtools.call('Profiler.setSamplingInterval', { interval: 200 });
+  await devtools.call('Profiler.start');
+  const result = await load();
+  const { profile } = (await devtools.call('Profiler.stop')) as { profile: CpuProfile };
+  devtools.close();
+  const file = join(tmpdir(), `smcp-${label}-${Date.now()}.cpuprofile`);
+  writeFileSync(file, JSON.stringify(profile));
+  const { self, total, sampledMs } = summarize(profile);
+  const idle = [...self].filter(([k]) => k.startsWith('(idle)')).reduce((n, [, v]) => n + v, 0);
+  const busy = sampledMs - idle;
+  const calls = perCall?.(result);
+  console.log(
+    `sampled ${sampledMs.toFixed(0)} ms, busy ${busy.toFixed(0)} ms (${((busy / sampledMs) * 100).toFixed(0)}%)${calls ? `, ${(busy / Math.max(1, calls)).toFixed(3)} ms busy per call` : ''}`,
+  );
+  const top = (m: Map<string, number>, n: number) =>
+    [...m]
+      .filter(([k]) => !k.startsWith('(idle)') && !k.startsWith('(root)') && !k.startsWith('(program)'))
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([k, v]) => `${((v / busy) * 100).toFixed(1).padStart(5)}%  ${k}`)
+      .join('\n');
+  const n = Number(process.env.PROFILE_TOP ?? 40);
+  console.log(`\nself time (share of busy):\n${top(self, n)}`);
+  console.log(`\ntotal time including callees:\n${top(total, n)}`);
+  console.log('\nshare of busy CPU (and what the rest would gain without it: 1 / (1 - share)):');
+  for (const [group, share] of groupShares(profile, AUDIT_GROUPS))
+    console.log(`${(share * 100).toFixed(1).padStart(5)}%  ×${(1 / (1 - share)).toFixed(3)}  ${group}`);
+  console.log(`\nprofile: ${file}`);
+  return result;
+}
