@@ -10,7 +10,10 @@
  *   one call a second ships every 5 s); the same through the tenant's Worker-side outbox (a
  *   cross-session hand-on that was tried and measured slower: two more durable hops);
  * - store delivery from outside any object, in batches of 5, 50 and 500: the store's cost per
- *   delivery is mostly per batch, not per event.
+ *   delivery is mostly per batch, not per event;
+ * - the shard's own work (`AuditShard.ingest` inside its object: no RPC, no wait for the commit),
+ *   in chunks of 5 and 50, each event from one of 100 sessions as above, and in chunks of 50 from
+ *   one session (the shape of a busy session's own shipment).
  */
 import { env, runInDurableObject } from 'cloudflare:test';
 import { it } from 'vitest';
@@ -19,6 +22,7 @@ import { AuditOutbox } from '../../src/audit/audit-outbox';
 import { toAuditEvent } from '../../src/audit/audit-record';
 import { deliverToStores } from '../../src/audit/audit-store';
 import { auditOutbox } from '../../src/audit/record';
+import { AuditShard } from '../../src/audit/audit-shard';
 import type { AuditEvent } from '../../src/audit/audit-event';
 
 const N = Number((env as unknown as { BENCH_EVENTS: string }).BENCH_EVENTS);
@@ -75,6 +79,22 @@ it(`audit cost per session request (${N} events per piece)`, async () => {
     t = performance.now();
     for (let i = 0; i < events.length; i += size) await deliverToStores(env, events.slice(i, i + size));
     rows.push(`| store delivery in batches of ${size} | ${perEvent(t, N)} |`);
+  }
+  for (const [size, sessions] of [
+    [5, 100],
+    [50, 100],
+    [50, 1],
+  ] as const) {
+    const events = Array.from({ length: N }, (_, i) => ({ ...toAuditEvent(input(`${tenant}-shard-${size}`, i)), session: `session-${i % sessions}` }));
+    const shard = env.AUDIT_STORE.get(env.AUDIT_STORE.idFromName(`bench-shard-${crypto.randomUUID()}`));
+    await runInDurableObject(shard, (_o, state) => {
+      const store = new AuditShard(state.storage);
+      t = performance.now();
+      for (let i = 0; i < events.length; i += size) store.ingest(events.slice(i, i + size));
+      rows.push(
+        `| the shard's own work (AuditShard.ingest in its object), chunks of ${size}, ${sessions === 1 ? 'one session' : `${sessions} sessions`} | ${perEvent(t, N)} |`,
+      );
+    });
   }
   console.log(['', `audit cost per event, ${N} events per piece`, '| piece | per event |', '|---|---:|', ...rows].join('\n'));
 });
