@@ -58,8 +58,8 @@ const SESSION_VERSION_SET: ReadonlySet<string> = new Set(SESSION_VERSIONS);
  * several percent of a session request's CPU: no `MCP-Protocol-Version` header, or one naming a
  * 2025-era revision, and a body of JSON-RPC requests, notifications and results none of which has a
  * `_meta` in its params or result. Anything else (any `_meta` at all, another header value, an error
- * response, an odd body) is left to the SDK, so the
- * answer never differs from `isLegacyRequest`'s; `era.test.ts` checks the two agree.
+ * response, an odd body) is left to the SDK, so the answer never differs from `isLegacyRequest`'s;
+ * `era-split.test.ts` checks the two agree.
  */
 export function withoutModernClaim(versionHeader: string | null, parsed: unknown): boolean {
   if (versionHeader !== null && !SESSION_VERSION_SET.has(versionHeader)) return false;
