@@ -4,15 +4,13 @@ import type { AuditEvent } from '../../src/audit/audit-event';
 import { INGEST_CHUNK } from '../../src/audit/audit-store-object';
 import { deliverToStores } from '../../src/audit/audit-store';
 import { dayOf, shardStore } from '../../src/audit/store-names';
-import { auditQuery } from './audit-support';
+import { auditQuery, backdateTenant } from './audit-support';
 import { seedTenant } from './platform-client';
 
 /** A tenant whose views reach back an hour (they start at its creation). */
 async function tenant(): Promise<string> {
   const t = await seedTenant(['notes']);
-  await env.DB.prepare('UPDATE tenants SET created_at = ? WHERE id = ?')
-    .bind(Date.now() - 60 * MINUTE, t.id)
-    .run();
+  await backdateTenant(t.id, 60 * MINUTE);
   return t.id;
 }
 

@@ -4,7 +4,7 @@ import type { AuditEvent } from '../../src/audit/audit-event';
 import { INGEST_CHUNK } from '../../src/audit/audit-store-object';
 import { deliverToStores } from '../../src/audit/audit-store';
 import { dayOf, shardStore } from '../../src/audit/store-names';
-import { auditEvent, auditQuery } from './audit-support';
+import { auditEvent, auditQuery, backdateTenant } from './audit-support';
 import { seedTenant } from './platform-client';
 
 /**
@@ -19,9 +19,7 @@ const HOUR = 60 * MINUTE;
 
 async function tenant(): Promise<string> {
   const t = await seedTenant(['notes']);
-  await env.DB.prepare('UPDATE tenants SET created_at = ? WHERE id = ?')
-    .bind(Date.now() - 4 * HOUR, t.id)
-    .run();
+  await backdateTenant(t.id, 4 * HOUR);
   return t.id;
 }
 

@@ -48,6 +48,13 @@ export function auditEvent(e: Partial<AuditEvent> & { time: number; tenant: stri
   };
 }
 
+/** Move a tenant's creation back `ms`: its own audit views and metrics start at its creation. */
+export async function backdateTenant(tenant: string, ms: number): Promise<void> {
+  await env.DB.prepare('UPDATE tenants SET created_at = MIN(created_at, ?) WHERE id = ?')
+    .bind(Date.now() - ms, tenant)
+    .run();
+}
+
 /**
  * Events written straight into the tenant's audit store (as an outbox would ship them), for tests
  * that need many events or events in the past. The tenant's creation is moved back `backdateMs` so
@@ -59,9 +66,7 @@ export async function seedStoreEvents(
   backdateMs = 3 * 86_400_000,
 ): Promise<AuditEvent[]> {
   const full: AuditEvent[] = events.map((e) => auditEvent({ tenant, ...e }));
-  await env.DB.prepare('UPDATE tenants SET created_at = MIN(created_at, ?) WHERE id = ?')
-    .bind(Date.now() - backdateMs, tenant)
-    .run();
+  await backdateTenant(tenant, backdateMs);
   await deliverToStores(env, full);
   return full;
 }
