@@ -55,6 +55,15 @@ class EventReader {
     }
   }
 
+  /** The next message from the server that carries a method (a server-to-client request or a notification); fails if the stream ends first. */
+  async message(): Promise<Message> {
+    for (;;) {
+      const event = await this.next();
+      if (!event) throw new Error('stream ended before the server sent a request or notification');
+      if (event.data?.method) return event.data;
+    }
+  }
+
   /** Events until one answers `id` (inclusive). */
   async until(id: number): Promise<Array<{ id?: string; data: Message | null }>> {
     const seen: Array<{ id?: string; data: Message | null }> = [];
@@ -95,12 +104,7 @@ describe('Streamable HTTP served by the session object', () => {
     expect(call.status).toBe(200);
     expect(call.headers.get('content-type')).toContain('text/event-stream');
     const stream = new EventReader(call);
-    let request: Message | null = null;
-    while (!request) {
-      const event = await stream.next();
-      expect(event).not.toBeNull();
-      if (event!.data?.method) request = event!.data;
-    }
+    const request = await stream.message();
     expect(request.method).toBe('elicitation/create');
     const answered = await post(key, { jsonrpc: '2.0', id: request.id, result: { action: 'accept', content: { name: 'Ada' } } }, session);
     expect(answered.status).toBe(202);
@@ -148,12 +152,7 @@ describe('Streamable HTTP served by the session object', () => {
 
     const call = await post(key, { jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'test_trigger_tool_change', arguments: {} } }, session);
     await new EventReader(call).until(9);
-    let notified: Message | null = null;
-    while (!notified) {
-      const event = await second.next();
-      expect(event).not.toBeNull();
-      if (event!.data?.method) notified = event!.data;
-    }
+    const notified = await second.message();
     expect(notified.method).toBe('notifications/tools/list_changed');
     await second.cancel();
   });
@@ -173,12 +172,7 @@ describe('Streamable HTTP served by the session object', () => {
     // The elicitation capability the client declared at initialize is known to the restarted server.
     const call = await post(key, { jsonrpc: '2.0', id: 11, method: 'tools/call', params: { name: 'test_streaming_elicitation', arguments: {} } }, session);
     const stream = new EventReader(call);
-    let request: Message | null = null;
-    while (!request) {
-      const event = await stream.next();
-      expect(event).not.toBeNull();
-      if (event!.data?.method) request = event!.data;
-    }
+    const request = await stream.message();
     expect(request.method).toBe('elicitation/create');
     await post(key, { jsonrpc: '2.0', id: request.id, result: { action: 'accept', content: { name: 'Grace' } } }, session);
     expect(JSON.stringify((await stream.until(11)).at(-1)!.data!.result)).toContain('Grace');
