@@ -57,29 +57,47 @@ export async function inspector(port: number): Promise<{ call(method: string, pa
   };
 }
 
-/** Self time per function (name, file, line), and total time per function including callees. */
-export function summarize(profile: CpuProfile): { self: Map<string, number>; total: Map<string, number>; sampledMs: number } {
+/** Frames that are not the platform's work: the thread waiting, and V8's own unattributed time. */
+const NOT_BUSY = new Set(['(idle)', '(program)']);
+
+/** A profile's samples: the time they cover, and each busy one's duration (ms) and stack (leaf first). */
+export interface Samples {
+  sampledMs: number;
+  busyMs: number;
+  busy: Array<{ ms: number; stack: CallFrame[] }>;
+}
+
+/** The one walk of a profile's samples. */
+export function samplesOf(profile: CpuProfile): Samples {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const label = (f: CallFrame) => `${f.functionName || '(anonymous)'}  ${f.url.split('/').slice(-2).join('/')}:${f.lineNumber + 1}`;
-  const self = new Map<string, number>();
-  const total = new Map<string, number>();
   let sampledMs = 0;
+  let busyMs = 0;
+  const busy: Array<{ ms: number; stack: CallFrame[] }> = [];
   profile.samples.forEach((id, i) => {
     const ms = (profile.timeDeltas[i] ?? 0) / 1000;
     sampledMs += ms;
-    const node = byId.get(id)!;
-    self.set(label(node.callFrame), (self.get(label(node.callFrame)) ?? 0) + ms);
-    const seen = new Set<string>();
-    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
-      const l = label(byId.get(at)!.callFrame);
-      if (seen.has(l)) continue;
-      seen.add(l);
-      total.set(l, (total.get(l) ?? 0) + ms);
-    }
+    if (NOT_BUSY.has(byId.get(id)!.callFrame.functionName)) return;
+    const stack: CallFrame[] = [];
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) stack.push(byId.get(at)!.callFrame);
+    busy.push({ ms, stack });
+    busyMs += ms;
   });
-  return { self, total, sampledMs };
+  return { sampledMs, busyMs, busy };
+}
+
+/** Over busy samples: self time per function (name, file, line), and total time per function including callees. */
+export function summarize({ busy }: Samples): { self: Map<string, number>; total: Map<string, number> } {
+  const label = (f: CallFrame) => `${f.functionName || '(anonymous)'}  ${f.url.split('/').slice(-2).join('/')}:${f.lineNumber + 1}`;
+  const add = (m: Map<string, number>, k: string, ms: number) => m.set(k, (m.get(k) ?? 0) + ms);
+  const self = new Map<string, number>();
+  const total = new Map<string, number>();
+  for (const { ms, stack } of busy) {
+    add(self, label(stack[0]!), ms);
+    for (const l of new Set(stack.map(label))) add(total, l, ms);
+  }
+  return { self, total };
 }
 
 /**
@@ -93,22 +111,13 @@ export const AUDIT_GROUPS: Record<string, string[]> = {
 };
 
 /** Share of busy time with any of `names` on the stack (each sample counted once per group). */
-export function groupShares(profile: CpuProfile, groups: Record<string, string[]>): Map<string, number> {
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+export function groupShares({ busy, busyMs }: Samples, groups: Record<string, string[]>): Map<string, number> {
   const hits = new Map<string, number>();
-  let busy = 0;
-  profile.samples.forEach((id, i) => {
-    const ms = (profile.timeDeltas[i] ?? 0) / 1000;
-    const leaf = byId.get(id)!.callFrame.functionName;
-    if (leaf === '(idle)' || leaf === '(program)') return;
-    busy += ms;
-    const stack = new Set<string>();
-    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) stack.add(byId.get(at)!.callFrame.functionName);
-    for (const [group, names] of Object.entries(groups)) if (names.some((n) => stack.has(n))) hits.set(group, (hits.get(group) ?? 0) + ms);
-  });
-  return new Map(Object.keys(groups).map((g) => [g, busy > 0 ? (hits.get(g) ?? 0) / busy : 0]));
+  for (const { ms, stack } of busy) {
+    const names = new Set(stack.map((f) => f.functionName));
+    for (const [group, members] of Object.entries(groups)) if (members.some((n) => names.has(n))) hits.set(group, (hits.get(group) ?? 0) + ms);
+  }
+  return new Map(Object.keys(groups).map((g) => [g, busyMs > 0 ? (hits.get(g) ?? 0) / busyMs : 0]));
 }
 
 /** Profile whatever `load` does in the workerd behind `inspectorPort`; prints the summary and writes the `.cpuprofile`. */
@@ -122,16 +131,16 @@ export async function profileDuring<T>(inspectorPort: number, label: string, loa
   devtools.close();
   const file = join(tmpdir(), `smcp-${label}-${Date.now()}.cpuprofile`);
   writeFileSync(file, JSON.stringify(profile));
-  const { self, total, sampledMs } = summarize(profile);
-  const idle = [...self].filter(([k]) => k.startsWith('(idle)')).reduce((n, [, v]) => n + v, 0);
-  const busy = sampledMs - idle;
+  const samples = samplesOf(profile);
+  const { sampledMs, busyMs: busy } = samples;
+  const { self, total } = summarize(samples);
   const calls = perCall?.(result);
   console.log(
     `sampled ${sampledMs.toFixed(0)} ms, busy ${busy.toFixed(0)} ms (${((busy / sampledMs) * 100).toFixed(0)}%)${calls ? `, ${(busy / Math.max(1, calls)).toFixed(3)} ms busy per call` : ''}`,
   );
   const top = (m: Map<string, number>, n: number) =>
     [...m]
-      .filter(([k]) => !k.startsWith('(idle)') && !k.startsWith('(root)') && !k.startsWith('(program)'))
+      .filter(([k]) => !k.startsWith('(root)'))
       .sort((a, b) => b[1] - a[1])
       .slice(0, n)
       .map(([k, v]) => `${((v / busy) * 100).toFixed(1).padStart(5)}%  ${k}`)
@@ -140,7 +149,7 @@ export async function profileDuring<T>(inspectorPort: number, label: string, loa
   console.log(`\nself time (share of busy):\n${top(self, n)}`);
   console.log(`\ntotal time including callees:\n${top(total, n)}`);
   console.log('\nshare of busy CPU (and what the rest would gain without it: 1 / (1 - share)):');
-  for (const [group, share] of groupShares(profile, AUDIT_GROUPS))
+  for (const [group, share] of groupShares(samples, AUDIT_GROUPS))
     console.log(`${(share * 100).toFixed(1).padStart(5)}%  ×${(1 / (1 - share)).toFixed(3)}  ${group}`);
   console.log(`\nprofile: ${file}`);
   return result;
