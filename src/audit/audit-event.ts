@@ -61,6 +61,33 @@ export type AuditEventRow = Omit<AuditEvent, 'latencyMs' | 'correlationId' | 'de
   details: string | null;
 };
 
+/** The columns every table that stores events has, in the order `eventRowValues` gives their values. */
+export const EVENT_COLUMNS = 'id, time, tenant, action, result, user, client, session, server, resource, latency_ms, correlation_id, ip, details';
+/** One `?` per column of EVENT_COLUMNS. */
+export const EVENT_PLACEHOLDERS = EVENT_COLUMNS.split(',')
+  .map(() => '?')
+  .join(', ');
+
+/** The values an event is stored as, for EVENT_COLUMNS: the inverse of `eventFromRow`. */
+export function eventRowValues(e: AuditEvent): Array<string | number | null> {
+  return [
+    e.id,
+    e.time,
+    e.tenant,
+    e.action,
+    e.result,
+    e.user,
+    e.client,
+    e.session,
+    e.server,
+    e.resource,
+    e.latencyMs,
+    e.correlationId,
+    e.ip,
+    e.details ? JSON.stringify(e.details) : null,
+  ];
+}
+
 /** The event a stored row holds (one mapping for every table that stores events). */
 export function eventFromRow(r: AuditEventRow): AuditEvent {
   return {

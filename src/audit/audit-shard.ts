@@ -1,7 +1,10 @@
-import { eventFromRow, type AuditEvent, type AuditEventRow, type AuditResult } from './audit-event';
+import { EVENT_COLUMNS, EVENT_PLACEHOLDERS, eventFromRow, eventRowValues, type AuditEvent, type AuditEventRow, type AuditResult } from './audit-event';
 import { addCounts, HOUR, MINUTE, type RollupCounts } from './audit-rollup';
 import { RollupTable } from './rollup-table';
 import { LatencySketch, type SketchData } from '../metrics/latency-sketch';
+
+/** Stores one event unless its id is already here (`rowsWritten` tells which). */
+const INSERT_EVENT = `INSERT INTO events (${EVENT_COLUMNS}) VALUES (${EVENT_PLACEHOLDERS}) ON CONFLICT (id) DO NOTHING`;
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, time INTEGER NOT NULL, tenant TEXT, action TEXT NOT NULL,
@@ -104,24 +107,7 @@ export class AuditShard {
     const fresh: AuditEvent[] = [];
     const lastSeen = new Map<string, number>();
     for (const e of events) {
-      const written = this.sql.exec(
-        `INSERT INTO events (id, time, tenant, action, result, user, client, session, server, resource, latency_ms, correlation_id, ip, details)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-        e.id,
-        e.time,
-        e.tenant,
-        e.action,
-        e.result,
-        e.user,
-        e.client,
-        e.session,
-        e.server,
-        e.resource,
-        e.latencyMs,
-        e.correlationId,
-        e.ip,
-        e.details ? JSON.stringify(e.details) : null,
-      ).rowsWritten;
+      const written = this.sql.exec(INSERT_EVENT, ...eventRowValues(e)).rowsWritten;
       if (written === 0) continue;
       fresh.push(e);
       if (e.session) lastSeen.set(e.session, Math.max(lastSeen.get(e.session) ?? e.time, e.time));

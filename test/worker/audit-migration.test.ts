@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { deliverToStores } from '../../src/audit/audit-store';
-import type { AuditEvent } from '../../src/audit/audit-event';
+import { EVENT_COLUMNS, EVENT_PLACEHOLDERS, eventRowValues, type AuditEvent } from '../../src/audit/audit-event';
 import { auditQuery } from './audit-support';
 import { adminCall, createKey, seedTenant } from './platform-client';
 
@@ -9,32 +9,9 @@ const DAY = 86_400_000;
 
 /** Rows in the pre-store D1 table, as an existing deployment has them (migrations/0004_audit.sql). */
 async function seedLegacy(rows: AuditEvent[]): Promise<void> {
-  const insert = env.DB
-    .prepare(`INSERT INTO audit_events (id, time, tenant, action, result, user, client, session, server, resource, latency_ms, correlation_id, ip, details)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const insert = env.DB.prepare(`INSERT INTO audit_events (${EVENT_COLUMNS}) VALUES (${EVENT_PLACEHOLDERS})`);
   for (let i = 0; i < rows.length; i += 100) {
-    await env.DB.batch(
-      rows
-        .slice(i, i + 100)
-        .map((e) =>
-          insert.bind(
-            e.id,
-            e.time,
-            e.tenant,
-            e.action,
-            e.result,
-            e.user,
-            e.client,
-            e.session,
-            e.server,
-            e.resource,
-            e.latencyMs,
-            e.correlationId,
-            e.ip,
-            e.details ? JSON.stringify(e.details) : null,
-          ),
-        ),
-    );
+    await env.DB.batch(rows.slice(i, i + 100).map((e) => insert.bind(...eventRowValues(e))));
   }
 }
 
