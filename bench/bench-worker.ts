@@ -16,8 +16,8 @@ import { verifyApiKey } from '../src/tenancy/api-keys';
  *
  * The platform variant is the production route `/servers/everything/mcp`, whose Durable Object
  * binding the bench config points at `BenchPlatformServer` (the same tool on a HostedMcpAgent).
- * There is no audit-off variant: auditing cannot be switched off; `npm run bench:audit-cost`
- * measures what it costs.
+ * There is no audit-off variant: auditing cannot be switched off; `npm run bench:profile` (its
+ * share of CPU) and `npm run bench:audit-cost` (piece by piece) measure what it costs.
  */
 export * from '../src/index';
 export { BenchBareServer, BenchPlatformServer } from './bench-servers';

@@ -7,7 +7,7 @@
  * Sizes (env): BENCH_DURATION_MS (steady phase length per variant, default 5000),
  * BENCH_CONCURRENCY (default "1,10,100"), BENCH_COLD (cold sessions, default 30),
  * BENCH_SESSIONS (sessions in a row, default 1000), BENCH_ROUNDS (how many alternating rounds
- * each phase is split into, default 4), BENCH_VARIANTS (default floor,bare,platform,modern,peer; modern is the platform's stateless 2026-07-28 lane; what auditing costs is measured by npm run bench:audit-cost),
+ * each phase is split into, default 4), BENCH_VARIANTS (default floor,bare,platform,modern,peer; modern is the platform's stateless 2026-07-28 lane; what auditing costs is measured by npm run bench:profile (its share of CPU) and npm run bench:audit-cost (piece by piece)),
  * BENCH_WRITE_DOCS=0 to leave docs/performance.md alone.
  */
 import { spawn } from 'node:child_process';
