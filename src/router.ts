@@ -51,7 +51,7 @@ export async function route(request: Request, env: Env, ctx: ExecutionContext): 
     if (refused) return refused.response; // logged and audited as a denial by the guard
     if (request.method === 'OPTIONS')
       return preflight(request, env, endpoint === 'mcp' ? 'GET, POST, DELETE, OPTIONS' : endpoint === 'sse' ? 'GET, OPTIONS' : 'POST, OPTIONS');
-    const response = await resource.host.fetch(request, env, ctx);
+    const response = await resource.serve(request, url, env, ctx);
     auditMissingToken(request, response, `/servers/${name}/${endpoint === 'mcp' ? 'mcp' : 'sse'}`);
     return withCors(request, env, response);
   }

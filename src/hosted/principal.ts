@@ -41,11 +41,17 @@ export function tenantNamespace(p: Principal): string {
 
 /** Header encoding: base64 of UTF-8 JSON, safe for any header value. */
 export function encodePrincipal(p: Principal): string {
-  const bytes = new TextEncoder().encode(JSON.stringify(p));
+  const json = JSON.stringify(p);
+  // A caller's requests carry the same principal: the last one's encoding is reused (its JSON is the key).
+  if (lastEncoded?.json === json) return lastEncoded.value;
+  const bytes = new TextEncoder().encode(json);
   let binary = '';
   for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary);
+  lastEncoded = { json, value: btoa(binary) };
+  return lastEncoded.value;
 }
+
+let lastEncoded: { json: string; value: string } | undefined;
 
 /** The last header decoded in this isolate: a session's requests carry the same one, so it is decoded and validated once. */
 let lastDecoded: { value: string; principal: Principal } | undefined;

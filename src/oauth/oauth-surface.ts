@@ -2,12 +2,12 @@ import { OAuthAuthorizationServer, OAuthResourceServer } from '@cloudflare/worke
 import { findServer, SERVERS } from '../../servers/registry';
 import { publicOrigin } from '../config';
 import { gateMcpRequest, type GateTarget } from '../gate/mcp-gate';
-import { keyProps, type GrantProps, type KeyProps } from '../gate/principal-resolver';
+import type { GrantProps, KeyProps } from '../gate/principal-resolver';
 import { recordDenial } from '../audit/record';
 import { onTokenExchange } from './grant-access';
 import { registrationProblem } from './client-registration';
-import { verifyApiKeyForMcp } from '../tenancy/api-keys';
-import { tenantDefinedNames, tenantDefinedQuery, upstreamEntry } from '../tenancy/server-names';
+import { tenantDefinedNames, upstreamEntry } from '../tenancy/server-names';
+import { API_KEY_PREFIX, apiKeyBearer, validateApiKey } from './api-key-bearer';
 
 /** The one scope clients request; roles, not scopes, decide what a caller may do. */
 export const MCP_SCOPE = 'mcp';
@@ -19,7 +19,19 @@ export const OAUTH_PATHS = { authorize: '/authorize', token: '/oauth/token', reg
 export interface OAuthSurface {
   authorizationServer: OAuthAuthorizationServer<Env>;
   /** Keyed by resource path, e.g. `/servers/notes/mcp`. */
-  resources: Map<string, { target: GateTarget; resource: string; host: OAuthResourceServer<Env, GrantProps> }>;
+  resources: Map<string, ResourceEntry>;
+}
+
+/**
+ * One protected resource (an MCP endpoint). `host` is the provider's resource server for it (RFC
+ * 9728 metadata, bearer validation, the gate); `serve` is what its MCP route calls: `host`, with
+ * valid API keys handed to the gate directly (`resourceEntry`).
+ */
+export interface ResourceEntry {
+  target: GateTarget;
+  resource: string;
+  host: OAuthResourceServer<Env, GrantProps | KeyProps>;
+  serve(request: Request, url: URL, env: Env, ctx: ExecutionContext): Promise<Response>;
 }
 
 interface CachedSurface {
@@ -121,8 +133,6 @@ export function buildSurface(origin: string, upstreams: string[]): OAuthSurface 
   return { authorizationServer, resources };
 }
 
-type ResourceEntry = OAuthSurface['resources'] extends Map<string, infer E> ? E : never;
-
 /**
  * One protected resource: its RFC 9728 metadata, token validation (OAuth access tokens bound to
  * exactly this resource, or API keys) and the gate. Also used for stand-ins of unregistered names
@@ -130,6 +140,8 @@ type ResourceEntry = OAuthSurface['resources'] extends Map<string, infer E> ? E 
  */
 export function resourceEntry(authorizationServer: OAuthAuthorizationServer<Env>, origin: string, target: GateTarget): ResourceEntry {
   const resource = `${origin}/servers/${target.server.name}/${target.transport}`;
+  /** Requests whose API key `serve` already refused (and audited): the provider answers them without a second lookup or record. */
+  const refusedKeys = new WeakSet<Request>();
   const host = new OAuthResourceServer<Env, GrantProps | KeyProps>({
     resourceMetadata: {
       resource,
@@ -138,35 +150,36 @@ export function resourceEntry(authorizationServer: OAuthAuthorizationServer<Env>
       resource_name: `${target.upstream ? `Tenant server ${target.server.name}` : target.server.title} (${target.transport === 'mcp' ? 'Streamable HTTP' : 'SSE'})`,
     },
     requiredScopes: [MCP_SCOPE],
-    validateToken: (env) => async (res, token) => {
-      if (!token.startsWith('smcp_')) {
-        const validated = await authorizationServer.validateToken<GrantProps>(res, token, env).catch((error: unknown) => {
-          if (error instanceof TypeError) return null; // a resource the provider does not know (a stand-in): no token is bound to it
-          throw error;
-        });
-        if (!validated) recordDenial('unknown, expired or revoked access token', { path: new URL(res).pathname, action: 'auth.token' });
-        return validated;
-      }
-      // API keys are tenant credentials, not bound to one resource: the gate checks the server is enabled.
-      // For a tenant-defined name, what it is for the key's tenant is read in the same D1 round trip.
-      const name = target.server.name;
-      const verified = await verifyApiKeyForMcp(
-        env.DB,
-        token,
-        undefined,
-        target.upstream ? (tenantId) => tenantDefinedQuery(env.DB, tenantId, name) : undefined,
-      );
-      if ('refusal' in verified) {
-        recordDenial(`api key ${verified.refusal}`, { path: new URL(res).pathname, action: 'auth.api_key' });
-        return null;
-      }
-      const { key, tenant, alongside } = verified;
-      const props: KeyProps = keyProps({ kind: 'api-key', tenantId: key.tenantId, keyId: key.id, role: key.role, tenant, definedRow: alongside });
-      return { props, audience: res, clientId: key.id };
+    validateToken: (env, request) => async (res, token) => {
+      if (token.startsWith(API_KEY_PREFIX)) return refusedKeys.has(request) ? null : validateApiKey(env, target, res, token);
+      const validated = await authorizationServer.validateToken<GrantProps>(res, token, env).catch((error: unknown) => {
+        if (error instanceof TypeError) return null; // a resource the provider does not know (a stand-in): no token is bound to it
+        throw error;
+      });
+      if (!validated) recordDenial('unknown, expired or revoked access token', { path: new URL(res).pathname, action: 'auth.token' });
+      return validated;
     },
     handler: {
       fetch: (request, env, ctx) => gateMcpRequest(request, env, ctx, target, ctx.props, ctx.auth.clientId ?? 'unknown-client'),
     },
   });
-  return { target, resource, host };
+  const resourceOrigin = new URL(resource).origin;
+  /**
+   * A request that presents a valid API key on this resource's own origin goes to the gate with the
+   * key's props, as the provider would hand them over, without the provider's per-request resource
+   * checks (by profile a twentieth of the session lane's CPU). Everything else, and a key that does
+   * not verify, goes through the provider: OAuth tokens, other origins, missing or malformed
+   * tokens, and the 401 challenge of a refused key (its refusal audited once, here).
+   */
+  const serve = async (request: Request, url: URL, env: Env, ctx: ExecutionContext): Promise<Response> => {
+    const token = url.origin === resourceOrigin ? apiKeyBearer(request.headers.get('authorization')) : null;
+    if (token === null) return host.fetch(request, env, ctx);
+    const validation = await validateApiKey(env, target, resource, token);
+    if (!validation) {
+      refusedKeys.add(request);
+      return host.fetch(request, env, ctx);
+    }
+    return gateMcpRequest(request, env, ctx, target, validation.props, validation.clientId);
+  };
+  return { target, resource, host, serve };
 }

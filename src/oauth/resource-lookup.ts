@@ -1,10 +1,8 @@
 import { findServer, SERVER_NAME_PATTERN } from '../../servers/registry';
 import { publicOrigin } from '../config';
 import { tenantDefinedNameExists, upstreamEntry } from '../tenancy/server-names';
-import { buildSurface, oauthSurface, resourceEntry, type OAuthSurface } from './oauth-surface';
+import { buildSurface, oauthSurface, resourceEntry, type ResourceEntry } from './oauth-surface';
 import type { OAuthAuthorizationServer } from '@cloudflare/workers-oauth-provider';
-
-type ResourceEntry = OAuthSurface['resources'] extends Map<string, infer E> ? E : never;
 
 /** Stand-ins built recently, so a burst of requests for one unregistered name builds it once. */
 const standIns = new Map<string, ResourceEntry>();
