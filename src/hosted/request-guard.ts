@@ -29,6 +29,9 @@ export interface GuardScope {
 
 const refusals = new AsyncLocalStorage<{ refusal?: unknown }>();
 
+/** The outcome recorded if neither a result nor an error was seen (built once: an Error captures a stack, by profile 2% of a call). */
+const INCOMPLETE: Outcome = Object.freeze({ error: new Error('handler did not complete') });
+
 /**
  * Refuse the request from inside a handler as a JSON-RPC error. Both MCP SDKs turn anything a tool
  * handler throws into an `isError` tool result; a refusal (another caller's handle, a tampered
@@ -50,7 +53,7 @@ export function refuse(error: Error): never {
 export async function guardRequest(method: string, request: RawRequest, scope: GuardScope, next: () => Promise<unknown>): Promise<unknown> {
   const { principal } = scope;
   const started = Date.now();
-  let outcome: Outcome = { error: new Error('handler did not complete') };
+  let outcome: Outcome = INCOMPLETE;
   let policy: ToolPolicySource | undefined;
   try {
     await scope.before?.();

@@ -1,8 +1,11 @@
 import type { GateTarget } from '../gate/mcp-gate';
 import { keyProps, type KeyProps } from '../gate/principal-resolver';
 import { recordDenial } from '../audit/record';
-import { verifyApiKeyForMcp } from '../tenancy/api-keys';
+import { verifyApiKeyForMcp, type VerifiedKey } from '../tenancy/api-keys';
 import { tenantDefinedQuery } from '../tenancy/server-names';
+
+/** The gate's props of a verified key (src/tenancy/access-cache.ts keeps one verified object per key while cached). */
+const propsOf = new WeakMap<VerifiedKey, KeyProps>();
 
 /** What a bearer token validates to on a protected resource (the provider's `validateToken` result shape). */
 export interface BearerValidation<P> {
@@ -40,6 +43,11 @@ export async function validateApiKey(env: Env, target: GateTarget, resource: str
     return null;
   }
   const { key, tenant, alongside } = verified;
-  const props = keyProps({ kind: 'api-key', tenantId: key.tenantId, keyId: key.id, role: key.role, tenant, definedRow: alongside });
+  // A lookup served from the credential cache is the same object each time: so are its props.
+  let props = alongside === undefined ? propsOf.get(verified) : undefined;
+  if (!props) {
+    props = keyProps({ kind: 'api-key', tenantId: key.tenantId, keyId: key.id, role: key.role, tenant, definedRow: alongside });
+    if (alongside === undefined) propsOf.set(verified, props);
+  }
   return { props, audience: resource, clientId: key.id };
 }
