@@ -34,10 +34,13 @@ export type JsonRpcMessage = z.infer<typeof JsonRpcMessageSchema>;
 /** A body that is not UTF-8 JSON (what `decodeJsonBody` answers for it). */
 export const NOT_JSON: unique symbol = Symbol('not JSON');
 
+/** Strict UTF-8; one per isolate (a whole-buffer `decode` keeps no state between calls). */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
 /** A body's JSON value (strict UTF-8), or NOT_JSON: the one decoding of MCP POST bodies, so the era split and the gate agree on it. */
 export function decodeJsonBody(bytes: Uint8Array): unknown {
   try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes));
+    return JSON.parse(STRICT_UTF8.decode(bytes));
   } catch {
     return NOT_JSON;
   }

@@ -64,10 +64,46 @@ interface Gated {
   principal: Principal;
   limits: TenantLimits;
   owner: string;
-  /** Forwarded headers: the transport allowlist (forward-headers.ts) plus the principal and audit context. */
-  headers: Headers;
+  /** The client's headers, of which `forwarded` keeps the allowlist. */
+  received: Headers;
+  /** A deployed module's version reference, forwarded beside the principal. */
+  moduleRef?: string;
+  /** Built by `forwarded` when a session path first needs them (the stateless lane forwards its own). */
+  headers?: Headers;
   /** The caller's `Authorization` header, to memoise a rate refusal by its token's hash (deny-cache.ts). */
   authorization: string | null;
+}
+
+/**
+ * The headers forwarded to the session: the transport allowlist of the client's (forward-headers.ts;
+ * the SDK obeys some other headers as instructions) plus the principal and audit context.
+ */
+function forwarded(g: Gated): Headers {
+  if (g.headers) return g.headers;
+  const headers = transportHeaders(g.received);
+  headers.set(PRINCIPAL_HEADER, encodePrincipal(g.principal));
+  if (g.moduleRef) headers.set(MODULE_HEADER, g.moduleRef);
+  const context = requestContext();
+  if (context) headers.set(CORRELATION_FORWARD_HEADER, context.correlationId);
+  if (context?.ip) headers.set(CLIENT_IP_FORWARD_HEADER, context.ip);
+  g.headers = headers;
+  return headers;
+}
+
+/** The context the framework's handlers get: the request's own, with the principal as props (a class: no closures per request). */
+class ForwardContext {
+  constructor(
+    private readonly ctx: ExecutionContext,
+    readonly props: Principal,
+  ) {}
+
+  waitUntil(promise: Promise<unknown>): void {
+    this.ctx.waitUntil(promise);
+  }
+
+  passThroughOnException(): void {
+    this.ctx.passThroughOnException();
+  }
 }
 
 function notFound(g: Gated): Response {
@@ -139,36 +175,16 @@ export async function gateMcpRequest(
   }
   if (principal.kind === 'api-key') ctx.waitUntil(touchApiKey(env.DB, principal.clientId).catch(() => undefined));
 
-  // Allowlist: only what the transports read; the SDK obeys some other headers as instructions.
-  // Built when a session path first needs them: the stateless lane forwards its own (modernTransportHeaders).
-  const received = request.headers;
-  let headers: Headers | undefined;
-  const forwarded = (): Headers => {
-    if (headers) return headers;
-    headers = transportHeaders(received);
-    headers.set(PRINCIPAL_HEADER, encodePrincipal(principal));
-    if (moduleRef) headers.set(MODULE_HEADER, moduleRef);
-    const context = requestContext();
-    if (context) headers.set(CORRELATION_FORWARD_HEADER, context.correlationId);
-    if (context?.ip) headers.set(CLIENT_IP_FORWARD_HEADER, context.ip);
-    return headers;
-  };
-  const forwardCtx = {
-    waitUntil: (p: Promise<unknown>) => ctx.waitUntil(p),
-    passThroughOnException: () => ctx.passThroughOnException(),
-    props: principal,
-  } as unknown as ExecutionContext;
   const g: Gated = {
     env,
-    ctx: forwardCtx,
+    ctx: new ForwardContext(ctx, principal) as unknown as ExecutionContext,
     target,
     secret,
     principal,
     limits,
     owner: ownerKey(principal),
-    get headers() {
-      return forwarded();
-    },
+    received: request.headers,
+    moduleRef,
     authorization: request.headers.get('authorization'),
   };
   if (target.transport !== 'mcp') return jsonErrors(await legacySse(request, g));
@@ -242,7 +258,7 @@ async function streamable(lane: { request: Request; body?: Uint8Array; parsed?: 
   if (external !== null) {
     raw = await openSessionId(g.secret, g.target.server.name, g.owner, external);
     if (!raw) return notFound(g);
-    g.headers.set('mcp-session-id', raw);
+    forwarded(g).set('mcp-session-id', raw);
   }
   if (request.method === 'POST' && !request.headers.get('content-type')?.includes('application/json')) {
     return rpcError(415, RpcCode.ServerError, 'Unsupported Media Type: Content-Type must be application/json');
@@ -263,11 +279,11 @@ async function streamable(lane: { request: Request; body?: Uint8Array; parsed?: 
 
   // One call into the session object, which serves Streamable HTTP itself (src/gate/session-route.ts).
   const id = raw ?? newRawSessionId(g.env, g.target.server.binding);
-  if (raw === null) g.headers.delete('mcp-session-id');
-  const forwarded = new Request(request.url, { method: request.method, headers: g.headers, body: request.method === 'POST' ? body : undefined });
+  if (raw === null) forwarded(g).delete('mcp-session-id');
+  const toSession = new Request(request.url, { method: request.method, headers: forwarded(g), body: request.method === 'POST' ? body : undefined });
   let response: Response;
   try {
-    response = await fetchSession(g.env, g.target.server.binding, id, forwarded);
+    response = await fetchSession(g.env, g.target.server.binding, id, toSession);
   } catch (error) {
     await settle(g, admission.reservation, null);
     throw error;
@@ -298,7 +314,7 @@ async function legacySse(request: Request, g: Gated): Promise<Response> {
     const admission = await admit(g, `sse:${sessionId}`, given === null);
     if (admission instanceof Response) return admission;
     url.searchParams.set('sessionId', sessionId);
-    const response = await forward(new Request(url, { method: 'GET', headers: g.headers })).catch(async (error: unknown) => {
+    const response = await forward(new Request(url, { method: 'GET', headers: forwarded(g) })).catch(async (error: unknown) => {
       await settle(g, admission.reservation, null);
       throw error;
     });
@@ -316,7 +332,7 @@ async function legacySse(request: Request, g: Gated): Promise<Response> {
   if (messages instanceof Response) return messages;
   const admission = await admit(g, `sse:${given}`, false);
   if (admission instanceof Response) return admission;
-  return forward(new Request(url, { method: 'POST', headers: g.headers, body }));
+  return forward(new Request(url, { method: 'POST', headers: forwarded(g), body }));
 }
 
 /**

@@ -10,7 +10,7 @@ import { registerLegacy } from './legacy-adapter';
 import { CLIENT_IP_FORWARD_HEADER, CORRELATION_FORWARD_HEADER, decodePrincipal, PRINCIPAL_HEADER, tenantNamespace, type Principal } from './principal';
 import { guardRequest } from './request-guard';
 import { SessionExpiry } from './session-expiry';
-import { serveSessionHttp } from './session-http';
+import { serveSessionHttp, type SessionHttpHost } from './session-http';
 import { RESTORE_REQUEST_ID, SessionHttpTransport } from './session-http-transport';
 import { SessionOwner } from './session-owner';
 import type { SessionScheduler } from './session-scheduler';
@@ -130,21 +130,22 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
   override async onRequest(request: Request): Promise<Response> {
     const transport = this.http;
     if (!transport) return rpcError(404, RpcCode.InvalidRequest, 'Not found');
-    return serveSessionHttp(
-      {
-        transport,
-        live: async () => (this.open ??= (await this.getInitializeRequest()) !== undefined),
-        opening: async (initialize) => {
-          const principal = decodePrincipal(request.headers.get(PRINCIPAL_HEADER) ?? undefined);
-          if (principal) await this.updateProps(principal);
-          await this.setInitializeRequest(initialize);
-          this.open = true;
-        },
-        terminate: () => this._cf_terminateSession(),
+    this.httpHost ??= {
+      transport,
+      live: async () => (this.open ??= (await this.getInitializeRequest()) !== undefined),
+      opening: async (initialize, opened) => {
+        const principal = decodePrincipal(opened.headers.get(PRINCIPAL_HEADER) ?? undefined);
+        if (principal) await this.updateProps(principal);
+        await this.setInitializeRequest(initialize);
+        this.open = true;
       },
-      request,
-    );
+      terminate: () => this._cf_terminateSession(),
+    };
+    return serveSessionHttp(this.httpHost, request);
   }
+
+  /** What the Streamable HTTP entry borrows from this object, built at its first request (not per request). */
+  private httpHost?: SessionHttpHost;
 
   /**
    * @internal Ends the session at once for every later request (its owner's DELETE, an eviction, an

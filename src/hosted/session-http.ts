@@ -7,8 +7,8 @@ export interface SessionHttpHost {
   transport: SessionHttpTransport;
   /** Whether the session exists: initialized and not ended (DELETE, eviction, dashboard End). */
   live(): Promise<boolean>;
-  /** An `initialize` is about to be served: remember it (restarts replay it) and mark the session live. */
-  opening(initialize: JSONRPCMessage): Promise<void>;
+  /** An `initialize` (in `request`) is about to be served: remember it (restarts replay it) and mark the session live. */
+  opening(initialize: JSONRPCMessage, request: Request): Promise<void>;
   /** The owner's DELETE: end the session (the framework's deferred teardown). */
   terminate(): Promise<void>;
 }
@@ -39,7 +39,7 @@ export async function serveSessionHttp(host: SessionHttpHost, request: Request):
       if (initialize) {
         // The gate opens a session only with a fresh id, so this object has never served one.
         if (await host.live()) return rpcError(400, RpcCode.InvalidRequest, 'Invalid Request: Server already initialized');
-        await host.opening(initialize);
+        await host.opening(initialize, request);
       } else if (!(await host.live())) return notFound();
       return host.transport.handleRequest(request, { parsedBody: parsed });
     }

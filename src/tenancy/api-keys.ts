@@ -65,8 +65,11 @@ function toKey(r: KeyRow): ApiKey {
   };
 }
 
+/** One encoder per isolate: the hash runs on every MCP request presenting a key. */
+const encoder = new TextEncoder();
+
 async function secretHash(secret: string): Promise<string> {
-  return toHex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`smcp-api-key\n${secret}`)));
+  return toHex(await crypto.subtle.digest('SHA-256', encoder.encode(`smcp-api-key\n${secret}`)));
 }
 
 /** Create a key; the returned `key` is the only time the secret exists outside the caller. */
