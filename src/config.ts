@@ -45,10 +45,35 @@ export function sessionIdleMs(env: Env): number {
 }
 
 /** Browser origins allowed on MCP routes: the public origin plus `SMCP_ALLOWED_ORIGINS` (comma-separated). */
-export function allowedOrigins(env: Env): string[] {
-  const extra = ((env as { SMCP_ALLOWED_ORIGINS?: string }).SMCP_ALLOWED_ORIGINS ?? '')
-    .split(',')
-    .map((v) => v.trim())
-    .filter(Boolean);
-  return [publicOrigin(env), ...extra];
+export function allowedOrigins(env: Env): readonly string[] {
+  return parsedList(env, 'SMCP_ALLOWED_ORIGINS', origins);
+}
+
+/** Host headers MCP routes answer: the public origin's host plus `SMCP_ALLOWED_HOSTS` (comma-separated, lower-cased). */
+export function allowedHosts(env: Env): readonly string[] {
+  return parsedList(env, 'SMCP_ALLOWED_HOSTS', hosts);
+}
+
+/** One parsed list setting, kept until the public origin or the setting changes (both are read on every MCP request). */
+interface ParsedList {
+  origin?: string;
+  raw?: string;
+  list: readonly string[];
+}
+const origins: ParsedList = { list: [] };
+const hosts: ParsedList = { list: [] };
+
+function parsedList(env: Env, name: 'SMCP_ALLOWED_ORIGINS' | 'SMCP_ALLOWED_HOSTS', cache: ParsedList): readonly string[] {
+  const origin = publicOrigin(env);
+  const raw = (env as Partial<Record<typeof name, string>>)[name] ?? '';
+  if (cache.origin !== origin || cache.raw !== raw) {
+    const extra = raw
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean);
+    cache.list = Object.freeze(name === 'SMCP_ALLOWED_HOSTS' ? [new URL(origin).host, ...extra].map((h) => h.toLowerCase()) : [origin, ...extra]);
+    cache.origin = origin;
+    cache.raw = raw;
+  }
+  return cache.list;
 }

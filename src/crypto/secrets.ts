@@ -42,6 +42,16 @@ export async function safeEqual(a: string, b: string): Promise<boolean> {
   return crypto.subtle.timingSafeEqual(ha, hb);
 }
 
+/**
+ * Constant-time equality of two values whose length is public (a MAC tag of a fixed format, already
+ * checked by the caller's pattern): compared byte for byte without hashing them first. Different
+ * lengths are simply unequal.
+ */
+export function fixedLengthEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  return crypto.subtle.timingSafeEqual(encoder.encode(a), encoder.encode(b));
+}
+
 const hmacKeys = new Map<string, Promise<CryptoKey>>();
 
 function hmacKey(secret: string): Promise<CryptoKey> {

@@ -1,13 +1,6 @@
-import { allowedOrigins, publicOrigin } from '../config';
+import { allowedHosts, allowedOrigins } from '../config';
 import { rpcError, RpcCode } from '../http/responses';
 import { recordDenial } from '../audit/record';
-
-function list(value: string | undefined): string[] {
-  return (value ?? '')
-    .split(',')
-    .map((v) => v.trim())
-    .filter(Boolean);
-}
 
 /**
  * DNS-rebinding protection for MCP routes: the Host must be the public origin's host (or one of
@@ -16,9 +9,8 @@ function list(value: string | undefined): string[] {
  * so a rebound or foreign page learns nothing. Returns the refusal with its reason, or null to go on.
  */
 export function refuseForeignOrigin(request: Request, env: Env): { response: Response; reason: string } | null {
-  const vars = env as { SMCP_ALLOWED_HOSTS?: string };
   const host = (request.headers.get('host') ?? new URL(request.url).host).toLowerCase();
-  if (![new URL(publicOrigin(env)).host, ...list(vars.SMCP_ALLOWED_HOSTS)].includes(host)) {
+  if (!allowedHosts(env).includes(host)) {
     recordDenial('host not allowed', { host, path: new URL(request.url).pathname });
     return { reason: 'host not allowed', response: rpcError(403, RpcCode.Forbidden, `Forbidden: host "${host}" is not served here`) };
   }
