@@ -173,7 +173,8 @@ export async function gateMcpRequest(
       modern = modernUpstream(env, principal); // 2026-07-28 clients: relayed per request (src/gateway/modern-upstream.ts)
     }
   }
-  if (principal.kind === 'api-key') ctx.waitUntil(touchApiKey(env.DB, principal.clientId).catch(() => undefined));
+  const touched = principal.kind === 'api-key' ? touchApiKey(env.DB, principal.clientId) : undefined;
+  if (touched) ctx.waitUntil(touched.catch(() => undefined));
 
   const g: Gated = {
     env,

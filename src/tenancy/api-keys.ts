@@ -226,16 +226,21 @@ export const TOUCH_INTERVAL_MS = 60_000;
 const lastTouched = new Map<string, number>();
 
 /**
- * Stamp last use; called off the hot path through waitUntil. Throttled per isolate so a busy key
- * costs one D1 write a minute rather than one per MCP request (the benchmark showed the per-request
- * write as a large share of the platform's overhead); the first use in an isolate always writes.
+ * Stamp last use; the write is for the caller to run off the hot path (waitUntil). Throttled per
+ * isolate so a busy key costs one D1 write a minute rather than one per MCP request (the benchmark
+ * showed the per-request write as a large share of the platform's overhead); the first use in an
+ * isolate always writes. Undefined, decided synchronously, when there is nothing to write.
  */
-export async function touchApiKey(db: D1Database, id: string, now = Date.now()): Promise<void> {
+export function touchApiKey(db: D1Database, id: string, now = Date.now()): Promise<void> | undefined {
   const last = lastTouched.get(id);
-  if (last !== undefined && now - last < TOUCH_INTERVAL_MS) return;
+  if (last !== undefined && now - last < TOUCH_INTERVAL_MS) return undefined;
   if (lastTouched.size >= 10_000) lastTouched.clear();
   lastTouched.set(id, now);
-  await db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?').bind(now, id).run();
+  return db
+    .prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?')
+    .bind(now, id)
+    .run()
+    .then(() => undefined);
 }
 
 /** The tenant's keys, newest first (never the secrets). */
