@@ -3,6 +3,9 @@
  * platform, peer, floor, …) and pools each variant's samples, so slow drift on a shared machine
  * (other processes, thermal, GC) lands on all variants alike instead of on whichever ran last.
  *
+ * The order of the variants changes from round to round (`shuffled`), so work one variant leaves
+ * behind for later does not fall on the same other variant every time.
+ *
  * - steady: N sessions initialize, then each calls the trivial tool back to back;
  * - cold: one new session at a time, timed from initialize to the first tool result;
  * - in a row: sessions opened and used one after another (initialize + initialized + one tools/call),
@@ -50,9 +53,32 @@ async function interleaved(
 ): Promise<PhaseResult[]> {
   const lanes: Lane[] = targets.map((target) => ({ target, rec: new Recorder(), wallMs: 0, ids: [] }));
   for (const lane of lanes) await setup(lane);
-  for (let r = 0; r < rounds; r++) for (const lane of lanes) await timed(lane, () => slice(lane, r));
+  for (let r = 0; r < rounds; r++) for (const lane of shuffled(lanes, r)) await timed(lane, () => slice(lane, r));
   for (const lane of lanes) await pool(lane.ids, 10, (id) => closeSession(lane.target, id).catch(() => undefined));
   return lanes.map((lane) => lane.rec.result(lane.target.name, phase, lane.wallMs));
+}
+
+/**
+ * The lanes in a different order each round (a fixed shuffle per round, so runs are comparable).
+ * Work a variant leaves behind runs seconds later (audit shipments: 5 s after the first event, 15 s
+ * for a busy session), and with a fixed order and equal slices it landed on the same other variant
+ * every round: with five variants and 1.25 s slices at c=100, the stateless lane's shipments fell
+ * into the session lane's next slice each time (platform 389 calls/s with the modern variant
+ * running, 463 without, in two runs of 2026-11-30 20:40). Shuffled, such work falls on all
+ * variants alike, as drift does.
+ */
+function shuffled<T>(items: T[], round: number): T[] {
+  const out = [...items];
+  let seed = 0x9e3779b9 ^ (round + 1);
+  const next = () => {
+    seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) | 0;
+    return ((seed ^ (seed >>> 13)) >>> 0) / 2 ** 32;
+  };
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
 }
 
 /** Share of `total` for round `r` of `rounds` (the remainder goes to the first rounds). */

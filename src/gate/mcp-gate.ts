@@ -4,7 +4,7 @@ import { platformSecret, sessionIdleMs } from '../config';
 import { readBounded } from '../http/bounded-body';
 import { rpcError, RpcCode } from '../http/responses';
 import { CLIENT_IP_FORWARD_HEADER, CORRELATION_FORWARD_HEADER, encodePrincipal, ownerKey, PRINCIPAL_HEADER, type Principal } from '../hosted/principal';
-import { limiter, rpcTooMany, tenantLimiterName } from '../limits/limits';
+import { LazyLimiter, rpcTooMany, tenantLimiterName } from '../limits/limits';
 import { knownFullFor, rememberFull, rememberRefusal } from '../limits/deny-cache';
 import { admitMcpRequest, isolateBudget } from '../limits/lease-budget';
 import { endSession, releaseSlot, settleSlot } from '../limits/session-slots';
@@ -208,7 +208,7 @@ type Admission = { reservation?: string } | Response;
 /** Admission of this request against the tenant's limits (a limiter call, or this isolate's lease). */
 async function admit(g: Gated, session: string | undefined, opening: boolean): Promise<Admission> {
   const result = await admitMcpRequest(
-    limiter(g.env, tenantLimiterName(g.principal.tenantId)),
+    new LazyLimiter(g.env, tenantLimiterName(g.principal.tenantId)),
     g.principal.tenantId,
     {
       user: g.principal.userId,

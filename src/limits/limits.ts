@@ -1,5 +1,7 @@
 import { restError, rpcError, RpcCode } from '../http/responses';
 import { auditLimitHit } from './limit-audit';
+import type { LeaseSource } from './lease-budget';
+import type { AdmitRequest, AdmitResult, LeaseRequest, LeaseResult, Liveness } from './tenant-limiter';
 
 /**
  * The Worker-side entry to every limit: the Rate Limiting bindings (approximate, per Cloudflare
@@ -14,6 +16,35 @@ export function limiter(env: Env, name: string): DurableObjectStub<import('./ten
 }
 
 export const tenantLimiterName = (tenantId: string) => `tenant:${tenantId}`;
+
+/**
+ * A tenant's limiter for the gate's admission: its stub is made only when a call is made (most
+ * requests are admitted from this isolate's lease and make none), in the request that makes it.
+ */
+export class LazyLimiter implements LeaseSource {
+  private stub?: DurableObjectStub<import('./tenant-limiter').TenantLimiter>;
+
+  constructor(
+    private readonly env: Env,
+    private readonly name: string,
+  ) {}
+
+  lease(req: LeaseRequest): Promise<LeaseResult> {
+    return this.limiter().lease(req);
+  }
+
+  admit(req: AdmitRequest): Promise<AdmitResult> {
+    return this.limiter().admit(req);
+  }
+
+  giveBack(...args: Parameters<LeaseSource['giveBack']>): Promise<Liveness | void> {
+    return this.limiter().giveBack(...args);
+  }
+
+  private limiter(): DurableObjectStub<import('./tenant-limiter').TenantLimiter> {
+    return (this.stub ??= limiter(this.env, this.name));
+  }
+}
 
 /** Period of every Rate Limiting binding in wrangler.jsonc; what Retry-After says when one refuses. */
 export const BINDING_PERIOD_SECONDS = 60;
