@@ -121,7 +121,8 @@ function summary(t: Tally, seconds: number) {
   };
 }
 
-const ms = (v: number) => `${v.toFixed(1)} ms`;
+/** A latency; "–" when the phase had no successful request (a tenant refused throughout has none). */
+const ms = (v: number) => (Number.isNaN(v) ? '–' : `${v.toFixed(1)} ms`);
 
 async function main(): Promise<void> {
   const stateDir = mkdtempSync(join(tmpdir(), 'smcp-bench-noisy-'));
