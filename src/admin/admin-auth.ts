@@ -2,7 +2,7 @@ import { adminToken } from '../config';
 import { safeEqual } from '../crypto/secrets';
 import { restError } from '../http/responses';
 import { recordDenial } from '../audit/record';
-import { verifyApiKey } from '../tenancy/api-keys';
+import { API_KEY_PREFIX, verifyApiKey } from '../tenancy/api-keys';
 
 /**
  * Who is changing the control plane: the operator (every tenant) or a tenant admin (its own
@@ -22,7 +22,7 @@ export async function authenticateAdmin(request: Request, env: Env): Promise<Act
   const path = new URL(request.url).pathname;
   const unauthorized = () =>
     restError(401, 'unauthorized', 'A valid operator token or admin API key is required', { 'WWW-Authenticate': 'Bearer realm="smcp-admin"' });
-  if (presented.startsWith('smcp_')) {
+  if (presented.startsWith(API_KEY_PREFIX)) {
     const verified = await verifyApiKey(env.DB, presented);
     if ('refusal' in verified) {
       recordDenial(`api key ${verified.refusal}`, { path });

@@ -1,7 +1,7 @@
 import type { GateTarget } from '../gate/mcp-gate';
 import { keyProps, type KeyProps } from '../gate/principal-resolver';
 import { recordDenial } from '../audit/record';
-import { verifyApiKeyForMcp, type VerifiedKey } from '../tenancy/api-keys';
+import { API_KEY_PREFIX, verifyApiKeyForMcp, type VerifiedKey } from '../tenancy/api-keys';
 import { tenantDefinedQuery } from '../tenancy/server-names';
 
 /** The gate's props of a verified key (src/tenancy/access-cache.ts keeps one verified object per key while cached). */
@@ -13,9 +13,6 @@ export interface BearerValidation<P> {
   audience: string;
   clientId: string;
 }
-
-/** API keys are told apart from OAuth access tokens by this prefix (src/tenancy/api-keys.ts, KEY_PATTERN). */
-export const API_KEY_PREFIX = 'smcp_';
 
 /**
  * The bearer token of an `Authorization` header, parsed exactly as the OAuth provider's resource

@@ -7,7 +7,8 @@ import { recordDenial } from '../audit/record';
 import { onTokenExchange } from './grant-access';
 import { registrationProblem } from './client-registration';
 import { tenantDefinedNames, upstreamEntry } from '../tenancy/server-names';
-import { API_KEY_PREFIX, apiKeyBearer, validateApiKey } from './api-key-bearer';
+import { API_KEY_PREFIX } from '../tenancy/api-keys';
+import { apiKeyBearer, validateApiKey } from './api-key-bearer';
 
 /** The one scope clients request; roles, not scopes, decide what a caller may do. */
 export const MCP_SCOPE = 'mcp';

@@ -18,6 +18,9 @@ import {
  * and a rotated key keeps working for a grace period so clients can be redeployed.
  */
 
+/** What every API key starts with: how a bearer is told apart from an OAuth access token. */
+export const API_KEY_PREFIX = 'smcp_';
+
 export const KEY_PATTERN = /^smcp_([a-z0-9][a-z0-9-]{1,31})_([A-Za-z0-9_-]{43})$/;
 
 /** How long a rotated-out key keeps working unless the caller asks for another grace. */
@@ -96,7 +99,7 @@ export async function createApiKey(
     replacedBy: null,
     limits: { perMinute: null, perHour: null, perDay: null },
   };
-  return { key: `smcp_${k.tenantId}_${secret}`, record };
+  return { key: `${API_KEY_PREFIX}${k.tenantId}_${secret}`, record };
 }
 
 /** Why a presented key is not accepted; `null` means it is. */
