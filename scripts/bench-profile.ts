@@ -29,7 +29,7 @@ try {
     const [result] = await profileDuring(
       started.inspectorPorts.get(variant)!,
       `${variant}-c${concurrency}`,
-      () => steady([started.targets.get(variant)!], concurrency, durationMs, 1),
+      () => steady([started.targets.get(variant)!], concurrency, durationMs, 1, 2000),
       ([r]) => r!.ops,
     );
     console.log(`${variant} c=${concurrency}: ${result!.throughput.toFixed(0)} ops/s, p50 ${result!.p50?.toFixed(2)} ms, errors ${result!.errors}`);

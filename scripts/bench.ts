@@ -4,10 +4,11 @@
  * this machine so the ratios hold however noisy it is. Prints the figures and ratios, writes them
  * to docs/performance.md, then runs scripts/bench-noisy-tenant.ts if it exists.
  *
- * Sizes (env): BENCH_DURATION_MS (steady phase length per variant, default 5000),
+ * Sizes (env): BENCH_DURATION_MS (steady phase length per variant, default 10000),
+ * BENCH_WARMUP_MS (the steady loop run unmeasured before it, per variant and phase, default 2000),
  * BENCH_CONCURRENCY (default "1,10,100"), BENCH_COLD (cold sessions, default 30),
  * BENCH_SESSIONS (sessions in a row, default 1000), BENCH_ROUNDS (how many alternating rounds
- * each phase is split into, default 4), BENCH_VARIANTS (default floor,bare,platform,modern,peer; modern is the platform's stateless 2026-07-28 lane; what auditing costs is measured by npm run bench:profile (its share of CPU) and npm run bench:audit-cost (piece by piece)),
+ * each phase is split into, default 8: 1.25 s slices), BENCH_VARIANTS (default floor,bare,platform,modern,peer; modern is the platform's stateless 2026-07-28 lane; what auditing costs is measured by npm run bench:profile (its share of CPU) and npm run bench:audit-cost (piece by piece)),
  * BENCH_WRITE_DOCS=0 to leave docs/performance.md alone.
  */
 import { spawn } from 'node:child_process';
@@ -26,16 +27,17 @@ const num = (name: string, fallback: number) => {
   if (!Number.isFinite(v) || v < 0) throw new Error(`${name} must be a non-negative number`);
   return v;
 };
-const durationMs = num('BENCH_DURATION_MS', 5000);
+const durationMs = num('BENCH_DURATION_MS', 10000);
+const warmupMs = num('BENCH_WARMUP_MS', 2000);
 const concurrency = (process.env.BENCH_CONCURRENCY ?? '1,10,100')
   .split(',')
   .map(Number)
   .filter((n) => n > 0);
 const coldSamples = num('BENCH_COLD', 30);
 const inARowCount = num('BENCH_SESSIONS', 1000);
-const rounds = Math.max(1, num('BENCH_ROUNDS', 4));
+const rounds = Math.max(1, num('BENCH_ROUNDS', 8));
 const variants = (process.env.BENCH_VARIANTS?.split(',') ?? [...DEFAULT_VARIANTS]).filter((v): v is Variant => (VARIANTS as readonly string[]).includes(v));
-const settings = `steady ${durationMs} ms per variant at concurrency ${concurrency.join(', ')}; ${coldSamples} cold sessions; ${inARowCount} sessions in a row; variants ${variants.join(', ')}, alternating in ${rounds} rounds`;
+const settings = `steady ${durationMs} ms per variant (after ${warmupMs} ms unmeasured) at concurrency ${concurrency.join(', ')}; ${coldSamples} cold sessions; ${inARowCount} sessions in a row; variants ${variants.join(', ')}, alternating in ${rounds} rounds`;
 
 const began = Date.now();
 const say = (line: string) => console.log(`[bench ${((Date.now() - began) / 1000).toFixed(0).padStart(4)}s] ${line}`);
@@ -53,7 +55,7 @@ const record = (r: PhaseResult) => {
 
 try {
   const lanes = variants.map((v) => started.targets.get(v)!);
-  for (const c of concurrency) (await steady(lanes, c, durationMs, rounds)).forEach(record);
+  for (const c of concurrency) (await steady(lanes, c, durationMs, rounds, warmupMs)).forEach(record);
   if (coldSamples > 0) (await cold(lanes, coldSamples, rounds)).forEach(record);
   if (inARowCount > 0) (await inARow(lanes, inARowCount, rounds)).forEach(record);
 } finally {

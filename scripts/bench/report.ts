@@ -54,11 +54,15 @@ function find(results: PhaseResult[], phase: string, variant: string): PhaseResu
 }
 
 function figures(r: Report): string {
-  const rows = ['| phase | variant | throughput (ops/s) | p50 (ms) | p99 (ms) | ops | errors |', '|---|---|---:|---:|---:|---:|---:|'];
+  const rows = [
+    '| phase | variant | throughput (ops/s) | p50 (ms) | p99 (ms) | ops | errors | steady throughput per round (ops/s) |',
+    '|---|---|---:|---:|---:|---:|---:|---|',
+  ];
   for (const phase of phases(r.results)) {
     for (const v of VARIANTS) {
       const f = find(r.results, phase, v);
-      if (f) rows.push(`| ${phase} | ${v} | ${f.throughput.toFixed(0)} | ${ms(f.p50)} | ${ms(f.p99)} | ${f.ops} | ${f.errors} |`);
+      const perRound = phase.startsWith('steady') && f?.perRound ? f.perRound.map((n) => n.toFixed(0)).join(' ') : '';
+      if (f) rows.push(`| ${phase} | ${v} | ${f.throughput.toFixed(0)} | ${ms(f.p50)} | ${ms(f.p99)} | ${f.ops} | ${f.errors} | ${perRound} |`);
     }
   }
   return rows.join('\n');

@@ -10,6 +10,8 @@ export interface PhaseResult {
   errors: number;
   /** A few distinct error messages, for diagnosis. */
   errorSamples: string[];
+  /** Throughput of each alternating slice, in round order (warm-up or drift shows here). */
+  perRound?: number[];
 }
 
 export class Recorder {

@@ -25,6 +25,8 @@ interface Lane {
   wallMs: number;
   /** Sessions to close when the phase ends. */
   ids: Array<string | null>;
+  /** Completed operations per second in each of its slices, in round order. */
+  perRound: number[];
 }
 
 /** Run `fn` over `items` with at most `limit` in flight. */
@@ -39,8 +41,11 @@ async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>
 
 async function timed(lane: Lane, work: () => Promise<void>): Promise<void> {
   const start = performance.now();
+  const ops = lane.rec.samples.length;
   await work();
-  lane.wallMs += performance.now() - start;
+  const took = performance.now() - start;
+  lane.wallMs += took;
+  lane.perRound.push(took > 0 ? ((lane.rec.samples.length - ops) / took) * 1000 : 0);
 }
 
 /** Run `slice` for every lane, `rounds` times, alternating; then close sessions and report. */
@@ -51,11 +56,11 @@ async function interleaved(
   setup: (lane: Lane) => Promise<void>,
   slice: (lane: Lane, round: number) => Promise<void>,
 ): Promise<PhaseResult[]> {
-  const lanes: Lane[] = targets.map((target) => ({ target, rec: new Recorder(), wallMs: 0, ids: [] }));
+  const lanes: Lane[] = targets.map((target) => ({ target, rec: new Recorder(), wallMs: 0, ids: [], perRound: [] }));
   for (const lane of lanes) await setup(lane);
   for (let r = 0; r < rounds; r++) for (const lane of shuffled(lanes, r)) await timed(lane, () => slice(lane, r));
   for (const lane of lanes) await pool(lane.ids, 10, (id) => closeSession(lane.target, id).catch(() => undefined));
-  return lanes.map((lane) => lane.rec.result(lane.target.name, phase, lane.wallMs));
+  return lanes.map((lane) => ({ ...lane.rec.result(lane.target.name, phase, lane.wallMs), perRound: lane.perRound }));
 }
 
 /**
@@ -84,8 +89,14 @@ function shuffled<T>(items: T[], round: number): T[] {
 /** Share of `total` for round `r` of `rounds` (the remainder goes to the first rounds). */
 const share = (total: number, rounds: number, r: number) => Math.floor(total / rounds) + (r < total % rounds ? 1 : 0);
 
-/** `sessions` concurrent sessions per variant calling the tool in a loop, `durationMs` in all per variant. */
-export function steady(targets: Target[], sessions: number, durationMs: number, rounds: number): Promise<PhaseResult[]> {
+/**
+ * `sessions` concurrent sessions per variant calling the tool in a loop, `durationMs` in all per
+ * variant, after `warmupMs` of the same loop that is not measured. The warm-up is by time, not by
+ * count: V8 optimises a function only after many calls, and the platform runs more JavaScript per
+ * call than bare, so a few calls per session left the platform's first slice at about 60% of its
+ * later ones (407, 474, then 569–695 calls/s at c=10 on 2026-11-30) while bare's showed no trend.
+ */
+export function steady(targets: Target[], sessions: number, durationMs: number, rounds: number, warmupMs: number): Promise<PhaseResult[]> {
   return interleaved(
     targets,
     `steady c=${sessions}`,
@@ -96,26 +107,24 @@ export function steady(targets: Target[], sessions: number, durationMs: number, 
         if ('error' in s) lane.rec.fail(`open: ${s.error}`);
         else lane.ids.push(s.sessionId);
       }
-      // Warm-up, unmeasured: every session's first calls (Durable Object start, JIT).
-      await Promise.all(
-        lane.ids.map(async (id) => {
-          for (let i = 0; i < 3; i++) await callTool(lane.target, id);
-        }),
-      );
+      // Unmeasured: every session's first calls (Durable Object start), then the loop until V8 has optimised it.
+      await callInLoop(lane, warmupMs, () => undefined);
     },
-    async (lane) => {
-      const stopAt = performance.now() + durationMs / rounds;
-      await Promise.all(
-        lane.ids.map(async (id) => {
-          while (performance.now() < stopAt) {
-            const began = performance.now();
-            const out = await callTool(lane.target, id);
-            if (out.ok) lane.rec.ok(performance.now() - began);
-            else lane.rec.fail(out.error ?? 'call failed');
-          }
-        }),
-      );
-    },
+    (lane) => callInLoop(lane, durationMs / rounds, (ok, ms, error) => (ok ? lane.rec.ok(ms) : lane.rec.fail(error ?? 'call failed'))),
+  );
+}
+
+/** Every session of the lane calls the tool back to back for `forMs` (at least once each), reporting each call. */
+async function callInLoop(lane: Lane, forMs: number, report: (ok: boolean, ms: number, error?: string) => void): Promise<void> {
+  const stopAt = performance.now() + forMs;
+  await Promise.all(
+    lane.ids.map(async (id) => {
+      do {
+        const began = performance.now();
+        const out = await callTool(lane.target, id);
+        report(out.ok, performance.now() - began, out.error);
+      } while (performance.now() < stopAt);
+    }),
   );
 }
 
