@@ -11,7 +11,7 @@ import { profileDuring } from './bench/cpu-profile.ts';
 import { closeAgents } from './bench/mcp-http.ts';
 import { VARIANTS, type Variant } from './bench/report.ts';
 import { startTargets } from './bench/targets.ts';
-import { steady } from './bench/workloads.ts';
+import { DEFAULT_WARMUP_MS, steady } from './bench/workloads.ts';
 
 const variant = (process.env.BENCH_PROFILE_VARIANT ?? 'platform') as Variant;
 if (!(VARIANTS as readonly string[]).includes(variant) || variant === 'peer')
@@ -29,7 +29,7 @@ try {
     const [result] = await profileDuring(
       started.inspectorPorts.get(variant)!,
       `${variant}-c${concurrency}`,
-      () => steady([started.targets.get(variant)!], concurrency, durationMs, 1, 2000),
+      () => steady([started.targets.get(variant)!], concurrency, durationMs, 1, DEFAULT_WARMUP_MS),
       ([r]) => r!.ops,
     );
     console.log(`${variant} c=${concurrency}: ${result!.throughput.toFixed(0)} ops/s, p50 ${result!.p50?.toFixed(2)} ms, errors ${result!.errors}`);

@@ -20,7 +20,7 @@ import { MemorySampler } from './bench/memory.ts';
 import { DEFAULT_VARIANTS, markdown, targets as checkTargets, VARIANTS, writeDocs, type Variant } from './bench/report.ts';
 import type { PhaseResult } from './bench/stats.ts';
 import { startTargets } from './bench/targets.ts';
-import { cold, inARow, steady } from './bench/workloads.ts';
+import { cold, DEFAULT_WARMUP_MS, inARow, steady } from './bench/workloads.ts';
 
 const num = (name: string, fallback: number) => {
   const v = Number(process.env[name] ?? fallback);
@@ -28,7 +28,7 @@ const num = (name: string, fallback: number) => {
   return v;
 };
 const durationMs = num('BENCH_DURATION_MS', 10000);
-const warmupMs = num('BENCH_WARMUP_MS', 2000);
+const warmupMs = num('BENCH_WARMUP_MS', DEFAULT_WARMUP_MS);
 const concurrency = (process.env.BENCH_CONCURRENCY ?? '1,10,100')
   .split(',')
   .map(Number)

@@ -89,6 +89,9 @@ function shuffled<T>(items: T[], round: number): T[] {
 /** Share of `total` for round `r` of `rounds` (the remainder goes to the first rounds). */
 const share = (total: number, rounds: number, r: number) => Math.floor(total / rounds) + (r < total % rounds ? 1 : 0);
 
+/** Unmeasured steady loop before each steady phase, per variant (see `steady`). */
+export const DEFAULT_WARMUP_MS = 2000;
+
 /**
  * `sessions` concurrent sessions per variant calling the tool in a loop, `durationMs` in all per
  * variant, after `warmupMs` of the same loop that is not measured. The warm-up is by time, not by
