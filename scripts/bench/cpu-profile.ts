@@ -101,13 +101,15 @@ export function summarize({ busy }: Samples): { self: Map<string, number>; total
 }
 
 /**
- * The platform's audit code by where it runs: in the request's turn (building and appending the
- * event to the session's outbox) and after it (the scheduled shipment, the audit store's ingest).
- * What auditing costs, now that no switch turns it off (issue 16): the share of busy CPU under these.
+ * The platform's audit code by where it runs: in the request's turn (building the event and
+ * handing it to the isolate's batcher) and after it (the batched append's call, the outboxes'
+ * shipments, the audit store's ingest; the outbox object's own insert runs under an RPC method named
+ * `append` like others, so it is not counted). What auditing costs, now that no switch turns it off
+ * (issue 16): the share of busy CPU under these.
  */
 export const AUDIT_GROUPS: Record<string, string[]> = {
-  'audit in the request path (recordAudit: build + outbox append)': ['recordAudit'],
-  'audit off the request path (shipment, audit store ingest)': ['shipScheduled', 'shipNow', 'ingest'],
+  'audit in the request path (recordAudit: build + hand to the batcher)': ['recordAudit', 'recordAuditBatched'],
+  'audit off the request path (batched append, shipments, audit store ingest)': ['sendBatch', 'shipAll', 'ingest'],
 };
 
 /** Share of busy time with any of `names` on the stack (each sample counted once per group). */

@@ -1,20 +1,43 @@
 import type { AuditEvent } from './audit-event';
 
+/** Where a shard's batches go, and who keeps a batch whose append failed. */
+export interface AppendSink {
+  /** Append the events to the shard's outbox (resolves once they are durable there). */
+  send(events: AuditEvent[]): Promise<void>;
+  /**
+   * The append failed: called once, by the batch's sender, with every event the batch carried
+   * (whoever recorded them). A session object writes them to its own outbox; Worker code logs them lost.
+   */
+  failed(events: AuditEvent[], error: unknown): void;
+}
+
 interface Batch {
   events: AuditEvent[];
   /** Local clock: the batch is not sent before this (its shard's previous append started less than `minIntervalMs` earlier). */
   notBefore: number;
-  /** Set by the request that sends the batch once its append settled. */
-  outcome?: { ok: true } | { ok: false; error: unknown };
+  /** When the batch's sender was last seen waiting to send it; a batch not seen for `abandonedMs` is taken over. */
+  alive: number;
+  /** Set by the sender once the append settled (either way). */
+  done: boolean;
 }
 
 interface Shard {
   /** The batch still taking events (its append has not started). */
   open?: Batch;
-  /** The batch being sent, if any. */
-  sending?: Batch;
+  /** The batch being sent, if any, and when its append started. */
+  sending?: { batch: Batch; startedAt: number };
   /** When the shard's last append started (local clock). */
   lastSentAt: number;
+}
+
+/** Tunables, for tests; the defaults are the production values. */
+export interface BatcherOptions {
+  maxEvents?: number;
+  minIntervalMs?: number;
+  abandonedMs?: number;
+  stuckMs?: number;
+  /** How a sender waits (its own timers); a test stands in a request whose timers never fire. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** Most events one append carries; a fuller batch makes the next event open another. */
@@ -25,84 +48,130 @@ export const MAX_BATCH_EVENTS = 100;
  * calls back to back would otherwise send nearly every event on its own (one in flight is often
  * done before the next call ends), and each append is a Durable Object RPC that costs the isolate
  * more CPU than the call it records (profile of the stateless lane, docs/performance.md). An event
- * then waits at most this long, plus an append in flight, in its request's `waitUntil`: the
+ * then waits at most this long, plus an append in flight, in its sender's `waitUntil`: the
  * response is never delayed.
  */
 export const MIN_APPEND_INTERVAL_MS = 50;
 
+/** A batch whose sender has not been seen for this long (its request or object is gone) is sent by the next event of its shard instead. */
+const ABANDONED_MS = 1_000;
+
+/** An append in flight for longer than this is presumed lost (its sender is gone): its events are sent again with the next batch (the store keeps one copy per id). */
+const STUCK_MS = 20_000;
+
 /** Shards (tenants) one isolate remembers at most. */
 const MAX_SHARDS = 1_000;
 
-/** Longest a caller waits for an append sent by another request (inside `waitUntil`'s 30 s). */
-const CARRIED_WAIT_MS = 20_000;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const timerSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
- * Per-isolate batching of audit appends to one outbox object per shard (tenant): at most one
- * append per shard is in flight, and appends start at least `minIntervalMs` apart; events recorded
- * meanwhile gather in the next batch, which the request that opened it sends as one append when the
- * previous one settled and the interval passed. An idle shard sends at once, so a lone event waits
- * for nothing; under load, N events cost about one call per interval (or round trip) instead of N. Each caller's promise settles with the append that carried its
- * event: the same durability as one append per event.
+ * Per-isolate batching of audit appends to one outbox object per shard (tenant), shared by every
+ * request and Durable Object of the isolate: at most one append per shard is in flight, and appends
+ * start at least `minIntervalMs` apart. The event that opens a batch makes its caller the batch's
+ * sender; events recorded meanwhile join the batch and their callers return at once (no timer, no
+ * wait: under load most events cost a push to an array). The sender waits, on its own timers, for
+ * the interval and the append in flight, sends the batch as one append, and on failure hands every
+ * event it carried to its sink's `failed` (a session object keeps them in its own outbox). An idle
+ * shard sends at once, so a lone event waits for nothing.
  *
- * Workers forbid one request from settling another's promises or doing its I/O, so a request whose
- * event rides on another's append learns the outcome from the batch's plain `outcome` field, on
- * its own timers (polling from 1 ms, backing off to 16 ms); it gives up after CARRIED_WAIT_MS (the
- * sending request stalled) and rejects, which the caller logs like a failed append.
+ * Workers forbid one request from settling another's promises or doing its I/O, so nothing but
+ * plain data is shared between callers. A sender can vanish (its request's `waitUntil` ran out, its
+ * object was reset): a batch whose sender has not been seen for ABANDONED_MS is sent by the next
+ * event of the shard (or `drain`), and an append in flight for STUCK_MS is presumed lost and its
+ * events sent again with the next batch. Until then those events exist only in this isolate's
+ * memory: the window described in docs/audit.md.
  */
 export class AppendBatcher {
   private readonly shards = new Map<string, Shard>();
+  private readonly maxEvents: number;
+  private readonly minIntervalMs: number;
+  private readonly abandonedMs: number;
+  private readonly stuckMs: number;
+  private readonly sleep: (ms: number) => Promise<void>;
 
-  constructor(
-    private readonly maxEvents = MAX_BATCH_EVENTS,
-    private readonly minIntervalMs = MIN_APPEND_INTERVAL_MS,
-  ) {}
+  constructor(options: BatcherOptions = {}) {
+    this.maxEvents = options.maxEvents ?? MAX_BATCH_EVENTS;
+    this.minIntervalMs = options.minIntervalMs ?? MIN_APPEND_INTERVAL_MS;
+    this.abandonedMs = options.abandonedMs ?? ABANDONED_MS;
+    this.stuckMs = options.stuckMs ?? STUCK_MS;
+    this.sleep = options.sleep ?? timerSleep;
+  }
 
-  /** Queue `event` for `shard`; resolves once the append carrying it has, rejects with its error. */
-  async append(shard: string, event: AuditEvent, send: (events: AuditEvent[]) => Promise<void>): Promise<void> {
-    let s = this.shards.get(shard);
+  /**
+   * Queue `event` for `shard`. Resolves at once when the event joined a batch another caller sends;
+   * when this caller sends the batch, once its append settled and, on failure, `sink.failed` ran.
+   * Never rejects. Keep the promise in `waitUntil`: the events of other callers may ride on it.
+   */
+  append(shard: string, event: AuditEvent, sink: AppendSink): Promise<void> {
+    const s = this.shard(shard);
+    const now = Date.now();
+    const open = s.open;
+    if (open && now - open.alive >= this.abandonedMs) {
+      // Its sender is gone: this caller sends it, with its own event.
+      open.events.push(event);
+      return this.sendBatch(s, open, sink);
+    }
+    if (open && open.events.length < this.maxEvents) {
+      open.events.push(event);
+      return Promise.resolve();
+    }
+    const batch: Batch = { events: [event], notBefore: s.lastSentAt + this.minIntervalMs, alive: now, done: false };
+    s.open = batch;
+    return this.sendBatch(s, batch, sink);
+  }
+
+  /**
+   * Resolves once the batches of `shard` open or in flight now are appended (or failed and handed
+   * to their sinks), sending an abandoned one itself with `sink`: a session object calls it before
+   * its storage is deleted. Waits at most about STUCK_MS.
+   */
+  async drain(shard: string, sink: AppendSink): Promise<void> {
+    const s = this.shards.get(shard);
+    const pending = [s?.open, s?.sending?.batch].filter((b): b is Batch => !!b && !b.done);
+    const deadline = Date.now() + this.stuckMs;
+    for (let wait = 1; s && pending.some((b) => !b.done) && Date.now() < deadline; wait = Math.min(16, wait * 2)) {
+      const open = s.open;
+      if (open && pending.includes(open) && Date.now() - open.alive >= this.abandonedMs) await this.sendBatch(s, open, sink);
+      else await this.sleep(wait);
+    }
+  }
+
+  private shard(key: string): Shard {
+    let s = this.shards.get(key);
     if (!s) {
       // Idle shards are kept for their `lastSentAt`, up to a bound; forgetting one only lets its next append start sooner.
       if (this.shards.size >= MAX_SHARDS) for (const [k, idle] of this.shards) if (!idle.open && !idle.sending) this.shards.delete(k);
       s = { lastSentAt: -Infinity };
-      this.shards.set(shard, s);
+      this.shards.set(key, s);
     }
-    const open = s.open;
-    if (open && open.events.length < this.maxEvents) {
-      open.events.push(event);
-      return carried(open);
-    }
-    const batch: Batch = { events: [event], notBefore: s.lastSentAt + this.minIntervalMs };
-    s.open = batch;
-    // Wait (on this request's own timers) for the interval and the append in flight; events meanwhile join `batch`.
-    if (Date.now() < batch.notBefore) await sleep(batch.notBefore - Date.now());
-    for (let wait = 0; s.sending; wait = Math.min(16, wait * 2 || 1)) {
-      if (s.sending.outcome) s.sending = undefined;
-      else await sleep(wait);
-    }
-    if (s.open === batch) s.open = undefined;
-    s.sending = batch;
-    s.lastSentAt = Date.now();
-    try {
-      await send(batch.events);
-      batch.outcome = { ok: true };
-    } catch (error) {
-      batch.outcome = { ok: false, error };
-      throw error;
-    } finally {
-      if (s.sending === batch) s.sending = undefined;
-    }
+    return s;
   }
-}
 
-/** Settles with the outcome of the append another request sends for `batch` (no polling before it can have been sent). */
-async function carried(batch: Batch): Promise<void> {
-  const started = Date.now();
-  if (started < batch.notBefore) await sleep(batch.notBefore - started);
-  for (let wait = 1; !batch.outcome; wait = Math.min(16, wait * 2)) {
-    if (Date.now() - started > CARRIED_WAIT_MS) throw new Error(`audit append: no outcome within ${CARRIED_WAIT_MS} ms`);
-    await sleep(wait);
+  /** The sender's part: wait for the interval and the append in flight (taking over one presumed lost), then append. */
+  private async sendBatch(s: Shard, batch: Batch, sink: AppendSink): Promise<void> {
+    batch.alive = Date.now();
+    if (batch.alive < batch.notBefore) await this.sleep(batch.notBefore - batch.alive);
+    for (let wait = 0; s.sending; wait = Math.min(16, wait * 2 || 1)) {
+      batch.alive = Date.now();
+      const { batch: inFlight, startedAt } = s.sending;
+      if (inFlight.done) s.sending = undefined;
+      else if (batch.alive - startedAt >= this.stuckMs) {
+        batch.events.unshift(...inFlight.events);
+        s.sending = undefined;
+      } else await this.sleep(wait);
+    }
+    if (batch.done) return; // taken over meanwhile and sent by another caller
+    if (s.open === batch) s.open = undefined;
+    const sending = { batch, startedAt: Date.now() };
+    s.sending = sending;
+    s.lastSentAt = sending.startedAt;
+    try {
+      await sink.send(batch.events);
+    } catch (error) {
+      sink.failed(batch.events, error);
+    } finally {
+      batch.done = true;
+      if (s.sending === sending) s.sending = undefined;
+    }
   }
-  if (!batch.outcome.ok) throw batch.outcome.error;
 }

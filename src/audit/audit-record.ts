@@ -1,14 +1,16 @@
 import type { AuditEvent, AuditEventInput } from './audit-event';
+import { eventId } from './event-id';
 import { redact } from './redact';
 
 /**
  * Turn what a producer knows into the stored event: a fresh id (the idempotency key for delivery,
- * so a batch shipped twice is stored once), the time, and redacted details.
+ * so a batch shipped twice is stored once; time-ordered, event-id.ts), the time, and redacted details.
  */
 export function toAuditEvent(input: AuditEventInput, sensitive?: ReadonlySet<string>): AuditEvent {
+  const time = Date.now();
   return {
-    id: crypto.randomUUID(),
-    time: Date.now(),
+    id: eventId(time),
+    time,
     tenant: input.tenant,
     action: input.action.slice(0, 100),
     result: input.result,

@@ -1,5 +1,5 @@
-import { AppendBatcher } from './append-batcher';
-import type { AuditEventInput } from './audit-event';
+import { AppendBatcher, type AppendSink } from './append-batcher';
+import type { AuditEvent, AuditEventInput } from './audit-event';
 import { toAuditEvent } from './audit-record';
 import { log, type LogFields } from '../observability/log';
 import { requestContext } from '../observability/request-context';
@@ -13,7 +13,8 @@ import { requestContext } from '../observability/request-context';
  * - Worker code (gate, auth, OAuth, admin API, dashboard): `recordAudit(env, event)`, durable in the
  *   tenant's Worker-side outbox when it resolves, or `recordDenial(reason, fields)` for a refusal;
  * - session objects (`HostedMcpAgent` and its subclasses, including the gateway's `GatewayServer`):
- *   `this.recordAudit(event)`, written to the session's own outbox in the same turn; the guard
+ *   `this.recordAudit(event)`, sent to the tenant's outbox through the isolate's batcher
+ *   (src/hosted/session-audit.ts; the session's own outbox keeps what a failed append carried); the guard
  *   already records one event per request, so a refusal inside a session is that request's event;
  * - other Durable Objects (the gateway's `UpstreamState`, ...): `recordAudit(this.env, event)`, an RPC
  *   to the tenant's Worker-side outbox (in `ctx.waitUntil` when it must not delay the caller).
@@ -40,12 +41,44 @@ const batcher = new AppendBatcher();
 
 /**
  * `recordAudit` for hot paths with one event per request (the stateless lane's request events):
- * concurrent events of a tenant share one append per round trip (append-batcher.ts). Resolves,
- * like `recordAudit`, once the event is durable in the tenant's outbox. The caller must keep the
- * promise in `ctx.waitUntil` (or await it): other requests' events may ride on its append.
+ * the events of a tenant's concurrent requests share one append to its outbox about every 50 ms
+ * (append-batcher.ts), and the response never waits. Keep the promise in `ctx.waitUntil`: other
+ * requests' events may ride on it. Never rejects: an append that fails is logged with the events
+ * it carried (`audit.append_failed`), since Worker code has no storage of its own to keep them in.
  */
 export function recordAuditBatched(env: Env, event: AuditEventInput): Promise<void> {
-  return batcher.append(event.tenant ?? PLATFORM_SHARD, withContext(event), (events) => auditOutbox(env, event.tenant).append(events));
+  return appendAuditBatched(env, withContext(event), logLost);
+}
+
+/**
+ * A built event (`toAuditEvent`) into its tenant's outbox through this isolate's batcher: the one
+ * path of the stateless lane's events and of session objects' (src/hosted/session-audit.ts).
+ * `failed` receives a failed append's events (every caller's, once, from whoever sent it).
+ */
+export function appendAuditBatched(env: Env, event: AuditEvent, failed: AppendSink['failed']): Promise<void> {
+  return batcher.append(shardOf(event), event, sink(env, event.tenant, failed));
+}
+
+/** Resolves once the batches now holding `tenant`'s events are appended (a session calls it before its storage goes). */
+export function drainAuditBatches(env: Env, tenant: string | null, failed: AppendSink['failed']): Promise<void> {
+  return batcher.drain(tenant ?? PLATFORM_SHARD, sink(env, tenant, failed));
+}
+
+const shardOf = (event: AuditEvent) => event.tenant ?? PLATFORM_SHARD;
+
+function sink(env: Env, tenant: string | null, failed: AppendSink['failed']): AppendSink {
+  return { send: (events) => auditOutbox(env, tenant).append(events), failed };
+}
+
+function logLost(events: AuditEvent[], error: unknown): void {
+  log('error', 'audit.append_failed', {
+    events: events.length,
+    correlationIds: events
+      .slice(0, 20)
+      .map((e) => e.correlationId)
+      .join(','),
+    error: String(error).slice(0, 200),
+  });
 }
 
 /** The event as stored, with the request's correlation id and client IP when the caller did not give them. */

@@ -5,6 +5,7 @@ import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validatio
 import { McpError, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { DEFAULT_CAPABILITIES, type HostedServerInfo, type ServerDefinition, type SessionSql } from './author-api';
 import { AuditShipping } from './audit-shipping';
+import { SessionAudit } from './session-audit';
 import { installChokePoint, isGuarded, type HandlerExtra, type RawRequest } from './choke-point';
 import { registerLegacy } from './legacy-adapter';
 import { CLIENT_IP_FORWARD_HEADER, CORRELATION_FORWARD_HEADER, decodePrincipal, PRINCIPAL_HEADER, tenantNamespace, type Principal } from './principal';
@@ -37,7 +38,8 @@ export type { HostedServerInfo } from './author-api';
  * - the choke point and policy: `choke-point.ts`, `request-guard.ts`, `tool-policy.ts`;
  * - owner binding: `session-owner.ts`;
  * - idle expiry: `session-expiry.ts` (what ends a session is `expireIdleSession` below);
- * - the audit outbox and its shipping: `audit-shipping.ts`;
+ * - audit: `session-audit.ts` (events to the tenant's outbox, batched per isolate) and
+ *   `audit-shipping.ts` (the session's own outbox, for what a failed append carried);
  * - Streamable HTTP served in the object, without the framework's WebSocket bridge:
  *   `session-http.ts` and `session-http-transport.ts`. The legacy HTTP+SSE transport (`sse:`
  *   objects) stays on the framework's own transport and bridge;
@@ -85,6 +87,7 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
   private readonly owner = new SessionOwner(this.ctx.storage);
   private readonly expiry = new SessionExpiry(this.ctx.storage, this.jobs, () => sessionIdleMs(this.env));
   private readonly shipping = new AuditShipping(this.ctx.storage.sql, this.jobs);
+  private readonly audit = new SessionAudit(this.env, this.ctx, this.shipping);
   /** Streamable HTTP sessions only: the transport the object serves requests with. */
   private http?: SessionHttpTransport;
   /** Whether the Streamable HTTP session is open (initialized, not ended); undefined until read. */
@@ -183,10 +186,12 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
   }
 
   /**
-   * Runs before the session's storage is destroyed (idle expiry, DELETE): ships the audit outbox
-   * to the audit store and throws when it cannot, so the caller keeps the storage and tries again later.
+   * Runs before the session's storage is destroyed (idle expiry, DELETE): waits for the batches
+   * carrying its events, then ships its own outbox to the audit store and throws when it cannot,
+   * so the caller keeps the storage and tries again later.
    */
   protected async beforeSessionEnd(): Promise<void> {
+    await this.audit.drain();
     await this.shipping.shipNow(this.env);
   }
 
@@ -196,12 +201,13 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
   }
 
   /**
-   * Record an audit event from this session object: written to the session's own outbox in the
-   * same turn (as durable as what the handler did), shipped to the tenant's store by the scheduler.
+   * Record an audit event from this session object, off the request's path: to the tenant's outbox
+   * through the isolate's batcher, or into the session's own outbox when that append fails
+   * (session-audit.ts).
    * The one way a session object records (src/audit/record.ts); the guard already records each request.
    */
   protected recordAudit(event: AuditEventInput, sensitive?: ReadonlySet<string>): void {
-    this.shipping.append(toAuditEvent(event, sensitive));
+    this.audit.record(toAuditEvent(event, sensitive));
   }
 
   /** The caller of the request being handled. Throws outside a request (deny by default). */

@@ -106,11 +106,7 @@ function laneFor(target: GateTarget, definition: ServerDefinition, key: string):
 function record(admitted: Admitted, event: AuditEventInput, sensitive: ReadonlySet<string>): void {
   // Redact with the tool's sensitive names here: the Worker-side recorder only knows global secret names.
   const details = toAuditEvent(event, sensitive).details ?? undefined;
-  admitted.ctx.waitUntil(
-    recordAuditBatched(admitted.env, { ...event, details }).catch((error) =>
-      console.error(JSON.stringify({ level: 'error', event: 'audit.append_failed', correlationId: event.correlationId, error: String(error).slice(0, 200) })),
-    ),
-  );
+  admitted.ctx.waitUntil(recordAuditBatched(admitted.env, { ...event, details }));
 }
 
 /**

@@ -2,6 +2,7 @@ import { env, evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import { dayOf, shardStore } from '../../src/audit/store-names';
 import { describe, expect, it } from 'vitest';
 import { deliverToStores } from '../../src/audit/audit-store';
+import { auditOutbox } from '../../src/audit/record';
 import { auditQuery, seedStoreEvents, toolCall, waitForEvents } from './audit-support';
 import { call, createKey, mcpPost, openSession, rpcMessages, seedTenant } from './platform-client';
 
@@ -25,6 +26,37 @@ async function storeOutage(tenant: string, down: boolean): Promise<void> {
   await runInDurableObject(shardStore(env, tenant, dayOf(Date.now())), (_instance, state) => {
     state.storage.sql.exec(down ? 'ALTER TABLE events RENAME TO events_offline' : 'ALTER TABLE events_offline RENAME TO events');
   });
+}
+
+/** Take the tenant's Worker-side outbox object down (its table disappears: every append fails), or bring it back. */
+async function outboxOutage(tenant: string, down: boolean): Promise<void> {
+  await runInDurableObject(auditOutbox(env, tenant), (_instance, state) => {
+    state.storage.sql.exec(
+      down ? 'ALTER TABLE smcp_audit_outbox RENAME TO smcp_audit_outbox_offline' : 'ALTER TABLE smcp_audit_outbox_offline RENAME TO smcp_audit_outbox',
+    );
+  });
+}
+
+/** The note titles of the `add_note` calls whose events wait in an object's outbox (a session's own, or a tenant's). */
+async function outboxTitles(object: DurableObjectStub): Promise<string[]> {
+  return runInDurableObject(object, (_instance, state) => {
+    const exists = state.storage.sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'smcp_audit_outbox'").toArray().length > 0;
+    if (!exists) return [];
+    return state.storage.sql
+      .exec<{ body: string }>('SELECT body FROM smcp_audit_outbox')
+      .toArray()
+      .map((r) => JSON.parse(r.body) as { resource?: string; details?: { arguments?: { title?: string } } })
+      .filter((e) => e.resource === 'add_note')
+      .map((e) => String(e.details?.arguments?.title));
+  });
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition never held');
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 function expectNoDuplicates(events: any[]): void {
@@ -84,7 +116,7 @@ describe('audit delivery', { timeout: 120_000 }, () => {
     expect(event.correlationId).toBe(correlationId);
   });
 
-  it('loses nothing and duplicates nothing while the store is failing and session and store objects are evicted mid-run', async () => {
+  it('loses nothing and duplicates nothing while the store and the tenant outbox are failing and session and store objects are evicted mid-run', async () => {
     const t = await seedTenant(['notes']);
     const key = await createKey(t.id, 'member');
     const s1 = await openSession('notes', key.key);
@@ -97,20 +129,30 @@ describe('audit delivery', { timeout: 120_000 }, () => {
     await callsIn(key.key, s1, 4, 'outage-s1');
     await callsIn(key.key, s2, 4, 'outage-s2');
     const admin = await createKey(t.id, 'read-only'); // an admin change during the outage
-    // A session object is evicted while its events are still waiting in its outbox.
+    // The tenant's outbox object fails too: the appends carrying the session's events fail, and
+    // the session keeps them in its own outbox, which cannot ship either (the store is down).
+    // (First the outage's 8 calls reach the tenant's outbox, where they wait for the store.)
+    await waitFor(async () => (await outboxTitles(auditOutbox(env, t.id))).filter((title) => title.startsWith('outage-')).length === 8);
+    await outboxOutage(t.id, true);
+    await callsIn(key.key, s1, 2, 'outbox-down');
+    await waitFor(async () => (await outboxTitles(sessionObject(s1))).length === 2);
+    // That session object is evicted while the events wait in its outbox.
     await evictDurableObject(sessionObject(s1));
+    await outboxOutage(t.id, false);
     await callsIn(key.key, s1, 2, 'after-evict');
     await new Promise((r) => setTimeout(r, 1500)); // shipments fail meanwhile
     await storeOutage(t.id, false);
     // The store object itself is evicted while the backlog is being delivered to it.
     await evictDurableObject(shardStore(env, t.id, dayOf(Date.now())));
 
-    await waitForEvents(t.id, 'action=tools/call', exactly(13), 60_000);
+    await waitForEvents(t.id, 'action=tools/call', exactly(15), 60_000);
     await waitForEvents(t.id, 'action=admin.key.create', (e) => e.some((x) => x.resource === admin.id), 60_000);
     await new Promise((r) => setTimeout(r, 2500));
     const events = (await auditQuery(`/tenants/${t.id}/audit?action=tools/call&limit=5000`)).body.events;
-    expect(events).toHaveLength(13);
+    expect(events).toHaveLength(15);
     expectNoDuplicates(events);
+    expect(events.filter((e: any) => String(e.details?.arguments?.title).startsWith('outbox-down'))).toHaveLength(2);
+    expect(await outboxTitles(sessionObject(s1))).toEqual([]);
   });
 
   it('stores a resent batch once and counts it once in the metrics', async () => {
