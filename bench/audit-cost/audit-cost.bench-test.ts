@@ -4,7 +4,9 @@
  * microseconds per event, so the machine's speed shows in all of them alike:
  *
  * - build: the guard's event (`toAuditEvent`: id, time, redaction of the arguments);
- * - append: the row in the session's own SQLite outbox, the only audit work on a request's path;
+ * - append: a row in an outbox's SQLite, back to back in one turn (the tenant's outbox object per
+ *   event of a batched append; a session's own outbox keeps a failed append's events). Since
+ *   2026-12-01 no request writes it in its own turn: see docs/audit.md, "Durable within one append";
  * - a light session's shipment, from inside a Durable Object as the session ships: 5 events
  *   appended then delivered to the tenant's audit store and deleted (what a session making about
  *   one call a second ships every 5 s); the same through the tenant's Worker-side outbox (a
@@ -56,7 +58,7 @@ it(`audit cost per session request (${N} events per piece)`, async () => {
     const outbox = new AuditOutbox(state.storage.sql);
     t = performance.now();
     for (const e of built) outbox.append(e);
-    rows.push(`| append to the session's outbox (SQLite INSERT; on the request's path) | ${perEvent(t, N)} |`);
+    rows.push(`| append to an outbox (SQLite INSERT, back to back in one turn) | ${perEvent(t, N)} |`);
     state.storage.sql.exec('DELETE FROM smcp_audit_outbox');
     t = performance.now();
     for (let i = 0; i < N; i += 5) {
