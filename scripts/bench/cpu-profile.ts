@@ -102,14 +102,13 @@ export function summarize({ busy }: Samples): { self: Map<string, number>; total
 
 /**
  * The platform's audit code by where it runs: in the request's turn (building the event and
- * handing it to the isolate's batcher) and after it (the batched append's call, the outboxes'
- * shipments, the audit store's ingest; the outbox object's own insert runs under an RPC method named
- * `append` like others, so it is not counted). What auditing costs, now that no switch turns it off
+ * handing it to the isolate's batcher) and after it (the batch's delivery call, the outboxes'
+ * shipments, the audit store's ingest). What auditing costs, now that no switch turns it off
  * (issue 16): the share of busy CPU under these.
  */
 export const AUDIT_GROUPS: Record<string, string[]> = {
   'audit in the request path (recordAudit: build + hand to the batcher)': ['recordAudit', 'recordAuditBatched'],
-  'audit off the request path (batched append, shipments, audit store ingest)': ['sendBatch', 'shipAll', 'ingest'],
+  'audit off the request path (batched delivery, shipments, audit store ingest)': ['sendBatch', 'shipAll', 'ingest'],
 };
 
 /** Share of busy time with any of `names` on the stack (each sample counted once per group). */

@@ -1,14 +1,14 @@
 import type { AuditEvent } from './audit-event';
 
-/** Where a shard's batches go, and who keeps a batch whose append failed. */
+/** Where a shard's batches go (record.ts: the tenant's audit store), and who keeps a batch whose append failed. */
 export interface AppendSink {
-  /** Append the events to the shard's outbox (resolves once they are durable there). */
+  /** Deliver the events (resolves once they are durable where they went). */
   send(events: AuditEvent[]): Promise<void>;
   /**
-   * The append failed: called once, by the batch's sender, with every event the batch carried
-   * (whoever recorded them). A session object writes them to its own outbox; Worker code logs them lost.
+   * The delivery failed: called once, by the batch's sender, with every event the batch carried
+   * (whoever recorded them), to keep them somewhere durable (src/audit/record.ts). Must not throw.
    */
-  failed(events: AuditEvent[], error: unknown): void;
+  failed(events: AuditEvent[], error: unknown): void | Promise<void>;
 }
 
 interface Batch {
@@ -65,8 +65,9 @@ const MAX_SHARDS = 1_000;
 const timerSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
- * Per-isolate batching of audit appends to one outbox object per shard (tenant), shared by every
- * request and Durable Object of the isolate: at most one append per shard is in flight, and appends
+ * Per-isolate batching of audit events into one call (an "append": src/audit/record.ts delivers it
+ * to the shard's audit store) per shard (tenant), shared by every request and Durable Object of the
+ * isolate: at most one append per shard is in flight, and appends
  * start at least `minIntervalMs` apart. The event that opens a batch makes its caller the batch's
  * sender; events recorded meanwhile join the batch and their callers return at once (no timer, no
  * wait: under load most events cost a push to an array). The sender waits, on its own timers, for
@@ -168,7 +169,7 @@ export class AppendBatcher {
     try {
       await sink.send(batch.events);
     } catch (error) {
-      sink.failed(batch.events, error);
+      await sink.failed(batch.events, error);
     } finally {
       batch.done = true;
       if (s.sending === sending) s.sending = undefined;

@@ -1,6 +1,7 @@
 import { AppendBatcher, type AppendSink } from './append-batcher';
 import type { AuditEvent, AuditEventInput } from './audit-event';
 import { toAuditEvent } from './audit-record';
+import { deliverToStores } from './audit-store';
 import { log, type LogFields } from '../observability/log';
 import { requestContext } from '../observability/request-context';
 
@@ -13,8 +14,8 @@ import { requestContext } from '../observability/request-context';
  * - Worker code (gate, auth, OAuth, admin API, dashboard): `recordAudit(env, event)`, durable in the
  *   tenant's Worker-side outbox when it resolves, or `recordDenial(reason, fields)` for a refusal;
  * - session objects (`HostedMcpAgent` and its subclasses, including the gateway's `GatewayServer`):
- *   `this.recordAudit(event)`, sent to the tenant's outbox through the isolate's batcher
- *   (src/hosted/session-audit.ts; the session's own outbox keeps what a failed append carried); the guard
+ *   `this.recordAudit(event)`, delivered to the tenant's store through the isolate's batcher
+ *   (src/hosted/session-audit.ts; the session's own outbox keeps what a failed delivery carried); the guard
  *   already records one event per request, so a refusal inside a session is that request's event;
  * - other Durable Objects (the gateway's `UpstreamState`, ...): `recordAudit(this.env, event)`, an RPC
  *   to the tenant's Worker-side outbox (in `ctx.waitUntil` when it must not delay the caller).
@@ -41,44 +42,51 @@ const batcher = new AppendBatcher();
 
 /**
  * `recordAudit` for hot paths with one event per request (the stateless lane's request events):
- * the events of a tenant's concurrent requests share one append to its outbox about every 50 ms
- * (append-batcher.ts), and the response never waits. Keep the promise in `ctx.waitUntil`: other
- * requests' events may ride on it. Never rejects: an append that fails is logged with the events
- * it carried (`audit.append_failed`), since Worker code has no storage of its own to keep them in.
+ * the events of a tenant's concurrent requests share one delivery to its audit store about every
+ * 50 ms (`deliverAuditBatched`), and the response never waits. Keep the promise in
+ * `ctx.waitUntil`: other requests' events may ride on it. Never rejects: a delivery that fails is
+ * appended to the tenant's outbox object instead, which retries it, and logged as lost
+ * (`audit.append_failed`) only when that fails too.
  */
 export function recordAuditBatched(env: Env, event: AuditEventInput): Promise<void> {
-  return appendAuditBatched(env, withContext(event), logLost);
+  return deliverAuditBatched(env, withContext(event), (events) => keepInTenantOutbox(env, events));
 }
 
 /**
- * A built event (`toAuditEvent`) into its tenant's outbox through this isolate's batcher: the one
- * path of the stateless lane's events and of session objects' (src/hosted/session-audit.ts).
- * `failed` receives a failed append's events (every caller's, once, from whoever sent it).
+ * A built event (`toAuditEvent`) to its tenant's audit store through this isolate's batcher
+ * (append-batcher.ts): the one path of every MCP request's event, in the stateless lane and in
+ * session objects (src/hosted/session-audit.ts). `failed` keeps a failed delivery's events (every
+ * caller's, once, from whoever sent it) somewhere durable.
  */
-export function appendAuditBatched(env: Env, event: AuditEvent, failed: AppendSink['failed']): Promise<void> {
-  return batcher.append(shardOf(event), event, sink(env, event.tenant, failed));
+export function deliverAuditBatched(env: Env, event: AuditEvent, failed: AppendSink['failed']): Promise<void> {
+  return batcher.append(shardOf(event.tenant), event, sink(env, failed));
 }
 
-/** Resolves once the batches now holding `tenant`'s events are appended (a session calls it before its storage goes). */
+/** Resolves once the batches now holding `tenant`'s events are delivered or kept (a session calls it before its storage goes). */
 export function drainAuditBatches(env: Env, tenant: string | null, failed: AppendSink['failed']): Promise<void> {
-  return batcher.drain(tenant ?? PLATFORM_SHARD, sink(env, tenant, failed));
+  return batcher.drain(shardOf(tenant), sink(env, failed));
 }
 
-const shardOf = (event: AuditEvent) => event.tenant ?? PLATFORM_SHARD;
+const shardOf = (tenant: string | null) => tenant ?? PLATFORM_SHARD;
 
-function sink(env: Env, tenant: string | null, failed: AppendSink['failed']): AppendSink {
-  return { send: (events) => auditOutbox(env, tenant).append(events), failed };
+function sink(env: Env, failed: AppendSink['failed']): AppendSink {
+  return { send: (events) => deliverToStores(env, events), failed };
 }
 
-function logLost(events: AuditEvent[], error: unknown): void {
-  log('error', 'audit.append_failed', {
-    events: events.length,
-    correlationIds: events
-      .slice(0, 20)
-      .map((e) => e.correlationId)
-      .join(','),
-    error: String(error).slice(0, 200),
-  });
+/** A failed delivery from Worker code: into the tenant's outbox object (durable, retried); logged as lost only if that fails too. */
+async function keepInTenantOutbox(env: Env, events: AuditEvent[]): Promise<void> {
+  try {
+    await auditOutbox(env, events[0]?.tenant ?? null).append(events);
+  } catch (error) {
+    log('error', 'audit.append_failed', {
+      events: events.length,
+      correlationIds: events
+        .slice(0, 20)
+        .map((e) => e.correlationId)
+        .join(','),
+      error: String(error).slice(0, 200),
+    });
+  }
 }
 
 /** The event as stored, with the request's correlation id and client IP when the caller did not give them. */

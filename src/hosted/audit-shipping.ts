@@ -21,8 +21,8 @@ const BUSY_WINDOW_MS = 60_000;
 
 /**
  * A session object's own audit outbox and its shipping schedule. Events normally go to the
- * tenant's outbox through the isolate's batcher (session-audit.ts); this outbox keeps those of a
- * batch whose append failed, and rows left by earlier versions, which wrote every event here. They
+ * tenant's store through the isolate's batcher (session-audit.ts); this outbox keeps those of a
+ * batch whose delivery failed, and rows left by earlier versions, which wrote every event here. They
  * are appended to the object's SQLite (src/audit/audit-outbox.ts), and one scheduled shipment at a
  * time sends them to the tenant's audit store, retried with backoff while the store fails.
  */

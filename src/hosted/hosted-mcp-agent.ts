@@ -38,8 +38,8 @@ export type { HostedServerInfo } from './author-api';
  * - the choke point and policy: `choke-point.ts`, `request-guard.ts`, `tool-policy.ts`;
  * - owner binding: `session-owner.ts`;
  * - idle expiry: `session-expiry.ts` (what ends a session is `expireIdleSession` below);
- * - audit: `session-audit.ts` (events to the tenant's outbox, batched per isolate) and
- *   `audit-shipping.ts` (the session's own outbox, for what a failed append carried);
+ * - audit: `session-audit.ts` (events to the tenant's store, batched per isolate) and
+ *   `audit-shipping.ts` (the session's own outbox, for what a failed delivery carried);
  * - Streamable HTTP served in the object, without the framework's WebSocket bridge:
  *   `session-http.ts` and `session-http-transport.ts`. The legacy HTTP+SSE transport (`sse:`
  *   objects) stays on the framework's own transport and bridge;
@@ -201,8 +201,8 @@ export abstract class HostedMcpAgent extends McpAgent<Env, unknown, Principal> {
   }
 
   /**
-   * Record an audit event from this session object, off the request's path: to the tenant's outbox
-   * through the isolate's batcher, or into the session's own outbox when that append fails
+   * Record an audit event from this session object, off the request's path: to the tenant's store
+   * through the isolate's batcher, or into the session's own outbox when that delivery fails
    * (session-audit.ts).
    * The one way a session object records (src/audit/record.ts); the guard already records each request.
    */

@@ -1,20 +1,20 @@
 import type { AuditEvent } from '../audit/audit-event';
-import { appendAuditBatched, drainAuditBatches } from '../audit/record';
+import { deliverAuditBatched, drainAuditBatches } from '../audit/record';
 import { log } from '../observability/log';
 import type { AuditShipping } from './audit-shipping';
 
 /**
  * How a session object records its audit events, off the request's path: each event goes to the
- * tenant's outbox object through the isolate's append batcher (src/audit/append-batcher.ts, the
- * stateless lane's path too), so the response never waits and the events of every session and
- * Worker request of the isolate share one append per tenant about every 50 ms. A write into the
- * session's own SQLite per request was the sessionful lane's largest single cost: its commit, one
- * per request (docs/performance.md).
+ * tenant's audit store through the isolate's batcher (src/audit/append-batcher.ts, the stateless
+ * lane's path too), so the response never waits and the events of every session and Worker request
+ * of the isolate share one delivery per tenant about every 50 ms. A write into the session's own
+ * SQLite per request was the sessionful lane's largest single cost: its commit, one per request
+ * (docs/performance.md).
  *
- * A batch whose append fails is written to the outbox of the session that sent it
+ * A batch whose delivery fails is written to the outbox of the session that sent it
  * (`AuditShipping`, with retries to the store): whatever sessions its events came from, nothing a
- * failed append carried is lost. The window in which an event exists only in memory (until its
- * append settles: the batching interval plus one call) is described in docs/audit.md.
+ * failed delivery carried is lost. The window in which an event exists only in memory (until its
+ * delivery settles: the batching interval plus one call) is described in docs/audit.md.
  */
 export class SessionAudit {
   private tenant: string | null | undefined;
@@ -28,15 +28,15 @@ export class SessionAudit {
   /** Record `event` (built by `toAuditEvent`); returns at once. */
   record(event: AuditEvent): void {
     if (event.tenant !== null) this.tenant = event.tenant;
-    this.ctx.waitUntil(appendAuditBatched(this.env, event, this.keep));
+    this.ctx.waitUntil(deliverAuditBatched(this.env, event, this.keep));
   }
 
-  /** Before the session's storage goes: the batches holding its events are appended (or kept in its outbox). */
+  /** Before the session's storage goes: the batches holding its events are delivered (or kept in its outbox). */
   async drain(): Promise<void> {
     if (this.tenant !== undefined) await drainAuditBatches(this.env, this.tenant, this.keep);
   }
 
-  /** A failed append's events (this session's and others'): into this session's own outbox, shipped with retries. */
+  /** A failed delivery's events (this session's and others'): into this session's own outbox, shipped with retries. */
   private readonly keep = (events: AuditEvent[], error: unknown): void => {
     log('warn', 'audit.append_failed', { events: events.length, kept: 'session outbox', error: String(error).slice(0, 200) });
     try {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { deliverToStores } from '../../src/audit/audit-store';
 import { auditOutbox } from '../../src/audit/record';
 import { auditQuery, seedStoreEvents, toolCall, waitForEvents } from './audit-support';
+import { modernCall, textOf } from './modern-client';
 import { call, createKey, mcpPost, openSession, rpcMessages, seedTenant } from './platform-client';
 
 const exactly = (n: number) => (events: any[]) => events.length >= n;
@@ -28,27 +29,21 @@ async function storeOutage(tenant: string, down: boolean): Promise<void> {
   });
 }
 
-/** Take the tenant's Worker-side outbox object down (its table disappears: every append fails), or bring it back. */
-async function outboxOutage(tenant: string, down: boolean): Promise<void> {
-  await runInDurableObject(auditOutbox(env, tenant), (_instance, state) => {
-    state.storage.sql.exec(
-      down ? 'ALTER TABLE smcp_audit_outbox RENAME TO smcp_audit_outbox_offline' : 'ALTER TABLE smcp_audit_outbox_offline RENAME TO smcp_audit_outbox',
-    );
-  });
-}
-
-/** The note titles of the `add_note` calls whose events wait in an object's outbox (a session's own, or a tenant's). */
-async function outboxTitles(object: DurableObjectStub): Promise<string[]> {
+/** The events waiting in an object's outbox (a session's own, or a tenant's outbox object). */
+async function outboxEvents(object: DurableObjectStub): Promise<any[]> {
   return runInDurableObject(object, (_instance, state) => {
     const exists = state.storage.sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'smcp_audit_outbox'").toArray().length > 0;
     if (!exists) return [];
     return state.storage.sql
       .exec<{ body: string }>('SELECT body FROM smcp_audit_outbox')
       .toArray()
-      .map((r) => JSON.parse(r.body) as { resource?: string; details?: { arguments?: { title?: string } } })
-      .filter((e) => e.resource === 'add_note')
-      .map((e) => String(e.details?.arguments?.title));
+      .map((r) => JSON.parse(r.body));
   });
+}
+
+/** The note titles of the `add_note` calls whose events wait in an object's outbox. */
+async function outboxTitles(object: DurableObjectStub): Promise<string[]> {
+  return (await outboxEvents(object)).filter((e) => e.resource === 'add_note').map((e) => String(e.details?.arguments?.title));
 }
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
@@ -116,7 +111,7 @@ describe('audit delivery', { timeout: 120_000 }, () => {
     expect(event.correlationId).toBe(correlationId);
   });
 
-  it('loses nothing and duplicates nothing while the store and the tenant outbox are failing and session and store objects are evicted mid-run', async () => {
+  it('loses nothing and duplicates nothing while the store is failing and session and store objects are evicted mid-run', async () => {
     const t = await seedTenant(['notes']);
     const key = await createKey(t.id, 'member');
     const s1 = await openSession('notes', key.key);
@@ -129,30 +124,45 @@ describe('audit delivery', { timeout: 120_000 }, () => {
     await callsIn(key.key, s1, 4, 'outage-s1');
     await callsIn(key.key, s2, 4, 'outage-s2');
     const admin = await createKey(t.id, 'read-only'); // an admin change during the outage
-    // The tenant's outbox object fails too: the appends carrying the session's events fail, and
-    // the session keeps them in its own outbox, which cannot ship either (the store is down).
-    // (First the outage's 8 calls reach the tenant's outbox, where they wait for the store.)
-    await waitFor(async () => (await outboxTitles(auditOutbox(env, t.id))).filter((title) => title.startsWith('outage-')).length === 8);
-    await outboxOutage(t.id, true);
-    await callsIn(key.key, s1, 2, 'outbox-down');
-    await waitFor(async () => (await outboxTitles(sessionObject(s1))).length === 2);
-    // That session object is evicted while the events wait in its outbox.
+    // The deliveries carrying the calls' events fail, and the sessions that sent them keep them in their own outboxes.
+    const kept = async () => [...(await outboxTitles(sessionObject(s1))), ...(await outboxTitles(sessionObject(s2)))];
+    await waitFor(async () => (await kept()).filter((title) => title.startsWith('outage-')).length === 8);
+    // A session object is evicted while events wait in its outbox.
     await evictDurableObject(sessionObject(s1));
-    await outboxOutage(t.id, false);
     await callsIn(key.key, s1, 2, 'after-evict');
     await new Promise((r) => setTimeout(r, 1500)); // shipments fail meanwhile
     await storeOutage(t.id, false);
     // The store object itself is evicted while the backlog is being delivered to it.
     await evictDurableObject(shardStore(env, t.id, dayOf(Date.now())));
 
-    await waitForEvents(t.id, 'action=tools/call', exactly(15), 60_000);
+    await waitForEvents(t.id, 'action=tools/call', exactly(13), 60_000);
     await waitForEvents(t.id, 'action=admin.key.create', (e) => e.some((x) => x.resource === admin.id), 60_000);
     await new Promise((r) => setTimeout(r, 2500));
     const events = (await auditQuery(`/tenants/${t.id}/audit?action=tools/call&limit=5000`)).body.events;
-    expect(events).toHaveLength(15);
+    expect(events).toHaveLength(13);
     expectNoDuplicates(events);
-    expect(events.filter((e: any) => String(e.details?.arguments?.title).startsWith('outbox-down'))).toHaveLength(2);
-    expect(await outboxTitles(sessionObject(s1))).toEqual([]);
+    expect(await kept()).toEqual([]);
+  });
+
+  it('keeps stateless calls made while the store is failing in the tenant outbox, and delivers each once', async () => {
+    const t = await seedTenant(['everything']);
+    const key = await createKey(t.id, 'member');
+    await modernCall('everything', key.key, 'tools/call', { name: 'test_simple_text', arguments: {} });
+    await waitForEvents(t.id, 'action=tools/call', exactly(1));
+    await storeOutage(t.id, true);
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => modernCall('everything', key.key, 'tools/call', { name: 'test_simple_text', arguments: {} })),
+    );
+    for (const a of answers) expect(textOf(a.message)).toContain('simple text');
+    const waiting = async () => (await outboxEvents(auditOutbox(env, t.id))).filter((e) => e.action === 'tools/call');
+    await waitFor(async () => (await waiting()).length === 6);
+    await storeOutage(t.id, false);
+    await waitForEvents(t.id, 'action=tools/call', exactly(7), 60_000);
+    await new Promise((r) => setTimeout(r, 2500));
+    const events = (await auditQuery(`/tenants/${t.id}/audit?action=tools/call&limit=5000`)).body.events;
+    expect(events).toHaveLength(7);
+    expect(new Set(events.map((e: any) => e.correlationId)).size).toBe(7);
+    expect(await waiting()).toEqual([]);
   });
 
   it('stores a resent batch once and counts it once in the metrics', async () => {
