@@ -4,9 +4,9 @@
  * microseconds per event, so the machine's speed shows in all of them alike:
  *
  * - build: the guard's event (`toAuditEvent`: id, time, redaction of the arguments);
- * - append: a row in an outbox's SQLite, back to back in one turn (the tenant's outbox object per
- *   event of a batched append; a session's own outbox keeps a failed append's events). Since
- *   2026-12-01 no request writes it in its own turn: see docs/audit.md, "Durable within one append";
+ * - append: a row in an outbox's SQLite, back to back in one turn (where a failed batched delivery's
+ *   events are kept: a session's own outbox, or the tenant's outbox object for Worker code). Since
+ *   2026-12-01 no request writes it in its own turn: see docs/audit.md, "Durable within one delivery";
  * - a light session's shipment, from inside a Durable Object as the session ships: 5 events
  *   appended then delivered to the tenant's audit store and deleted (what a session making about
  *   one call a second ships every 5 s); the same through the tenant's Worker-side outbox (a
