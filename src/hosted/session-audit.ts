@@ -17,7 +17,8 @@ import type { AuditShipping } from './audit-shipping';
  * delivery settles: the batching interval plus one call) is described in docs/audit.md.
  */
 export class SessionAudit {
-  private tenant: string | null | undefined;
+  /** The tenants (null: the platform's shard) this session recorded events for: what `drain` waits on. */
+  private readonly tenants = new Set<string | null>();
 
   constructor(
     private readonly env: Env,
@@ -27,13 +28,13 @@ export class SessionAudit {
 
   /** Record `event` (built by `toAuditEvent`); returns at once. */
   record(event: AuditEvent): void {
-    if (event.tenant !== null) this.tenant = event.tenant;
+    this.tenants.add(event.tenant);
     this.ctx.waitUntil(deliverAuditBatched(this.env, event, this.keep));
   }
 
   /** Before the session's storage goes: the batches holding its events are delivered (or kept in its outbox). */
   async drain(): Promise<void> {
-    if (this.tenant !== undefined) await drainAuditBatches(this.env, this.tenant, this.keep);
+    for (const tenant of this.tenants) await drainAuditBatches(this.env, tenant, this.keep);
   }
 
   /** A failed delivery's events (this session's and others'): into this session's own outbox, shipped with retries. */
