@@ -19,6 +19,15 @@ export class BenchPlatformServer extends HostedMcpAgent {
   }
 }
 
+/**
+ * The unaudited variant: the platform variant's server with its session's audit events dropped,
+ * so one run measures what auditing costs (issue 16: audited/unaudited within 1.05×) without a
+ * switch in production code. Everything else (guard, owner binding, policy, limits) runs.
+ */
+export class BenchUnauditedServer extends BenchPlatformServer {
+  protected override recordAudit(): void {}
+}
+
 /** The bare variant: a plain `McpAgent` as the Agents SDK documents it, no platform code. */
 export class BenchBareServer extends McpAgent<Env> {
   server = new McpServer({ name: 'bench', version: '1.0.0' }, { capabilities: { tools: {} }, jsonSchemaValidator: new CfWorkerJsonSchemaValidator() });

@@ -16,11 +16,13 @@ import { verifyApiKey } from '../src/tenancy/api-keys';
  *
  * The platform variant is the production route `/servers/everything/mcp`, whose Durable Object
  * binding the bench config points at `BenchPlatformServer` (the same tool on a HostedMcpAgent).
- * There is no audit-off variant: auditing cannot be switched off; `npm run bench:profile` (its
- * share of CPU) and `npm run bench:audit-cost` (piece by piece) measure what it costs.
+ * Auditing cannot be switched off in production code: the unaudited variant is a second
+ * `wrangler dev` whose config binds the same route to `BenchUnauditedServer`, a subclass that drops
+ * its session's events (bench-servers.ts); `npm run bench:profile` (its share of CPU) and
+ * `npm run bench:audit-cost` (piece by piece) say where the cost goes.
  */
 export * from '../src/index';
-export { BenchBareServer, BenchPlatformServer } from './bench-servers';
+export { BenchBareServer, BenchPlatformServer, BenchUnauditedServer } from './bench-servers';
 
 interface BenchEnv extends Env {
   BENCH_BARE: DurableObjectNamespace;

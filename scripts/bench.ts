@@ -8,7 +8,7 @@
  * BENCH_WARMUP_MS (the steady loop run unmeasured before it, per variant and phase, default 2000),
  * BENCH_CONCURRENCY (default "1,10,100"), BENCH_COLD (cold sessions, default 30),
  * BENCH_SESSIONS (sessions in a row, default 1000), BENCH_ROUNDS (how many alternating rounds
- * each phase is split into, default 8: 1.25 s slices), BENCH_VARIANTS (default floor,bare,platform,modern,peer; modern is the platform's stateless 2026-07-28 lane; what auditing costs is measured by npm run bench:profile (its share of CPU) and npm run bench:audit-cost (piece by piece)),
+ * each phase is split into, default 8: 1.25 s slices), BENCH_VARIANTS (default floor,bare,platform,unaudited,modern,peer; modern is the platform's stateless 2026-07-28 lane; unaudited is the platform's server with its session's audit events dropped, in the steady phases only: what auditing costs, while npm run bench:profile (its share of CPU) and npm run bench:audit-cost (piece by piece) say where),
  * BENCH_WRITE_DOCS=0 to leave docs/performance.md alone.
  */
 import { spawn } from 'node:child_process';
@@ -49,15 +49,17 @@ const results: PhaseResult[] = [];
 const record = (r: PhaseResult) => {
   results.push(r);
   say(
-    `${r.phase.padEnd(24)} ${r.variant.padEnd(16)} ${r.throughput.toFixed(0).padStart(6)} ops/s  p50 ${r.p50?.toFixed(2) ?? '–'} ms  p99 ${r.p99?.toFixed(2) ?? '–'} ms  errors ${r.errors}${r.errorSamples.length ? ` (${r.errorSamples[0]})` : ''}`,
+    `${r.phase.padEnd(24)} ${r.variant.padEnd(16)} ${r.throughput.toFixed(0).padStart(6)} ops/s  p50 ${r.p50?.toFixed(2) ?? '–'} ms  p99 ${r.p99?.toFixed(2) ?? '–'} ms  CPU ${r.cpuMsPerOp?.toFixed(2) ?? '–'} ms/op  errors ${r.errors}${r.errorSamples.length ? ` (${r.errorSamples[0]})` : ''}`,
   );
 };
 
 try {
   const lanes = variants.map((v) => started.targets.get(v)!);
   for (const c of concurrency) (await steady(lanes, c, durationMs, rounds, warmupMs)).forEach(record);
-  if (coldSamples > 0) (await cold(lanes, coldSamples, rounds)).forEach(record);
-  if (inARowCount > 0) (await inARow(lanes, inARowCount, rounds)).forEach(record);
+  // The unaudited variant answers one question (what auditing costs under steady load); it sits out the session phases.
+  const sessionLanes = lanes.filter((l) => l.name !== 'unaudited');
+  if (coldSamples > 0) (await cold(sessionLanes, coldSamples, rounds)).forEach(record);
+  if (inARowCount > 0) (await inARow(sessionLanes, inARowCount, rounds)).forEach(record);
 } finally {
   sampler.stop();
   closeAgents();

@@ -1,8 +1,9 @@
 /**
- * The benchmark's wrangler config, generated from the production `wrangler.jsonc` on every run so
+ * The benchmark's wrangler configs, generated from the production `wrangler.jsonc` on every run so
  * it always carries the same bindings (KV, D1, R2, every Durable Object the platform adds) and
  * differs only in what the benchmark needs: the bench Worker entry, the bare McpAgent's binding,
- * and the `everything` route's namespace pointed at `BenchPlatformServer`. Production config is
+ * and the `everything` route's namespace pointed at `BenchPlatformServer` (or, for the unaudited
+ * variant, `BenchUnauditedServer`). Production config is
  * never touched.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -34,8 +35,15 @@ interface WranglerConfig {
   [k: string]: unknown;
 }
 
-/** Write `bench/.generated/wrangler.bench.json` and return its path. */
-export function writeBenchConfig(): string {
+/**
+ * The Durable Object class the platform route serves, per variant: the platform variant's
+ * `BenchPlatformServer`, or the unaudited variant's `BenchUnauditedServer` (the same server whose
+ * session records nothing: what auditing costs, measured in the same run).
+ */
+export type PlatformClass = 'BenchPlatformServer' | 'BenchUnauditedServer';
+
+/** Write `bench/.generated/wrangler.<class>.json` (the platform route bound to `platformClass`) and return its path. */
+export function writeBenchConfig(platformClass: PlatformClass = 'BenchPlatformServer'): string {
   const source = join(ROOT, 'wrangler.jsonc');
   const parsed = ts.parseConfigFileTextToJson(source, readFileSync(source, 'utf8'));
   if (parsed.error) throw new Error('wrangler.jsonc does not parse');
@@ -43,7 +51,7 @@ export function writeBenchConfig(): string {
   const bindings = config.durable_objects?.bindings ?? [];
   const platform = bindings.find((b) => b.name === PLATFORM_BINDING);
   if (!platform) throw new Error(`wrangler.jsonc has no ${PLATFORM_BINDING} binding for the platform variant`);
-  platform.class_name = 'BenchPlatformServer';
+  platform.class_name = platformClass;
   bindings.push({ name: 'BENCH_BARE', class_name: 'BenchBareServer' });
 
   const dir = join(ROOT, 'bench', '.generated');
@@ -54,10 +62,10 @@ export function writeBenchConfig(): string {
     main: '../bench-worker.ts',
     d1_databases: (config.d1_databases ?? []).map((d) => ({ ...d, migrations_dir: d.migrations_dir ? join('..', '..', d.migrations_dir) : undefined })),
     durable_objects: { ...config.durable_objects, bindings },
-    migrations: [...(config.migrations ?? []), { tag: 'bench-v1', new_sqlite_classes: ['BenchPlatformServer', 'BenchBareServer'] }],
+    migrations: [...(config.migrations ?? []), { tag: 'bench-v1', new_sqlite_classes: ['BenchPlatformServer', 'BenchUnauditedServer', 'BenchBareServer'] }],
   };
   delete bench.$schema;
-  const file = join(dir, 'wrangler.bench.json');
+  const file = join(dir, `wrangler.${platformClass}.json`);
   writeFileSync(file, `${JSON.stringify(bench, null, 2)}\n`);
   return file;
 }

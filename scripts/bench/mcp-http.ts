@@ -24,6 +24,8 @@ export interface Target {
   era?: '2026-07-28';
   /** The tool `callTool` calls (default the bench's trivial `echo`). */
   tool?: { name: string; arguments: Record<string, unknown> };
+  /** CPU time its server processes have used so far, in ms (scripts/bench/memory.ts `cpuMs`); null where it cannot be read. */
+  cpuMs?: () => number | null;
 }
 
 /** The per-request envelope of a 2026-07-28 request. */

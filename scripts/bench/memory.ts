@@ -1,5 +1,5 @@
 /**
- * Peak resident memory of the server processes, sampled from /proc while the benchmark runs:
+ * Peak resident memory and CPU time of the server processes, read from /proc while the benchmark runs:
  * for a `wrangler dev` target the workerd processes in its process group (wrangler's own Node
  * process is tooling, not the server), for the peer its Node process. Linux only; elsewhere the
  * figures are reported as unavailable.
@@ -15,13 +15,17 @@ export interface MemoryTarget {
   group: boolean;
 }
 
-function stat(pid: string): { comm: string; pgrp: number } | null {
+/** Clock ticks per second of /proc/<pid>/stat's CPU times (USER_HZ: 100 on every Linux build in use). */
+const TICKS_PER_SECOND = 100;
+
+function stat(pid: string | number): { comm: string; pgrp: number; cpuTicks: number } | null {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const close = text.lastIndexOf(')');
     const comm = text.slice(text.indexOf('(') + 1, close);
     const fields = text.slice(close + 2).split(' ');
-    return { comm, pgrp: Number(fields[2]) };
+    // Fields 3 (pgrp), 14 (utime) and 15 (stime) of proc(5), counted from `state` as field 3 - 2.
+    return { comm, pgrp: Number(fields[2]), cpuTicks: Number(fields[11]) + Number(fields[12]) };
   } catch {
     return null;
   }
@@ -36,15 +40,30 @@ function rssBytes(pid: string | number): number {
   }
 }
 
+/** The target's server processes: its pid alone, or the members of its process group (with the wanted command name). */
+function processesOf(t: MemoryTarget): string[] {
+  if (!t.group) return [String(t.pid)];
+  return readdirSync('/proc').filter((pid) => {
+    if (!/^\d+$/.test(pid)) return false;
+    const s = stat(pid);
+    return !!s && s.pgrp === t.pid && (!t.comm || s.comm === t.comm);
+  });
+}
+
 /** Current RSS of a target, in bytes. */
 export function currentRss(t: MemoryTarget): number {
-  if (!t.group) return rssBytes(t.pid);
-  let total = 0;
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    const s = stat(pid);
-    if (s && s.pgrp === t.pid && (!t.comm || s.comm === t.comm)) total += rssBytes(pid);
-  }
-  return total;
+  return processesOf(t).reduce((total, pid) => total + rssBytes(pid), 0);
+}
+
+/**
+ * CPU time (user + system, every thread) the target's server processes have used so far, in
+ * milliseconds, or null off Linux. Read before and after a phase, it says what the phase cost the
+ * server wherever that work landed in time: work a request leaves for later (an audit delivery,
+ * a store's ingest) counts against its own variant even when it runs during another's round.
+ */
+export function cpuMs(t: MemoryTarget): number | null {
+  if (process.platform !== 'linux') return null;
+  return (processesOf(t).reduce((total, pid) => total + (stat(pid)?.cpuTicks ?? 0), 0) * 1000) / TICKS_PER_SECOND;
 }
 
 /** Samples every target every `intervalMs` until stopped; `peaks()` gives the highest seen. */

@@ -1,6 +1,6 @@
 /**
  * Turning benchmark results into tables: the per-phase figures, the ratios the issues ask for
- * (platform/bare, platform/floor, platform/peer; modern/platform, modern/floor), the targets, and
+ * (platform/bare, platform/floor, platform/peer; audited/unaudited; modern/platform, modern/floor), the targets, and
  * the machine. The same markdown
  * is printed and written between the markers in docs/performance.md.
  */
@@ -10,8 +10,12 @@ import { join } from 'node:path';
 import { ROOT } from '../lib/local-platform.ts';
 import { ratio, type PhaseResult } from './stats.ts';
 
-/** Every variant, in report order; all run by default (BENCH_VARIANTS picks a subset). */
-export const VARIANTS = ['floor', 'bare', 'platform', 'modern', 'peer'] as const;
+/**
+ * Every variant, in report order; all run by default (BENCH_VARIANTS picks a subset). `unaudited`
+ * is the platform variant with its session's audit events dropped (bench/bench-servers.ts): it
+ * runs in the steady phases only, for the audited/unaudited ratios.
+ */
+export const VARIANTS = ['floor', 'bare', 'platform', 'unaudited', 'modern', 'peer'] as const;
 export const DEFAULT_VARIANTS: readonly Variant[] = VARIANTS;
 export type Variant = (typeof VARIANTS)[number];
 
@@ -55,14 +59,17 @@ function find(results: PhaseResult[], phase: string, variant: string): PhaseResu
 
 function figures(r: Report): string {
   const rows = [
-    '| phase | variant | throughput (ops/s) | p50 (ms) | p99 (ms) | ops | errors | steady throughput per round (ops/s) |',
-    '|---|---|---:|---:|---:|---:|---:|---|',
+    '| phase | variant | throughput (ops/s) | p50 (ms) | p99 (ms) | CPU per op (ms) | ops | errors | steady throughput per round (ops/s) |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const phase of phases(r.results)) {
     for (const v of VARIANTS) {
       const f = find(r.results, phase, v);
       const perRound = phase.startsWith('steady') && f?.perRound ? f.perRound.map((n) => n.toFixed(0)).join(' ') : '';
-      if (f) rows.push(`| ${phase} | ${v} | ${f.throughput.toFixed(0)} | ${ms(f.p50)} | ${ms(f.p99)} | ${f.ops} | ${f.errors} | ${perRound} |`);
+      if (f)
+        rows.push(
+          `| ${phase} | ${v} | ${f.throughput.toFixed(0)} | ${ms(f.p50)} | ${ms(f.p99)} | ${ms(f.cpuMsPerOp ?? null)} | ${f.ops} | ${f.errors} | ${perRound} |`,
+        );
     }
   }
   return rows.join('\n');
@@ -75,7 +82,8 @@ function ratios(r: Report): string {
   ];
   for (const phase of phases(r.results)) {
     const p = find(r.results, phase, 'platform');
-    const cell = (v: Variant, key: 'p50' | 'throughput') => x(ratio(p?.[key], find(r.results, phase, v)?.[key]));
+    if (!p || !['bare', 'floor', 'peer'].some((v) => find(r.results, phase, v))) continue;
+    const cell = (v: Variant, key: 'p50' | 'throughput') => x(ratio(p[key], find(r.results, phase, v)?.[key]));
     rows.push(
       `| ${phase} | ${cell('bare', 'p50')} | ${cell('floor', 'p50')} | ${cell('peer', 'p50')} | ${cell('bare', 'throughput')} | ${cell('floor', 'throughput')} | ${cell('peer', 'throughput')} |`,
     );
@@ -91,6 +99,26 @@ function modernRatios(r: Report): string {
     if (!m) continue;
     const cell = (v: Variant, key: 'p50' | 'throughput') => x(ratio(m[key], find(r.results, phase, v)?.[key]));
     rows.push(`| ${phase} | ${cell('platform', 'throughput')} | ${cell('floor', 'throughput')} | ${cell('platform', 'p50')} | ${cell('floor', 'p50')} |`);
+  }
+  return rows.length > 2 ? rows.join('\n') : '';
+}
+
+/**
+ * What auditing costs the sessionful lane, per steady phase: the platform against the same server
+ * with its events dropped, both as ratios that are ≥ 1 when auditing costs something.
+ */
+function auditRatios(r: Report): string {
+  const rows = [
+    '| phase | throughput unaudited/audited | p50 audited/unaudited | p99 audited/unaudited | CPU per call audited/unaudited |',
+    '|---|---:|---:|---:|---:|',
+  ];
+  for (const phase of phases(r.results)) {
+    const u = find(r.results, phase, 'unaudited');
+    const p = find(r.results, phase, 'platform');
+    if (!u || !p) continue;
+    rows.push(
+      `| ${phase} | ${x(ratio(u.throughput, p.throughput))} | ${x(ratio(p.p50, u.p50))} | ${x(ratio(p.p99, u.p99))} | ${x(ratio(p.cpuMsPerOp, u.cpuMsPerOp))} |`,
+    );
   }
   return rows.length > 2 ? rows.join('\n') : '';
 }
@@ -152,6 +180,16 @@ export function targets(r: Report): { lines: string[]; met: boolean } {
     const q = ratio(find(r.results, `steady c=${c}`, 'platform')?.p50, find(r.results, `steady c=${c}`, 'bare')?.p50);
     if (q !== null) check(q <= 0.6, `platform/bare p50 ≤ 0.6 in "steady c=${c}": ${x(q)}`);
   }
+  // Audit off the hot path (issue 16): audited/unaudited p50 and throughput within 1.05× at every concurrency.
+  for (const phase of phases(r.results).filter((p) => p.startsWith('steady'))) {
+    const p = find(r.results, phase, 'platform');
+    const u = find(r.results, phase, 'unaudited');
+    if (!p || !u) continue;
+    const cost = ratio(u.throughput, p.throughput);
+    if (cost !== null) check(cost <= 1.05, `unaudited/audited throughput ≤ 1.05 in "${phase}": ${x(cost)}`);
+    const p50 = ratio(p.p50, u.p50);
+    if (p50 !== null) check(p50 <= 1.05, `audited/unaudited p50 ≤ 1.05 in "${phase}": ${x(p50)}`);
+  }
   return { lines, met };
 }
 
@@ -171,6 +209,7 @@ export function markdown(r: Report): string {
     '### Ratios',
     ratios(r),
     '',
+    ...(auditRatios(r) ? ['### Audit cost (platform against the same server unaudited)', auditRatios(r), ''] : []),
     ...(modernRatios(r) ? ['### Modern lane (MCP 2026-07-28, stateless)', modernRatios(r), ''] : []),
     '### Memory',
     memory(r),

@@ -12,6 +12,8 @@ export interface PhaseResult {
   errorSamples: string[];
   /** Throughput of each alternating slice, in round order (warm-up or drift shows here). */
   perRound?: number[];
+  /** CPU time of the variant's server processes per completed operation, in ms (see `interleaved` in workloads.ts). */
+  cpuMsPerOp?: number | null;
 }
 
 export class Recorder {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { admin, raiseLimitsForLoad, ROOT, startPlatform, type RunningPlatform } from '../lib/local-platform.ts';
 import { MODERN_TOOL, PLATFORM_SERVER, writeBenchConfig } from './bench-config.ts';
-import type { MemoryTarget } from './memory.ts';
+import { cpuMs, type MemoryTarget } from './memory.ts';
 import type { Target } from './mcp-http.ts';
 import type { Variant } from './report.ts';
 
@@ -52,12 +52,13 @@ function startPeer(token: string): Promise<{ child: ChildProcess; port: number }
 
 /** Start the variants named in `wanted` (all four by default). */
 export async function startTargets(wanted: readonly Variant[]): Promise<Started> {
-  const config = writeBenchConfig();
+  const configs = { platform: writeBenchConfig(), unaudited: writeBenchConfig('BenchUnauditedServer') };
   const dirs: string[] = [];
   const secret = randomBytes(32).toString('hex');
   const launch = async (variant: Variant) => {
     const stateDir = mkdtempSync(join(tmpdir(), `smcp-bench-${variant}-`));
     dirs.push(stateDir);
+    const config = variant === 'unaudited' ? configs.unaudited : configs.platform;
     return startPlatform({ stateDir, config, adminToken: `bench-operator-${randomBytes(16).toString('hex')}`, secret });
   };
   const workers = new Map<Variant, RunningPlatform>();
@@ -91,20 +92,31 @@ export async function startTargets(wanted: readonly Variant[]): Promise<Started>
       floor: '/bench/floor',
       bare: '/bench/bare/mcp',
       platform: `/servers/${PLATFORM_SERVER}/mcp`,
+      unaudited: `/servers/${PLATFORM_SERVER}/mcp`,
       modern: `/servers/${PLATFORM_SERVER}/mcp`,
     }[variant as Exclude<Variant, 'peer'>];
-    const base = { name: variant, port: p.port, host: `localhost:${p.port}`, path, token };
+    const processes: MemoryTarget = { variant, pid: p.process.pid!, comm: 'workerd', group: true };
+    const base = { name: variant, port: p.port, host: `localhost:${p.port}`, path, token, cpuMs: () => cpuMs(processes) };
     // The modern lane: the same route as the platform variant, spoken statelessly (MCP 2026-07-28).
     targets.set(
       variant,
       variant === 'modern' ? { ...base, sessions: false, era: '2026-07-28', tool: MODERN_TOOL } : { ...base, sessions: variant !== 'floor' },
     );
-    memory.push({ variant, pid: p.process.pid!, comm: 'workerd', group: true });
+    memory.push(processes);
   }
   if (wanted.includes('peer')) {
     peer = await startPeer(peerToken);
-    targets.set('peer', { name: 'peer', port: peer.port, host: `127.0.0.1:${peer.port}`, path: '/mcp', token: peerToken, sessions: true });
-    memory.push({ variant: 'peer', pid: peer.child.pid!, group: false });
+    const processes: MemoryTarget = { variant: 'peer', pid: peer.child.pid!, group: false };
+    targets.set('peer', {
+      name: 'peer',
+      port: peer.port,
+      host: `127.0.0.1:${peer.port}`,
+      path: '/mcp',
+      token: peerToken,
+      sessions: true,
+      cpuMs: () => cpuMs(processes),
+    });
+    memory.push(processes);
   }
   return { targets, memory, inspectorPorts, stop };
 }

@@ -48,7 +48,21 @@ async function timed(lane: Lane, work: () => Promise<void>): Promise<void> {
   lane.perRound.push(took > 0 ? ((lane.rec.samples.length - ops) / took) * 1000 : 0);
 }
 
-/** Run `slice` for every lane, `rounds` times, alternating; then close sessions and report. */
+/**
+ * What a phase leaves running once its last request is answered (audit deliveries about 50 ms
+ * apart, the store's ingest) finishes within this; waited before and after the measured rounds, so
+ * each variant's CPU per operation counts the work its operations caused and not the set-up's.
+ */
+const SETTLE_MS = 500;
+const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+
+/**
+ * Run `slice` for every lane, `rounds` times, alternating; then close sessions and report. Each
+ * lane's CPU per operation is its server processes' CPU time from the first round to the end of
+ * the last (plus the settle), over its operations: work left for later counts against the variant
+ * that caused it, wherever it ran, and what a process does while idle in other lanes' rounds
+ * (timers) is small next to it.
+ */
 async function interleaved(
   targets: Target[],
   phase: string,
@@ -58,9 +72,17 @@ async function interleaved(
 ): Promise<PhaseResult[]> {
   const lanes: Lane[] = targets.map((target) => ({ target, rec: new Recorder(), wallMs: 0, ids: [], perRound: [] }));
   for (const lane of lanes) await setup(lane);
+  await settle();
+  const cpuBefore = lanes.map((lane) => lane.target.cpuMs?.() ?? null);
   for (let r = 0; r < rounds; r++) for (const lane of shuffled(lanes, r)) await timed(lane, () => slice(lane, r));
+  await settle();
+  const cpuMsPerOp = lanes.map((lane, i) => {
+    const before = cpuBefore[i];
+    const after = lane.target.cpuMs?.() ?? null;
+    return before == null || after == null || lane.rec.samples.length === 0 ? null : (after - before) / lane.rec.samples.length;
+  });
   for (const lane of lanes) await pool(lane.ids, 10, (id) => closeSession(lane.target, id).catch(() => undefined));
-  return lanes.map((lane) => ({ ...lane.rec.result(lane.target.name, phase, lane.wallMs), perRound: lane.perRound }));
+  return lanes.map((lane, i) => ({ ...lane.rec.result(lane.target.name, phase, lane.wallMs), perRound: lane.perRound, cpuMsPerOp: cpuMsPerOp[i] }));
 }
 
 /**
