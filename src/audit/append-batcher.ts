@@ -19,7 +19,12 @@ interface Batch {
   alive: number;
   /** Set by the sender once the append settled (either way). */
   done: boolean;
+  /** The batch that took this one's events over when its append was presumed lost (STUCK_MS): it settles this one. */
+  carriedBy?: Batch;
 }
+
+/** Whether `batch`'s events are settled: its own append did, or the batch that took them over did. */
+const settled = (batch: Batch): boolean => batch.done || (!!batch.carriedBy && settled(batch.carriedBy));
 
 interface Shard {
   /** The batch still taking events (its append has not started). */
@@ -124,13 +129,14 @@ export class AppendBatcher {
   /**
    * Resolves once the batches of `shard` open or in flight now are appended (or failed and handed
    * to their sinks), sending an abandoned one itself with `sink`: a session object calls it before
-   * its storage is deleted. Waits at most about STUCK_MS.
+   * its storage is deleted. A batch presumed lost counts as settled once the batch that took its
+   * events over is. Waits at most about STUCK_MS.
    */
   async drain(shard: string, sink: AppendSink): Promise<void> {
     const s = this.shards.get(shard);
-    const pending = [s?.open, s?.sending?.batch].filter((b): b is Batch => !!b && !b.done);
+    const pending = [s?.open, s?.sending?.batch].filter((b): b is Batch => !!b && !settled(b));
     const deadline = Date.now() + this.stuckMs;
-    for (let wait = 1; s && pending.some((b) => !b.done) && Date.now() < deadline; wait = Math.min(16, wait * 2)) {
+    for (let wait = 1; s && pending.some((b) => !settled(b)) && Date.now() < deadline; wait = Math.min(16, wait * 2)) {
       const open = s.open;
       if (open && pending.includes(open) && Date.now() - open.alive >= this.abandonedMs) await this.sendBatch(s, open, sink);
       else await this.sleep(wait);
@@ -158,6 +164,7 @@ export class AppendBatcher {
       if (inFlight.done) s.sending = undefined;
       else if (batch.alive - startedAt >= this.stuckMs) {
         batch.events.unshift(...inFlight.events);
+        inFlight.carriedBy = batch;
         s.sending = undefined;
       } else await this.sleep(wait);
     }

@@ -133,6 +133,25 @@ describe('audit append batching (per isolate, per tenant)', () => {
     expect(box.calls.at(-1)).toEqual(['e2']);
   });
 
+  it('drain waiting on an append presumed lost resolves once the batch that took its events over is appended, not at its own bound', async () => {
+    const batcher = new AppendBatcher({ minIntervalMs: 1, stuckMs: 300 });
+    const box = outbox(1);
+    const hung: AppendSink = { send: () => new Promise<void>(() => {}), failed: () => {} };
+    const began = Date.now();
+    void batcher.append('t1', event(0), hung); // its sender vanishes mid-call: never settles
+    await sleep(250);
+    let drained = 0;
+    const draining = batcher.drain('t1', box.sink).then(() => (drained = Date.now() - began));
+    await sleep(40);
+    expect(drained).toBe(0); // still waiting: e0 is nowhere yet
+    await sleep(25);
+    await batcher.append('t1', event(1), box.sink); // the hung append is over 300 ms old: this batch takes e0 over
+    expect(box.calls).toEqual([['e0', 'e1']]);
+    await draining;
+    // Settled with the batch that carried e0 (about 320 ms), not at the drain's own bound (250 + 300 ms).
+    expect(drained).toBeLessThan(470);
+  });
+
   it('drain resolves once the batches open or in flight are appended, and sends an abandoned one itself', async () => {
     let vanish = false;
     const never = new Promise<void>(() => {});
