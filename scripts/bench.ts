@@ -1,6 +1,6 @@
 /**
- * `npm run bench`: floor, bare McpAgent, the platform (sessionful, and its stateless MCP 2026-07-28
- * lane as `modern`) and the Node SDK peer, all in one run on
+ * `npm run bench`: floor, bare McpAgent, the platform (sessionful, the same server unaudited as
+ * `unaudited`, and its stateless MCP 2026-07-28 lane as `modern`) and the Node SDK peer, all in one run on
  * this machine so the ratios hold however noisy it is. Prints the figures and ratios, writes them
  * to docs/performance.md, then runs scripts/bench-noisy-tenant.ts if it exists.
  *

@@ -50,7 +50,7 @@ function startPeer(token: string): Promise<{ child: ChildProcess; port: number }
   });
 }
 
-/** Start the variants named in `wanted` (all four by default). */
+/** Start the variants named in `wanted`: one `wrangler dev` per Worker variant (the unaudited one with its own config), and the peer. */
 export async function startTargets(wanted: readonly Variant[]): Promise<Started> {
   const configs = { platform: writeBenchConfig(), unaudited: writeBenchConfig('BenchUnauditedServer') };
   const dirs: string[] = [];
