@@ -56,7 +56,7 @@ export const MAX_BATCH_EVENTS = 100;
  * then waits at most this long, plus an append in flight, in its sender's `waitUntil`: the
  * response is never delayed.
  */
-export const MIN_APPEND_INTERVAL_MS = 50;
+export const MIN_APPEND_INTERVAL_MS = 250;
 
 /** A batch whose sender has not been seen for this long (its request or object is gone) is sent by the next event of its shard instead. */
 const ABANDONED_MS = 1_000;

@@ -1,10 +1,17 @@
-import { EVENT_COLUMNS, EVENT_PLACEHOLDERS, eventFromRow, eventRowValues, type AuditEvent, type AuditEventRow, type AuditResult } from './audit-event';
+import { EVENT_COLUMNS, EVENT_JSON_VALUES, eventFromRow, type AuditEvent, type AuditEventRow, type AuditResult } from './audit-event';
 import { addCounts, HOUR, MINUTE, type RollupCounts } from './audit-rollup';
 import { RollupTable } from './rollup-table';
 import { LatencySketch, type SketchData } from '../metrics/latency-sketch';
 
-/** Stores one event unless its id is already here (`rowsWritten` tells which). */
-const INSERT_EVENT = `INSERT INTO events (${EVENT_COLUMNS}) VALUES (${EVENT_PLACEHOLDERS}) ON CONFLICT (id) DO NOTHING`;
+/**
+ * Stores a JSON array of events, each unless its id is already here (or earlier in the array), and
+ * returns the ids it stored. (`WHERE true` keeps SQLite from reading `ON CONFLICT` as a join clause.)
+ */
+const INSERT_EVENTS = `INSERT INTO events (${EVENT_COLUMNS}) SELECT ${EVENT_JSON_VALUES} FROM json_each(?) WHERE true ON CONFLICT (id) DO NOTHING RETURNING id`;
+
+/** Moves each `[session, time]` of a JSON array forward to that time (never back), in one statement. */
+const TOUCH_SESSIONS = `INSERT INTO sessions (session, last_seen) SELECT value->>0, value->>1 FROM json_each(?) WHERE true
+  ON CONFLICT (session) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen)`;
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, time INTEGER NOT NULL, tenant TEXT, action TEXT NOT NULL,
@@ -87,12 +94,13 @@ export class AuditShard {
   }
 
   /**
-   * Store the events not already here; returns how many were new. One statement per event: the
-   * insert itself tells whether the id was fresh (`ON CONFLICT (id) DO NOTHING` writes no row for
+   * Store the events not already here; returns how many were new. One statement for the batch: the
+   * insert itself returns the ids that were fresh (`ON CONFLICT (id) DO NOTHING` writes no row for
    * an id already stored, or repeated earlier in the batch), so only fresh events reach the
    * sessions table and the rollups. Only the id conflict is ignored: any other failure (a NOT NULL
    * column, a full database) still throws and rolls the whole transaction back, for the sender to
-   * resend. Sessions and rollups are then written once per distinct key of the batch.
+   * resend. Then one statement moves the sessions of the fresh events forward, and the rollups are
+   * written once per distinct key of the batch.
    */
   ingest(events: AuditEvent[]): number {
     try {
@@ -106,18 +114,15 @@ export class AuditShard {
   private store(events: AuditEvent[]): number {
     const fresh: AuditEvent[] = [];
     const lastSeen = new Map<string, number>();
-    for (const e of events) {
-      const written = this.sql.exec(INSERT_EVENT, ...eventRowValues(e)).rowsWritten;
-      if (written === 0) continue;
+    // The first copy of an id is the one the insert stored.
+    const byId = new Map<string, AuditEvent>();
+    for (const e of events) if (!byId.has(e.id)) byId.set(e.id, e);
+    for (const { id } of this.sql.exec<{ id: string }>(INSERT_EVENTS, JSON.stringify(events))) {
+      const e = byId.get(id)!;
       fresh.push(e);
       if (e.session) lastSeen.set(e.session, Math.max(lastSeen.get(e.session) ?? e.time, e.time));
     }
-    for (const [session, time] of lastSeen)
-      this.sql.exec(
-        'INSERT INTO sessions (session, last_seen) VALUES (?, ?) ON CONFLICT (session) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen)',
-        session,
-        time,
-      );
+    if (lastSeen.size > 0) this.sql.exec(TOUCH_SESSIONS, JSON.stringify([...lastSeen]));
     this.rollups.add(fresh);
     return fresh.length;
   }

@@ -110,4 +110,27 @@ describe('shard ingest: the insert decides what is new', () => {
     expect(await requests(t, 240, 60)).toBe(after.length + later.length);
     expect(await requests(t, 240, 1)).toBe(after.length + later.length);
   });
+
+  it('stores every field of every event as given, one statement for the batch (text, nulls, numbers and details that JSON could bend)', async () => {
+    const t = await tenant();
+    const time = Date.now() - (Date.now() % MINUTE) - 20 * MINUTE;
+    const odd: AuditEvent[] = [
+      auditEvent({
+        tenant: t,
+        time,
+        session: 'sess-ü',
+        server: 'notes',
+        resource: "it's \"quoted\" \\ and 'single', ünïcödé 🧪, \u2028 line",
+        latencyMs: 0.30000000000000004,
+        details: { nested: { list: [1, -0.5, 1e21, null, true, 'x'], empty: {}, none: null }, lone: '\ud800', big: 9007199254740991 },
+      }),
+      auditEvent({ tenant: t, time: time + 1, session: null, server: null, resource: null, user: null, client: null, latencyMs: null, details: null, ip: null }),
+      auditEvent({ tenant: t, time: time + 2, server: 'notes', details: { arguments: { text: 'x'.repeat(5000) } }, latencyMs: 12 }),
+    ];
+    await deliverToStores(env, odd);
+    const page = await auditQuery(`/tenants/${t}/audit?limit=10`);
+    expect(page.status).toBe(200);
+    const stored = [...page.body.events].sort((a: AuditEvent, b: AuditEvent) => a.time - b.time);
+    expect(stored).toEqual(odd.map((e) => JSON.parse(JSON.stringify(e))));
+  });
 });
