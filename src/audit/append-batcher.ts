@@ -54,7 +54,10 @@ export const MAX_BATCH_EVENTS = 100;
  * done before the next call ends), and each append is a Durable Object RPC that costs the isolate
  * more CPU than the call it records (profile of the stateless lane, docs/performance.md). An event
  * then waits at most this long, plus an append in flight, in its sender's `waitUntil`: the
- * response is never delayed.
+ * response is never delayed. 250 ms rather than the former 50: each delivery is a call, a
+ * transaction and a commit in the store, and at 50 ms those alone cost the sessionful lane about
+ * 6% of its CPU per call at concurrency 1 (docs/performance.md, "Update, 2026-12-01 10:30"); the
+ * price is a longer window in which an event exists only in memory (docs/audit.md).
  */
 export const MIN_APPEND_INTERVAL_MS = 250;
 

@@ -43,7 +43,7 @@ const batcher = new AppendBatcher();
 /**
  * `recordAudit` for hot paths with one event per request (the stateless lane's request events):
  * the events of a tenant's concurrent requests share one delivery to its audit store about every
- * 50 ms (`deliverAuditBatched`), and the response never waits. Keep the promise in
+ * 250 ms (`deliverAuditBatched`, MIN_APPEND_INTERVAL_MS), and the response never waits. Keep the promise in
  * `ctx.waitUntil`: other requests' events may ride on it. Never rejects: a delivery that fails is
  * appended to the tenant's outbox object instead, which retries it, and logged as lost
  * (`audit.append_failed`) only when that fails too.

@@ -7,7 +7,7 @@ import type { AuditShipping } from './audit-shipping';
  * How a session object records its audit events, off the request's path: each event goes to the
  * tenant's audit store through the isolate's batcher (src/audit/append-batcher.ts, the stateless
  * lane's path too), so the response never waits and the events of every session and Worker request
- * of the isolate share one delivery per tenant about every 50 ms. A write into the session's own
+ * of the isolate share one delivery per tenant about every 250 ms. A write into the session's own
  * SQLite per request was the sessionful lane's largest single cost: its commit, one per request
  * (docs/performance.md).
  *

@@ -124,7 +124,18 @@ describe('shard ingest: the insert decides what is new', () => {
         latencyMs: 0.30000000000000004,
         details: { nested: { list: [1, -0.5, 1e21, null, true, 'x'], empty: {}, none: null }, lone: '\ud800', big: 9007199254740991 },
       }),
-      auditEvent({ tenant: t, time: time + 1, session: null, server: null, resource: null, user: null, client: null, latencyMs: null, details: null, ip: null }),
+      auditEvent({
+        tenant: t,
+        time: time + 1,
+        session: null,
+        server: null,
+        resource: null,
+        user: null,
+        client: null,
+        latencyMs: null,
+        details: null,
+        ip: null,
+      }),
       auditEvent({ tenant: t, time: time + 2, server: 'notes', details: { arguments: { text: 'x'.repeat(5000) } }, latencyMs: 12 }),
     ];
     await deliverToStores(env, odd);
