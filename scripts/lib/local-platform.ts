@@ -80,11 +80,32 @@ export function applyMigrations(stateDir: string, config?: string): Promise<stri
   return run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir, ...configArgs(config)]);
 }
 
-/** Start `wrangler dev` and resolve once `/health` answers. */
+/** wrangler dev exited because a port it was given was taken (by another process that started meanwhile). */
+class PortTaken extends Error {}
+
+/** How many times a start whose ports were taken is retried with fresh ones. */
+const PORT_ATTEMPTS = 3;
+
+/**
+ * Start `wrangler dev` and resolve once `/health` answers. Ports this picks (`freePort`) are free
+ * when picked but only bound when wrangler starts, so a process starting at the same time (the
+ * bench launches its variants in parallel) can take one first: wrangler then exits with "Address
+ * already in use", and the start is retried with fresh ports. A port the caller chose is never
+ * replaced.
+ */
 export async function startPlatform(opts: PlatformOptions): Promise<RunningPlatform> {
-  const port = opts.port ?? (await freePort());
-  const url = `http://localhost:${port}`;
   await applyMigrations(opts.stateDir, opts.config);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launch(opts, opts.port ?? (await freePort()));
+    } catch (error) {
+      if (!(error instanceof PortTaken) || opts.port !== undefined || attempt >= PORT_ATTEMPTS) throw error;
+    }
+  }
+}
+
+async function launch(opts: PlatformOptions, port: number): Promise<RunningPlatform> {
+  const url = `http://localhost:${port}`;
   // Local platforms allow loopback upstreams: the gateway tests and demos run them on 127.0.0.1.
   const vars = {
     SMCP_PUBLIC_URL: url,
@@ -138,7 +159,10 @@ export async function startPlatform(opts: PlatformOptions): Promise<RunningPlatf
     });
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited early (${child.exitCode}):\n${log}`);
+    if (child.exitCode !== null) {
+      const message = `wrangler dev exited early (${child.exitCode}):\n${log}`;
+      throw /address already in use|EADDRINUSE/i.test(log) ? new PortTaken(message) : new Error(message);
+    }
     try {
       const res = await fetch(`${url}/health`);
       if (res.ok) return { url, port, adminToken: opts.adminToken, process: child, inspectorPort, output: () => log, stop };

@@ -55,9 +55,10 @@ export const MAX_BATCH_EVENTS = 100;
  * more CPU than the call it records (profile of the stateless lane, docs/performance.md). An event
  * then waits at most this long, plus an append in flight, in its sender's `waitUntil`: the
  * response is never delayed. 250 ms rather than the former 50: each delivery is a call, a
- * transaction and a commit in the store, and at 50 ms those alone cost the sessionful lane about
- * 6% of its CPU per call at concurrency 1 (docs/performance.md, "Update, 2026-12-01 10:30"); the
- * price is a longer window in which an event exists only in memory (docs/audit.md).
+ * transaction and a commit (an fsync) in the store, and at 250 ms the store commits about a third
+ * as often and writes about half the bytes for the same calls (docs/performance.md, "Update,
+ * 2026-12-01 10:30"); the price is a longer window in which an event exists only in memory
+ * (docs/audit.md, "What is given up").
  */
 export const MIN_APPEND_INTERVAL_MS = 250;
 
