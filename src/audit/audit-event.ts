@@ -61,44 +61,45 @@ export type AuditEventRow = Omit<AuditEvent, 'latencyMs' | 'correlationId' | 'de
   details: string | null;
 };
 
+/**
+ * Each column of the tables that store events, with the AuditEvent field it holds: the one place
+ * that decides the mapping, for one event's bound values and for a JSON batch's SQL alike.
+ */
+const EVENT_FIELDS = [
+  ['id', 'id'],
+  ['time', 'time'],
+  ['tenant', 'tenant'],
+  ['action', 'action'],
+  ['result', 'result'],
+  ['user', 'user'],
+  ['client', 'client'],
+  ['session', 'session'],
+  ['server', 'server'],
+  ['resource', 'resource'],
+  ['latency_ms', 'latencyMs'],
+  ['correlation_id', 'correlationId'],
+  ['ip', 'ip'],
+  ['details', 'details'],
+] as const satisfies ReadonlyArray<readonly [keyof AuditEventRow, keyof AuditEvent]>;
+
 /** The columns every table that stores events has, in the order `eventRowValues` gives their values. */
-export const EVENT_COLUMNS = 'id, time, tenant, action, result, user, client, session, server, resource, latency_ms, correlation_id, ip, details';
+export const EVENT_COLUMNS = EVENT_FIELDS.map(([column]) => column).join(', ');
 /** One `?` per column of EVENT_COLUMNS. */
-export const EVENT_PLACEHOLDERS = EVENT_COLUMNS.split(',')
-  .map(() => '?')
-  .join(', ');
+export const EVENT_PLACEHOLDERS = EVENT_FIELDS.map(() => '?').join(', ');
 
 /**
  * The SQL that reads each column of EVENT_COLUMNS, in order, from one event of a JSON array of
- * AuditEvent (`value` of `json_each`): the same mapping as `eventRowValues`, so a whole batch is
- * stored by one statement instead of one per event (docs/performance.md: each statement is also
- * a traced storage operation). `details` is kept only when it is an object, as JSON text.
+ * AuditEvent (`value` of `json_each`): the mapping of `eventRowValues`, so a whole batch is stored
+ * by one statement instead of one per event (docs/performance.md: each statement is also a traced
+ * storage operation). `details` is kept only when it is an object, as JSON text.
  */
-export const EVENT_JSON_VALUES = [
-  ...['id', 'time', 'tenant', 'action', 'result', 'user', 'client', 'session', 'server', 'resource', 'latencyMs', 'correlationId', 'ip'].map(
-    (field) => `value->>'${field}'`,
-  ),
-  "CASE WHEN json_type(value, '$.details') = 'object' THEN value->'details' END",
-].join(', ');
+export const EVENT_JSON_VALUES = EVENT_FIELDS.map(([, field]) =>
+  field === 'details' ? "CASE WHEN json_type(value, '$.details') = 'object' THEN value->'details' END" : `value->>'${field}'`,
+).join(', ');
 
 /** The values an event is stored as, for EVENT_COLUMNS: the inverse of `eventFromRow`. */
 export function eventRowValues(e: AuditEvent): Array<string | number | null> {
-  return [
-    e.id,
-    e.time,
-    e.tenant,
-    e.action,
-    e.result,
-    e.user,
-    e.client,
-    e.session,
-    e.server,
-    e.resource,
-    e.latencyMs,
-    e.correlationId,
-    e.ip,
-    e.details ? JSON.stringify(e.details) : null,
-  ];
+  return EVENT_FIELDS.map(([, field]) => (field === 'details' ? (e.details ? JSON.stringify(e.details) : null) : e[field]));
 }
 
 /** The event a stored row holds (one mapping for every table that stores events). */
