@@ -63,7 +63,7 @@ export type AuditEventRow = Omit<AuditEvent, 'latencyMs' | 'correlationId' | 'de
 
 /**
  * Each column of the tables that store events, with the AuditEvent field it holds: the one place
- * that decides the mapping, for one event's bound values and for a JSON batch's SQL alike.
+ * that decides the mapping (the column list and the SQL that reads a JSON batch both come from it).
  */
 const EVENT_FIELDS = [
   ['id', 'id'],
@@ -82,25 +82,18 @@ const EVENT_FIELDS = [
   ['details', 'details'],
 ] as const satisfies ReadonlyArray<readonly [keyof AuditEventRow, keyof AuditEvent]>;
 
-/** The columns every table that stores events has, in the order `eventRowValues` gives their values. */
+/** The columns every table that stores events has, in the order EVENT_JSON_VALUES reads them. */
 export const EVENT_COLUMNS = EVENT_FIELDS.map(([column]) => column).join(', ');
-/** One `?` per column of EVENT_COLUMNS. */
-export const EVENT_PLACEHOLDERS = EVENT_FIELDS.map(() => '?').join(', ');
 
 /**
  * The SQL that reads each column of EVENT_COLUMNS, in order, from one event of a JSON array of
- * AuditEvent (`value` of `json_each`): the mapping of `eventRowValues`, so a whole batch is stored
- * by one statement instead of one per event (docs/performance.md: each statement is also a traced
- * storage operation). `details` is kept only when it is an object, as JSON text.
+ * AuditEvent (`value` of `json_each`): the inverse of `eventFromRow`, for a whole batch in one
+ * statement instead of one per event (docs/performance.md: each statement is also a traced storage
+ * operation). `details` is kept only when it is an object, as JSON text.
  */
 export const EVENT_JSON_VALUES = EVENT_FIELDS.map(([, field]) =>
   field === 'details' ? "CASE WHEN json_type(value, '$.details') = 'object' THEN value->'details' END" : `value->>'${field}'`,
 ).join(', ');
-
-/** The values an event is stored as, for EVENT_COLUMNS: the inverse of `eventFromRow`. */
-export function eventRowValues(e: AuditEvent): Array<string | number | null> {
-  return EVENT_FIELDS.map(([, field]) => (field === 'details' ? (e.details ? JSON.stringify(e.details) : null) : e[field]));
-}
 
 /** The event a stored row holds (one mapping for every table that stores events). */
 export function eventFromRow(r: AuditEventRow): AuditEvent {

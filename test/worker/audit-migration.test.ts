@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { deliverToStores } from '../../src/audit/audit-store';
-import { EVENT_COLUMNS, EVENT_PLACEHOLDERS, eventRowValues, type AuditEvent } from '../../src/audit/audit-event';
+import { EVENT_COLUMNS, EVENT_JSON_VALUES, type AuditEvent } from '../../src/audit/audit-event';
 import { auditQuery } from './audit-support';
 import { adminCall, createKey, seedTenant } from './platform-client';
 
@@ -9,10 +9,9 @@ const DAY = 86_400_000;
 
 /** Rows in the pre-store D1 table, as an existing deployment has them (migrations/0004_audit.sql). */
 async function seedLegacy(rows: AuditEvent[]): Promise<void> {
-  const insert = env.DB.prepare(`INSERT INTO audit_events (${EVENT_COLUMNS}) VALUES (${EVENT_PLACEHOLDERS})`);
-  for (let i = 0; i < rows.length; i += 100) {
-    await env.DB.batch(rows.slice(i, i + 100).map((e) => insert.bind(...eventRowValues(e))));
-  }
+  // The same column mapping as the shards' ingest (EVENT_JSON_VALUES), 100 rows a statement.
+  const insert = env.DB.prepare(`INSERT INTO audit_events (${EVENT_COLUMNS}) SELECT ${EVENT_JSON_VALUES} FROM json_each(?)`);
+  for (let i = 0; i < rows.length; i += 100) await insert.bind(JSON.stringify(rows.slice(i, i + 100))).run();
 }
 
 function legacyEvent(tenant: string | null, time: number, i: number): AuditEvent {
