@@ -1,4 +1,14 @@
-import { LEASE_MAX_MS, type AdmitRequest, type AdmitResult, type LeaseRequest, type LeaseResult, type Liveness, type Sighting } from './tenant-limiter';
+import { sharedAnswer, waitFor } from '../isolate/shared-answer';
+import {
+  LEASE_MAX_MS,
+  type AdmitRequest,
+  type AdmitResult,
+  type LeaseRequest,
+  type LeaseResult,
+  type Liveness,
+  type RateRefusal,
+  type Sighting,
+} from './tenant-limiter';
 
 /** The limiter calls a lease holder makes (the TenantLimiter stub, or a stand-in in tests). */
 export interface LeaseSource {
@@ -44,6 +54,13 @@ const GROWTH = 4;
 const ADMITTED: AdmitResult = { ok: true };
 
 /**
+ * How long a request waits for the lease another request of its isolate is asking for, before
+ * making the exact call itself. A lease call takes milliseconds; one still unanswered by then (a
+ * limiter that slow, or a request cancelled mid-call) is given up by the requests waiting on it.
+ */
+const ASK_WAIT_MS = LEASE_MAX_MS;
+
+/**
  * Admission of MCP requests without a limiter round trip per request: this isolate leases a slice
  * of a tenant's and a credential's budgets from the tenant's TenantLimiter (`lease`: sized to this
  * isolate's recent demand, FIRST_WANT; at most a tenth of the limit, at least ten, never more than
@@ -61,7 +78,8 @@ const ADMITTED: AdmitResult = { ok: true };
  */
 export class LeaseBudget {
   private readonly leases = new Map<string, Lease>();
-  private readonly asking = new Set<string>();
+  /** `tenant\0user` → settled when this isolate's request asking for that lease has its answer: the limiter's refusal, or null. */
+  private readonly asking = new Map<string, Promise<RateRefusal | null>>();
   /** `tenant\0session` → local time until which the session's requests may be admitted from a lease. */
   private readonly live = new Map<string, number>();
   /** `tenant\0user` → sessions served from that caller's leases since the last report, and when last. */
@@ -74,23 +92,47 @@ export class LeaseBudget {
    * or in a session the limiter confirmed within LIVE_MS, asking for a new lease when it is spent;
    * otherwise through the limiter's exact `admit`. The limiter's result when it refuses (tenant_rpm
    * or credential with its truthful Retry-After, unknown_session). While one request of the
-   * isolate is asking for a lease, others make the exact `admit` call instead (Workers forbid
-   * waiting on another request's I/O), so an isolate never holds more than one lease per tenant
-   * and credential.
+   * isolate is asking for a lease, others wait for its answer (src/isolate/shared-answer.ts; at most
+   * ASK_WAIT_MS, then the exact call) and take from the new lease or share its refusal, so a burst
+   * costs one limiter call per lease rather than one per request, and an isolate never holds more
+   * than one lease per tenant and credential.
    */
   async admit(tenant: string, source: LeaseSource, req: AdmitRequest, ctx: Pick<ExecutionContext, 'waitUntil'>): Promise<AdmitResult> {
     if (req.opening) return source.admit(req);
-    const now = Date.now();
-    if (req.session !== undefined && !((this.live.get(`${tenant}\u0000${req.session}`) ?? 0) > now)) return this.exact(tenant, source, req);
     const key = `${tenant}\u0000${req.user}`;
-    const lease = this.leases.get(key);
-    if (lease && lease.remaining > 0 && now < lease.expiresAt) {
-      lease.remaining--;
-      this.sight(key, req.session, now);
-      return ADMITTED;
+    const giveUpAt = Date.now() + ASK_WAIT_MS;
+    for (;;) {
+      const now = Date.now();
+      if (req.session !== undefined && !((this.live.get(`${tenant}\u0000${req.session}`) ?? 0) > now)) return this.exact(tenant, source, req);
+      const lease = this.leases.get(key);
+      if (lease && lease.remaining > 0 && now < lease.expiresAt) {
+        lease.remaining--;
+        this.sight(key, req.session, now);
+        return ADMITTED;
+      }
+      const asking = this.asking.get(key);
+      if (!asking) return this.ask(tenant, source, req, ctx, key, lease, now);
+      // Another request of this isolate is asking: wait for its lease rather than call the limiter
+      // too, and share the limiter's refusal if it refused (it applies to this request alike).
+      if (now >= giveUpAt) return this.exact(tenant, source, req);
+      const answered = await waitFor(asking, giveUpAt - now);
+      if (answered.settled && answered.value) return answered.value;
     }
-    if (this.asking.has(key)) return this.exact(tenant, source, req);
-    this.asking.add(key);
+  }
+
+  /** Ask the limiter for a new lease for `key`, this request taking the first of it. */
+  private async ask(
+    tenant: string,
+    source: LeaseSource,
+    req: AdmitRequest,
+    ctx: Pick<ExecutionContext, 'waitUntil'>,
+    key: string,
+    lease: Lease | undefined,
+    now: number,
+  ): Promise<AdmitResult> {
+    const answer = sharedAnswer<RateRefusal | null>();
+    this.asking.set(key, answer.answer);
+    let refusal: RateRefusal | null = null;
     try {
       const asked = Date.now();
       // This request's own session is reported with the call, so the limiter sees it used now.
@@ -100,7 +142,7 @@ export class LeaseBudget {
       const want = lease && lease.remaining <= 0 && now < lease.expiresAt ? lease.granted * GROWTH : (this.wants.get(key) ?? FIRST_WANT);
       const result = await source.lease({ user: req.user, limits: req.limits, credential: req.credential, idleMs: req.idleMs, seen, want });
       this.confirm(tenant, seen, result.gone, asked);
-      if (!result.ok) return result;
+      if (!result.ok) return (refusal = result);
       // The limiter says this request's session has ended: refused like the exact call would, its request kept in the lease.
       const ended = req.session !== undefined && !!result.gone?.includes(req.session);
       // Measured from before the call, so the lease ends no later than the limiter's window does.
@@ -119,6 +161,7 @@ export class LeaseBudget {
       return ended ? { ok: false, limit: 'unknown_session' } : ADMITTED;
     } finally {
       this.asking.delete(key);
+      answer.resolve(refusal);
     }
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ACCESS_CACHE_TTL_MS, cachedAccess, forgetAccess } from '../../src/tenancy/access-cache';
+import { ACCESS_CACHE_TTL_MS, cachedAccess, FLIGHT_WAIT_MS, forgetAccess } from '../../src/tenancy/access-cache';
 import { auditQuery, waitForEvents } from './audit-support';
 import { modernCall, textOf } from './modern-client';
 import { adminCall, createKey, obtainToken, seedTenant } from './platform-client';
@@ -142,5 +142,88 @@ describe('credential lookups cached per isolate on MCP routes', () => {
     expect(textOf((await call(b.key, marker())).message)).toContain('simple text');
     expect(textOf((await call(a.key, marker())).message)).toContain('simple text');
     await waitForEvents(id, 'action=tools/call', (e) => e.length >= 4);
+  });
+
+  it('shares one read among concurrent lookups of a credential, refusals included, but never across a change', async () => {
+    let loads = 0;
+    const gates: Array<() => void> = [];
+    // A read that finishes when the test says so, numbered in the order reads start.
+    const load = () =>
+      new Promise<{ n: number }>((resolve) => {
+        const n = ++loads;
+        gates.push(() => resolve({ n }));
+      });
+    for (const keep of [true, false]) {
+      const key = `unit-${crypto.randomUUID()}`;
+      loads = 0;
+      gates.length = 0;
+      const burst = Array.from({ length: 25 }, () => cachedAccess(key, load, () => keep));
+      await new Promise((r) => setTimeout(r, 10));
+      expect(loads, `keep ${keep}`).toBe(1);
+      gates[0]!();
+      const answers = await Promise.all(burst);
+      expect(new Set(answers).size, `keep ${keep}`).toBe(1);
+      expect(answers[0]).toEqual({ n: 1 });
+      // Shared between requests, so frozen even when it is not kept.
+      expect(Object.isFrozen(answers[0])).toBe(true);
+      // Once the read is over, a refusal is read again; an accepted answer is served from the cache.
+      const after = cachedAccess(key, load, () => keep);
+      if (!keep) gates[1]!();
+      expect((await after).n, `keep ${keep}`).toBe(keep ? 1 : 2);
+    }
+
+    // A change written while a read is in flight: a lookup arriving after the change does not join
+    // that read (it would get the answer from before the change); it reads D1 itself.
+    const key = `unit-${crypto.randomUUID()}`;
+    loads = 0;
+    gates.length = 0;
+    const before = cachedAccess(key, load, () => true);
+    forgetAccess();
+    const afterChange = cachedAccess(key, load, () => true);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(loads).toBe(2);
+    gates[1]!();
+    expect((await afterChange).n).toBe(2);
+    gates[0]!();
+    expect((await before).n).toBe(1);
+    // The read that overlapped the change is not kept; the one after it is.
+    expect((await cachedAccess(key, load, () => true)).n).toBe(2);
+  });
+
+  it('reads for itself when the read it joined fails, or never settles (its request was cancelled)', async () => {
+    let loads = 0;
+    const failing = `unit-${crypto.randomUUID()}`;
+    let failFirst!: (e: Error) => void;
+    const leader = cachedAccess(
+      failing,
+      () => new Promise<{ n: number }>((_, reject) => ((loads = 1), (failFirst = reject))),
+      () => true,
+    );
+    const follower = cachedAccess(
+      failing,
+      async () => ({ n: ++loads }),
+      () => true,
+    );
+    await new Promise((r) => setTimeout(r, 10));
+    failFirst(new Error('D1 unavailable'));
+    await expect(leader).rejects.toThrow('D1 unavailable');
+    expect(await follower).toEqual({ n: 2 });
+
+    const hung = `unit-${crypto.randomUUID()}`;
+    void cachedAccess(
+      hung,
+      () => new Promise<{ n: number }>(() => undefined),
+      () => true,
+    );
+    const started = Date.now();
+    expect(
+      await cachedAccess(
+        hung,
+        async () => ({ n: 7 }),
+        () => true,
+      ),
+    ).toEqual({ n: 7 });
+    // Tolerance: it waited for the hung read (about FLIGHT_WAIT_MS), then read itself.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(FLIGHT_WAIT_MS - 50);
   });
 });

@@ -120,7 +120,7 @@ describe('leased admission through the stateless (2026-07-28) lane', () => {
 });
 
 describe('leased admission under concurrency through the lane', () => {
-  it('a concurrent burst over the limit is served at most N, every other answer a 429 (no 5xx, no request waiting on another)', async () => {
+  it('a concurrent burst over the limit is served at most N, every other answer a 429 (no 5xx, none left waiting)', async () => {
     const { id } = await seedTenant(['notes']);
     expect((await adminCall('PATCH', `/tenants/${id}`, { limits: { requestsPerMinute: 12 } })).status).toBe(200);
     const key = (await createKey(id, 'member')).key;
@@ -130,5 +130,46 @@ describe('leased admission under concurrency through the lane', () => {
     expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
     expect(served).toBeLessThanOrEqual(12);
     expect(served).toBeGreaterThanOrEqual(12 - leaseSize(12));
+  });
+
+  it('a burst in one isolate waits for the lease being asked for: one limiter call per lease, not one per request', async () => {
+    await awayFromMinuteEdge();
+    const stub = limiterOf(`tenant:coalesce-${crypto.randomUUID()}`);
+    const calls = { admit: 0, lease: 0 };
+    const source = {
+      admit: (req: Parameters<typeof stub.admit>[0]) => (calls.admit++, stub.admit(req)),
+      lease: (req: Parameters<typeof stub.lease>[0]) => (calls.lease++, stub.lease(req)),
+      giveBack: (...args: Parameters<typeof stub.giveBack>) => stub.giveBack(...args),
+    };
+    const one = isolate();
+    const ask = (l: ReturnType<typeof limitsOf>) =>
+      one.budget.admit('coalesce', source, { user: 'key:a', ...l, opening: false, idleMs: 60_000, server: 'notes', binding: 'NOTES_SERVER' }, one.ctx);
+
+    const roomy = limitsOf({ requestsPerMinute: 10_000, credentialPerMinute: 10_000 });
+    const served = await Promise.all(Array.from({ length: 100 }, () => ask(roomy)));
+    expect(served.every((r) => r.ok)).toBe(true);
+    // Before: one lease call, and an exact call for each of the 99 requests that came while it was asked for.
+    expect(calls.admit).toBe(0);
+    // Leases grow fourfold while spent early (10, 40, 160): three calls serve 100 requests.
+    expect(calls.lease).toBeLessThanOrEqual(4);
+    await one.settled();
+
+    // Over the limit: the waiting requests share the limiter's refusal instead of each asking again.
+    const key = 'key:b';
+    const tight = limitsOf({ requestsPerMinute: 10_000, credentialPerMinute: 5 });
+    calls.lease = 0;
+    const results = await Promise.all(
+      Array.from({ length: 60 }, () =>
+        one.budget.admit('coalesce', source, { user: key, ...tight, opening: false, idleMs: 60_000, server: 'notes', binding: 'NOTES_SERVER' }, one.ctx),
+      ),
+    );
+    const refused = results.filter((r) => !r.ok) as RateRefusal[];
+    expect(results.length - refused.length).toBeLessThanOrEqual(5);
+    expect(refused.length).toBeGreaterThanOrEqual(55);
+    for (const r of refused) expect(r).toMatchObject({ ok: false, limit: 'credential' });
+    expect(calls.admit).toBe(0);
+    expect(calls.lease).toBeLessThanOrEqual(3);
+    await one.settled();
+    expect((await stub.credentialUsage([key]))[key]!.minute).toBe(results.length - refused.length);
   });
 });
