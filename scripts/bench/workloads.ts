@@ -27,6 +27,8 @@ interface Lane {
   ids: Array<string | null>;
   /** Completed operations per second in each of its slices, in round order. */
   perRound: number[];
+  /** Calls made unmeasured between rounds (`prepare`): they count in CPU per operation, not in throughput or latency. */
+  unmeasured: number;
 }
 
 /** Run `fn` over `items` with at most `limit` in flight. */
@@ -69,17 +71,22 @@ async function interleaved(
   rounds: number,
   setup: (lane: Lane) => Promise<void>,
   slice: (lane: Lane, round: number) => Promise<void>,
+  prepare?: (lane: Lane) => Promise<void>,
 ): Promise<PhaseResult[]> {
-  const lanes: Lane[] = targets.map((target) => ({ target, rec: new Recorder(), wallMs: 0, ids: [], perRound: [] }));
+  const lanes: Lane[] = targets.map((target) => ({ target, rec: new Recorder(), wallMs: 0, ids: [], perRound: [], unmeasured: 0 }));
   for (const lane of lanes) await setup(lane);
   await settle();
   const cpuBefore = lanes.map((lane) => lane.target.cpuMs?.() ?? null);
-  for (let r = 0; r < rounds; r++) for (const lane of shuffled(lanes, r)) await timed(lane, () => slice(lane, r));
+  for (let r = 0; r < rounds; r++)
+    for (const lane of shuffled(lanes, r)) {
+      await prepare?.(lane);
+      await timed(lane, () => slice(lane, r));
+    }
   await settle();
   const cpuMsPerOp = lanes.map((lane, i) => {
     const before = cpuBefore[i];
     const after = lane.target.cpuMs?.() ?? null;
-    return before == null || after == null || lane.rec.samples.length === 0 ? null : (after - before) / lane.rec.samples.length;
+    return before == null || after == null || lane.rec.samples.length === 0 ? null : (after - before) / (lane.rec.samples.length + lane.unmeasured);
   });
   for (const lane of lanes) await pool(lane.ids, 10, (id) => closeSession(lane.target, id).catch(() => undefined));
   return lanes.map((lane, i) => ({ ...lane.rec.result(lane.target.name, phase, lane.wallMs), perRound: lane.perRound, cpuMsPerOp: cpuMsPerOp[i] }));
@@ -120,6 +127,15 @@ export const DEFAULT_WARMUP_MS = 2000;
  * count: V8 optimises a function only after many calls, and the platform runs more JavaScript per
  * call than bare, so a few calls per session left the platform's first slice at about 60% of its
  * later ones (407, 474, then 569–695 calls/s at c=10 on 2026-11-30) while bare's showed no trend.
+ *
+ * Before each measured slice every session makes one unmeasured call (`rewarm`). Between two slices
+ * of a variant the other variants run, for up to ten slices (a variant first in one round and last
+ * in the next), and local workerd evicts a Durable Object idle for about ten seconds: after 12 s
+ * idle, 100 sessions made 73–94 calls/s in the next 1.25 s, after 7 s idle 264–375 (2026-12-01
+ * 14:40, platform alone). So slices after a long gap measured 100 session objects restarting, not
+ * steady calls: the c=100 rounds of the sessionful variants swung between about 55 and 350
+ * calls/s, and exactly the slices after a gap of seven or more slices were the slow ones. Restarts
+ * are what the cold phase measures; these calls count in CPU per call, nowhere else.
  */
 export function steady(targets: Target[], sessions: number, durationMs: number, rounds: number, warmupMs: number): Promise<PhaseResult[]> {
   return interleaved(
@@ -136,6 +152,18 @@ export function steady(targets: Target[], sessions: number, durationMs: number, 
       await callInLoop(lane, warmupMs, () => undefined);
     },
     (lane) => callInLoop(lane, durationMs / rounds, (ok, ms, error) => (ok ? lane.rec.ok(ms) : lane.rec.fail(error ?? 'call failed'))),
+    (lane) => rewarm(lane),
+  );
+}
+
+/** One unmeasured call per session of the lane, at once (a failure is reported like a measured one). */
+async function rewarm(lane: Lane): Promise<void> {
+  await Promise.all(
+    lane.ids.map(async (id) => {
+      const out = await callTool(lane.target, id);
+      lane.unmeasured++;
+      if (!out.ok) lane.rec.fail(out.error ?? 'call failed');
+    }),
   );
 }
 

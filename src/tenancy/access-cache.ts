@@ -14,7 +14,8 @@ import { sharedAnswer, waitFor } from '../isolate/shared-answer';
  * - every other isolate (and any change written to D1 outside the platform) is seen at most
  *   ACCESS_CACHE_TTL_MS after the isolate last read the credential.
  *
- * Only accepted credentials are kept: unknown, revoked and expired keys are read from D1 every time.
+ * Only accepted credentials are kept: unknown, revoked and expired keys are read from D1 by every
+ * request, or by a request it waited for (below).
  * Only the MCP routes use it; the admin API, sign-in, consent and the dashboard read D1 exactly.
  *
  * Concurrent lookups of one credential in one isolate share one read (`Flight`): when the answer
