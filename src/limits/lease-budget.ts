@@ -78,8 +78,11 @@ const ASK_WAIT_MS = LEASE_MAX_MS;
  */
 export class LeaseBudget {
   private readonly leases = new Map<string, Lease>();
-  /** `tenant\0user` → settled when this isolate's request asking for that lease has its answer: the limiter's refusal, or null. */
-  private readonly asking = new Map<string, Promise<RateRefusal | null>>();
+  /**
+   * `tenant\0user` → the ask in progress: `answer` is settled when it has the limiter's answer (its
+   * refusal, or null). Not waited on from `until` on: a request cancelled mid-call never settles it.
+   */
+  private readonly asking = new Map<string, { answer: Promise<RateRefusal | null>; until: number }>();
   /** `tenant\0session` → local time until which the session's requests may be admitted from a lease. */
   private readonly live = new Map<string, number>();
   /** `tenant\0user` → sessions served from that caller's leases since the last report, and when last. */
@@ -111,11 +114,11 @@ export class LeaseBudget {
         return ADMITTED;
       }
       const asking = this.asking.get(key);
-      if (!asking) return this.ask(tenant, source, req, ctx, key, lease, now);
+      if (!asking || now >= asking.until) return this.ask(tenant, source, req, ctx, key, lease, now);
       // Another request of this isolate is asking: wait for its lease rather than call the limiter
       // too, and share the limiter's refusal if it refused (it applies to this request alike).
       if (now >= giveUpAt) return this.exact(tenant, source, req);
-      const answered = await waitFor(asking, giveUpAt - now);
+      const answered = await waitFor(asking.answer, Math.min(giveUpAt, asking.until) - now);
       if (answered.settled && answered.value) return answered.value;
     }
   }
@@ -131,7 +134,9 @@ export class LeaseBudget {
     now: number,
   ): Promise<AdmitResult> {
     const answer = sharedAnswer<RateRefusal | null>();
-    this.asking.set(key, answer.answer);
+    const asking = { answer: answer.answer, until: Date.now() + ASK_WAIT_MS };
+    if (this.asking.size >= MAX_ENTRIES) this.asking.clear(); // only asks of cancelled requests linger
+    this.asking.set(key, asking);
     let refusal: RateRefusal | null = null;
     try {
       const asked = Date.now();
@@ -160,7 +165,7 @@ export class LeaseBudget {
       ctx.waitUntil(this.returnUnused(key, next));
       return ended ? { ok: false, limit: 'unknown_session' } : ADMITTED;
     } finally {
-      this.asking.delete(key);
+      if (this.asking.get(key) === asking) this.asking.delete(key);
       answer.resolve(refusal);
     }
   }

@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { LeaseBudget } from '../../src/limits/lease-budget';
+import { LeaseBudget, type LeaseSource } from '../../src/limits/lease-budget';
 import { DEFAULT_TENANT_LIMITS, type TenantLimits } from '../../src/limits/tenant-limits';
 import { LEASE_MAX_MS, leaseSize, type RateRefusal } from '../../src/limits/tenant-limiter';
 import { waitForEvents } from './audit-support';
@@ -171,5 +171,30 @@ describe('leased admission under concurrency through the lane', () => {
     expect(calls.lease).toBeLessThanOrEqual(3);
     await one.settled();
     expect((await stub.credentialUsage([key]))[key]!.minute).toBe(results.length - refused.length);
+  });
+
+  it('a lease call that never answers (its request cancelled) holds up the others for at most LEASE_MAX_MS, once', async () => {
+    const calls = { admit: 0, lease: 0 };
+    const source: LeaseSource = {
+      // The first lease call never settles, as when the request making it is cancelled mid-call.
+      lease: async () => (++calls.lease === 1 ? new Promise<never>(() => undefined) : { ok: true, granted: 10, grantedAt: Date.now(), validMs: 1000 }),
+      admit: async () => (calls.admit++, { ok: true }),
+      giveBack: async () => undefined,
+    };
+    const one = isolate();
+    const l = limitsOf({});
+    const admit = () =>
+      one.budget.admit('hung', source, { user: 'key:a', ...l, opening: false, idleMs: 60_000, server: 'notes', binding: 'NOTES_SERVER' }, one.ctx);
+    void admit(); // asks, and hangs
+    const started = Date.now();
+    // Waits for the hung ask until it is given up, then asks for a lease itself.
+    expect(await admit()).toEqual({ ok: true });
+    expect(calls).toEqual({ admit: 0, lease: 2 });
+    // Tolerance: it waited for the hung ask (about LEASE_MAX_MS) before giving up on it.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(LEASE_MAX_MS - 50);
+    // The hung ask is never waited on again: the next requests take from the new lease.
+    for (let i = 0; i < 5; i++) expect(await admit()).toEqual({ ok: true });
+    expect(calls).toEqual({ admit: 0, lease: 2 });
+    await one.settled();
   });
 });
