@@ -157,14 +157,11 @@ export function steady(targets: Target[], sessions: number, durationMs: number, 
 }
 
 /** One unmeasured call per session of the lane, at once (a failure is reported like a measured one). */
-async function rewarm(lane: Lane): Promise<void> {
-  await Promise.all(
-    lane.ids.map(async (id) => {
-      const out = await callTool(lane.target, id);
-      lane.unmeasured++;
-      if (!out.ok) lane.rec.fail(out.error ?? 'call failed');
-    }),
-  );
+function rewarm(lane: Lane): Promise<void> {
+  return callInLoop(lane, 0, (ok, _ms, error) => {
+    lane.unmeasured++;
+    if (!ok) lane.rec.fail(error ?? 'call failed');
+  });
 }
 
 /** Every session of the lane calls the tool back to back for `forMs` (at least once each), reporting each call. */

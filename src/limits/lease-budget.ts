@@ -103,7 +103,7 @@ export class LeaseBudget {
   async admit(tenant: string, source: LeaseSource, req: AdmitRequest, ctx: Pick<ExecutionContext, 'waitUntil'>): Promise<AdmitResult> {
     if (req.opening) return source.admit(req);
     const key = `${tenant}\u0000${req.user}`;
-    const giveUpAt = Date.now() + ASK_WAIT_MS;
+    let giveUpAt: number | undefined; // set when this request first waits
     for (;;) {
       const now = Date.now();
       if (req.session !== undefined && !((this.live.get(`${tenant}\u0000${req.session}`) ?? 0) > now)) return this.exact(tenant, source, req);
@@ -117,6 +117,7 @@ export class LeaseBudget {
       if (!asking || now >= asking.until) return this.ask(tenant, source, req, ctx, key, lease, now);
       // Another request of this isolate is asking: wait for its lease rather than call the limiter
       // too, and share the limiter's refusal if it refused (it applies to this request alike).
+      giveUpAt ??= now + ASK_WAIT_MS;
       if (now >= giveUpAt) return this.exact(tenant, source, req);
       const answered = await waitFor(asking.answer, Math.min(giveUpAt, asking.until) - now);
       if (answered.settled && answered.value) return answered.value;
