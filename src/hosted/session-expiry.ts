@@ -8,16 +8,26 @@ export const EXPIRE_CALLBACK = 'expireIdleSession';
 const RETRY_SECONDS = 60;
 
 /**
+ * What is stored under EXPIRY_KEY: the schedule's id and when it fires, so a restarted object
+ * knows both and its first request does not rewrite a schedule that is still good. Objects
+ * written before the due time was kept hold the id alone (a string): their due time is unknown,
+ * so their first request rewrites the schedule once, as it always did.
+ */
+type StoredExpiry = { id: string; due: number } | string;
+
+/**
  * A session's idle expiry: every request pushes it back, through the Agents SDK scheduler. To keep
  * the hot path cheap the schedule is only rewritten once the due time would move by more than a
  * small slack (`expiryDelayMs`), and it is set `idle + slack` ahead, so a session never ends before
- * it has been idle for the configured time. What happens at expiry is the object's
- * (`HostedMcpAgent.expireIdleSession`); this class only keeps the one schedule.
+ * it has been idle for the configured time. The schedule's id and due time are stored together,
+ * so this holds across restarts too: a session object evicted from memory and started again by its
+ * next request neither cancels nor rewrites a schedule that is still within the slack. What
+ * happens at expiry is the object's (`HostedMcpAgent.expireIdleSession`); this class only keeps
+ * the one schedule.
  */
 export class SessionExpiry {
-  /** When the current schedule fires (0 = unknown in this instance). */
-  private due = 0;
-  private id: string | null | undefined;
+  /** The current schedule (null: none), once read from storage in this instance. */
+  private stored: { id: string; due: number } | null | undefined;
 
   constructor(
     private readonly storage: DurableObjectStorage,
@@ -29,9 +39,8 @@ export class SessionExpiry {
   async postpone(): Promise<void> {
     const { delay, slack } = expiryDelayMs(this.idleMs());
     const due = Date.now() + delay;
-    if (due - this.due < slack) return;
-    await this.replace(new Date(due));
-    this.due = due;
+    if (due - ((await this.current())?.due ?? 0) < slack) return;
+    await this.replace(due);
   }
 
   /** Arm the expiry unless one is already scheduled (at the object's start; requests postpone it). */
@@ -39,21 +48,30 @@ export class SessionExpiry {
     if ((await this.current()) === null) await this.postpone();
   }
 
-  /** The teardown could not finish: try again a minute from now. */
+  /**
+   * The teardown could not finish: try again a minute from now. The retry is stored with due 0,
+   * so the next request moves the expiry to idle time from then, even when that is sooner than
+   * the retry, exactly as for a schedule of unknown due time.
+   */
   async retrySoon(): Promise<void> {
-    await this.replace(RETRY_SECONDS);
+    await this.replace(Date.now() + RETRY_SECONDS * 1000, 0);
   }
 
-  private async current(): Promise<string | null> {
-    if (this.id === undefined) this.id = (await this.storage.get<string>(EXPIRY_KEY)) ?? null;
-    return this.id;
+  private async current(): Promise<{ id: string; due: number } | null> {
+    if (this.stored === undefined) {
+      const value = await this.storage.get<StoredExpiry>(EXPIRY_KEY);
+      this.stored = value === undefined ? null : typeof value === 'string' ? { id: value, due: 0 } : value;
+    }
+    return this.stored;
   }
 
-  private async replace(when: Date | number): Promise<void> {
+  /** Schedule the expiry at `at` in place of the current one; `due` is what later requests compare with. */
+  private async replace(at: number, due = at): Promise<void> {
     const previous = await this.current();
-    if (previous) await this.scheduler.cancelSchedule(previous);
-    const schedule = await this.scheduler.schedule(when, EXPIRE_CALLBACK);
-    await this.storage.put(EXPIRY_KEY, schedule.id);
-    this.id = schedule.id;
+    if (previous) await this.scheduler.cancelSchedule(previous.id);
+    const schedule = await this.scheduler.schedule(new Date(at), EXPIRE_CALLBACK);
+    const stored = { id: schedule.id, due };
+    await this.storage.put(EXPIRY_KEY, stored);
+    this.stored = stored;
   }
 }
