@@ -69,7 +69,9 @@ export class SessionExpiry {
   private async replace(at: number, due = at): Promise<void> {
     const previous = await this.current();
     if (previous) await this.scheduler.cancelSchedule(previous.id);
-    const schedule = await this.scheduler.schedule(new Date(at), EXPIRE_CALLBACK);
+    // Not the SDK's `idempotent` (its warning asks for a choice when this runs at the object's
+    // start): the one schedule is kept here, by cancelling the previous id before scheduling anew.
+    const schedule = await this.scheduler.schedule(new Date(at), EXPIRE_CALLBACK, undefined, { idempotent: false });
     const stored = { id: schedule.id, due };
     await this.storage.put(EXPIRY_KEY, stored);
     this.stored = stored;
