@@ -55,6 +55,7 @@ const platform = await startPlatform({
   secret: vars.SMCP_SECRET,
   encryptionKeys: vars.SMCP_ENCRYPTION_KEYS,
   inheritOutput: true,
+  localObservability: true,
 });
 const demo = { email: 'demo@example.com', password: demoPassword };
 await seedTenant(platform, { id: 'demo', name: 'Demo Tenant', servers: SERVERS.map((s) => s.name) }, { ...demo, role: 'admin' });

@@ -30,6 +30,15 @@ export interface PlatformOptions {
   logLevel?: 'warn' | 'info' | 'log' | 'debug';
   /** How much of wrangler's output `output()` keeps (default the last 20,000 characters). */
   outputLimit?: number;
+  /**
+   * wrangler's local observability (`X_LOCAL_OBSERVABILITY`): a streaming tail of every invocation
+   * into a JavaScript collector and a SQLite trace store, run by the same workerd on the same
+   * thread as the Worker. Only `npm run dev` keeps it (the local explorer's traces); tests and
+   * benchmarks turn it off, because it is dev-only work with no counterpart on a deployed Worker's
+   * thread, and it made every Durable Object call of the audit path cost several times what the
+   * call itself does (docs/performance.md, "Update, 2026-12-01 16:20").
+   */
+  localObservability?: boolean;
 }
 
 export interface RunningPlatform {
@@ -60,7 +69,14 @@ export function freePort(): Promise<number> {
   });
 }
 
-const env = () => ({ ...process.env, WRANGLER_SEND_METRICS: 'false', CI: process.env.CI ?? '', NO_COLOR: '1', FORCE_COLOR: '0' });
+const env = (localObservability = false) => ({
+  ...process.env,
+  WRANGLER_SEND_METRICS: 'false',
+  X_LOCAL_OBSERVABILITY: String(localObservability),
+  CI: process.env.CI ?? '',
+  NO_COLOR: '1',
+  FORCE_COLOR: '0',
+});
 
 function run(args: string[], inherit = false): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -132,7 +148,7 @@ async function launch(opts: PlatformOptions, port: number): Promise<RunningPlatf
     ...configArgs(opts.config),
   ];
   for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}:${value}`);
-  const child = spawn(WRANGLER, args, { cwd: ROOT, env: env(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(WRANGLER, args, { cwd: ROOT, env: env(opts.localObservability), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let log = '';
   const collect = (d: Buffer) => {
     log = (log + d.toString()).slice(-(opts.outputLimit ?? 20_000));
