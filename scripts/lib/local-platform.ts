@@ -34,9 +34,9 @@ export interface PlatformOptions {
    * wrangler's local observability (`X_LOCAL_OBSERVABILITY`): a streaming tail of every invocation
    * into a JavaScript collector and a SQLite trace store, run by the same workerd on the same
    * thread as the Worker. Only `npm run dev` keeps it (the local explorer's traces); tests and
-   * benchmarks turn it off, because it is dev-only work with no counterpart on a deployed Worker's
-   * thread, and it made every Durable Object call of the audit path cost several times what the
-   * call itself does (docs/performance.md, "Update, 2026-12-01 16:20").
+   * benchmarks turn it off, because it is dev-only work with no counterpart beside a deployed
+   * Worker, and on a 2-core machine it was most of what the audit path's Durable Object calls cost
+   * (docs/performance.md, "Update, 2026-12-01 16:20–17:30").
    */
   localObservability?: boolean;
 }
