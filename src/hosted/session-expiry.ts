@@ -13,7 +13,13 @@ const RETRY_SECONDS = 60;
  * written before the due time was kept hold the id alone (a string): their due time is unknown,
  * so their first request rewrites the schedule once, as it always did.
  */
-type StoredExpiry = { id: string; due: number } | string;
+type StoredExpiry = ExpirySchedule | string;
+
+/** The one expiry schedule: the SDK scheduler's id, and when it fires (0: unknown). */
+interface ExpirySchedule {
+  id: string;
+  due: number;
+}
 
 /**
  * A session's idle expiry: every request pushes it back, through the Agents SDK scheduler. To keep
@@ -27,7 +33,7 @@ type StoredExpiry = { id: string; due: number } | string;
  */
 export class SessionExpiry {
   /** The current schedule (null: none), once read from storage in this instance. */
-  private stored: { id: string; due: number } | null | undefined;
+  private stored: ExpirySchedule | null | undefined;
 
   constructor(
     private readonly storage: DurableObjectStorage,
@@ -57,7 +63,7 @@ export class SessionExpiry {
     await this.replace(Date.now() + RETRY_SECONDS * 1000, 0);
   }
 
-  private async current(): Promise<{ id: string; due: number } | null> {
+  private async current(): Promise<ExpirySchedule | null> {
     if (this.stored === undefined) {
       const value = await this.storage.get<StoredExpiry>(EXPIRY_KEY);
       this.stored = value === undefined ? null : typeof value === 'string' ? { id: value, due: 0 } : value;
@@ -72,7 +78,7 @@ export class SessionExpiry {
     // Not the SDK's `idempotent` (its warning asks for a choice when this runs at the object's
     // start): the one schedule is kept here, by cancelling the previous id before scheduling anew.
     const schedule = await this.scheduler.schedule(new Date(at), EXPIRE_CALLBACK, undefined, { idempotent: false });
-    const stored = { id: schedule.id, due };
+    const stored: ExpirySchedule = { id: schedule.id, due };
     await this.storage.put(EXPIRY_KEY, stored);
     this.stored = stored;
   }

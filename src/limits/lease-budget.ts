@@ -135,7 +135,7 @@ export class LeaseBudget {
     now: number,
   ): Promise<AdmitResult> {
     const answer = sharedAnswer<RateRefusal | null>();
-    const asking = { answer: answer.answer, until: Date.now() + ASK_WAIT_MS };
+    const asking = { answer: answer.answer, until: now + ASK_WAIT_MS };
     if (this.asking.size >= MAX_ENTRIES) this.asking.clear(); // only asks of cancelled requests linger
     this.asking.set(key, asking);
     let refusal: RateRefusal | null = null;
