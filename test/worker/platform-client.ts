@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { SELF } from 'cloudflare:test';
+import { env, runInDurableObject, SELF } from 'cloudflare:test';
 import { obtainToken as obtainWith, registerClient as registerWith, type RegisteredClient } from '../support/oauth-flow';
 
 /**
@@ -8,6 +8,13 @@ import { obtainToken as obtainWith, registerClient as registerWith, type Registe
  */
 
 export const ORIGIN = 'http://localhost:8787';
+
+/** The `notes` session object a Streamable HTTP session id names (the object is named by the id's part before the dot). */
+export const notesSessionObject = (sessionId: string) => env.NOTES_SERVER.get(env.NOTES_SERVER.idFromName(`streamable-http:${sessionId.split('.')[0]}`));
+
+/** Evict a Durable Object from memory, as the runtime does when it is idle: its storage stays, and its next request starts it again. */
+export const restartObject = (stub: DurableObjectStub) =>
+  runInDurableObject(stub, (_instance, state) => state.abort('restart for the test')).catch(() => undefined);
 export const OPERATOR = 'test-operator-token-0123456789';
 export const PASSWORD = 'Correct-Horse-Battery-9';
 

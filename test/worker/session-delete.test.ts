@@ -1,7 +1,7 @@
 import { env, runDurableObjectAlarm, SELF } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TenantLimiter } from '../../src/limits/tenant-limiter';
-import { call, createKey, openSession, ORIGIN, seedTenant } from './platform-client';
+import { call, createKey, notesSessionObject, openSession, ORIGIN, seedTenant } from './platform-client';
 
 // A DELETE by the session's owner releases its quota slot exactly once: in the gate, at once. The
 // object's deferred teardown (the SDK's destroy() from its alarm) must not release it again, nor
@@ -9,7 +9,6 @@ import { call, createKey, openSession, ORIGIN, seedTenant } from './platform-cli
 // destroy()). Releases are counted on the tenant limiter's class, which runs in this isolate.
 
 const limiter = (tenant: string) => env.TENANT_LIMITER.get(env.TENANT_LIMITER.idFromName(`tenant:${tenant}`));
-const sessionStub = (sessionId: string) => env.NOTES_SERVER.get(env.NOTES_SERVER.idFromName(`streamable-http:${sessionId.split('.')[0]}`));
 
 const del = (key: string, sessionId: string) =>
   SELF.fetch(`${ORIGIN}/servers/notes/mcp`, {
@@ -37,7 +36,7 @@ describe('ending a session with DELETE', () => {
     expect(await limiter(id).openSessions()).toBe(1);
 
     // The deferred teardown (the SDK's destroy() from the object's alarm) ships the outbox and deletes storage, no release.
-    const ran = await runDurableObjectAlarm(sessionStub(sessionId)).catch((error: unknown) => `aborted: ${String(error)}`);
+    const ran = await runDurableObjectAlarm(notesSessionObject(sessionId)).catch((error: unknown) => `aborted: ${String(error)}`);
     if (typeof ran === 'string') expect(ran).toContain('destroyed');
     expect(ofThisSession()).toBe(1);
 

@@ -1,27 +1,21 @@
-import { env, runInDurableObject } from 'cloudflare:test';
+import { runInDurableObject } from 'cloudflare:test';
 import type { McpAgent } from 'agents/mcp';
 import { describe, expect, it } from 'vitest';
-import { call, createKey, openSession, seedTenant } from './platform-client';
+import { call, createKey, notesSessionObject, openSession, restartObject, seedTenant } from './platform-client';
 
 // Default idle time (30 minutes, so a 60-second slack): every request of these tests falls within
 // the slack of the schedule the session already has.
 const EXPIRY_KEY = 'smcp:expiry-schedule';
 
-function sessionStub(sessionId: string) {
-  return env.NOTES_SERVER.get(env.NOTES_SERVER.idFromName(`streamable-http:${sessionId.split('.')[0]}`));
-}
-
 /** What the session object stores about its expiry, and the SDK scheduler's expiry rows. */
 async function expiryState(sessionId: string) {
-  return runInDurableObject(sessionStub(sessionId), async (instance: McpAgent, state) => ({
+  return runInDurableObject(notesSessionObject(sessionId), async (instance: McpAgent, state) => ({
     stored: await state.storage.get<unknown>(EXPIRY_KEY),
     schedules: (await instance.listSchedules()).filter((s) => s.callback === 'expireIdleSession').map(({ id, time }) => ({ id, time })),
   }));
 }
 
-/** Evict the object from memory (its storage stays); the next request starts it again. */
-const restart = (sessionId: string) =>
-  runInDurableObject(sessionStub(sessionId), (_instance, state) => state.abort('restart for the test')).catch(() => undefined);
+const restart = (sessionId: string) => restartObject(notesSessionObject(sessionId));
 
 async function openedSession() {
   const { id } = await seedTenant(['notes']);
@@ -51,7 +45,7 @@ describe('idle expiry across restarts of the session object', () => {
     const { key, sessionId } = await openedSession();
     const before = await expiryState(sessionId);
     const { id } = before.stored as { id: string };
-    await runInDurableObject(sessionStub(sessionId), (_instance, state) => state.storage.put(EXPIRY_KEY, id));
+    await runInDurableObject(notesSessionObject(sessionId), (_instance, state) => state.storage.put(EXPIRY_KEY, id));
     await restart(sessionId);
 
     expect((await call('notes', key, sessionId, 'tools/list')).status).toBe(200);

@@ -1,7 +1,7 @@
 import { env, listDurableObjectIds, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { waitForEvents } from './audit-support';
-import { adminCall, call, createKey, mcpPost, openSession, ORIGIN, rpcMessages, seedTenant } from './platform-client';
+import { adminCall, call, createKey, mcpPost, notesSessionObject, openSession, ORIGIN, rpcMessages, seedTenant } from './platform-client';
 
 const INIT = (id: unknown = 0) => ({
   jsonrpc: '2.0',
@@ -10,7 +10,6 @@ const INIT = (id: unknown = 0) => ({
   params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'quota-test', version: '1' } },
 });
 const limiter = (tenant: string) => env.TENANT_LIMITER.get(env.TENANT_LIMITER.idFromName(`tenant:${tenant}`));
-const objectOf = (sessionId: string) => env.NOTES_SERVER.get(env.NOTES_SERVER.idFromName(`streamable-http:${sessionId.split('.')[0]}`));
 
 function withoutId(): Record<string, unknown> {
   const { id: _drop, ...rest } = INIT();
@@ -94,11 +93,11 @@ describe('session quotas never lock a client out by its own old sessions (issue 
     expect((await call('notes', other.key, theirs, 'tools/list')).status).toBe(200);
 
     // The evicted object really ends: its initialize request is gone at once, and its storage with the teardown alarm.
-    const stub = objectOf(s2);
+    const stub = notesSessionObject(s2);
     expect(await runInDurableObject(stub, (_i, state) => state.storage.get('initializeRequest'))).toBeUndefined();
     await new Promise((r) => setTimeout(r, 1200));
     await runDurableObjectAlarm(stub).catch(() => undefined);
-    const left = await runInDurableObject(objectOf(s2), async (_i, state) => [...(await state.storage.list()).keys()]);
+    const left = await runInDurableObject(notesSessionObject(s2), async (_i, state) => [...(await state.storage.list()).keys()]);
     expect(left).not.toContain('smcp:owner');
     expect(left).not.toContain('initializeRequest');
 

@@ -1,6 +1,6 @@
-import { env, runInDurableObject, SELF } from 'cloudflare:test';
+import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { createKey, ORIGIN, seedTenant } from './platform-client';
+import { createKey, ORIGIN, restartObject, seedTenant } from './platform-client';
 
 // The session object serves Streamable HTTP itself (src/hosted/session-http.ts): what the
 // framework's WebSocket bridge did must still hold, through the whole gate: server-to-client
@@ -163,7 +163,7 @@ describe('Streamable HTTP served by the session object', () => {
     const session = await open(key, { elicitation: {} });
     const stub = env.EVERYTHING_SERVER.get(env.EVERYTHING_SERVER.idFromName(`streamable-http:${session.split('.')[0]}`));
     // Reset the object: its in-memory transport and server are gone, its storage stays.
-    await runInDurableObject(stub, (_instance, state) => state.abort('restart for the test')).catch(() => undefined);
+    await restartObject(stub);
 
     const listed = await post(key, { jsonrpc: '2.0', id: 10, method: 'tools/list', params: {} }, session);
     expect(listed.status).toBe(200);
